@@ -1,0 +1,1 @@
+"""mindmiles ingest package."""

@@ -1,0 +1,176 @@
+"""Safe expansion of gzip and zip containers, in memory, with hard limits.
+
+Nothing is ever extracted to a path taken from the archive: members are read into memory and
+handed back with a sanitised name, so traversal (``../``, absolute paths) cannot write anywhere.
+Limits apply per container and across nesting (:class:`ArchiveLimits`); decompression is streamed
+and stops as soon as a limit is crossed, whatever sizes the archive claims.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import PurePosixPath
+
+from ingest.errors import CorruptFile, UnsafeInput
+
+__all__ = ["ArchiveLimits", "Member", "gunzip", "iter_zip"]
+
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds on what a container may expand to."""
+
+    max_member_bytes: int = 512 * 1024 * 1024
+    """Largest single decompressed member."""
+    max_total_bytes: int = 2 * 1024 * 1024 * 1024
+    """Largest total decompressed size of one archive."""
+    max_ratio: float = 200.0
+    """Largest decompressed/compressed ratio for a member over 1 MiB."""
+    max_members: int = 20_000
+    """Most members one zip may hold."""
+    max_depth: int = 3
+    """Deepest nesting of containers (a zip in a zip in a zip)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file taken out of a container."""
+
+    name: str
+    data: bytes
+
+
+IGNORED_PREFIXES = ("__MACOSX/",)
+"""Archive folders that hold no user data (macOS resource forks)."""
+
+
+def _too_large(what: str) -> UnsafeInput:
+    return UnsafeInput(
+        "archive_too_large",
+        "This archive expands to far more data than any real export (a 'zip bomb'), "
+        "so it was not opened.",
+        detail=what,
+    )
+
+
+def _check_ratio(out_size: int, in_size: int, limits: ArchiveLimits) -> None:
+    if out_size > limits.max_member_bytes:
+        raise _too_large(f"member over {limits.max_member_bytes} bytes")
+    if out_size > (1 << 20) and out_size > limits.max_ratio * max(in_size, 1):
+        raise _too_large(f"compression ratio over {limits.max_ratio}")
+
+
+def gunzip(data: bytes, limits: ArchiveLimits) -> bytes:
+    """Decompress a gzip stream (concatenated members included) within ``limits``.
+
+    Raises
+    ------
+    UnsafeInput
+        ``archive_too_large`` when the output would cross a limit.
+    CorruptFile
+        ``gzip_corrupt`` for a damaged or truncated stream.
+    """
+    out = bytearray()
+    remaining = data
+    try:
+        while remaining:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            view = memoryview(remaining)
+            pos = 0
+            while not decompressor.eof:
+                if pos >= len(view):
+                    raise CorruptFile("gzip_corrupt", "This .gz file is cut short and cannot be read.")
+                chunk = view[pos : pos + CHUNK]
+                pos += len(chunk)
+                out += decompressor.decompress(chunk, limits.max_member_bytes + 1 - len(out))
+                while decompressor.unconsumed_tail and not decompressor.eof:
+                    _check_ratio(len(out), len(data), limits)
+                    out += decompressor.decompress(
+                        decompressor.unconsumed_tail, limits.max_member_bytes + 1 - len(out)
+                    )
+                _check_ratio(len(out), pos, limits)
+            remaining = decompressor.unused_data.lstrip(b"\x00")
+    except zlib.error as exc:
+        raise CorruptFile("gzip_corrupt", "This .gz file is damaged and cannot be read.",
+                          detail=str(exc)) from exc
+    return bytes(out)
+
+
+def _safe_name(info: zipfile.ZipInfo) -> str:
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if name.startswith("/") or ".." in path.parts or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeInput(
+            "archive_unsafe_path",
+            "This archive tries to place files outside its own folder (a 'zip slip' attack), "
+            "so it was not opened.",
+            detail="member path escapes the archive",
+        )
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise UnsafeInput(
+            "archive_symlink",
+            "This archive contains a link to another place on the computer, "
+            "which real exports never do, so it was not opened.",
+        )
+    if info.flag_bits & 0x1:
+        raise UnsafeInput(
+            "archive_encrypted",
+            "This archive is password-protected; please export it again without a password.",
+        )
+    return str(path)
+
+
+def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
+    """Yield the files of a zip archive, checked and decompressed within ``limits``.
+
+    Directory entries and ``__MACOSX/`` are skipped. Duplicate names are refused, since a second
+    entry with the same name is a known way to hide content from one tool but not another.
+
+    Raises
+    ------
+    UnsafeInput
+        Traversal paths, symlinks, encryption, duplicate names or a bomb.
+    CorruptFile
+        ``zip_corrupt`` for a damaged archive.
+    """
+    try:
+        archive = zipfile.ZipFile(BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptFile("zip_corrupt", "This .zip file is damaged and cannot be opened.",
+                          detail=str(exc)) from exc
+    if len(infos) > limits.max_members:
+        raise _too_large(f"more than {limits.max_members} members")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise UnsafeInput(
+            "archive_duplicate_names",
+            "This archive holds two different files under the same name, "
+            "which real exports never do, so it was not opened.",
+        )
+    checked = [(info, _safe_name(info)) for info in infos]
+    total = 0
+    for info, name in checked:
+        if info.is_dir() or name.startswith(IGNORED_PREFIXES):
+            continue
+        out = bytearray()
+        try:
+            with archive.open(info) as stream:
+                while chunk := stream.read(CHUNK):
+                    out += chunk
+                    total += len(chunk)
+                    _check_ratio(len(out), info.compress_size, limits)
+                    if total > limits.max_total_bytes:
+                        raise _too_large(f"archive total over {limits.max_total_bytes} bytes")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+            raise CorruptFile("zip_corrupt", "A file inside this .zip is damaged.",
+                              detail=str(exc)) from exc
+        yield Member(name=name, data=bytes(out))

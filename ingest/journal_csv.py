@@ -1,0 +1,418 @@
+"""CSV plumbing shared by the journal, plan and roster readers, and the journal format detector.
+
+Everything here works on ``bytes`` or ``str`` in memory; nothing opens files.
+
+- :func:`decode_csv_text` turns bytes into text (UTF-8, optional BOM) or raises.
+- :func:`iter_csv_records` yields ``(line, cells)`` with the 1-based physical line where each
+  record starts, so row issues can name the line even when a quoted note spans several lines.
+- :func:`detect_journal_format` recognises the clinic template and every Daylio export era from
+  the header alone.
+- :class:`JournalReadResult`, :func:`make_entry_id` and the frame schemas are what both journal
+  readers return.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from ingest.journal_errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue
+
+__all__ = [
+    "CLINIC_TEMPLATE_COLUMNS",
+    "DAYLIO_HEADERS",
+    "JOURNAL_FRAME_SCHEMA",
+    "JOURNAL_NOTES_FRAME_SCHEMA",
+    "EntryCollector",
+    "JournalFormat",
+    "JournalReadResult",
+    "decode_csv_text",
+    "detect_header",
+    "detect_journal_format",
+    "header_cells",
+    "iter_csv_records",
+    "make_entry_id",
+    "parse_number",
+]
+
+JournalFormat = Literal["clinic_template", "daylio"]
+
+#: The clinic template's columns (any order, no others).
+CLINIC_TEMPLATE_COLUMNS: Final[tuple[str, ...]] = (
+    "timestamp",
+    "kind",
+    "mood",
+    "anxiety",
+    "stress",
+    "energy",
+    "sleep_hours",
+    "sleep_quality",
+    "rpe",
+    "notes",
+)
+
+#: Daylio CSV headers by export era (FORMATS.md section 5.1), exact and in order.
+DAYLIO_HEADERS: Final[dict[str, tuple[str, ...]]] = {
+    "year_2018": ("year", "date", "weekday", "time", "mood", "activities", "note"),
+    "full_date_2019": ("full_date", "date", "weekday", "time", "mood", "activities", "note"),
+    "note_title_2021": (
+        "full_date",
+        "date",
+        "weekday",
+        "time",
+        "mood",
+        "activities",
+        "note_title",
+        "note",
+    ),
+    "scales_2026": (
+        "full_date",
+        "date",
+        "weekday",
+        "time",
+        "mood",
+        "activities",
+        "scales",
+        "note_title",
+        "note",
+    ),
+}
+
+#: Column names and dtypes of the ``journal`` frame (see ``schemas/journal.py``).
+JOURNAL_FRAME_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "entry_id": pl.String(),
+    "client_id": pl.String(),
+    "timestamp_utc": pl.Datetime("us", "UTC"),
+    "local_date": pl.Date(),
+    "kind": pl.String(),
+    "mood": pl.Float64(),
+    "mood_scale_max": pl.Int8(),
+    "anxiety": pl.Float64(),
+    "stress": pl.Float64(),
+    "energy": pl.Float64(),
+    "sleep_hours": pl.Float64(),
+    "sleep_quality": pl.Float64(),
+    "rpe": pl.Float64(),
+    "source": pl.String(),
+}
+
+#: Column names and dtypes of the restricted ``journal_notes`` frame.
+JOURNAL_NOTES_FRAME_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "entry_id": pl.String(),
+    "client_id": pl.String(),
+    "note": pl.String(),
+}
+
+_ENTRY_ID_HEX_CHARS: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class JournalReadResult:
+    """What a journal reader returns.
+
+    Attributes
+    ----------
+    source : {"clinic_template", "daylio"}
+        The detected format.
+    journal : polars.DataFrame
+        The analyst ``journal`` frame (no free text), one row per accepted entry.
+    notes : polars.DataFrame
+        The restricted ``journal_notes`` frame (entry_id, client_id, note), one row per accepted
+        entry that has a non-empty note. Write it only under ``<warehouse>/restricted/``.
+    issues : tuple of RowIssue
+        Refused rows, with line numbers and plain-language messages.
+    """
+
+    source: JournalFormat
+    journal: pl.DataFrame
+    notes: pl.DataFrame
+    issues: tuple[RowIssue, ...]
+
+
+def decode_csv_text(data: bytes, *, error: type[Exception] = JournalUnreadable) -> str:
+    r"""Decode CSV bytes as UTF-8, dropping a leading byte-order mark.
+
+    Parameters
+    ----------
+    data : bytes
+        The file content.
+    error : type of Exception
+        Exception class raised (with a message) when the bytes are not UTF-8 or empty.
+
+    Returns
+    -------
+    str
+        The text, without the BOM.
+
+    Examples
+    --------
+    >>> decode_csv_text(b"\xef\xbb\xbfa,b\n")
+    'a,b\n'
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"the file is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+    if not text.strip():
+        raise error("the file is empty")
+    return text
+
+
+def iter_csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+    r"""Yield CSV records with the 1-based physical line on which each one starts.
+
+    Quoted cells may contain line breaks (RFC 4180); the line reported is where the record
+    begins. Records whose cells are all blank are skipped.
+
+    Parameters
+    ----------
+    text : str
+        Decoded CSV text.
+
+    Yields
+    ------
+    tuple of (int, list of str)
+        The start line and the raw cells.
+
+    Examples
+    --------
+    >>> list(iter_csv_records('a,b\n1,"x\ny"\n\n2,z\n'))
+    [(1, ['a', 'b']), (2, ['1', 'x\ny']), (5, ['2', 'z'])]
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    previous_end = 0
+    for cells in reader:
+        start = previous_end + 1
+        previous_end = reader.line_num
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        yield start, cells
+
+
+def header_cells(cells: Sequence[str]) -> tuple[str, ...]:
+    r"""Normalise header cells: strip spaces and a stray BOM; keep case and order.
+
+    Examples
+    --------
+    >>> header_cells(["\ufefffull_date", " date "])
+    ('full_date', 'date')
+    """
+    return tuple(cell.strip().lstrip("\ufeff").strip() for cell in cells)
+
+
+def detect_journal_format(data: bytes) -> JournalFormat:
+    r"""Tell the clinic template from a Daylio export by the header line.
+
+    Parameters
+    ----------
+    data : bytes
+        The journal file content.
+
+    Returns
+    -------
+    {"clinic_template", "daylio"}
+
+    Raises
+    ------
+    JournalUnreadable
+        The bytes are not UTF-8 text or the file is empty.
+    JournalUnrecognisedHeader
+        The header matches neither format.
+
+    Examples
+    --------
+    >>> detect_journal_format(b"\xef\xbb\xbffull_date,date,weekday,time,mood,activities,note\n")
+    'daylio'
+    """
+    return detect_header(decode_csv_text(data))[0]
+
+
+def detect_header(text: str) -> tuple[JournalFormat, tuple[str, ...]]:
+    r"""Return the journal format and the normalised header of decoded CSV text.
+
+    Parameters
+    ----------
+    text : str
+        Decoded CSV text (see :func:`decode_csv_text`).
+
+    Returns
+    -------
+    tuple of (str, tuple of str)
+        The format and the header cells, stripped.
+
+    Raises
+    ------
+    JournalUnreadable, JournalUnrecognisedHeader
+        As :func:`detect_journal_format`.
+
+    Examples
+    --------
+    >>> detect_header("year,date,weekday,time,mood,activities,note\n")[0]
+    'daylio'
+    """
+    first = next(iter_csv_records(text), None)
+    if first is None:
+        raise JournalUnreadable("the file has no header line")
+    line, cells = first
+    header = header_cells(cells)
+    if len(set(header)) == len(header) and set(header) == set(CLINIC_TEMPLATE_COLUMNS):
+        return "clinic_template", header
+    if header in DAYLIO_HEADERS.values():
+        return "daylio", header
+    raise JournalUnrecognisedHeader(
+        "the journal's header is neither the clinic template nor a Daylio CSV export",
+        line=line,
+        expected=",".join(CLINIC_TEMPLATE_COLUMNS) + " | a Daylio header",
+        got=",".join(header),
+    )
+
+
+def make_entry_id(client_id: str, timestamp_utc: datetime, kind: str, source: str) -> str:
+    """Deterministic journal entry id: a sha256 prefix of client, UTC time, kind and source.
+
+    Parameters
+    ----------
+    client_id : str
+        The client's pseudonym.
+    timestamp_utc : datetime.datetime
+        Aware UTC timestamp of the entry.
+    kind : str
+        ``pre_run``, ``post_run`` or ``daily``.
+    source : str
+        ``clinic_template`` or ``daylio``.
+
+    Returns
+    -------
+    str
+        16 lowercase hex characters.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> len(make_entry_id("c1", datetime(2026, 1, 1, tzinfo=timezone.utc), "daily", "daylio"))
+    16
+    """
+    if timestamp_utc.utcoffset() is None:
+        raise ValueError("timestamp_utc must be timezone-aware")
+    stamp = timestamp_utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    key = "\x1f".join((client_id, stamp, kind, source))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:_ENTRY_ID_HEX_CHARS]
+
+
+class EntryCollector:
+    """Accumulate accepted journal rows and notes, refusing duplicate entry ids.
+
+    Used by both journal readers; the first row with a given entry id is kept and later
+    ones are reported.
+    """
+
+    def __init__(self, *, client_id: str, source: JournalFormat) -> None:
+        self.client_id = client_id
+        self.source: JournalFormat = source
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.issues: list[RowIssue] = []
+        self._seen: dict[str, int] = {}
+
+    def add(
+        self,
+        *,
+        line: int,
+        timestamp_utc: datetime,
+        local_date: date,
+        kind: str,
+        mood_scale_max: int,
+        values: dict[str, float | None],
+        note: str,
+    ) -> None:
+        """Add one parsed row, or an issue when its entry id was already taken."""
+        entry_id = make_entry_id(self.client_id, timestamp_utc, kind, self.source)
+        if entry_id in self._seen:
+            self.issues.append(
+                RowIssue(
+                    line=line,
+                    message=(
+                        f"an entry of kind {kind} at the same time is already on line "
+                        f"{self._seen[entry_id]}; this row was skipped"
+                    ),
+                )
+            )
+            return
+        self._seen[entry_id] = line
+        row: dict[str, Any] = {
+            "entry_id": entry_id,
+            "client_id": self.client_id,
+            "timestamp_utc": timestamp_utc,
+            "local_date": local_date,
+            "kind": kind,
+            "mood_scale_max": mood_scale_max,
+            "source": self.source,
+        }
+        for column in ("mood", "anxiety", "stress", "energy", "sleep_hours", "sleep_quality"):
+            row[column] = values.get(column)
+        row["rpe"] = values.get("rpe")
+        self.rows.append(row)
+        if note:
+            self.notes.append({"entry_id": entry_id, "client_id": self.client_id, "note": note})
+
+    def result(self) -> JournalReadResult:
+        """Build the frames, sorted by time then entry id."""
+        journal = pl.DataFrame(self.rows, schema=JOURNAL_FRAME_SCHEMA, orient="row").sort(
+            "timestamp_utc", "entry_id"
+        )
+        notes = pl.DataFrame(self.notes, schema=JOURNAL_NOTES_FRAME_SCHEMA, orient="row").sort(
+            "entry_id"
+        )
+        issues = tuple(sorted(self.issues, key=lambda issue: issue.line))
+        return JournalReadResult(source=self.source, journal=journal, notes=notes, issues=issues)
+
+
+def parse_number(cell: str, *, column: str, low: float, high: float) -> float | None:
+    """Parse an optional finite number and check it lies in ``[low, high]``.
+
+    Parameters
+    ----------
+    cell : str
+        The raw cell; blank means missing.
+    column : str
+        Column name, used in the error message.
+    low, high : float
+        Inclusive bounds.
+
+    Returns
+    -------
+    float or None
+        The value, or None for a blank cell.
+
+    Raises
+    ------
+    ValueError
+        With a plain-language message, when the cell is not a number or out of range.
+
+    Examples
+    --------
+    >>> parse_number(" 7.5 ", column="mood", low=1, high=10)
+    7.5
+    >>> parse_number("", column="mood", low=1, high=10) is None
+    True
+    """
+    text = cell.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{column} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{column} must be a finite number, got {text!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{column} must be between {low:g} and {high:g}, got {value:g}")
+    return value

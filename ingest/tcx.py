@@ -1,0 +1,162 @@
+"""TCX reader: one activity per ``<Activity>``, multi-sport sessions included.
+
+Trackpoint children map to sample columns through :data:`TRACKPOINT_FIELDS`; Garmin's ActivityExtension
+``TPX`` (``Speed``, ``RunCadence``, ``Watts``) is read by local name, whatever its namespace prefix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET  # noqa: N817
+from typing import Any
+
+import polars as pl
+
+from ingest.errors import CorruptFile, NotAnActivity
+from ingest.frames import LAP_COLUMNS, SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
+from ingest.geo import cumulative_distance_m
+from ingest.sports import infer_sport, normalise_sport
+from ingest.xml_safety import local_name, parse_safe
+
+__all__ = ["read_tcx"]
+
+TRACKPOINT_FIELDS: dict[str, str] = {
+    "LatitudeDegrees": "lat_deg",
+    "LongitudeDegrees": "lon_deg",
+    "AltitudeMeters": "altitude_m",
+    "DistanceMeters": "distance_m",
+    "Value": "hr_bpm",  # inside HeartRateBpm
+    "Cadence": "cadence_rpm",
+    "RunCadence": "cadence_rpm",
+    "Speed": "speed_mps",
+    "Watts": "power_w",
+}
+"""Trackpoint descendant local name -> sample column."""
+
+LAP_FIELDS: dict[str, str] = {
+    "TotalTimeSeconds": "timer_s",
+    "DistanceMeters": "distance_m",
+    "MaximumSpeed": "max_speed_mps",
+    "AverageHeartRateBpm": "hr_mean_bpm",
+    "MaximumHeartRateBpm": "hr_max_bpm",
+    "Cadence": "cadence_mean_rpm",
+    "AvgRunCadence": "cadence_mean_rpm",
+    "AvgSpeed": "speed_mean_mps",
+}
+"""Lap child local name -> lap column (heart-rate children hold a ``<Value>``)."""
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+def _trackpoint(point: ET.Element) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for element in point.iter():
+        name = local_name(element.tag)
+        if name == "Time":
+            row["timestamp"] = _time(element.text)
+            continue
+        column = TRACKPOINT_FIELDS.get(name)
+        if column is not None and column not in row:
+            row[column] = _float(element.text)
+    return row
+
+
+def _lap(lap: ET.Element, index: int) -> dict[str, Any]:
+    row: dict[str, Any] = {"lap_index": index, "start_utc": _time(lap.get("StartTime"))}
+    for child in lap:
+        column = LAP_FIELDS.get(local_name(child.tag))
+        if column is None:
+            continue
+        value_element = next((e for e in child.iter() if local_name(e.tag) == "Value"), None)
+        row[column] = _float((value_element if value_element is not None else child).text)
+    row["elapsed_s"] = row.get("timer_s")
+    return row
+
+
+def _samples(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    frame = frame_from_rows(rows, SAMPLE_COLUMNS)
+    start = frame["timestamp"].drop_nulls().min()
+    elapsed = (pl.col("timestamp") - pl.lit(start)).dt.total_microseconds() / 1e6
+    frame = frame.with_columns(elapsed_s=elapsed)
+    if frame["distance_m"].null_count() == frame.height and frame["lat_deg"].null_count() < frame.height:
+        frame = frame.with_columns(distance_m=cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg")))
+    derived = pl.when(pl.col("elapsed_s").diff() > 0).then(
+        pl.col("distance_m").diff() / pl.col("elapsed_s").diff()
+    )
+    return frame.with_columns(speed_mps=pl.coalesce(pl.col("speed_mps"), derived))
+
+
+def _activity(element: ET.Element) -> ParsedActivity | None:
+    laps = [e for e in element if local_name(e.tag) == "Lap"]
+    rows = [
+        _trackpoint(point)
+        for lap in laps
+        for point in lap.iter()
+        if local_name(point.tag) == "Trackpoint"
+    ]
+    rows = [row for row in rows if row.get("timestamp") is not None]
+    if not rows:
+        return None
+    samples = _samples(rows)
+    flags: set[str] = set()
+    sport = normalise_sport(element.get("Sport"))
+    if sport in (None, "other"):
+        inferred = infer_sport(samples["speed_mps"])
+        if sport is None:
+            sport = inferred
+            flags.add("sport_inferred")
+    lap_rows = [_lap(lap, i) for i, lap in enumerate(laps)]
+    return ParsedActivity(
+        meta={"sport": sport, "sub_sport": element.get("Sport"), "start_utc": None, "flags": flags},
+        samples=samples,
+        laps=frame_from_rows(lap_rows, LAP_COLUMNS),
+    )
+
+
+def _device(root: ET.Element) -> str | None:
+    for element in root.iter():
+        if local_name(element.tag) == "Creator":
+            name = next((e.text for e in element if local_name(e.tag) == "Name"), None)
+            return name.strip() if name else None
+    return None
+
+
+def read_tcx(data: bytes) -> ParsedFile:
+    """Decode a TCX file (multi-sport included) into one activity per ``<Activity>``.
+
+    Raises
+    ------
+    UnsafeInput
+        The XML declares entities or external references.
+    CorruptFile
+        Not well-formed XML or not a TrainingCenterDatabase (``tcx_malformed``, ``tcx_invalid``).
+    NotAnActivity
+        Courses or workouts only, or activities without any timed trackpoint.
+    """
+    root = parse_safe(data, kind="tcx")
+    if local_name(root.tag) != "TrainingCenterDatabase":
+        raise CorruptFile("tcx_invalid", "This file looks like TCX but is not a workout file.")
+    elements = [e for e in root.iter() if local_name(e.tag) == "Activity"]
+    activities = [a for a in (_activity(e) for e in elements) if a is not None]
+    if not activities:
+        raise NotAnActivity(
+            "not_an_activity", "This TCX file holds no recorded workout (no timed track points)."
+        )
+    return ParsedFile(source_format="tcx", activities=activities, device=_device(root), decoder="tcx")

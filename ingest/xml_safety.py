@@ -1,0 +1,66 @@
+"""XML hardening shared by the GPX and TCX readers.
+
+Every XML document is first parsed with defusedxml, which refuses entity declarations (billion
+laughs, quadratic blow-up) and external references (``file://`` or ``http://`` entities, external
+DTDs) while accepting a plain internal DTD. Only a document that passes is handed to a library.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # noqa: N817
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
+from ingest.errors import CorruptFile, UnsafeInput
+
+__all__ = ["clean_xml_bytes", "parse_safe"]
+
+BOM = b"\xef\xbb\xbf"
+
+
+def clean_xml_bytes(data: bytes) -> bytes:
+    """Strip a UTF-8 BOM and the leading whitespace some exporters (Strava TCX) write."""
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    return data.lstrip()
+
+
+def parse_safe(data: bytes, *, kind: str) -> ET.Element:
+    """Parse XML bytes with entity and external-reference protection.
+
+    Parameters
+    ----------
+    data
+        The document's bytes.
+    kind
+        ``"gpx"`` or ``"tcx"``; used in reason codes (``gpx_malformed``, ``tcx_malformed``).
+
+    Raises
+    ------
+    UnsafeInput
+        The document declares entities or references external resources (``xml_entities``).
+    CorruptFile
+        The document is not well-formed XML.
+    """
+    try:
+        return SafeET.fromstring(clean_xml_bytes(data), forbid_dtd=False)
+    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden,
+            defusedxml.DTDForbidden) as exc:
+        raise UnsafeInput(
+            "xml_entities",
+            "This file contains hidden XML instructions (entities or links to other files) "
+            "that could be used to attack the system, so it was not opened.",
+            detail=type(exc).__name__,
+        ) from exc
+    except ET.ParseError as exc:
+        raise CorruptFile(
+            f"{kind}_malformed",
+            f"This {kind.upper()} file is damaged (it is not valid XML) and could not be read.",
+            detail=str(exc),
+        ) from exc
+
+
+def local_name(tag: str) -> str:
+    """Return an element tag without its ``{namespace}``."""
+    return tag.rsplit("}", 1)[-1]

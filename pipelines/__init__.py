@@ -1,0 +1,1 @@
+"""mindmiles pipelines package."""

@@ -1,0 +1,254 @@
+"""Bytes of one dropped file to validated frames and an outcome (no paths, no clock).
+
+:func:`parse_file` expands containers (gzip, zip, nested zips) within :class:`ArchiveLimits`,
+dispatches every member on its magic bytes, summarises each activity and validates every frame
+against its table's schema. Any :class:`IngestError` becomes that file's outcome; nothing raises out
+of here except programming errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from ingest.archive import ArchiveLimits, gunzip, iter_zip
+from ingest.detect import detect_format, read_activity_file
+from ingest.errors import IngestError, NotAnActivity, UnsafeInput
+from ingest.frames import ParsedFile
+from schemas.activities import Activities
+from schemas.base import validate_frame
+from schemas.hrv import Hrv
+from schemas.laps import Laps
+from schemas.samples import Samples
+from transform.summaries import clean_samples, summarize_activity
+
+__all__ = ["FileResult", "parse_file", "sha256_hex"]
+
+ACTIVITY_ID_HEX = 20
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` as 64 hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FileResult:
+    """What became of one file (or one archive member).
+
+    ``outcome`` is provisional here (``ingested``, ``skipped`` or ``quarantined``); the run turns
+    ``ingested`` into ``duplicate`` when every activity is already held.
+    """
+
+    sha256: str
+    detected_format: str
+    outcome: str
+    container_sha256: str | None = None
+    reason_code: str | None = None
+    reason_message: str | None = None
+    decoder: str | None = None
+    detail: str = ""
+    evidence: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    member_name: str | None = None
+    n_records: int = 0
+    activities: pl.DataFrame | None = None
+    samples: pl.DataFrame | None = None
+    laps: pl.DataFrame | None = None
+    hrv: pl.DataFrame | None = None
+    members: list[FileResult] = field(default_factory=list)
+
+    @property
+    def activity_ids(self) -> list[str]:
+        """Ids of the activities decoded from this file (not its members)."""
+        return [] if self.activities is None else self.activities["activity_id"].to_list()
+
+
+def _activity_id(sha256: str, index: int) -> str:
+    return hashlib.sha256(f"{sha256}:{index}".encode()).hexdigest()[:ACTIVITY_ID_HEX]
+
+
+def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.DataFrame]:
+    rows: list[dict[str, Any]] = []
+    samples, laps, hrv = [], [], []
+    for index, activity in enumerate(parsed.activities):
+        activity_id = _activity_id(sha256, index)
+        cleaned, clean_flags = clean_samples(activity.samples)
+        summary = summarize_activity(cleaned, activity.meta)
+        flags = sorted(set(activity.meta.get("flags", set())) | parsed.flags | clean_flags)
+        rows.append(
+            {
+                "activity_id": activity_id,
+                "client_id": client_id,
+                "source_format": parsed.source_format,
+                "device": parsed.device,
+                "sport": activity.meta.get("sport") or "other",
+                "sub_sport": _text(activity.meta.get("sub_sport")),
+                "local_date": None,
+                **summary,
+                "clock_set": "clock_not_set" not in flags,
+                "recovered": "recovered" in flags,
+                "quality_flags": ",".join(flags),
+                "source_sha256": sha256,
+            }
+        )
+        ids = {"activity_id": activity_id, "client_id": client_id}
+        start = summary["start_utc"]
+        year = start.year if start is not None else 0
+        samples.append(cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}, year=pl.lit(year)))
+        laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
+        hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
+    activities = pl.DataFrame(rows, infer_schema_length=None)
+    sport_names = {"sport": pl.col("sport").map_elements(_normal_sport, return_dtype=pl.String)}
+    activities = activities.with_columns(**sport_names)
+    return {
+        "activities": validate_frame(Activities, activities.select(Activities.to_schema().columns.keys())),
+        "samples": validate_frame(Samples, pl.concat(samples).drop("year")).with_columns(
+            year=pl.concat(samples)["year"]
+        ),
+        "laps": validate_frame(Laps, pl.concat(laps).select(Laps.to_schema().columns.keys())),
+        "hrv": validate_frame(Hrv, pl.concat(hrv).select(Hrv.to_schema().columns.keys())),
+    }
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _normal_sport(value: str) -> str:
+    from ingest.sports import SPORTS, normalise_sport
+
+    return value if value in SPORTS else (normalise_sport(value) or "other")
+
+
+def _failed(result: FileResult, error: IngestError) -> FileResult:
+    result.outcome = "skipped" if isinstance(error, NotAnActivity) else "quarantined"
+    result.reason_code = error.reason_code
+    result.reason_message = error.message
+    result.detail = error.detail
+    result.evidence = list(error.evidence)
+    return result
+
+
+def parse_file(
+    data: bytes,
+    *,
+    client_id: str,
+    limits: ArchiveLimits | None = None,
+    depth: int = 0,
+    container_sha256: str | None = None,
+    member_name: str | None = None,
+    reader: Callable[[bytes, str], ParsedFile] = read_activity_file,
+) -> FileResult:
+    """Turn one file's bytes into frames and an outcome.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    client_id
+        The client's pseudonym, stamped on every row.
+    limits
+        Archive limits (defaults of :class:`ArchiveLimits`).
+    reader
+        The function that decodes one single-activity file (FIT, GPX or TCX).
+
+    Returns
+    -------
+    FileResult
+        With ``members`` for containers; never raises :class:`IngestError`.
+    """
+    limits = limits or ArchiveLimits()
+    sha256 = sha256_hex(data)
+    result = FileResult(
+        sha256=sha256, detected_format="unknown", outcome="quarantined",
+        container_sha256=container_sha256, member_name=member_name,
+    )
+    try:
+        fmt = detect_format(data)
+        result.detected_format = fmt
+        if fmt in ("gzip", "zip"):
+            return _parse_container(data, fmt, result, client_id=client_id, limits=limits, depth=depth, reader=reader)
+        parsed = reader(data, fmt)
+        frames = _frames(parsed, sha256=sha256, client_id=client_id)
+    except IngestError as error:
+        return _failed(result, error)
+    result.outcome = "ingested"
+    result.decoder = parsed.decoder
+    result.warnings = parsed.warnings
+    if parsed.flags & {"recovered", "crc_mismatch"}:
+        result.reason_code = "recovered" if "recovered" in parsed.flags else "crc_mismatch"
+        result.reason_message = (
+            "This file was damaged; the workout data before the damage was kept."
+            if "recovered" in parsed.flags
+            else "This file's checksum is wrong, but its data read correctly and was kept."
+        )
+        result.detail = "; ".join(parsed.warnings)
+    result.n_records = frames["samples"].height
+    result.activities = frames["activities"]
+    result.samples = frames["samples"]
+    result.laps = frames["laps"]
+    result.hrv = frames["hrv"]
+    return result
+
+
+def _parse_container(
+    data: bytes,
+    fmt: str,
+    result: FileResult,
+    *,
+    client_id: str,
+    limits: ArchiveLimits,
+    depth: int,
+    reader: Callable[[bytes, str], ParsedFile],
+) -> FileResult:
+    if depth >= limits.max_depth:
+        raise UnsafeInput(
+            "archive_too_deep",
+            "This archive contains archives nested too deeply to be a real export; it was not opened.",
+        )
+    members = (
+        [(None, gunzip(data, limits))] if fmt == "gzip"
+        else [(m.name, m.data) for m in iter_zip(data, limits)]
+    )
+    for name, member in members:
+        child = parse_file(
+            member, client_id=client_id, limits=limits, depth=depth + 1,
+            container_sha256=result.sha256, member_name=name, reader=reader,
+        )
+        result.members.append(child)
+    result.decoder = fmt
+    outcomes = [m.outcome for m in _flatten(result.members)]
+    refused = [m for m in _flatten(result.members) if m.outcome == "quarantined"]
+    if "ingested" in outcomes:
+        result.outcome = "ingested"
+        if refused:
+            result.reason_code = "some_members_refused"
+            result.reason_message = (
+                f"{len(refused)} file(s) inside this archive could not be taken in; the rest were."
+            )
+    elif refused and len(refused) == len(outcomes):
+        first = refused[0]
+        result.outcome = "quarantined"
+        result.reason_code = first.reason_code
+        result.reason_message = first.reason_message
+        result.detail = first.detail
+    else:
+        result.outcome = "skipped"
+        result.reason_code = "no_activities"
+        result.reason_message = "This archive holds no recorded workout."
+    return result
+
+
+def _flatten(results: list[FileResult]) -> list[FileResult]:
+    out: list[FileResult] = []
+    for r in results:
+        if r.members:
+            out.extend(_flatten(r.members))
+        else:
+            out.append(r)
+    return out

@@ -1,0 +1,53 @@
+"""Shared pieces of the pandera models: the UTC timestamp field and validation with evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.engines.polars_engine import DateTime
+from pandera.errors import SchemaError, SchemaErrors
+
+from ingest.errors import SchemaViolation
+
+__all__ = ["UTC", "DateTime", "utc_field", "validate_frame"]
+
+UTC = {"time_unit": "us", "time_zone": "UTC"}
+"""``dtype_kwargs`` of every timestamp column: microseconds, UTC."""
+
+MAX_EVIDENCE_ROWS = 20
+
+
+def utc_field(description: str, *, nullable: bool = False) -> Any:
+    """A ``Datetime("us", "UTC")`` column with a description."""
+    return pa.Field(nullable=nullable, dtype_kwargs=UTC, description=description)
+
+
+def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
+    """Validate an eager frame against ``model``; translate failures into :class:`SchemaViolation`.
+
+    The failure cases (column, check, offending value) are kept as evidence for the quarantine note,
+    at most :data:`MAX_EVIDENCE_ROWS` of them.
+    """
+    try:
+        return model.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases.head(MAX_EVIDENCE_ROWS)
+        evidence = [
+            {"column": row["column"], "check": row["check"], "value": str(row["failure_case"])}
+            for row in cases.iter_rows(named=True)
+        ]
+        raise SchemaViolation(
+            "schema_failed",
+            "Some values in this file are physically impossible (for example a heart rate of "
+            "300 or a position outside the globe), so it was not taken in.",
+            detail=f"{model.__name__}: {exc.failure_cases.height} failing value(s)",
+            evidence=evidence,
+        ) from exc
+    except SchemaError as exc:
+        raise SchemaViolation(
+            "schema_failed",
+            "This file's data does not have the expected shape, so it was not taken in.",
+            detail=f"{model.__name__}: {exc}",
+        ) from exc

@@ -1,0 +1,242 @@
+"""Atomic, versioned Parquet tables.
+
+Layout::
+
+    <warehouse>/<table>            -> symlink to .versions/<table>/<version>/
+    <warehouse>/.versions/<table>/<version>/data.parquet              (unpartitioned)
+    <warehouse>/.versions/<table>/<version>/client_id=<id>/year=<y>/data.parquet
+
+A write builds a complete new version folder next to the current one, flushes it to disk, then
+swaps the table's symlink with one ``rename`` (atomic on POSIX). A reader — DuckDB, Polars, pandas
+reading ``<warehouse>/<table>/**/*.parquet`` — sees either the old or the new version, never a mix;
+a killed writer leaves only an unreferenced folder, removed by the next run
+(:meth:`TableStore.clean_stale`). Partition files a write does not touch are hard-linked from the
+previous version, so an incremental write costs only the partitions it changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from ingest.errors import WarehouseError
+from schemas.base import validate_frame
+from warehouse.tables import TABLES, TableSpec
+
+__all__ = ["TableStore"]
+
+log = logging.getLogger(__name__)
+
+DATA_FILE = "data.parquet"
+VERSIONS = ".versions"
+ROW_GROUP_SIZE = 1_000_000
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _partition_dir(values: Iterable[object], columns: Iterable[str]) -> str:
+    return "/".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
+
+
+class TableStore:
+    """Read and atomically replace the warehouse's Parquet tables."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- paths -------------------------------------------------------------------------------
+    def table_path(self, name: str) -> Path:
+        """Path analysts read: ``<warehouse>/<table>`` (a symlink to the current version)."""
+        spec = TABLES[name]
+        base = self.root / "restricted" if spec.restricted else self.root
+        return base / name
+
+    def _versions_dir(self, name: str) -> Path:
+        return self.root / VERSIONS / name
+
+    def current_version(self, name: str) -> Path | None:
+        """Folder of the table's current version, or ``None`` before its first write."""
+        link = self.table_path(name)
+        if not link.is_symlink():
+            return None
+        return link.resolve()
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, name: str, *, partitions: Iterable[tuple[object, ...]] | None = None) -> pl.DataFrame:
+        """Read a whole table (or only the given partitions) as an eager, schema-typed frame."""
+        spec = TABLES[name]
+        version = self.current_version(name)
+        empty = self._empty(spec)
+        if version is None:
+            return empty
+        if not spec.partition_by:
+            return pl.read_parquet(version / DATA_FILE).select(empty.columns)
+        wanted = None if partitions is None else {tuple(str(v) for v in p) for p in partitions}
+        frames = []
+        for file, values in self._partition_files(version, spec):
+            if wanted is not None and tuple(values) not in wanted:
+                continue
+            frame = pl.read_parquet(file).with_columns(
+                [pl.lit(v).alias(c) for c, v in zip(spec.partition_by, values, strict=True)]
+            )
+            frames.append(frame)
+        if not frames:
+            return empty
+        frame = pl.concat(frames, how="diagonal_relaxed")
+        return frame.select([c for c in empty.columns if c in frame.columns])
+
+    def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
+        found = []
+        for file in sorted(version.rglob(DATA_FILE)):
+            parts = file.relative_to(version).parts[:-1]
+            values = [part.split("=", 1)[1] for part in parts]
+            found.append((file, values))
+        return found
+
+    def _empty(self, spec: TableSpec) -> pl.DataFrame:
+        schema = spec.model.to_schema()
+        dtypes = {name: column.dtype.type for name, column in schema.columns.items()}
+        columns: dict[str, pl.DataType] = {}
+        for name, dtype in dtypes.items():
+            columns[name] = dtype if isinstance(dtype, pl.DataType) else pl.String()
+        return pl.DataFrame(schema=columns)
+
+    # -- writing -----------------------------------------------------------------------------
+    def replace(self, name: str, frame: pl.DataFrame) -> None:
+        """Validate ``frame`` and make it the table's whole content, atomically."""
+        spec = TABLES[name]
+        frame = validate_frame(spec.model, frame)
+        if spec.sort_by:
+            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
+        new_version = self._new_version_dir(name)
+        try:
+            if spec.partition_by:
+                self._write_partitions(new_version, spec, frame, previous=None, touched=None)
+            else:
+                self._write_file(frame, new_version / DATA_FILE)
+            self._commit(name, new_version)
+        except BaseException:
+            shutil.rmtree(new_version, ignore_errors=True)
+            raise
+
+    def upsert(self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None) -> None:
+        """Replace the rows whose key appears in ``frame`` and add the new ones, atomically.
+
+        For a partitioned table only the partitions that ``frame`` touches are rewritten; the rest
+        are hard-linked from the current version.
+        """
+        spec = TABLES[name]
+        if not spec.partition_by:
+            current = self.read(name)
+            keys = frame.select(spec.key).unique()
+            kept = current.join(keys, on=list(spec.key), how="anti")
+            self.replace(name, pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed"))
+            return
+        frame = validate_frame(spec.model, frame)
+        previous = self.current_version(name)
+        touched = (
+            frame.select(spec.partition_by).unique().rows()
+            if partition_values is None
+            else partition_values.rows()
+        )
+        touched_str = {tuple(str(v) for v in row) for row in touched}
+        current = self.read(name, partitions=touched_str) if previous else self._empty(spec)
+        keys = frame.select(spec.key).unique()
+        kept = current.join(keys, on=list(spec.key), how="anti")
+        merged = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
+        merged = validate_frame(spec.model, merged)
+        if spec.sort_by:
+            merged = merged.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
+        new_version = self._new_version_dir(name)
+        try:
+            self._write_partitions(new_version, spec, merged, previous=previous, touched=touched_str)
+            self._commit(name, new_version)
+        except BaseException:
+            shutil.rmtree(new_version, ignore_errors=True)
+            raise
+
+    def _new_version_dir(self, name: str) -> Path:
+        versions = self._versions_dir(name)
+        versions.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        path = versions / f"v-{uuid.uuid4().hex}.tmp"
+        path.mkdir(mode=DIR_MODE)
+        return path
+
+    def _write_file(self, frame: pl.DataFrame, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        try:
+            frame.write_parquet(path, compression="zstd", statistics=True, row_group_size=ROW_GROUP_SIZE)
+            os.chmod(path, FILE_MODE)
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise WarehouseError(f"could not write a table file: {exc.strerror}") from exc
+
+    def _write_partitions(
+        self,
+        version: Path,
+        spec: TableSpec,
+        frame: pl.DataFrame,
+        *,
+        previous: Path | None,
+        touched: set[tuple[str, ...]] | None,
+    ) -> None:
+        if previous is not None and touched is not None:
+            for file, values in self._partition_files(previous, spec):
+                if tuple(values) in touched:
+                    continue
+                target = version / file.relative_to(previous)
+                target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+                os.link(file, target)
+        for values, part in frame.group_by(list(spec.partition_by), maintain_order=True):
+            folder = version / _partition_dir(values, spec.partition_by)
+            self._write_file(part.drop(list(spec.partition_by)), folder / DATA_FILE)
+
+    def _commit(self, name: str, new_version: Path) -> None:
+        final = new_version.with_suffix("")
+        os.rename(new_version, final)
+        link = self.table_path(name)
+        link.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        tmp_link = link.with_name(f".{name}.{uuid.uuid4().hex}.link")
+        os.symlink(os.path.relpath(final, link.parent), tmp_link)
+        old = self.current_version(name)
+        os.replace(tmp_link, link)
+        _fsync_dir(link.parent)
+        if old is not None and old != final:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def clean_stale(self) -> int:
+        """Remove version folders and temporary links that no table points to; return how many."""
+        removed = 0
+        versions_root = self.root / VERSIONS
+        if not versions_root.exists():
+            return 0
+        for table_dir in versions_root.iterdir():
+            name = table_dir.name
+            current = self.current_version(name) if name in TABLES else None
+            for version in table_dir.iterdir():
+                if version != current:
+                    shutil.rmtree(version, ignore_errors=True)
+                    removed += 1
+        for base in (self.root, self.root / "restricted"):
+            if base.exists():
+                for tmp in base.glob(".*.link"):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.info("removed %d stale temporary items left by an interrupted run", removed)
+        return removed

@@ -1,0 +1,56 @@
+"""The warehouse's tables: schema, key and partitioning of each, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+
+from schemas.activities import Activities
+from schemas.files import Files
+from schemas.hrv import Hrv
+from schemas.laps import Laps
+from schemas.samples import Samples
+
+__all__ = ["TABLES", "TableSpec"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one table is stored.
+
+    ``key`` identifies a row group that is replaced as a whole on upsert (for ``samples``, all rows
+    of an activity); ``partition_by`` gives Hive partition columns (``col=value`` folders), which are
+    not stored inside the Parquet files.
+    """
+
+    name: str
+    model: type[pa.DataFrameModel]
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...] = ()
+    sort_by: tuple[str, ...] = ()
+    restricted: bool = False
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec("files", Files, key=("client_id", "sha256"), sort_by=("client_id", "sha256")),
+        TableSpec("activities", Activities, key=("activity_id",), sort_by=("client_id", "start_utc", "activity_id")),
+        TableSpec("laps", Laps, key=("activity_id",), sort_by=("activity_id", "lap_index")),
+        TableSpec(
+            "samples",
+            Samples,
+            key=("activity_id",),
+            partition_by=("client_id", "year"),
+            sort_by=("activity_id", "elapsed_s", "timestamp"),
+        ),
+        TableSpec("hrv", Hrv, key=("activity_id",), sort_by=("activity_id", "rr_index")),
+    )
+}
+"""Every table the warehouse holds, by name. Later issues register their tables here."""
+
+
+def register(spec: TableSpec) -> None:
+    """Add a table to :data:`TABLES` (used by modules that define derived tables)."""
+    TABLES[spec.name] = spec
