@@ -22,6 +22,7 @@ import polars as pl
 
 from ingest.journal_csv import decode_csv_text, header_cells, iter_csv_records, parse_number
 from ingest.journal_errors import PlanInvalid, RowIssue
+from schemas.plans import PLAN_SESSION_TYPES as SCHEMA_SESSION_TYPES
 
 __all__ = [
     "PLANS_FRAME_SCHEMA",
@@ -37,9 +38,8 @@ logger = logging.getLogger(__name__)
 
 PLAN_REQUIRED_COLUMNS: Final[tuple[str, ...]] = ("week_start", "sessions", "minutes")
 PLAN_OPTIONAL_COLUMNS: Final[tuple[str, ...]] = ("session_type", "notes")
-PLAN_SESSION_TYPES: Final[frozenset[str]] = frozenset(
-    {"easy", "mindfulness", "intervals", "run_walk"}
-)
+#: Accepted ``session_type`` values (the schema's list).
+PLAN_SESSION_TYPES: Final[frozenset[str]] = frozenset(SCHEMA_SESSION_TYPES)
 _MAX_SESSIONS: Final = 21
 _MAX_MINUTES: Final = 3000.0
 

@@ -61,6 +61,7 @@ class FileResult:
     laps: pl.DataFrame | None = None
     hrv: pl.DataFrame | None = None
     members: list[FileResult] = field(default_factory=list)
+    duplicate_of: list[str] = field(default_factory=list)
 
     @property
     def activity_ids(self) -> list[str]:

@@ -116,3 +116,14 @@ class Inbox:
         os.replace(tmp, reason)
         os.replace(candidate.path, target)
         return target
+
+    def note_beside_quarantine(self, candidate: Candidate, note: str) -> Path:
+        """Write a note about a file that was taken in only in part (its original stays processed)."""
+        folder = self.root / QUARANTINE / candidate.client_code
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        reason = folder / (candidate.path.name + ".reason.txt")
+        tmp = reason.with_name(reason.name + ".tmp")
+        tmp.write_text(note, encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, reason)
+        return reason

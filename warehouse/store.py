@@ -81,8 +81,9 @@ class TableStore:
         spec = TABLES[name]
         version = self.current_version(name)
         empty = self._empty(spec)
+        extra = [c for c in spec.partition_by if c not in empty.columns]
         if version is None:
-            return empty
+            return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         if not spec.partition_by:
             return pl.read_parquet(version / DATA_FILE).select(empty.columns)
         wanted = None if partitions is None else {tuple(str(v) for v in p) for p in partitions}
@@ -95,9 +96,10 @@ class TableStore:
             )
             frames.append(frame)
         if not frames:
-            return empty
+            return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         frame = pl.concat(frames, how="diagonal_relaxed")
-        return frame.select([c for c in empty.columns if c in frame.columns])
+        frame = frame.with_columns([pl.col(c).cast(pl.Int32) for c in extra])
+        return frame.select([*empty.columns, *extra]).cast(dict(empty.schema))
 
     def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
         found = []
@@ -112,7 +114,11 @@ class TableStore:
         dtypes = {name: column.dtype.type for name, column in schema.columns.items()}
         columns: dict[str, pl.DataType] = {}
         for name, dtype in dtypes.items():
-            columns[name] = dtype if isinstance(dtype, pl.DataType) else pl.String()
+            if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
+                dtype = dtype()
+            if not isinstance(dtype, pl.DataType):
+                raise TypeError(f"column {name!r} of {spec.name} has no Polars dtype")
+            columns[name] = dtype
         return pl.DataFrame(schema=columns)
 
     # -- writing -----------------------------------------------------------------------------
@@ -146,7 +152,9 @@ class TableStore:
             kept = current.join(keys, on=list(spec.key), how="anti")
             self.replace(name, pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed"))
             return
-        frame = validate_frame(spec.model, frame)
+        model_columns = list(spec.model.to_schema().columns)
+        extra = [c for c in spec.partition_by if c not in model_columns]
+        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(frame.select(extra))
         previous = self.current_version(name)
         touched = (
             frame.select(spec.partition_by).unique().rows()
@@ -154,11 +162,11 @@ class TableStore:
             else partition_values.rows()
         )
         touched_str = {tuple(str(v) for v in row) for row in touched}
-        current = self.read(name, partitions=touched_str) if previous else self._empty(spec)
+        current = self.read(name, partitions=touched_str)
         keys = frame.select(spec.key).unique()
         kept = current.join(keys, on=list(spec.key), how="anti")
         merged = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
-        merged = validate_frame(spec.model, merged)
+        merged = validate_frame(spec.model, merged.drop(extra)).with_columns(merged.select(extra))
         if spec.sort_by:
             merged = merged.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         new_version = self._new_version_dir(name)

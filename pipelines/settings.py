@@ -1,0 +1,68 @@
+"""One typed settings object, built at the entry point and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.archive import ArchiveLimits
+from ingest.errors import ConfigError
+from warehouse.secret import default_key_file
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are and how a run behaves."""
+
+    inbox: Path
+    warehouse: Path
+    secret: str | None = None
+    """Clinic secret; ``None`` to use (and create) :attr:`key_file`."""
+    key_file: Path = field(default_factory=default_key_file)
+    settle_seconds: float = 2.0
+    """A file modified more recently than this is left for the next run."""
+    batch_files: int = 64
+    """Files per parsing batch (one Prefect task per batch)."""
+    batch_bytes: int = 256 * 1024 * 1024
+    """Bytes per parsing batch."""
+    lock_timeout_s: float = 3600.0
+    """How long a run waits for another run holding the warehouse lock."""
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        inbox: str | Path | None,
+        warehouse: str | Path | None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: object,
+    ) -> Settings:
+        """Build settings from command-line options, falling back on ``MINDMILES_*`` variables.
+
+        Raises
+        ------
+        ConfigError
+            The inbox or the warehouse is not given by either.
+        """
+        env = os.environ if environ is None else environ
+        inbox = inbox or env.get("MINDMILES_INBOX")
+        warehouse = warehouse or env.get("MINDMILES_WAREHOUSE")
+        if not inbox:
+            raise ConfigError("no inbox given: use --inbox DIR or set MINDMILES_INBOX")
+        if not warehouse:
+            raise ConfigError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
+        key_file = env.get("MINDMILES_KEY_FILE")
+        extra: dict[str, object] = dict(overrides)
+        if key_file:
+            extra.setdefault("key_file", Path(key_file))
+        return cls(
+            inbox=Path(inbox),
+            warehouse=Path(warehouse),
+            secret=env.get("MINDMILES_SECRET") or None,
+            **extra,  # type: ignore[arg-type]
+        )

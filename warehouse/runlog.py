@@ -1,0 +1,40 @@
+"""The record of runs: ``<warehouse>/.state/runs.jsonl`` (not an analyst table).
+
+Kept apart from the tables so that a run with nothing new leaves every table byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["append_run", "read_runs"]
+
+
+def _path(warehouse: Path) -> Path:
+    return warehouse / ".state" / "runs.jsonl"
+
+
+def append_run(warehouse: Path, record: dict[str, Any]) -> None:
+    """Append one run's summary."""
+    path = _path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_runs(warehouse: Path) -> list[dict[str, Any]]:
+    """All recorded runs, oldest first (unreadable lines are skipped)."""
+    path = _path(warehouse)
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return runs
