@@ -166,7 +166,9 @@ def decode_csv_text(data: bytes, *, error: type[Exception] = JournalUnreadable) 
     return text
 
 
-def iter_csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
+def iter_csv_records(
+    text: str, *, error: type[Exception] = JournalUnreadable
+) -> Iterator[tuple[int, list[str]]]:
     r"""Yield CSV records with the 1-based physical line on which each one starts.
 
     Quoted cells may contain line breaks (RFC 4180); the line reported is where the record
@@ -176,6 +178,9 @@ def iter_csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     ----------
     text : str
         Decoded CSV text.
+    error : type of Exception
+        Raised (from the ``csv.Error``) when the text cannot be split into records at all,
+        e.g. a cell over the csv module's size limit.
 
     Yields
     ------
@@ -189,7 +194,15 @@ def iter_csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
     """
     reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     previous_end = 0
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise error(
+                f"the file is not readable as CSV after line {previous_end}: {exc}"
+            ) from exc
         start = previous_end + 1
         previous_end = reader.line_num
         if not cells or all(not cell.strip() for cell in cells):

@@ -1,12 +1,12 @@
 """Errors and row issues for the roster, journal and plan readers.
 
-Temporary home: these classes subclass :class:`Exception` directly until the project's
-exception root in ``ingest/errors.py`` exists; they are then re-parented under it. Each leaf
+These classes sit under the project's root :class:`ingest.errors.MindmilesError`. Each leaf
 carries a ``reason_code`` that the flow writes into the file ledger and the quarantine note.
 
 Tree::
 
-    TableFileError                  (base here; re-parent under the project root)
+    MindmilesError
+    +-- TableFileError
      +-- JournalError               journal_invalid
      |    +-- JournalUnreadable     journal_unreadable (not UTF-8 text, empty)
      |    +-- JournalUnrecognisedHeader  journal_unrecognised_header
@@ -20,6 +20,8 @@ returns it as a :class:`RowIssue` next to the rows it kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ingest.errors import MindmilesError
 
 __all__ = [
     "JournalError",
@@ -56,7 +58,7 @@ class RowIssue:
     column: str | None = None
 
 
-class TableFileError(Exception):
+class TableFileError(MindmilesError):
     """A roster, journal or plan file that cannot be read as a whole.
 
     Parameters
@@ -84,6 +86,16 @@ class TableFileError(Exception):
         self.line = line
         self.expected = expected
         self.got = got
+
+    @property
+    def detail(self) -> str:
+        """Where and what, for engineers: line, expected and found."""
+        parts = [f"line {self.line}" if self.line is not None else ""]
+        if self.expected is not None:
+            parts.append(f"expected {self.expected}")
+        if self.got is not None:
+            parts.append(f"got {self.got}")
+        return "; ".join(p for p in parts if p)
 
 
 class JournalError(TableFileError):

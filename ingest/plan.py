@@ -105,9 +105,11 @@ def read_plan(data: bytes, *, client_id: str) -> PlanReadResult:
     ('c1', datetime.date(2026, 3, 2), 3, 90.0, None)
     """
     text = decode_csv_text(data, error=PlanInvalid)
-    records = iter_csv_records(text)
-    _, first = next(records)
-    header = header_cells(first)
+    records = iter_csv_records(text, error=PlanInvalid)
+    first = next(records, None)
+    if first is None:
+        raise PlanInvalid("the file has no header line")
+    header = header_cells(first[1])
     _check_header(header)
     rows: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []

@@ -142,9 +142,11 @@ def read_roster(
     ('id-A01', 'f', 1990, 55.0, 185.0, 'Europe/London', None)
     """
     text = decode_csv_text(data, error=RosterInvalid)
-    records = iter_csv_records(text)
-    _, first = next(records)
-    header = header_cells(first)
+    records = iter_csv_records(text, error=RosterInvalid)
+    first = next(records, None)
+    if first is None:
+        raise RosterInvalid("the file has no header line")
+    header = header_cells(first[1])
     _check_header(header)
     parsed_rows: dict[int, tuple[str, dict[str, Any]]] = {}
     lines_by_code: dict[str, list[int]] = {}

@@ -10,7 +10,8 @@ Rules (all thresholds in :class:`AdherenceConfig`):
 - **Completed sessions**: activities whose ``sport`` is running (``run_sports``), plus walking
   (``walk_sports``) only in weeks whose plan ``session_type`` is ``run_walk``
   (``walk_session_types``), with ``moving_time_s >= min_session_s`` (default 600 s = 10 min,
-  inclusive). Completed minutes are their moving time.
+  inclusive; ``duration_s`` stands in when the moving time is null). Completed minutes are
+  their moving time.
 - **Adherence ratio**: completed minutes / planned minutes; null with no plan or a rest week
   (0 planned minutes). It is never negative.
 - **Band** (TrainingPeaks compliance colours, on exact fractional percentages
@@ -149,8 +150,8 @@ def build_weekly_adherence(
     Parameters
     ----------
     activities : polars.DataFrame
-        Activities with ``client_id``, ``sport``, ``local_date`` (nullable) and
-        ``moving_time_s``.
+        Activities with ``client_id``, ``sport``, ``local_date`` (nullable),
+        ``moving_time_s`` and ``duration_s`` (both nullable).
     journal : polars.DataFrame
         The ``journal`` table (``client_id``, ``local_date`` are used).
     plans : polars.DataFrame
@@ -169,7 +170,7 @@ def build_weekly_adherence(
     >>> from datetime import date
     >>> runs = pl.DataFrame({"client_id": ["c1", "c1"], "sport": ["running", "running"],
     ...     "local_date": [date(2026, 3, 3), date(2026, 3, 5)],
-    ...     "moving_time_s": [1500.0, 1500.0]})
+    ...     "moving_time_s": [1500.0, 1500.0], "duration_s": [1600.0, 1600.0]})
     >>> journal = pl.DataFrame({"client_id": ["c1"], "local_date": [date(2026, 3, 5)]})
     >>> plans = pl.DataFrame({"client_id": ["c1"], "week_start": [date(2026, 3, 2)],
     ...     "sessions": [2], "minutes": [60.0], "session_type": ["easy"]})
@@ -187,7 +188,9 @@ def build_weekly_adherence(
     dated = activities.filter(pl.col("local_date").is_not_null()).select(
         "client_id",
         "sport",
-        pl.col("moving_time_s").cast(pl.Float64),
+        pl.coalesce(pl.col("moving_time_s"), pl.col("duration_s"))
+        .cast(pl.Float64)
+        .alias("moving_time_s"),
         pl.col("local_date").cast(pl.Date).dt.truncate(_WEEK).alias("week_start"),
     )
     entries = journal.select(
@@ -256,7 +259,7 @@ def _week_spine(
 def _completed(
     dated: pl.DataFrame, plan_weeks: pl.DataFrame, config: AdherenceConfig
 ) -> pl.DataFrame:
-    """Counted sessions and their moving seconds per client and week."""
+    """Count sessions and sum their moving seconds per client and week."""
     counts_walk = (
         pl.col("session_type").is_in(sorted(config.walk_session_types)).fill_null(value=False)
     )
@@ -278,22 +281,26 @@ def _completed(
 
 
 def _band_expr(config: AdherenceConfig) -> pl.Expr:
-    """Band from the table, compared on seconds so that round percentages are exact."""
+    """Return the band, compared on seconds so that round percentages are exact.
+
+    Rules are checked in order and the first that holds wins (``pl.coalesce`` of
+    ``when/then`` expressions, each null where its rule does not hold).
+    """
     done = pl.col("_completed_s") * 100.0
     planned = pl.col("planned_minutes") * 60.0
-    expr = pl.when(pl.col("planned_minutes").is_null()).then(pl.lit(config.no_plan_band))
-    expr = expr.when((pl.col("planned_minutes") == 0) & (pl.col("completed_sessions") == 0)).then(
-        pl.lit(config.rest_band)
-    )
-    expr = expr.when(pl.col("completed_sessions") == 0).then(pl.lit(config.fallback_band))
+    has_plan = pl.col("planned_minutes") > 0
+    rules: list[tuple[pl.Expr, str]] = [
+        (pl.col("planned_minutes").is_null(), config.no_plan_band),
+        ((pl.col("planned_minutes") == 0) & (pl.col("completed_sessions") == 0), config.rest_band),
+        (pl.col("completed_sessions") == 0, config.fallback_band),
+    ]
     for band in config.bands:
-        low = (
-            done >= planned * band.low_pct if band.low_inclusive else done > planned * band.low_pct
-        )
-        high = (
-            done <= planned * band.high_pct
-            if band.high_inclusive
-            else done < planned * band.high_pct
-        )
-        expr = expr.when((pl.col("planned_minutes") > 0) & low & high).then(pl.lit(band.name))
-    return expr.otherwise(pl.lit(config.fallback_band))
+        low_edge = planned * band.low_pct
+        high_edge = planned * band.high_pct
+        low = done >= low_edge if band.low_inclusive else done > low_edge
+        high = done <= high_edge if band.high_inclusive else done < high_edge
+        rules.append((has_plan & low & high, band.name))
+    return pl.coalesce(
+        *(pl.when(condition).then(pl.lit(name)) for condition, name in rules),
+        pl.lit(config.fallback_band),
+    )

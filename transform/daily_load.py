@@ -41,7 +41,8 @@ Wellbeing
     7-day mean of the days with a value against the client's own 28-day baseline
     (mean and sample SD of the days with a value in t-27..t, which includes the
     recent week; at least 7 such days): ``z = (mean_7d - baseline_mean) /
-    baseline_sd``; null when the baseline is too short or its SD is 0.
+    baseline_sd``; null when the baseline is too short or its SD is 0 (below 1e-6,
+    rounding residue of the running sums).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 __all__ = ["DAILY_LOAD_COLUMNS", "daily_load"]
 
 _EPS = 1e-9
+_VAR_FLOOR = 1e-12  # baseline variances below this (SD < 1e-6) count as 0
 
 #: Column order of the ``daily_load`` table.
 DAILY_LOAD_COLUMNS: tuple[str, ...] = (
@@ -126,13 +128,21 @@ def _streak(flag: str, block: str) -> pl.Expr:
 
 
 def _window_stats(col: str, window: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Count, mean and sample SD of the non-null values of ``col`` in a trailing window."""
-    value = pl.col(col).fill_null(0.0)
-    n = _over(pl.col(col).is_not_null().cast(pl.Float64).rolling_sum(window, min_samples=1))
+    """Count, mean and sample SD of the non-null values of ``col`` in a trailing window.
+
+    Values are centred on the client's first value before the running sums, so a
+    constant series gives exactly 0 (no cancellation error in ``s2 - s1^2 / n``).
+    """
+    present = pl.col(col).is_not_null()
+    ref = pl.col(col).filter(present).first().over("client_id")
+    value = (pl.col(col) - ref).fill_null(0.0)
+    n = _over(present.cast(pl.Float64).rolling_sum(window, min_samples=1))
     s1 = _over(value.rolling_sum(window, min_samples=1))
     s2 = _over((value * value).rolling_sum(window, min_samples=1))
-    mean = pl.when(n > 0).then(s1 / n)
-    var = pl.when(n > 1).then(((s2 - s1 * s1 / n) / (n - 1)).clip(lower_bound=0.0))
+    mean = pl.when(n > 0).then(ref + s1 / n)
+    raw_var = pl.when(n > 1).then(((s2 - s1 * s1 / n) / (n - 1)).clip(lower_bound=0.0))
+    # Rounding residue of the running sums (values leaving the window) is not variation.
+    var = pl.when(raw_var < _VAR_FLOOR).then(0.0).otherwise(raw_var)
     return n, mean, var.sqrt()
 
 

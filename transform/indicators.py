@@ -45,7 +45,13 @@ import polars as pl
 
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
-__all__ = ["INDICATORS_COLUMNS", "INDICATOR_CODES", "indicators"]
+__all__ = [
+    "INDICATORS_COLUMNS",
+    "INDICATOR_CODES",
+    "INDICATOR_LABELS",
+    "INSUFFICIENT_REASONS",
+    "indicators",
+]
 
 #: Column order of the ``indicators`` table.
 INDICATORS_COLUMNS: tuple[str, ...] = (
@@ -72,6 +78,19 @@ INDICATOR_CODES: tuple[str, ...] = (
     "overload_low_wellbeing",
     "insufficient_data",
 )
+
+#: Plain-language names of the indicators, used inside explanations.
+INDICATOR_LABELS: dict[str, str] = {
+    "load_spike": "sudden load increase",
+    "high_monotony": "very monotonous training",
+    "distance_jump": "weekly distance jump",
+    "no_rest_day": "no rest day",
+    "low_tsb": "low training stress balance",
+    "aerobic_decoupling": "heart-rate drift on a steady run",
+}
+
+#: Every value the ``reason`` column of an ``insufficient_data`` row can hold.
+INSUFFICIENT_REASONS: tuple[str, ...] = ("short_history", "short_history_acwr", "sparse_journal")
 
 
 def _num(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
@@ -384,7 +403,7 @@ def _combined(judged: pl.DataFrame, signals: list[pl.Expr], c: LoadConfig) -> pl
     )
     explanation = pl.concat_str(
         pl.lit("A training-load warning ("),
-        pl.col("load_signals").list.join(", ").str.replace_all("_", " "),
+        pl.col("load_signals").list.eval(pl.element().replace(INDICATOR_LABELS)).list.join(", "),
         pl.lit(") came together with "),
         wellbeing_text,
         pl.lit(

@@ -22,8 +22,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -316,7 +315,8 @@ def _column_raw(spec: _FieldSpec, column: npt.ArrayLike, clock: _Clock) -> Float
     convert = _CONVERTERS[spec.kind]  # enum names, datetimes as objects: element by element
     flat = [convert(spec, item, clock) for item in values.ravel().tolist()]
     return np.array([np.nan if v is None else v for v in flat], dtype=np.float64).reshape(
-        values.shape)
+        values.shape
+    )
 
 
 def _column_checked(spec: _FieldSpec, raw: FloatArray, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
@@ -346,11 +346,13 @@ class _LocalMessages:
         return local, True
 
 
-def _definition_bytes(local: int, mesg_num: int, layout: Sequence[tuple[int, int, int]],
-                      endian: str) -> bytes:
+def _definition_bytes(
+    local: int, mesg_num: int, layout: Sequence[tuple[int, int, int]], endian: str
+) -> bytes:
     architecture = 1 if endian == ">" else 0
-    head = struct.pack(f"{endian}BBBHB", _DEFINITION_FLAG | local, 0, architecture, mesg_num,
-                       len(layout))
+    head = struct.pack(
+        f"{endian}BBBHB", _DEFINITION_FLAG | local, 0, architecture, mesg_num, len(layout)
+    )
     return head + b"".join(struct.pack("3B", *field) for field in layout)
 
 
@@ -366,18 +368,16 @@ def _mesg_type(name: str) -> Any:
     return mesg_type
 
 
-@contextmanager
-def _context(mesg_name: str, field_name: str) -> Iterator[None]:
-    """Prefix errors with the message and field they concern."""
-    try:
-        yield
-    except FitEncodeError as exc:
-        raise FitEncodeError(f"{mesg_name}.{field_name}: {exc}", mesg_name=mesg_name,
-                             field_name=field_name) from exc
+def _located(exc: FitEncodeError, mesg_name: str, field_name: str) -> FitEncodeError:
+    """Return the same error, prefixed with the message and field it concerns."""
+    return FitEncodeError(
+        f"{mesg_name}.{field_name}: {exc}", mesg_name=mesg_name, field_name=field_name
+    )
 
 
-def _encode_one(message: FitMessage, endian: str, clock: _Clock
-                ) -> tuple[int, list[tuple[int, int, int]], Callable[[int], bytes]]:
+def _encode_one(
+    message: FitMessage, endian: str, clock: _Clock
+) -> tuple[int, list[tuple[int, int, int]], Callable[[int], bytes]]:
     """Definition layout and a packer (local number -> bytes) for one data message."""
     mesg_type = _mesg_type(message.name)
     layout: list[tuple[int, int, int]] = []
@@ -385,8 +385,10 @@ def _encode_one(message: FitMessage, endian: str, clock: _Clock
     args: list[Any] = []
     for name, value in message.fields.items():
         spec = _field_spec(mesg_type.mesg_num, name)
-        with _context(message.name, name):
+        try:
             size, items = _encode_field(spec, value, clock)
+        except FitEncodeError as exc:
+            raise _located(exc, message.name, name) from exc
         layout.append((spec.def_num, size, spec.base_type_id))
         formats.append(f"{size}s" if spec.kind == "string" else f"{len(items)}{spec.fmt}")
         args.extend(items)
@@ -394,8 +396,9 @@ def _encode_one(message: FitMessage, endian: str, clock: _Clock
     return mesg_type.mesg_num, layout, lambda local: packer.pack(local, *args)
 
 
-def _encode_columns(block: FitMessageColumns, endian: str, clock: _Clock
-                    ) -> tuple[int, list[tuple[int, int, int]], Callable[[int], bytes]]:
+def _encode_columns(
+    block: FitMessageColumns, endian: str, clock: _Clock
+) -> tuple[int, list[tuple[int, int, int]], Callable[[int], bytes]]:
     """Definition layout and a packer for a block of same-layout data messages."""
     mesg_type = _mesg_type(block.name)
     layout: list[tuple[int, int, int]] = []
@@ -404,15 +407,20 @@ def _encode_columns(block: FitMessageColumns, endian: str, clock: _Clock
     for name, column in block.columns.items():
         spec = _field_spec(mesg_type.mesg_num, name)
         if spec.kind == "string":
-            raise FitEncodeError("string fields are not supported in column blocks",
-                                 mesg_name=block.name, field_name=name)
-        with _context(block.name, name):
+            raise FitEncodeError(
+                "string fields are not supported in column blocks",
+                mesg_name=block.name,
+                field_name=name,
+            )
+        try:
             raw = _column_raw(spec, column, clock)
             width = (int(raw.shape[1]),) if raw.ndim == 2 else ()
-            dtype = np.dtype(endian + spec.fmt)
-            arrays.append(_column_checked(spec, raw, dtype))
-        layout.append((spec.def_num, spec.base_size * (width[0] if width else 1),
-                       spec.base_type_id))
+            arrays.append(_column_checked(spec, raw, np.dtype(endian + spec.fmt)))
+        except FitEncodeError as exc:
+            raise _located(exc, block.name, name) from exc
+        layout.append(
+            (spec.def_num, spec.base_size * (width[0] if width else 1), spec.base_type_id)
+        )
         dtype_fields.append((f"f{len(arrays)}", endian + spec.fmt, width))
     n_rows = {len(a) for a in arrays}
     if len(n_rows) > 1:
@@ -428,8 +436,9 @@ def _encode_columns(block: FitMessageColumns, endian: str, clock: _Clock
     return mesg_type.mesg_num, layout, pack
 
 
-def _encode_messages(messages: Sequence[FitMessage | FitMessageColumns], endian: str,
-                     clock: _Clock) -> bytes:
+def _encode_messages(
+    messages: Sequence[FitMessage | FitMessageColumns], endian: str, clock: _Clock
+) -> bytes:
     locals_ = _LocalMessages()
     out: list[bytes] = []
     for message in messages:
@@ -444,17 +453,62 @@ def _encode_messages(messages: Sequence[FitMessage | FitMessageColumns], endian:
     return b"".join(out)
 
 
-# byte-wise table of fitparse's (nibble-wise) FIT CRC: starting from 0, one byte b gives T[b]
+# Byte-wise table of fitparse's (nibble-wise) FIT CRC: from register 0, byte b gives T[b].
 _CRC_TABLE: tuple[int, ...] = tuple(Crc.calculate(bytes([b])) for b in range(256))
+_CRC_TABLE_NP = np.array(_CRC_TABLE, dtype=np.int64)
+_CRC_MIN_CHUNK_BITS = 6
 
 
-def _crc(data: bytes) -> bytes:
-    """FIT CRC-16 of ``data``, little-endian; same result as ``fitparse.records.Crc``."""
-    crc = 0
+def _crc_step(crc: int, data: bytes | memoryview) -> int:
     table = _CRC_TABLE
     for byte in data:
         crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return struct.pack("<H", crc)
+    return crc
+
+
+@cache
+def _crc_zero_run(length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Register after ``length`` zero bytes, as tables over the register's low and high byte."""
+    bit_images = [_crc_step(1 << bit, bytes(length)) for bit in range(16)]
+
+    def image(value: int, first_bit: int) -> int:
+        out = 0
+        for bit in range(8):
+            if value >> bit & 1:
+                out ^= bit_images[first_bit + bit]
+        return out
+
+    return tuple(image(v, 0) for v in range(256)), tuple(image(v, 8) for v in range(256))
+
+
+def _crc_value(data: bytes) -> int:
+    """FIT CRC-16 of ``data``, equal to ``fitparse.records.Crc.calculate(data)``.
+
+    The CRC is linear: the register after a chunk is (register before, carried through as many
+    zero bytes) XOR (the chunk's CRC from zero). So the chunks' CRCs are computed side by side
+    with numpy, then folded in order; the tail is done byte by byte.
+    """
+    # about sqrt(len) bytes per chunk, a power of two so few zero-run tables are ever built
+    chunk = 1 << max(_CRC_MIN_CHUNK_BITS, math.isqrt(len(data)).bit_length() - 1)
+    n_chunks = len(data) // chunk
+    crc = 0
+    if n_chunks > 1:
+        block = np.frombuffer(data, dtype=np.uint8, count=n_chunks * chunk)
+        columns = block.reshape(n_chunks, chunk).T.astype(np.int64)
+        registers = np.zeros(n_chunks, dtype=np.int64)
+        for column in columns:
+            registers = (registers >> 8) ^ _CRC_TABLE_NP[(registers ^ column) & 0xFF]
+        low, high = _crc_zero_run(chunk)
+        for register in registers.tolist():
+            crc = low[crc & 0xFF] ^ high[crc >> 8] ^ register
+    else:
+        n_chunks = 0
+    return _crc_step(crc, memoryview(data)[n_chunks * chunk :])
+
+
+def _crc(data: bytes) -> bytes:
+    """FIT CRC-16 of ``data`` as the two little-endian bytes that end a header or file."""
+    return struct.pack("<H", _crc_value(data))
 
 
 def encode_fit(
@@ -506,8 +560,9 @@ def encode_fit(
         else _Clock(device_clock_origin, DEVICE_CLOCK_LIMIT)
     )
     body = _encode_messages(messages, endian, clock)
-    head = struct.pack("<BBHI4s", _HEADER_SIZE, _PROTOCOL_VERSION, _PROFILE_VERSION, len(body),
-                       b".FIT")
+    head = struct.pack(
+        "<BBHI4s", _HEADER_SIZE, _PROTOCOL_VERSION, _PROFILE_VERSION, len(body), b".FIT"
+    )
     head += _crc(head)
     data = head + body
     data += _crc(data)

@@ -46,7 +46,7 @@ class TrackPoint:
 def _utc(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("GPX times must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _extensions(point: TrackPoint) -> str:

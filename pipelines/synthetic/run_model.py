@@ -60,19 +60,31 @@ class _Workout:
 
 INTENSITIES: Mapping[str, _Workout] = {
     "easy": _Workout(
-        "running", "street", _Phase(300, 0.85, "run"), (_Phase(60, 1.0, "run"),),
+        "running",
+        "street",
+        _Phase(300, 0.85, "run"),
+        (_Phase(60, 1.0, "run"),),
         _Phase(180, 0.85, "run"),
     ),
     "intervals": _Workout(
-        "running", "street", _Phase(600, 0.85, "run"),
-        (_Phase(120, 1.3, "run"), _Phase(120, 0.8, "run")), _Phase(300, 0.8, "run"),
+        "running",
+        "street",
+        _Phase(600, 0.85, "run"),
+        (_Phase(120, 1.3, "run"), _Phase(120, 0.8, "run")),
+        _Phase(300, 0.8, "run"),
     ),
     "run_walk": _Workout(
-        "running", "street", _Phase(240, 0.55, "walk"),
-        (_Phase(120, 0.95, "run"), _Phase(60, 0.55, "walk")), _Phase(180, 0.5, "walk"),
+        "running",
+        "street",
+        _Phase(240, 0.55, "walk"),
+        (_Phase(120, 0.95, "run"), _Phase(60, 0.55, "walk")),
+        _Phase(180, 0.5, "walk"),
     ),
     "walk": _Workout(
-        "walking", "generic", _Phase(60, 0.5, "walk"), (_Phase(60, 0.55, "walk"),),
+        "walking",
+        "generic",
+        _Phase(60, 0.5, "walk"),
+        (_Phase(60, 0.55, "walk"),),
         _Phase(60, 0.5, "walk"),
     ),
 }
@@ -157,13 +169,12 @@ class SimulatedRun:
 def _profile(workout: _Workout, duration_s: int) -> tuple[FloatArray, list[str]]:
     """Per-second speed factor and gait: warm-up, repeated block, cool-down, cut to length."""
     main_s = max(duration_s - workout.cooldown.seconds, 0)
-    phases = [workout.warmup]
-    while sum(p.seconds for p in phases) < main_s:
-        phases.extend(workout.block)
-    phases = [*phases, workout.cooldown]
-    seconds = [p.seconds for p in phases[:-1]]
-    factor = np.repeat([p.speed_factor for p in phases[:-1]], seconds)[:main_s]
-    gait = np.repeat([p.gait for p in phases[:-1]], seconds)[:main_s].tolist()
+    main = [workout.warmup]
+    while sum(p.seconds for p in main) < main_s:
+        main.extend(workout.block)
+    seconds = [p.seconds for p in main]
+    factor = np.repeat([p.speed_factor for p in main], seconds)[:main_s]
+    gait = np.repeat([p.gait for p in main], seconds)[:main_s].tolist()
     cool_s = duration_s - factor.size
     factor = np.concatenate([factor, np.full(cool_s, workout.cooldown.speed_factor)])
     return factor.astype(np.float64), [*gait, *([workout.cooldown.gait] * cool_s)]
@@ -190,8 +201,11 @@ def _ar1(rng: np.random.Generator, n: int, sigma: float, rho: float) -> FloatArr
     return out
 
 
-def _route(rng: np.random.Generator, distance: FloatArray, home: tuple[float, float],
-           ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _route(
+    rng: np.random.Generator,
+    distance: FloatArray,
+    home: tuple[float, float],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Lay a wobbly closed loop from and back to ``home``; return lat, lon, loop angle."""
     total = max(float(distance[-1]), 1.0)
     theta = 2.0 * math.pi * distance / total
@@ -208,20 +222,16 @@ def _route(rng: np.random.Generator, distance: FloatArray, home: tuple[float, fl
 
 
 def _rr_intervals(rng: np.random.Generator, heart_rate: IntArray) -> FloatArray:
-    """Beat-to-beat intervals following the HR trace, with ~2 % beat-to-beat noise."""
-    duration = float(heart_rate.size)
-    n_max = math.ceil(duration * float(heart_rate.max()) / 60.0) + 10
-    noise = rng.normal(0.0, 0.02, n_max).tolist()
-    hr = heart_rate.tolist()
-    out: list[float] = []
-    t = 0.0
-    for eps in noise:
-        if t >= duration - 1.0:
-            break
-        rr = round(60.0 / hr[int(t)] * (1.0 + eps), 3)
-        out.append(rr)
-        t += rr
-    return np.asarray(out, dtype=np.float64)
+    """Beat-to-beat intervals following the HR trace, with ~2 % beat-to-beat noise.
+
+    Beats fall where the accumulated heart-rate phase (beats since the start) crosses an
+    integer; intervals are rounded to the millisecond, as a chest strap reports them.
+    """
+    phase = np.concatenate([[0.0], np.cumsum(heart_rate / 60.0)])
+    seconds = np.arange(phase.size, dtype=np.float64)
+    beat_times = np.interp(np.arange(math.floor(phase[-1]) + 1), phase, seconds)
+    rr = np.diff(beat_times)
+    return np.round(rr * (1.0 + rng.normal(0.0, 0.02, rr.size)), 3)
 
 
 def _laps(distance: FloatArray) -> tuple[Lap, ...]:
@@ -358,30 +368,36 @@ def _span_fields(run: SimulatedRun, first: int, last: int) -> dict[str, FitValue
 def _records(run: SimulatedRun, rows: slice) -> FitMessageColumns:
     """Record messages for a range of samples, column-wise."""
     start = np.datetime64(run.start.replace(tzinfo=None), "s")
-    return FitMessageColumns("record", {
-        "timestamp": start + run.elapsed_s[rows].astype("timedelta64[s]"),
-        "position_lat": run.lat[rows],
-        "position_long": run.lon[rows],
-        "distance": run.distance[rows],
-        "enhanced_speed": run.speed[rows],
-        "enhanced_altitude": run.altitude[rows],
-        "heart_rate": run.heart_rate[rows],
-        "cadence": run.cadence[rows],
-    })
+    return FitMessageColumns(
+        "record",
+        {
+            "timestamp": start + run.elapsed_s[rows].astype("timedelta64[s]"),
+            "position_lat": run.lat[rows],
+            "position_long": run.lon[rows],
+            "distance": run.distance[rows],
+            "enhanced_speed": run.speed[rows],
+            "enhanced_altitude": run.altitude[rows],
+            "heart_rate": run.heart_rate[rows],
+            "cadence": run.cadence[rows],
+        },
+    )
 
 
 def _lap(run: SimulatedRun, index: int, lap: Lap) -> FitMessage:
     last = min(lap.end, run.n_samples - 1)
     is_final = index == len(run.laps) - 1
-    return FitMessage("lap", {
-        **_span_fields(run, lap.start, last),
-        "end_position_lat": float(run.lat[last]),
-        "end_position_long": float(run.lon[last]),
-        "event": "lap",
-        "event_type": "stop",
-        "lap_trigger": "session_end" if is_final else "distance",
-        "message_index": index,
-    })
+    return FitMessage(
+        "lap",
+        {
+            **_span_fields(run, lap.start, last),
+            "end_position_lat": float(run.lat[last]),
+            "end_position_long": float(run.lon[last]),
+            "event": "lap",
+            "event_type": "stop",
+            "lap_trigger": "session_end" if is_final else "distance",
+            "message_index": index,
+        },
+    )
 
 
 def _hrv_blocks(run: SimulatedRun) -> tuple[FloatArray, IntArray]:
@@ -438,7 +454,9 @@ def run_fit_messages(
         event stop_all, session, activity.
     """
     device: dict[str, FitValue] = {
-        "manufacturer": "garmin", "garmin_product": product, "serial_number": serial_number,
+        "manufacturer": "garmin",
+        "garmin_product": product,
+        "serial_number": serial_number,
     }
     end = run.end
     session = _span_fields(run, 0, run.n_samples - 1)
@@ -454,17 +472,48 @@ def run_fit_messages(
         activity["local_timestamp"] = (end + utc_offset).replace(tzinfo=None)
     return [
         FitMessage("file_id", {"type": "activity", **device, "time_created": run.start}),
-        FitMessage("device_info", {"timestamp": run.start, "device_index": "creator", **device,
-                                   "software_version": 12.3, "source_type": "local"}),
-        FitMessage("event", {"timestamp": run.start, "event": "timer", "event_type": "start",
-                             "timer_trigger": "manual"}),
+        FitMessage(
+            "device_info",
+            {
+                "timestamp": run.start,
+                "device_index": "creator",
+                **device,
+                "software_version": 12.3,
+                "source_type": "local",
+            },
+        ),
+        FitMessage(
+            "event",
+            {
+                "timestamp": run.start,
+                "event": "timer",
+                "event_type": "start",
+                "timer_trigger": "manual",
+            },
+        ),
         *_body(run, with_hrv=with_hrv),
-        FitMessage("event", {"timestamp": end, "event": "timer", "event_type": "stop_all",
-                             "timer_trigger": "manual"}),
-        FitMessage("session", {**session, "sub_sport": run.sub_sport, "event": "session",
-                               "event_type": "stop", "trigger": "activity_end",
-                               "first_lap_index": 0, "num_laps": len(run.laps),
-                               "message_index": 0}),
+        FitMessage(
+            "event",
+            {
+                "timestamp": end,
+                "event": "timer",
+                "event_type": "stop_all",
+                "timer_trigger": "manual",
+            },
+        ),
+        FitMessage(
+            "session",
+            {
+                **session,
+                "sub_sport": run.sub_sport,
+                "event": "session",
+                "event_type": "stop",
+                "trigger": "activity_end",
+                "first_lap_index": 0,
+                "num_laps": len(run.laps),
+                "message_index": 0,
+            },
+        ),
         FitMessage("activity", activity),
     ]
 
@@ -494,10 +543,15 @@ def write_run_fit(
     bytes
         The FIT file.
     """
-    messages = run_fit_messages(run, product=product, serial_number=serial_number,
-                                with_hrv=with_hrv, utc_offset=utc_offset)
-    return encode_fit(messages, big_endian=big_endian, device_clock_origin=device_clock_origin,
-                      truncate_at=truncate_at)
+    messages = run_fit_messages(
+        run, product=product, serial_number=serial_number, with_hrv=with_hrv, utc_offset=utc_offset
+    )
+    return encode_fit(
+        messages,
+        big_endian=big_endian,
+        device_clock_origin=device_clock_origin,
+        truncate_at=truncate_at,
+    )
 
 
 def write_run_gpx(
@@ -525,15 +579,17 @@ def write_run_gpx(
     bytes
         The GPX document.
     """
+    no_values: list[None] = [None] * run.n_samples
     points = [
-        TrackPoint(
-            time=run.start + timedelta(seconds=int(run.elapsed_s[i])),
-            lat=float(run.lat[i]),
-            lon=float(run.lon[i]),
-            ele=float(run.altitude[i]),
-            hr=int(run.heart_rate[i]) if with_hr else None,
-            cad=int(run.cadence[i]) if with_hr else None,
+        TrackPoint(time=time, lat=lat, lon=lon, ele=ele, hr=hr, cad=cad)
+        for time, lat, lon, ele, hr, cad in zip(
+            run.timestamps,
+            run.lat.tolist(),
+            run.lon.tolist(),
+            run.altitude.tolist(),
+            run.heart_rate.tolist() if with_hr else no_values,
+            run.cadence.tolist() if with_hr else no_values,
+            strict=True,
         )
-        for i in range(run.n_samples)
     ]
     return encode_gpx(points, name=name, activity_type=run.sport, creator=creator)

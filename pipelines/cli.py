@@ -1,0 +1,165 @@
+"""The ``mindmiles`` command line: ``main(argv) -> exit code``, no state in globals.
+
+Commands: ``demo``, ``ingest``, ``status``, ``query``. Options fall back on ``MINDMILES_INBOX``,
+``MINDMILES_WAREHOUSE`` and ``MINDMILES_SECRET``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from ingest.errors import MindmilesError
+from pipelines.settings import Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("mindmiles")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mindmiles",
+        description="Watch exports and mood journals to a validated Parquet warehouse.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="build a synthetic clinic and run the whole pipeline on it")
+    demo.add_argument("--dir", default="demo-clinic", help="folder for the demo (default: ./demo-clinic)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the synthetic clinic")
+    demo.add_argument("--engine", choices=["auto", "prefect", "local"], default="local",
+                      help="run through a Prefect flow or in-process (default: local)")
+
+    ingest = sub.add_parser("ingest", help="one complete run over the inbox, as the nightly job does")
+    ingest.add_argument("--inbox", help="the drop folder (or MINDMILES_INBOX)")
+    ingest.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ingest.add_argument("--settle-seconds", type=float, default=2.0,
+                        help="leave files modified more recently than this for the next run")
+    ingest.add_argument(
+        "--engine", choices=["auto", "prefect", "local"], default="auto",
+        help="prefect: run as a Prefect flow; local: in this process without Prefect; "
+        "auto (default): prefect when PREFECT_API_URL points at a server, else local",
+    )
+
+    status = sub.add_parser("status", help="what was taken in, what was refused and why")
+    status.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    query = sub.add_parser("query", help="run SQL over the warehouse tables (DuckDB)")
+    query.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("sql", help="the SQL to run; tables are views named after the warehouse tables")
+    return parser
+
+
+def _engine(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "prefect" if os.environ.get("PREFECT_API_URL") else "local"
+
+
+def _progress_printer(out: TextIO) -> tuple[object, object]:
+    """A rich progress bar on a terminal; nothing otherwise."""
+    if not out.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress("parsing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    task_id = progress.add_task("parse", total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task_id, completed=done, total=total)
+
+    return progress, update
+
+
+def _run_ingest(settings: Settings, engine: str, out: TextIO) -> dict[str, object]:
+    if engine == "prefect":
+        from pipelines.flows import ingest_flow
+
+        return ingest_flow(str(settings.inbox), str(settings.warehouse), settings.settle_seconds)
+    from pipelines.run import run_ingest
+
+    progress, update = _progress_printer(out)
+    if progress is None:
+        return asdict(run_ingest(settings))
+    with progress:  # type: ignore[attr-defined]
+        return asdict(run_ingest(settings, progress=update))  # type: ignore[arg-type]
+
+
+def _print_summary(summary: dict[str, object], out: TextIO) -> None:
+    out.write(
+        f"files seen {summary['files_seen']}: ingested {summary['ingested']}, "
+        f"duplicates {summary['duplicates']}, skipped {summary['skipped']}, "
+        f"quarantined {summary['quarantined']}, deferred {summary['deferred']}; "
+        f"new activities {summary['activities']} ({summary['duration_s']} s)\n"
+    )
+    reasons = summary.get("reason_codes") or {}
+    assert isinstance(reasons, dict)
+    for code, count in reasons.items():
+        out.write(f"  {code}: {count}\n")
+
+
+def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    settings = Settings.from_options(
+        inbox=args.inbox, warehouse=args.warehouse, settle_seconds=args.settle_seconds
+    )
+    summary = _run_ingest(settings, _engine(args.engine), out)
+    if args.json:
+        out.write(json.dumps(summary, sort_keys=True) + "\n")
+    else:
+        _print_summary(summary, out)
+    return 0
+
+
+def _warehouse_path(value: str | None) -> Path:
+    value = value or os.environ.get("MINDMILES_WAREHOUSE")
+    if not value:
+        raise MindmilesError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
+    return Path(value)
+
+
+def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.status import render_status, warehouse_status
+
+    status = warehouse_status(_warehouse_path(args.warehouse))
+    out.write(json.dumps(status, sort_keys=True, default=str) + "\n" if args.json else render_status(status))
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    from warehouse.sql import run_query
+
+    out.write(run_query(_warehouse_path(args.warehouse), args.sql, output=args.format))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(Path(args.dir), seed=args.seed, engine=_engine(args.engine), out=out)
+
+
+COMMANDS = {"ingest": _cmd_ingest, "status": _cmd_status, "query": _cmd_query, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gpxpy").setLevel(logging.INFO)
+    try:
+        return COMMANDS[args.command](args, out)
+    except MindmilesError as exc:
+        sys.stderr.write(f"mindmiles: {exc}\n")
+        return 2
