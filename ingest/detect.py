@@ -16,6 +16,9 @@ __all__ = ["ACTIVITY_READERS", "CONTAINER_FORMATS", "detect_format", "read_activ
 XML_SNIFF_BYTES = 8192
 """How far into an XML document we look for the root element's name."""
 
+HTML_MARKERS = (b"<!doctype html", b"<html")
+"""Openings of a web page (a browser's error page saved under the export's name)."""
+
 XML_ROOTS: dict[bytes, str] = {b"<gpx": "gpx", b"<TrainingCenterDatabase": "tcx"}
 """Root element opening -> format (namespace prefixes are handled by :func:`_xml_format`)."""
 
@@ -65,6 +68,12 @@ def detect_format(data: bytes) -> str:
         return "gzip"
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
+    if data[:512].lstrip().lower().startswith(HTML_MARKERS):
+        raise UnsupportedFormat(
+            "html_page",
+            "This file is a web page (HTML), not a watch export: the download probably failed. "
+            "Please download the export again.",
+        )
     xml = _xml_format(data)
     if xml is not None:
         return xml
@@ -80,6 +89,6 @@ def read_activity_file(data: bytes, fmt: str) -> ParsedFile:
     if reader is None:
         raise UnsupportedFormat(
             "unknown_format",
-            "This file is XML but not GPX or TCX, so it is not a watch export we can read.",
+            "This file is not a watch export we can read (FIT, GPX, TCX, or a .gz or .zip of them).",
         )
     return reader(data)

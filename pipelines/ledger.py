@@ -59,6 +59,27 @@ def ledger_rows(result: FileResult, *, client_id: str, received: dt.datetime) ->
     return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
 
 
+ADVICE: dict[str, str] = {
+    "quarantined": (
+        "What to do: if you believe this file is a real workout, export it again from the watch\n"
+        "or app and drop the new copy in the client's folder. The original is kept here untouched."
+    ),
+    "ingested": (
+        "For your information: the file was taken in (the original is in _processed). Nothing to\n"
+        "do unless the client says data is missing; then export the workout again and drop it in."
+    ),
+    "duplicate": (
+        "For your information: nothing was lost; the workout was already held from another file.\n"
+        "The original is in _processed. Nothing to do."
+    ),
+    "skipped": (
+        "For your information: the file is valid but holds no workout (for example a planned\n"
+        "route or watch settings). The original is in _processed. Nothing to do."
+    ),
+}
+"""The last paragraph of a note, by outcome."""
+
+
 def quarantine_note(result: FileResult, *, file_name: str) -> str:
     """A plain-language note for ``<name>.reason.txt``: what happened, why, and what to do."""
     lines = [
@@ -76,9 +97,5 @@ def quarantine_note(result: FileResult, *, file_name: str) -> str:
     if refused:
         lines.append("Files inside this archive that were refused:")
         lines.extend(f"  - {m.member_name or '(compressed file)'}: {m.reason_message} [{m.reason_code}]" for m in refused)
-    lines += [
-        "",
-        "What to do: if you believe this file is a real workout, export it again from the watch",
-        "or app and drop the new copy in the client's folder. The original is kept here untouched.",
-    ]
+    lines += ["", ADVICE.get(result.outcome, ADVICE["quarantined"])]
     return "\n".join(lines) + "\n"

@@ -14,9 +14,7 @@ Order of work, chosen so that a run killed at any point converges on the next ru
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import time
@@ -28,11 +26,18 @@ from pathlib import Path
 import polars as pl
 
 from ingest.archive import ArchiveLimits
+from ingest.errors import UnsupportedFormat
+from ingest.detect import detect_format
+from ingest.journal_errors import RosterInvalid
+from ingest.roster import read_roster
+from ingest.tabular import classify_table_file
+from pipelines.derive import DERIVED_TABLES, derive_for_clients
 from pipelines.ledger import flatten, ledger_rows, quarantine_note
 from pipelines.parse import FileResult, parse_file, sha256_hex
 from pipelines.settings import Settings
+from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
 from transform.dedupe import find_duplicates
-from transform.local_dates import add_local_date
+from transform.local_dates import DEFAULT_TIMEZONE, add_local_date
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run
@@ -42,10 +47,6 @@ from warehouse.store import TableStore
 __all__ = ["ParseJob", "RunSummary", "parse_batch", "run_ingest"]
 
 log = logging.getLogger(__name__)
-
-ACTIVITY_FILE_SUFFIXES = (".csv",)
-"""Files handled by the journal and plan readers, not by the activity readers."""
-
 
 @dataclass(frozen=True)
 class ParseJob:
@@ -68,6 +69,8 @@ class RunSummary:
     quarantined: int = 0
     deferred: int = 0
     activities: int = 0
+    clients_rebuilt: int = 0
+    clients_without_roster: int = 0
     reason_codes: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
 
@@ -75,6 +78,14 @@ class RunSummary:
         """One JSON object."""
         return json.dumps(asdict(self), sort_keys=True)
 
+
+OUTCOME_COUNTERS = {
+    "ingested": "ingested",
+    "duplicate": "duplicates",
+    "skipped": "skipped",
+    "quarantined": "quarantined",
+}
+"""Outcome of a file -> the :class:`RunSummary` counter it adds to."""
 
 BatchRunner = Callable[[Sequence[Sequence[ParseJob]], ArchiveLimits], list[list[FileResult]]]
 Progress = Callable[[int, int], None]
@@ -124,15 +135,25 @@ def make_batches(jobs: Sequence[ParseJob], *, max_files: int, max_bytes: int) ->
     return batches
 
 
-def _roster_timezones(path: Path, secret: bytes) -> pl.DataFrame:
-    rows = []
-    if path.exists():
-        text = path.read_text(encoding="utf-8-sig")
-        for row in csv.DictReader(io.StringIO(text)):
-            code, zone = (row.get("client_code") or "").strip(), (row.get("timezone") or "").strip()
-            if code and zone:
-                rows.append({"client_id": pseudonymize(code, secret), "timezone": zone})
-    return pl.DataFrame(rows, schema={"client_id": pl.String, "timezone": pl.String})
+def _load_roster(inbox: Inbox, store: TableStore, secret: bytes, reasons: Counter[str]) -> tuple[pl.DataFrame, bool]:
+    """Read ``roster.csv``; return the roster to use and whether it changed since the last run."""
+    held = store.read("roster")
+    if not inbox.roster_path.exists():
+        return held, False
+    try:
+        result = read_roster(inbox.roster_path.read_bytes(), pseudonymize=lambda code: pseudonymize(code, secret))
+    except RosterInvalid as error:
+        reasons[error.reason_code] += 1
+        log.error("roster.csv cannot be read (%s); the previous roster is kept", error.message)
+        return held, False
+    for issue in result.issues:
+        reasons["roster_row_refused"] += 1
+        log.warning("roster.csv line %d refused: %s", issue.line, issue.message)
+    roster = result.roster.select(held.columns).cast(dict(held.schema))
+    if held.height == roster.height and held.sort("client_id").equals(roster.sort("client_id")):
+        return held, False
+    store.replace("roster", roster)
+    return roster, True
 
 
 def _mark_duplicates(results: list[FileResult], store: TableStore) -> None:
@@ -172,10 +193,21 @@ def _frames(results: list[FileResult], name: str) -> pl.DataFrame | None:
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
-def _write_tables(results: list[FileResult], store: TableStore, timezones: pl.DataFrame) -> int:
+def _table_kind(data: bytes) -> str | None:
+    """``journal`` or ``plan`` for the clinic's CSVs; ``None`` for anything else (judged by content)."""
+    try:
+        detect_format(data)
+    except UnsupportedFormat as error:
+        if error.reason_code == "unknown_format":
+            return classify_table_file(data)
+        return None
+    return None
+
+
+def _write_tables(results: list[FileResult], store: TableStore, timezones: pl.DataFrame) -> pl.DataFrame | None:
     activities = _frames(results, "activities")
     if activities is None:
-        return 0
+        return None
     activities = add_local_date(activities, timezones)
     unknown_zone = ~pl.col("client_id").is_in(timezones["client_id"].to_list())
     activities = activities.with_columns(
@@ -191,7 +223,7 @@ def _write_tables(results: list[FileResult], store: TableStore, timezones: pl.Da
     samples = _frames(results, "samples")
     if samples is not None:
         store.upsert("samples", samples)
-    return activities.height
+    return activities
 
 
 def run_ingest(
@@ -220,68 +252,85 @@ def run_ingest(
         store.clean_stale()
         secret = load_secret(env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse)
         inbox = Inbox(settings.inbox, settle_seconds=settings.settle_seconds)
-        timezones = _roster_timezones(inbox.roster_path, secret)
+        reasons: Counter[str] = Counter()
+        roster, roster_changed = _load_roster(inbox, store, secret, reasons)
+        timezones = roster.select("client_id", "timezone")
+        zone_of = dict(timezones.iter_rows())
         ledger = store.read("files")
         known = {
             (row["client_id"], row["sha256"]): row
             for row in ledger.filter(pl.col("container_sha256").is_null()).iter_rows(named=True)
         }
         jobs: list[tuple[Candidate, ParseJob]] = []
+        tables: list[tuple[Candidate, TableFileResult]] = []
         repeats: list[tuple[Candidate, str, dict[str, object]]] = []
-        seen: dict[tuple[str, str], Candidate] = {}
-        reasons: Counter[str] = Counter()
+        seen: set[tuple[str, str]] = set()
+        folder_clients: set[str] = set()
         for candidate in inbox.candidates():
-            if candidate.path.suffix.lower() in ACTIVITY_FILE_SUFFIXES:
-                continue
             summary.files_seen += 1
             if inbox.still_arriving(candidate):
                 summary.deferred += 1
                 continue
             client_id = pseudonymize(candidate.client_code, secret)
-            sha = sha256_hex(candidate.path.read_bytes())
+            folder_clients.add(client_id)
+            data = candidate.path.read_bytes()
+            sha = sha256_hex(data)
             key = (client_id, sha)
             if key in known or key in seen:
-                previous = known.get(key, {"outcome": "ingested"})
-                repeats.append((candidate, sha, previous))
+                repeats.append((candidate, sha, known.get(key, {"outcome": "ingested"})))
                 continue
-            seen[key] = candidate
-            jobs.append((candidate, ParseJob(str(candidate.path), client_id, sha, candidate.size)))
+            seen.add(key)
+            kind = _table_kind(data)
+            if kind is not None:
+                zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
+                tables.append((candidate, read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)))
+            else:
+                jobs.append((candidate, ParseJob(str(candidate.path), client_id, sha, candidate.size)))
+            del data
+        summary.clients_without_roster = len(folder_clients - set(zone_of))
         batches = make_batches([j for _, j in jobs], max_files=settings.batch_files, max_bytes=settings.batch_bytes)
         if parse_batches is None:
             parsed = parse_serially(batches, settings.limits, progress)
         else:
             parsed = parse_batches(batches, settings.limits)
         results = [r for batch in parsed for r in batch]
-        deferred = [r for r in results if r.outcome == "deferred"]
-        summary.deferred += len(deferred)
-        pairs = [(c, r) for (c, _), r in zip(jobs, results, strict=True) if r.outcome != "deferred"]
-        final = [r for _, r in pairs]
+        summary.deferred += sum(r.outcome == "deferred" for r in results)
+        pairs = [(c, j, r) for (c, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"]
+        final = [r for _, _, r in pairs]
         _mark_duplicates(final, store)
-        summary.activities = _write_tables(final, store, timezones)
+        written = _write_tables(final, store, timezones)
+        summary.activities = 0 if written is None else written.height
+        affected = set() if written is None else set(written["client_id"].to_list())
+        affected |= merge_table_files(store, [t for _, t in tables])
+        if roster_changed or any(store.current_version(name) is None for name in DERIVED_TABLES):
+            affected |= set(store.read("activities")["client_id"].unique().to_list())
+            affected |= set(roster["client_id"].to_list())
+        derive_for_clients(store, affected)
+        summary.clients_rebuilt = len(affected)
         received = now()
-        if pairs:
-            rows = pl.concat(
-                [ledger_rows(r, client_id=j.client_id, received=received) for (_, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"]
-            )
-            store.upsert("files", rows)
-        for candidate, result in pairs:
+        ledger_frames = [ledger_rows(r, client_id=j.client_id, received=received) for _, j, r in pairs]
+        ledger_frames += [ledger_rows(t.result, client_id=t.client_id, received=received) for _, t in tables]
+        if ledger_frames:
+            store.upsert("files", pl.concat(ledger_frames))
+        moves = [(c, r) for c, _, r in pairs] + [(c, t.result) for c, t in tables]
+        for candidate, result in moves:
             for item in flatten(result):
                 if item.reason_code:
                     reasons[item.reason_code] += 1
-            outcome_counter = {"ingested": "ingested", "duplicate": "duplicates", "skipped": "skipped", "quarantined": "quarantined"}
-            attr = outcome_counter[result.outcome]
+            attr = OUTCOME_COUNTERS[result.outcome]
             setattr(summary, attr, getattr(summary, attr) + 1)
             if result.outcome == "quarantined":
                 inbox.quarantine(candidate, result.sha256, quarantine_note(result, file_name=candidate.name))
             else:
                 inbox.move_processed(candidate, result.sha256)
-                if any(m.outcome == "quarantined" for m in flatten(result)[1:]):
+                if result.reason_code or any(m.outcome == "quarantined" for m in flatten(result)[1:]):
                     inbox.note_beside_quarantine(candidate, quarantine_note(result, file_name=candidate.name))
         for candidate, sha, previous in repeats:
             summary.duplicates += 1
             reasons["same_file_received_again"] += 1
             if previous.get("outcome") == "quarantined":
-                inbox.quarantine(candidate, sha, f"File: {candidate.name}\nThis exact file was refused before: {previous.get('reason_message')}\n")
+                note = f"File: {candidate.name}\nThis exact file was refused before: {previous.get('reason_message')}\n"
+                inbox.quarantine(candidate, sha, note)
             else:
                 inbox.move_processed(candidate, sha)
         summary.reason_codes = dict(sorted(reasons.items()))

@@ -177,6 +177,17 @@ class TableStore:
             shutil.rmtree(new_version, ignore_errors=True)
             raise
 
+    def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
+        """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
+
+        Clients with no row in ``frame`` end with no rows; other clients are untouched.
+        """
+        current = self.read(name)
+        kept = current.join(clients.select("client_id"), on="client_id", how="anti")
+        if frame is not None and frame.height:
+            kept = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
+        self.replace(name, kept)
+
     def _new_version_dir(self, name: str) -> Path:
         versions = self._versions_dir(name)
         versions.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)

@@ -7,10 +7,18 @@ from dataclasses import dataclass
 import pandera.polars as pa
 
 from schemas.activities import Activities
+from schemas.activity_metrics import ActivityMetrics
+from schemas.daily_load import DailyLoad
 from schemas.files import Files
 from schemas.hrv import Hrv
+from schemas.indicators import Indicators
+from schemas.journal import Journal, JournalNotes
 from schemas.laps import Laps
+from schemas.plans import PlanNotes, Plans
+from schemas.roster import Roster
+from schemas.run_journal import RunJournal
 from schemas.samples import Samples
+from schemas.weekly_adherence import WeeklyAdherence
 
 __all__ = ["TABLES", "TableSpec"]
 
@@ -46,6 +54,18 @@ TABLES: dict[str, TableSpec] = {
             sort_by=("activity_id", "elapsed_s", "timestamp"),
         ),
         TableSpec("hrv", Hrv, key=("activity_id",), sort_by=("activity_id", "rr_index")),
+        TableSpec("roster", Roster, key=("client_id",), sort_by=("client_id",)),
+        TableSpec("journal", Journal, key=("client_id",), sort_by=("client_id", "timestamp_utc", "entry_id")),
+        TableSpec("plans", Plans, key=("client_id",), sort_by=("client_id", "week_start")),
+        TableSpec("run_journal", RunJournal, key=("client_id",), sort_by=("client_id", "activity_id")),
+        TableSpec("weekly_adherence", WeeklyAdherence, key=("client_id",), sort_by=("client_id", "week_start")),
+        TableSpec("activity_metrics", ActivityMetrics, key=("client_id",), sort_by=("client_id", "activity_id")),
+        TableSpec("daily_load", DailyLoad, key=("client_id",), sort_by=("client_id", "local_date")),
+        TableSpec(
+            "indicators", Indicators, key=("client_id",), sort_by=("client_id", "local_date", "indicator")
+        ),
+        TableSpec("journal_notes", JournalNotes, key=("client_id",), sort_by=("client_id", "entry_id"), restricted=True),
+        TableSpec("plan_notes", PlanNotes, key=("client_id",), sort_by=("client_id", "week_start"), restricted=True),
     )
 }
 """Every table the warehouse holds, by name. Later issues register their tables here."""

@@ -1,0 +1,47 @@
+"""Recognise the clinic's CSV files (journals, plans) by their header, not their name."""
+
+from __future__ import annotations
+
+from ingest.journal_csv import detect_journal_format
+from ingest.journal_errors import JournalError
+
+__all__ = ["PLAN_HEADER_COLUMNS", "classify_table_file"]
+
+PLAN_HEADER_COLUMNS = frozenset({"week_start", "sessions", "minutes"})
+"""Columns whose presence in a header line marks a running-plan CSV."""
+
+SNIFF_BYTES = 4096
+
+
+def _header_cells(data: bytes) -> set[str] | None:
+    head = data[:SNIFF_BYTES]
+    if b"\x00" in head:
+        return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    first = text.splitlines()[0] if text.strip() else ""
+    return {cell.strip().strip('"').lower() for cell in first.split(",")}
+
+
+def classify_table_file(data: bytes) -> str | None:
+    """Return ``"journal"``, ``"plan"`` or ``None`` for bytes that are neither.
+
+    Examples
+    --------
+    >>> classify_table_file(b"week_start,sessions,minutes\\n2026-03-02,3,90\\n")
+    'plan'
+    >>> classify_table_file(b"\\x1f\\x8b") is None
+    True
+    """
+    cells = _header_cells(data)
+    if not cells:
+        return None
+    if PLAN_HEADER_COLUMNS <= cells:
+        return "plan"
+    try:
+        detect_journal_format(data)
+    except JournalError:
+        return None
+    return "journal"
