@@ -86,7 +86,9 @@ def gunzip(data: bytes, limits: ArchiveLimits) -> bytes:
             pos = 0
             while not decompressor.eof:
                 if pos >= len(view):
-                    raise CorruptFile("gzip_corrupt", "This .gz file is cut short and cannot be read.")
+                    raise CorruptFile(
+                        "gzip_corrupt", "This .gz file is cut short and cannot be read."
+                    )
                 chunk = view[pos : pos + CHUNK]
                 pos += len(chunk)
                 out += decompressor.decompress(chunk, limits.max_member_bytes + 1 - len(out))
@@ -98,8 +100,9 @@ def gunzip(data: bytes, limits: ArchiveLimits) -> bytes:
                 _check_ratio(len(out), pos, limits)
             remaining = decompressor.unused_data.lstrip(b"\x00")
     except zlib.error as exc:
-        raise CorruptFile("gzip_corrupt", "This .gz file is damaged and cannot be read.",
-                          detail=str(exc)) from exc
+        raise CorruptFile(
+            "gzip_corrupt", "This .gz file is damaged and cannot be read.", detail=str(exc)
+        ) from exc
     return bytes(out)
 
 
@@ -145,8 +148,9 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
         archive = zipfile.ZipFile(BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorruptFile("zip_corrupt", "This .zip file is damaged and cannot be opened.",
-                          detail=str(exc)) from exc
+        raise CorruptFile(
+            "zip_corrupt", "This .zip file is damaged and cannot be opened.", detail=str(exc)
+        ) from exc
     if len(infos) > limits.max_members:
         raise _too_large(f"more than {limits.max_members} members")
     names = [info.filename for info in infos]
@@ -171,6 +175,7 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
                     if total > limits.max_total_bytes:
                         raise _too_large(f"archive total over {limits.max_total_bytes} bytes")
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-            raise CorruptFile("zip_corrupt", "A file inside this .zip is damaged.",
-                              detail=str(exc)) from exc
+            raise CorruptFile(
+                "zip_corrupt", "A file inside this .zip is damaged.", detail=str(exc)
+            ) from exc
         yield Member(name=name, data=bytes(out))

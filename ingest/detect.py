@@ -48,7 +48,7 @@ def _xml_format(data: bytes) -> str | None:
 
 
 def detect_format(data: bytes) -> str:
-    """Name the format of ``data``: ``fit``, ``gpx``, ``tcx``, ``gzip``, ``zip`` or ``xml``.
+    r"""Name the format of ``data``: ``fit``, ``gpx``, ``tcx``, ``gzip``, ``zip`` or ``xml``.
 
     Raises
     ------
@@ -57,7 +57,7 @@ def detect_format(data: bytes) -> str:
 
     Examples
     --------
-    >>> detect_format(b"\\x1f\\x8b\\x08\\x00")
+    >>> detect_format(b"\x1f\x8b\x08\x00")
     'gzip'
     """
     if not data:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fitparse
-import polars as pl
 from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
 from ingest.errors import CorruptFile, NotAnActivity
@@ -101,9 +100,9 @@ SESSION_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
 """Device-reported session totals kept as fallbacks for the summaries."""
 
 
-def _pick(values: dict[str, Any], mapping: dict[str, tuple[tuple[str, ...], Converter]]) -> dict[
-    str, Any
-]:
+def _pick(
+    values: dict[str, Any], mapping: dict[str, tuple[tuple[str, ...], Converter]]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column, (sources, convert) in mapping.items():
         value = None
@@ -203,7 +202,10 @@ def _collect(data: bytes) -> _Collected:
                 )
                 collected.sessions.append(meta)
             elif name == "sport":
-                collected.sport = {"sport": values.get("sport"), "sub_sport": values.get("sub_sport")}
+                collected.sport = {
+                    "sport": values.get("sport"),
+                    "sub_sport": values.get("sub_sport"),
+                }
             elif name == "file_id" and collected.file_type is None:
                 collected.file_type = values.get("type")
                 collected.device = _device_name(values)
@@ -238,7 +240,11 @@ def _split_sessions(collected: _Collected) -> list[_Session]:
     def index_for(absolute: float | None) -> int:
         chosen = 0
         for i, session in enumerate(sessions):
-            if absolute is not None and session.start_abs is not None and session.start_abs <= absolute:
+            if (
+                absolute is not None
+                and session.start_abs is not None
+                and session.start_abs <= absolute
+            ):
                 chosen = i
         return chosen
 
@@ -272,7 +278,9 @@ def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
     origin = min(candidates, default=None)
     for row in session.records:
         absolute = row.pop("_abs")
-        row["elapsed_s"] = absolute - origin if absolute is not None and origin is not None else None
+        row["elapsed_s"] = (
+            absolute - origin if absolute is not None and origin is not None else None
+        )
     samples = frame_from_rows(session.records, SAMPLE_COLUMNS)
     laps = frame_from_rows(
         [{**lap, "lap_index": i} for i, lap in enumerate(session.laps)], LAP_COLUMNS

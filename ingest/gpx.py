@@ -120,7 +120,8 @@ def read_gpx(data: bytes) -> ParsedFile:
         document = gpxpy.parse(clean_xml_bytes(data).decode("utf-8", errors="replace"))
     except gpxpy.gpx.GPXException as exc:
         raise CorruptFile(
-            "gpx_invalid", "This GPX file could not be read: it is not a valid GPX document.",
+            "gpx_invalid",
+            "This GPX file could not be read: it is not a valid GPX document.",
             detail=str(exc),
         ) from exc
     outings: list[tuple[str | None, list[dict[str, Any]]]] = []
@@ -175,7 +176,9 @@ def read_gpx(data: bytes) -> ParsedFile:
 
 def _what_instead(document: gpxpy.gpx.GPX, untimed: int) -> str:
     if untimed:
-        return "This GPX file holds a track without times (a planned route), not a recorded workout."
+        return (
+            "This GPX file holds a track without times (a planned route), not a recorded workout."
+        )
     if document.routes:
         return "This GPX file holds a planned route, not a recorded workout."
     if document.waypoints:

@@ -26,19 +26,19 @@ def _header_cells(data: bytes) -> set[str] | None:
 
 
 def classify_table_file(data: bytes) -> str | None:
-    """Return ``"journal"``, ``"plan"`` or ``None`` for bytes that are neither.
+    r"""Return ``"journal"``, ``"plan"`` or ``None`` for bytes that are neither.
 
     Examples
     --------
-    >>> classify_table_file(b"week_start,sessions,minutes\\n2026-03-02,3,90\\n")
+    >>> classify_table_file(b"week_start,sessions,minutes\n2026-03-02,3,90\n")
     'plan'
-    >>> classify_table_file(b"\\x1f\\x8b") is None
+    >>> classify_table_file(b"\x1f\x8b") is None
     True
     """
     cells = _header_cells(data)
     if not cells:
         return None
-    if PLAN_HEADER_COLUMNS <= cells:
+    if cells >= PLAN_HEADER_COLUMNS:
         return "plan"
     try:
         detect_journal_format(data)

@@ -7,7 +7,7 @@ Trackpoint children map to sample columns through :data:`TRACKPOINT_FIELDS`; Gar
 from __future__ import annotations
 
 import datetime as dt
-import xml.etree.ElementTree as ET  # noqa: N817
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import polars as pl
@@ -95,8 +95,13 @@ def _samples(rows: list[dict[str, Any]]) -> pl.DataFrame:
     start = frame["timestamp"].drop_nulls().min()
     elapsed = (pl.col("timestamp") - pl.lit(start)).dt.total_microseconds() / 1e6
     frame = frame.with_columns(elapsed_s=elapsed)
-    if frame["distance_m"].null_count() == frame.height and frame["lat_deg"].null_count() < frame.height:
-        frame = frame.with_columns(distance_m=cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg")))
+    if (
+        frame["distance_m"].null_count() == frame.height
+        and frame["lat_deg"].null_count() < frame.height
+    ):
+        frame = frame.with_columns(
+            distance_m=cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg"))
+        )
     derived = pl.when(pl.col("elapsed_s").diff() > 0).then(
         pl.col("distance_m").diff() / pl.col("elapsed_s").diff()
     )
@@ -159,4 +164,6 @@ def read_tcx(data: bytes) -> ParsedFile:
         raise NotAnActivity(
             "not_an_activity", "This TCX file holds no recorded workout (no timed track points)."
         )
-    return ParsedFile(source_format="tcx", activities=activities, device=_device(root), decoder="tcx")
+    return ParsedFile(
+        source_format="tcx", activities=activities, device=_device(root), decoder="tcx"
+    )

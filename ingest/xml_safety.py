@@ -7,7 +7,7 @@ DTDs) while accepting a plain internal DTD. Only a document that passes is hande
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: N817
+import xml.etree.ElementTree as ET
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
@@ -44,9 +44,12 @@ def parse_safe(data: bytes, *, kind: str) -> ET.Element:
         The document is not well-formed XML.
     """
     try:
-        return SafeET.fromstring(clean_xml_bytes(data), forbid_dtd=False)
-    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden,
-            defusedxml.DTDForbidden) as exc:
+        root: ET.Element = SafeET.fromstring(clean_xml_bytes(data), forbid_dtd=False)
+    except (
+        defusedxml.EntitiesForbidden,
+        defusedxml.ExternalReferenceForbidden,
+        defusedxml.DTDForbidden,
+    ) as exc:
         raise UnsafeInput(
             "xml_entities",
             "This file contains hidden XML instructions (entities or links to other files) "
@@ -59,6 +62,7 @@ def parse_safe(data: bytes, *, kind: str) -> ET.Element:
             f"This {kind.upper()} file is damaged (it is not valid XML) and could not be read.",
             detail=str(exc),
         ) from exc
+    return root
 
 
 def local_name(tag: str) -> str:

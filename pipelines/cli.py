@@ -32,19 +32,33 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="build a synthetic clinic and run the whole pipeline on it")
-    demo.add_argument("--dir", default="demo-clinic", help="folder for the demo (default: ./demo-clinic)")
+    demo.add_argument(
+        "--dir", default="demo-clinic", help="folder for the demo (default: ./demo-clinic)"
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed of the synthetic clinic")
-    demo.add_argument("--engine", choices=["auto", "prefect", "local"], default="local",
-                      help="run through a Prefect flow or in-process (default: local)")
+    demo.add_argument(
+        "--engine",
+        choices=["auto", "prefect", "local"],
+        default="local",
+        help="run through a Prefect flow or in-process (default: local)",
+    )
 
-    ingest = sub.add_parser("ingest", help="one complete run over the inbox, as the nightly job does")
+    ingest = sub.add_parser(
+        "ingest", help="one complete run over the inbox, as the nightly job does"
+    )
     ingest.add_argument("--inbox", help="the drop folder (or MINDMILES_INBOX)")
     ingest.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
-    ingest.add_argument("--settle-seconds", type=float, default=2.0,
-                        help="leave files modified more recently than this for the next run")
     ingest.add_argument(
-        "--engine", choices=["auto", "prefect", "local"], default="auto",
+        "--settle-seconds",
+        type=float,
+        default=2.0,
+        help="leave files modified more recently than this for the next run",
+    )
+    ingest.add_argument(
+        "--engine",
+        choices=["auto", "prefect", "local"],
+        default="auto",
         help="prefect: run as a Prefect flow; local: in this process without Prefect; "
         "auto (default): prefect when PREFECT_API_URL points at a server, else local",
     )
@@ -56,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     query = sub.add_parser("query", help="run SQL over the warehouse tables (DuckDB)")
     query.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    query.add_argument("sql", help="the SQL to run; tables are views named after the warehouse tables")
+    query.add_argument(
+        "sql", help="the SQL to run; tables are views named after the warehouse tables"
+    )
     return parser
 
 
@@ -72,7 +88,9 @@ def _progress_printer(out: TextIO) -> tuple[object, object]:
         return None, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    progress = Progress("parsing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    progress = Progress(
+        "parsing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    )
     task_id = progress.add_task("parse", total=None)
 
     def update(done: int, total: int) -> None:
@@ -131,7 +149,11 @@ def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.status import render_status, warehouse_status
 
     status = warehouse_status(_warehouse_path(args.warehouse))
-    out.write(json.dumps(status, sort_keys=True, default=str) + "\n" if args.json else render_status(status))
+    out.write(
+        json.dumps(status, sort_keys=True, default=str) + "\n"
+        if args.json
+        else render_status(status)
+    )
     return 0
 
 

@@ -18,8 +18,16 @@ __all__ = ["DEMO_SECRET", "run_demo"]
 DEMO_SECRET = "mindmiles-demo-secret-not-for-real-clients"
 """The demo's clinic secret (a real clinic keeps its own outside the warehouse)."""
 
-ADHERENCE_COLUMNS = ["week_start", "planned_sessions", "completed_sessions", "planned_minutes",
-                     "completed_minutes", "adherence_ratio", "band", "journal_entries"]
+ADHERENCE_COLUMNS = [
+    "week_start",
+    "planned_sessions",
+    "completed_sessions",
+    "planned_minutes",
+    "completed_minutes",
+    "adherence_ratio",
+    "band",
+    "journal_entries",
+]
 
 
 def _adherence_table(store: TableStore, client_id: str) -> pl.DataFrame:
@@ -65,14 +73,16 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
     indicators = store.read("indicators").filter(pl.col("indicator") != "insufficient_data")
     out.write("\nIndicators raised (per client):\n")
     codes = {pseudonymize(code, secret): code for code in manifest.clients}
-    for (client_id,), rows in indicators.sort("client_id", "local_date").group_by("client_id", maintain_order=True):
+    for (client_id,), rows in indicators.sort("client_id", "local_date").group_by(
+        "client_id", maintain_order=True
+    ):
         out.write(f"  {codes.get(str(client_id), client_id)}: {rows.height} indicator-days\n")
         for row in rows.unique("indicator", keep="last", maintain_order=True).iter_rows(named=True):
             out.write(f"    {row['local_date']} {row['indicator']}: {row['explanation']}\n")
     out.write(
         f"\nWarehouse: {warehouse}\nQuery it with SQL, e.g.:\n"
         f"  mindmiles query --warehouse {warehouse} "
-        "\"select sport, count(*) from activities group by 1\"\n"
+        '"select sport, count(*) from activities group by 1"\n'
         f"  duckdb -c \"select * from '{warehouse}/weekly_adherence/*.parquet' limit 5\"\n"
         f"or from Python: polars.scan_parquet('{warehouse}/samples/**/*.parquet', hive_partitioning=True)\n"
     )

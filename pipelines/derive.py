@@ -27,9 +27,7 @@ __all__ = ["DERIVED_TABLES", "derive_for_clients", "last_data_date"]
 
 log = logging.getLogger(__name__)
 
-DERIVED_TABLES = (
-    "run_journal", "weekly_adherence", "activity_metrics", "daily_load", "indicators"
-)
+DERIVED_TABLES = ("run_journal", "weekly_adherence", "activity_metrics", "daily_load", "indicators")
 
 
 def _only(frame: pl.DataFrame, clients: Collection[str]) -> pl.DataFrame:

@@ -30,7 +30,9 @@ def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[Fi
     return parse_batch(jobs, limits)
 
 
-def _prefect_runner(batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits) -> list[list[FileResult]]:
+def _prefect_runner(
+    batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
+) -> list[list[FileResult]]:
     if not batches:
         return []
     futures = parse_batch_task.map(list(batches), unmapped(limits))

@@ -96,6 +96,9 @@ def quarantine_note(result: FileResult, *, file_name: str) -> str:
     refused = [m for m in flatten(result)[1:] if m.outcome == "quarantined"]
     if refused:
         lines.append("Files inside this archive that were refused:")
-        lines.extend(f"  - {m.member_name or '(compressed file)'}: {m.reason_message} [{m.reason_code}]" for m in refused)
+        lines.extend(
+            f"  - {m.member_name or '(compressed file)'}: {m.reason_message} [{m.reason_code}]"
+            for m in refused
+        )
     lines += ["", ADVICE.get(result.outcome, ADVICE["quarantined"])]
     return "\n".join(lines) + "\n"

@@ -100,14 +100,18 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
         ids = {"activity_id": activity_id, "client_id": client_id}
         start = summary["start_utc"]
         year = start.year if start is not None else 0
-        samples.append(cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}, year=pl.lit(year)))
+        samples.append(
+            cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}, year=pl.lit(year))
+        )
         laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
     activities = pl.DataFrame(rows, infer_schema_length=None)
     sport_names = {"sport": pl.col("sport").map_elements(_normal_sport, return_dtype=pl.String)}
     activities = activities.with_columns(**sport_names)
     return {
-        "activities": validate_frame(Activities, activities.select(Activities.to_schema().columns.keys())),
+        "activities": validate_frame(
+            Activities, activities.select(Activities.to_schema().columns.keys())
+        ),
         "samples": validate_frame(Samples, pl.concat(samples).drop("year")).with_columns(
             year=pl.concat(samples)["year"]
         ),
@@ -166,14 +170,19 @@ def parse_file(
     limits = limits or ArchiveLimits()
     sha256 = sha256_hex(data)
     result = FileResult(
-        sha256=sha256, detected_format="unknown", outcome="quarantined",
-        container_sha256=container_sha256, member_name=member_name,
+        sha256=sha256,
+        detected_format="unknown",
+        outcome="quarantined",
+        container_sha256=container_sha256,
+        member_name=member_name,
     )
     try:
         fmt = detect_format(data)
         result.detected_format = fmt
         if fmt in ("gzip", "zip"):
-            return _parse_container(data, fmt, result, client_id=client_id, limits=limits, depth=depth, reader=reader)
+            return _parse_container(
+                data, fmt, result, client_id=client_id, limits=limits, depth=depth, reader=reader
+            )
         parsed = reader(data, fmt)
         frames = _frames(parsed, sha256=sha256, client_id=client_id)
     except IngestError as error:
@@ -213,13 +222,19 @@ def _parse_container(
             "This archive contains archives nested too deeply to be a real export; it was not opened.",
         )
     members = (
-        [(None, gunzip(data, limits))] if fmt == "gzip"
+        [(None, gunzip(data, limits))]
+        if fmt == "gzip"
         else [(m.name, m.data) for m in iter_zip(data, limits)]
     )
     for name, member in members:
         child = parse_file(
-            member, client_id=client_id, limits=limits, depth=depth + 1,
-            container_sha256=result.sha256, member_name=name, reader=reader,
+            member,
+            client_id=client_id,
+            limits=limits,
+            depth=depth + 1,
+            container_sha256=result.sha256,
+            member_name=name,
+            reader=reader,
         )
         result.members.append(child)
     result.decoder = fmt

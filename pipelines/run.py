@@ -26,8 +26,8 @@ from pathlib import Path
 import polars as pl
 
 from ingest.archive import ArchiveLimits
-from ingest.errors import UnsupportedFormat
 from ingest.detect import detect_format
+from ingest.errors import UnsupportedFormat
 from ingest.journal_errors import RosterInvalid
 from ingest.roster import read_roster
 from ingest.tabular import classify_table_file
@@ -47,6 +47,7 @@ from warehouse.store import TableStore
 __all__ = ["ParseJob", "RunSummary", "parse_batch", "run_ingest"]
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ParseJob:
@@ -119,7 +120,9 @@ def parse_serially(
     return out
 
 
-def make_batches(jobs: Sequence[ParseJob], *, max_files: int, max_bytes: int) -> list[list[ParseJob]]:
+def make_batches(
+    jobs: Sequence[ParseJob], *, max_files: int, max_bytes: int
+) -> list[list[ParseJob]]:
     """Group jobs into batches bounded by file count and total size (order kept)."""
     batches: list[list[ParseJob]] = []
     current: list[ParseJob] = []
@@ -135,13 +138,17 @@ def make_batches(jobs: Sequence[ParseJob], *, max_files: int, max_bytes: int) ->
     return batches
 
 
-def _load_roster(inbox: Inbox, store: TableStore, secret: bytes, reasons: Counter[str]) -> tuple[pl.DataFrame, bool]:
+def _load_roster(
+    inbox: Inbox, store: TableStore, secret: bytes, reasons: Counter[str]
+) -> tuple[pl.DataFrame, bool]:
     """Read ``roster.csv``; return the roster to use and whether it changed since the last run."""
     held = store.read("roster")
     if not inbox.roster_path.exists():
         return held, False
     try:
-        result = read_roster(inbox.roster_path.read_bytes(), pseudonymize=lambda code: pseudonymize(code, secret))
+        result = read_roster(
+            inbox.roster_path.read_bytes(), pseudonymize=lambda code: pseudonymize(code, secret)
+        )
     except RosterInvalid as error:
         reasons[error.reason_code] += 1
         log.error("roster.csv cannot be read (%s); the previous roster is kept", error.message)
@@ -149,7 +156,7 @@ def _load_roster(inbox: Inbox, store: TableStore, secret: bytes, reasons: Counte
     for issue in result.issues:
         reasons["roster_row_refused"] += 1
         log.warning("roster.csv line %d refused: %s", issue.line, issue.message)
-    roster = result.roster.select(held.columns).cast(dict(held.schema))
+    roster = result.roster.select(held.columns).cast(held.schema)
     if held.height == roster.height and held.sort("client_id").equals(roster.sort("client_id")):
         return held, False
     store.replace("roster", roster)
@@ -181,14 +188,18 @@ def _mark_duplicates(results: list[FileResult], store: TableStore) -> None:
             item.reason_code = "same_activity_held"
             item.reason_message = "This workout is already in the warehouse from another file."
     for top in results:
-        if top.members and all(m.outcome in ("duplicate", "skipped") for m in flatten(top)[1:]) and any(
-            m.outcome == "duplicate" for m in flatten(top)[1:]
+        if (
+            top.members
+            and all(m.outcome in ("duplicate", "skipped") for m in flatten(top)[1:])
+            and any(m.outcome == "duplicate" for m in flatten(top)[1:])
         ):
             top.outcome = "duplicate"
 
 
 def _frames(results: list[FileResult], name: str) -> pl.DataFrame | None:
-    frames = [getattr(r, name) for top in results for r in flatten(top) if getattr(r, name) is not None]
+    frames = [
+        getattr(r, name) for top in results for r in flatten(top) if getattr(r, name) is not None
+    ]
     frames = [f for f in frames if f.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
@@ -204,7 +215,9 @@ def _table_kind(data: bytes) -> str | None:
     return None
 
 
-def _write_tables(results: list[FileResult], store: TableStore, timezones: pl.DataFrame) -> pl.DataFrame | None:
+def _write_tables(
+    results: list[FileResult], store: TableStore, timezones: pl.DataFrame
+) -> pl.DataFrame | None:
     activities = _frames(results, "activities")
     if activities is None:
         return None
@@ -212,7 +225,11 @@ def _write_tables(results: list[FileResult], store: TableStore, timezones: pl.Da
     unknown_zone = ~pl.col("client_id").is_in(timezones["client_id"].to_list())
     activities = activities.with_columns(
         quality_flags=pl.when(unknown_zone)
-        .then(pl.concat_str([pl.col("quality_flags"), pl.lit("timezone_unknown")], separator=",").str.strip_chars(","))
+        .then(
+            pl.concat_str(
+                [pl.col("quality_flags"), pl.lit("timezone_unknown")], separator=","
+            ).str.strip_chars(",")
+        )
         .otherwise(pl.col("quality_flags"))
     )
     store.upsert("activities", activities)
@@ -250,7 +267,9 @@ def run_ingest(
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s):
         store = TableStore(settings.warehouse)
         store.clean_stale()
-        secret = load_secret(env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse)
+        secret = load_secret(
+            env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
+        )
         inbox = Inbox(settings.inbox, settle_seconds=settings.settle_seconds)
         reasons: Counter[str] = Counter()
         roster, roster_changed = _load_roster(inbox, store, secret, reasons)
@@ -283,19 +302,32 @@ def run_ingest(
             kind = _table_kind(data)
             if kind is not None:
                 zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
-                tables.append((candidate, read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)))
+                tables.append(
+                    (
+                        candidate,
+                        read_table_file(
+                            data, kind=kind, sha256=sha, client_id=client_id, timezone=zone
+                        ),
+                    )
+                )
             else:
-                jobs.append((candidate, ParseJob(str(candidate.path), client_id, sha, candidate.size)))
+                jobs.append(
+                    (candidate, ParseJob(str(candidate.path), client_id, sha, candidate.size))
+                )
             del data
         summary.clients_without_roster = len(folder_clients - set(zone_of))
-        batches = make_batches([j for _, j in jobs], max_files=settings.batch_files, max_bytes=settings.batch_bytes)
+        batches = make_batches(
+            [j for _, j in jobs], max_files=settings.batch_files, max_bytes=settings.batch_bytes
+        )
         if parse_batches is None:
             parsed = parse_serially(batches, settings.limits, progress)
         else:
             parsed = parse_batches(batches, settings.limits)
         results = [r for batch in parsed for r in batch]
         summary.deferred += sum(r.outcome == "deferred" for r in results)
-        pairs = [(c, j, r) for (c, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"]
+        pairs = [
+            (c, j, r) for (c, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"
+        ]
         final = [r for _, _, r in pairs]
         _mark_duplicates(final, store)
         written = _write_tables(final, store, timezones)
@@ -308,8 +340,12 @@ def run_ingest(
         derive_for_clients(store, affected)
         summary.clients_rebuilt = len(affected)
         received = now()
-        ledger_frames = [ledger_rows(r, client_id=j.client_id, received=received) for _, j, r in pairs]
-        ledger_frames += [ledger_rows(t.result, client_id=t.client_id, received=received) for _, t in tables]
+        ledger_frames = [
+            ledger_rows(r, client_id=j.client_id, received=received) for _, j, r in pairs
+        ]
+        ledger_frames += [
+            ledger_rows(t.result, client_id=t.client_id, received=received) for _, t in tables
+        ]
         if ledger_frames:
             store.upsert("files", pl.concat(ledger_frames))
         moves = [(c, r) for c, _, r in pairs] + [(c, t.result) for c, t in tables]
@@ -320,11 +356,17 @@ def run_ingest(
             attr = OUTCOME_COUNTERS[result.outcome]
             setattr(summary, attr, getattr(summary, attr) + 1)
             if result.outcome == "quarantined":
-                inbox.quarantine(candidate, result.sha256, quarantine_note(result, file_name=candidate.name))
+                inbox.quarantine(
+                    candidate, result.sha256, quarantine_note(result, file_name=candidate.name)
+                )
             else:
                 inbox.move_processed(candidate, result.sha256)
-                if result.reason_code or any(m.outcome == "quarantined" for m in flatten(result)[1:]):
-                    inbox.note_beside_quarantine(candidate, quarantine_note(result, file_name=candidate.name))
+                if result.reason_code or any(
+                    m.outcome == "quarantined" for m in flatten(result)[1:]
+                ):
+                    inbox.note_beside_quarantine(
+                        candidate, quarantine_note(result, file_name=candidate.name)
+                    )
         for candidate, sha, previous in repeats:
             summary.duplicates += 1
             reasons["same_file_received_again"] += 1
@@ -338,6 +380,11 @@ def run_ingest(
         append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
     log.info(
         "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, %d deferred",
-        summary.files_seen, summary.ingested, summary.duplicates, summary.skipped, summary.quarantined, summary.deferred,
+        summary.files_seen,
+        summary.ingested,
+        summary.duplicates,
+        summary.skipped,
+        summary.quarantined,
+        summary.deferred,
     )
     return summary

@@ -53,8 +53,12 @@ def render_status(status: dict[str, Any]) -> str:
     if status["reasons"]:
         lines.append("Why files were not (fully) taken in:")
         for row in status["reasons"]:
-            lines.append(f"  - {row['len']} {row['outcome']}: {row['reason_message']} [{row['reason_code']}]")
-        lines.append("Refused files are in <inbox>/_quarantine/<client>/, each with a .reason.txt note.")
+            lines.append(
+                f"  - {row['len']} {row['outcome']}: {row['reason_message']} [{row['reason_code']}]"
+            )
+        lines.append(
+            "Refused files are in <inbox>/_quarantine/<client>/, each with a .reason.txt note."
+        )
     if status["runs"]:
         last = status["runs"][-1]
         lines.append(

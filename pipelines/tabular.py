@@ -41,11 +41,17 @@ class TableFileResult:
 
 def _issues_message(issues: Sequence[RowIssue]) -> str:
     shown = "; ".join(f"line {i.line}: {i.message}" for i in issues[:MAX_ISSUES_IN_MESSAGE])
-    more = f" (and {len(issues) - MAX_ISSUES_IN_MESSAGE} more)" if len(issues) > MAX_ISSUES_IN_MESSAGE else ""
+    more = (
+        f" (and {len(issues) - MAX_ISSUES_IN_MESSAGE} more)"
+        if len(issues) > MAX_ISSUES_IN_MESSAGE
+        else ""
+    )
     return f"{len(issues)} row(s) could not be read and were left out; the rest was kept. {shown}{more}"
 
 
-def read_table_file(data: bytes, *, kind: str, sha256: str, client_id: str, timezone: str) -> TableFileResult:
+def read_table_file(
+    data: bytes, *, kind: str, sha256: str, client_id: str, timezone: str
+) -> TableFileResult:
     """Read a journal or plan CSV; a file that cannot be read at all becomes a quarantine result."""
     result = FileResult(sha256=sha256, detected_format=kind, outcome="ingested", decoder=kind)
     out = TableFileResult(result=result, kind=kind, client_id=client_id)

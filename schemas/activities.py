@@ -15,33 +15,91 @@ SEVEN_DAYS_S = 7 * 24 * 3600.0
 class Activities(pa.DataFrameModel):
     """One row per activity (a session of a watch file); grain: ``activity_id``."""
 
-    activity_id: str = pa.Field(unique=True, description="Stable id of the activity (hash of its source).")
+    activity_id: str = pa.Field(
+        unique=True, description="Stable id of the activity (hash of its source)."
+    )
     client_id: str = pa.Field(description="Keyed pseudonym of the client (HMAC-SHA256).")
-    source_format: str = pa.Field(isin=["fit", "gpx", "tcx"], description="Format of the source file.")
-    device: str = pa.Field(nullable=True, description="Manufacturer and product; never a serial number.")
+    source_format: str = pa.Field(
+        isin=["fit", "gpx", "tcx"], description="Format of the source file."
+    )
+    device: str = pa.Field(
+        nullable=True, description="Manufacturer and product; never a serial number."
+    )
     sport: str = pa.Field(
-        isin=["running", "walking", "hiking", "cycling", "swimming", "rowing", "transition", "other"],
+        isin=[
+            "running",
+            "walking",
+            "hiking",
+            "cycling",
+            "swimming",
+            "rowing",
+            "transition",
+            "other",
+        ],
         description="Sport, normalised across formats.",
     )
     sub_sport: str = pa.Field(nullable=True, description="Sub-sport as the device named it.")
-    start_utc: DateTime = utc_field("Start time, UTC; null when the watch clock was never set.", nullable=True)
-    end_utc: DateTime = utc_field("End time, UTC; null when the watch clock was never set.", nullable=True)
-    local_date: dt.date = pa.Field(nullable=True, description="Calendar date of the start in the client's roster timezone.")
-    duration_s: float = pa.Field(ge=0, le=SEVEN_DAYS_S, nullable=True, description="Elapsed time from first to last sample, seconds.")
-    moving_time_s: float = pa.Field(ge=0, le=SEVEN_DAYS_S, nullable=True, description="Time spent moving (speed >= 0.5 m/s, gaps <= 10 s), seconds.")
+    start_utc: DateTime = utc_field(
+        "Start time, UTC; null when the watch clock was never set.", nullable=True
+    )
+    end_utc: DateTime = utc_field(
+        "End time, UTC; null when the watch clock was never set.", nullable=True
+    )
+    local_date: dt.date = pa.Field(
+        nullable=True, description="Calendar date of the start in the client's roster timezone."
+    )
+    duration_s: float = pa.Field(
+        ge=0,
+        le=SEVEN_DAYS_S,
+        nullable=True,
+        description="Elapsed time from first to last sample, seconds.",
+    )
+    moving_time_s: float = pa.Field(
+        ge=0,
+        le=SEVEN_DAYS_S,
+        nullable=True,
+        description="Time spent moving (speed >= 0.5 m/s, gaps <= 10 s), seconds.",
+    )
     distance_m: float = pa.Field(ge=0, le=2_000_000, nullable=True, description="Distance, metres.")
-    hr_mean_bpm: float = pa.Field(ge=20, le=250, nullable=True, description="Mean heart rate over samples with a reading, bpm.")
-    hr_max_bpm: float = pa.Field(ge=20, le=250, nullable=True, description="Maximum heart rate, bpm.")
-    cadence_mean_rpm: float = pa.Field(ge=0, le=300, nullable=True, description="Mean non-zero cadence as the device records it (running: strides per minute per leg), rpm.")
-    cadence_max_rpm: float = pa.Field(ge=0, le=300, nullable=True, description="Maximum cadence, rpm.")
-    elevation_gain_m: float = pa.Field(ge=0, le=20_000, nullable=True, description="Total ascent after smoothing, metres.")
+    hr_mean_bpm: float = pa.Field(
+        ge=20,
+        le=250,
+        nullable=True,
+        description="Mean heart rate over samples with a reading, bpm.",
+    )
+    hr_max_bpm: float = pa.Field(
+        ge=20, le=250, nullable=True, description="Maximum heart rate, bpm."
+    )
+    cadence_mean_rpm: float = pa.Field(
+        ge=0,
+        le=300,
+        nullable=True,
+        description="Mean non-zero cadence as the device records it (running: strides per minute per leg), rpm.",
+    )
+    cadence_max_rpm: float = pa.Field(
+        ge=0, le=300, nullable=True, description="Maximum cadence, rpm."
+    )
+    elevation_gain_m: float = pa.Field(
+        ge=0, le=20_000, nullable=True, description="Total ascent after smoothing, metres."
+    )
     n_samples: pl.Int64 = pa.Field(ge=0, description="Number of samples (records) in the activity.")
     has_gps: bool = pa.Field(description="At least one sample carries a position.")
     has_hr: bool = pa.Field(description="At least one sample carries a heart rate.")
-    clock_set: bool = pa.Field(description="False when the watch clock was never set (device-relative time).")
-    recovered: bool = pa.Field(description="True when the file was damaged and the part before the damage was kept.")
-    quality_flags: str = pa.Field(description="Comma-separated data-quality flags (e.g. clock_not_set, recovered, sport_inferred); empty when none.")
-    source_sha256: str = pa.Field(str_length=64, description="SHA-256 of the file the activity was decoded from.")
+    clock_set: bool = pa.Field(
+        description="False when the watch clock was never set (device-relative time)."
+    )
+    recovered: bool = pa.Field(
+        description="True when the file was damaged and the part before the damage was kept."
+    )
+    quality_flags: str = pa.Field(
+        description=(
+            "Comma-separated data-quality flags (e.g. clock_not_set, recovered, "
+            "sport_inferred); empty when none."
+        )
+    )
+    source_sha256: str = pa.Field(
+        str_length=64, description="SHA-256 of the file the activity was decoded from."
+    )
 
     class Config:
         """Strict and coercing."""

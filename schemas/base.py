@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandera.polars as pa
@@ -34,7 +35,7 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.Da
         return model.validate(frame, lazy=True)
     except SchemaErrors as exc:
         cases = exc.failure_cases.head(MAX_EVIDENCE_ROWS)
-        evidence = [
+        evidence: list[Mapping[str, Any]] = [
             {"column": row["column"], "check": row["check"], "value": str(row["failure_case"])}
             for row in cases.iter_rows(named=True)
         ]

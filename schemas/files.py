@@ -15,17 +15,40 @@ class Files(pa.DataFrameModel):
     Members of archives get their own row with ``container_sha256`` naming the archive.
     """
 
-    sha256: str = pa.Field(str_length=64, description="SHA-256 of the file's bytes (for .gz, of the compressed file).")
-    client_id: str = pa.Field(description="Keyed pseudonym of the client whose folder it was dropped in.")
+    sha256: str = pa.Field(
+        str_length=64, description="SHA-256 of the file's bytes (for .gz, of the compressed file)."
+    )
+    client_id: str = pa.Field(
+        description="Keyed pseudonym of the client whose folder it was dropped in."
+    )
     received_utc: DateTime = utc_field("When the pipeline first saw the file, UTC.")
-    detected_format: str = pa.Field(description="Format judged from the content: fit, gpx, tcx, gzip, zip, xml, unknown.")
-    outcome: str = pa.Field(isin=OUTCOMES, description="ingested, duplicate (same activity already held), skipped (valid but not a workout), quarantined or deferred.")
-    reason_code: str = pa.Field(nullable=True, description="Stable code of why it was not ingested, or of what was salvaged.")
-    reason_message: str = pa.Field(nullable=True, description="The same reason in plain words, as in the quarantine note.")
-    decoder: str = pa.Field(nullable=True, description="Decoder that produced the frames (fitparse, gpxpy, tcx).")
-    container_sha256: str = pa.Field(nullable=True, description="SHA-256 of the archive this file came out of, if any.")
+    detected_format: str = pa.Field(
+        description="Format judged from the content: fit, gpx, tcx, gzip, zip, xml, unknown."
+    )
+    outcome: str = pa.Field(
+        isin=OUTCOMES,
+        description=(
+            "ingested, duplicate (same activity already held), skipped (valid but not a "
+            "workout), quarantined or deferred."
+        ),
+    )
+    reason_code: str = pa.Field(
+        nullable=True,
+        description="Stable code of why it was not ingested, or of what was salvaged.",
+    )
+    reason_message: str = pa.Field(
+        nullable=True, description="The same reason in plain words, as in the quarantine note."
+    )
+    decoder: str = pa.Field(
+        nullable=True, description="Decoder that produced the frames (fitparse, gpxpy, tcx)."
+    )
+    container_sha256: str = pa.Field(
+        nullable=True, description="SHA-256 of the archive this file came out of, if any."
+    )
     activity_ids: list[str] = pa.Field(description="Activities produced from this file.")
-    duplicate_of: list[str] = pa.Field(description="Activities already held that this file duplicates.")
+    duplicate_of: list[str] = pa.Field(
+        description="Activities already held that this file duplicates."
+    )
     n_records: int = pa.Field(ge=0, description="Records decoded from the file.")
 
     class Config:

@@ -11,8 +11,14 @@ class Hrv(pa.DataFrameModel):
 
     activity_id: str = pa.Field(description="Activity the interval belongs to.")
     client_id: str = pa.Field(description="Keyed pseudonym of the client.")
-    rr_index: pl.Int64 = pa.Field(ge=0, description="0-based order of the interval in the activity.")
-    rr_s: float = pa.Field(gt=0, le=65.535, description="RR interval, seconds (as recorded; not yet filtered for artefacts).")
+    rr_index: pl.Int64 = pa.Field(
+        ge=0, description="0-based order of the interval in the activity."
+    )
+    rr_s: float = pa.Field(
+        gt=0,
+        le=65.535,
+        description="RR interval, seconds (as recorded; not yet filtered for artefacts).",
+    )
 
     class Config:
         """Strict and coercing."""

@@ -38,8 +38,13 @@ def make_small_clinic(inbox: Path) -> None:
     (inbox / "roster.csv").write_text(ROSTER)
     for i, (start, minutes) in enumerate(zip(RUN_STARTS, RUN_MINUTES, strict=True)):
         run = simulate_run(
-            start, duration_s=minutes * 60, intensity="easy", hr_rest=55, hr_max=190,
-            home=(51.5, -0.12), seed=i,
+            start,
+            duration_s=minutes * 60,
+            intensity="easy",
+            hr_rest=55,
+            hr_max=190,
+            home=(51.5, -0.12),
+            seed=i,
         )
         (folder / f"run{i}.fit").write_bytes(write_run_fit(run, serial_number=SERIAL))
     (folder / "journal.csv").write_text(JOURNAL)

@@ -31,8 +31,16 @@ def run(*argv: str) -> tuple[int, str]:
 def test_ingest_json_summary(clinic: tuple[Path, Path]) -> None:
     inbox, warehouse = clinic
     code, out = run(
-        "ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--json",
-        "--settle-seconds", "0", "--engine", "local",
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--warehouse",
+        str(warehouse),
+        "--json",
+        "--settle-seconds",
+        "0",
+        "--engine",
+        "local",
     )
     assert code == 0
     summary = json.loads(out)
@@ -43,13 +51,26 @@ def test_ingest_json_summary(clinic: tuple[Path, Path]) -> None:
     assert summary["activities"] == 2
     assert summary["clients_without_roster"] == 0
     assert sorted(p.name for p in (inbox / "_processed" / CLIENT).iterdir()) == [
-        "journal.csv", "plan.csv", "run0.fit", "run1.fit",
+        "journal.csv",
+        "plan.csv",
+        "run0.fit",
+        "run1.fit",
     ]
 
 
 def test_second_run_changes_nothing(clinic: tuple[Path, Path]) -> None:
     inbox, warehouse = clinic
-    args = ("ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--settle-seconds", "0", "--engine", "local")
+    args = (
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--warehouse",
+        str(warehouse),
+        "--settle-seconds",
+        "0",
+        "--engine",
+        "local",
+    )
     assert run(*args)[0] == 0
     before = {p.relative_to(warehouse): p.read_bytes() for p in warehouse.rglob("*.parquet")}
     code, out = run(*args, "--json")
@@ -61,7 +82,20 @@ def test_second_run_changes_nothing(clinic: tuple[Path, Path]) -> None:
 
 def test_derived_tables_and_privacy(clinic: tuple[Path, Path]) -> None:
     inbox, warehouse = clinic
-    assert run("ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--settle-seconds", "0", "--engine", "local")[0] == 0
+    assert (
+        run(
+            "ingest",
+            "--inbox",
+            str(inbox),
+            "--warehouse",
+            str(warehouse),
+            "--settle-seconds",
+            "0",
+            "--engine",
+            "local",
+        )[0]
+        == 0
+    )
     week = pl.read_parquet(warehouse / "weekly_adherence" / "data.parquet")
     # plan: 2 sessions / 50 min in the week of 2026-03-02; done: 30 + 20 min -> 100 %, green.
     row = week.filter(pl.col("week_start") == pl.date(2026, 3, 2)).row(0, named=True)
@@ -83,16 +117,35 @@ def test_derived_tables_and_privacy(clinic: tuple[Path, Path]) -> None:
 
 def test_status_and_query(clinic: tuple[Path, Path]) -> None:
     inbox, warehouse = clinic
-    run("ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--settle-seconds", "0", "--engine", "local")
+    run(
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--warehouse",
+        str(warehouse),
+        "--settle-seconds",
+        "0",
+        "--engine",
+        "local",
+    )
     code, out = run("status", "--warehouse", str(warehouse))
     assert code == 0
     assert "Activities held: 2 for 1 client(s)." in out
-    code, out = run("query", "--warehouse", str(warehouse), "--format", "csv", "select count(*) as n from activities")
+    code, out = run(
+        "query",
+        "--warehouse",
+        str(warehouse),
+        "--format",
+        "csv",
+        "select count(*) as n from activities",
+    )
     assert code == 0
     assert out.splitlines() == ["n", "2"]
 
 
-def test_missing_warehouse_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_warehouse_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("MINDMILES_WAREHOUSE", raising=False)
     monkeypatch.delenv("MINDMILES_INBOX", raising=False)
     code, _ = run("ingest", "--inbox", "x")

@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mindmiles-prefect-home-"))
 
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness
 
-from pipelines.flows import ingest_flow  # noqa: E402
-from tests.clinic_factory import CLIENT, make_small_clinic  # noqa: E402
+from pipelines.flows import ingest_flow
+from tests.clinic_factory import CLIENT, make_small_clinic
 
 pytestmark = pytest.mark.prefect
 
@@ -25,7 +25,9 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-def test_ingest_flow_end_to_end(prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_flow_end_to_end(
+    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_small_clinic(inbox)
     monkeypatch.setenv("MINDMILES_SECRET", "flow-test-secret")

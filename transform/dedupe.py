@@ -53,7 +53,11 @@ def find_duplicates(new: pl.DataFrame, held: pl.DataFrame) -> dict[str, str]:
         key = (row["client_id"], row["sport"])
         start = row["start_utc"].timestamp()
         match = next(
-            (aid for t, aid in kept.get(key, []) if abs(t - start) <= START_TOLERANCE_S and aid != row["activity_id"]),
+            (
+                aid
+                for t, aid in kept.get(key, [])
+                if abs(t - start) <= START_TOLERANCE_S and aid != row["activity_id"]
+            ),
             None,
         )
         if match is not None:

@@ -44,4 +44,6 @@ def add_local_date(
     if not parts:
         return frame.with_columns(pl.lit(None, dtype=pl.Date).alias(output))
     joined = pl.concat(parts).sort("_row")
-    return joined.drop("_row", "timezone").select(frame.columns if output in frame.columns else [*frame.columns, output])
+    return joined.drop("_row", "timezone").select(
+        frame.columns if output in frame.columns else [*frame.columns, output]
+    )

@@ -68,6 +68,11 @@ def clean_samples(samples: pl.DataFrame) -> tuple[pl.DataFrame, set[str]]:
     return cleaned, flags
 
 
+def _span(values: pl.Series) -> float:
+    """Largest minus smallest value of a non-empty numeric series."""
+    return float(values.cast(pl.Float64).max() - values.cast(pl.Float64).min())  # type: ignore[operator,arg-type]
+
+
 def _scalar(frame: pl.DataFrame, expr: pl.Expr) -> Any:
     return frame.select(expr).item()
 
@@ -117,8 +122,11 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
     6.0
     """
     samples = samples.with_columns(
-        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SAMPLE_COLUMNS.items()
-         if name not in samples.columns]
+        [
+            pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in SAMPLE_COLUMNS.items()
+            if name not in samples.columns
+        ]
     )
     times = samples["timestamp"].drop_nulls()
     start: dt.datetime | None = times.min() if times.len() else meta.get("start_utc")  # type: ignore[assignment]
@@ -127,7 +135,7 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
     if start is not None and end is not None:
         duration: float | None = (end - start).total_seconds()
     elif elapsed.len():
-        duration = float(elapsed.max() - elapsed.min())  # type: ignore[operator]
+        duration = _span(elapsed)
     else:
         duration = meta.get("total_elapsed_s")
     if end is None and start is not None and duration is not None:
@@ -137,12 +145,14 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
         moving = meta.get("total_timer_s") or duration
     distance_channel = samples["distance_m"].drop_nulls()
     distance = (
-        float(distance_channel.max() - distance_channel.min())  # type: ignore[operator]
+        _span(distance_channel)
         if distance_channel.len()
         else meta.get("total_distance_m")
     )
     hr = samples["hr_bpm"].drop_nulls()
-    reported_hr = {k: meta.get(k) if (meta.get(k) or 0) > 0 else None for k in ("hr_mean_bpm", "hr_max_bpm")}
+    reported_hr = {
+        k: meta.get(k) if (meta.get(k) or 0) > 0 else None for k in ("hr_mean_bpm", "hr_max_bpm")
+    }
     cadence = samples["cadence_rpm"].drop_nulls()
     cadence = cadence.filter(cadence > 0)
     gain = _elevation_gain(samples)

@@ -11,7 +11,6 @@ Layout (see the README)::
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,7 +102,7 @@ class Inbox:
     def move_processed(self, candidate: Candidate, data_sha256: str) -> Path:
         """Move a file that was taken in to ``_processed/<client>/`` (never deletes content)."""
         target = self._target(PROCESSED, candidate, data_sha256)
-        os.replace(candidate.path, target)
+        candidate.path.replace(target)
         return target
 
     def quarantine(self, candidate: Candidate, data_sha256: str, note: str) -> Path:
@@ -112,9 +111,9 @@ class Inbox:
         reason = target.with_name(target.name + ".reason.txt")
         tmp = reason.with_name(reason.name + ".tmp")
         tmp.write_text(note, encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, reason)
-        os.replace(candidate.path, target)
+        tmp.chmod(0o600)
+        tmp.replace(reason)
+        candidate.path.replace(target)
         return target
 
     def note_beside_quarantine(self, candidate: Candidate, note: str) -> Path:
@@ -124,6 +123,6 @@ class Inbox:
         reason = folder / (candidate.path.name + ".reason.txt")
         tmp = reason.with_name(reason.name + ".tmp")
         tmp.write_text(note, encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, reason)
+        tmp.chmod(0o600)
+        tmp.replace(reason)
         return reason

@@ -25,7 +25,9 @@ POLL_S = 0.2
 
 
 @contextmanager
-def warehouse_lock(warehouse: Path, *, timeout_s: float, who: str = "mindmiles run") -> Iterator[None]:
+def warehouse_lock(
+    warehouse: Path, *, timeout_s: float, who: str = "mindmiles run"
+) -> Iterator[None]:
     """Hold the warehouse's writer lock for the duration of the ``with`` block.
 
     Raises
@@ -49,7 +51,9 @@ def warehouse_lock(warehouse: Path, *, timeout_s: float, who: str = "mindmiles r
                     log.info("waiting for the warehouse lock held by %s", holder)
                     announced = True
                 if time.monotonic() > deadline:
-                    raise LockTimeout(f"the warehouse is locked by another run for over {timeout_s:.0f} s") from None
+                    raise LockTimeout(
+                        f"the warehouse is locked by another run for over {timeout_s:.0f} s"
+                    ) from None
                 time.sleep(POLL_S)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{who} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})\n".encode(), 0)

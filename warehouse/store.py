@@ -76,7 +76,9 @@ class TableStore:
         return link.resolve()
 
     # -- reading -----------------------------------------------------------------------------
-    def read(self, name: str, *, partitions: Iterable[tuple[object, ...]] | None = None) -> pl.DataFrame:
+    def read(
+        self, name: str, *, partitions: Iterable[tuple[object, ...]] | None = None
+    ) -> pl.DataFrame:
         """Read a whole table (or only the given partitions) as an eager, schema-typed frame."""
         spec = TABLES[name]
         version = self.current_version(name)
@@ -99,7 +101,7 @@ class TableStore:
             return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         frame = pl.concat(frames, how="diagonal_relaxed")
         frame = frame.with_columns([pl.col(c).cast(pl.Int32) for c in extra])
-        return frame.select([*empty.columns, *extra]).cast(dict(empty.schema))
+        return frame.select([*empty.columns, *extra]).cast(empty.schema)
 
     def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
         found = []
@@ -139,7 +141,9 @@ class TableStore:
             shutil.rmtree(new_version, ignore_errors=True)
             raise
 
-    def upsert(self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None) -> None:
+    def upsert(
+        self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
+    ) -> None:
         """Replace the rows whose key appears in ``frame`` and add the new ones, atomically.
 
         For a partitioned table only the partitions that ``frame`` touches are rewritten; the rest
@@ -150,7 +154,9 @@ class TableStore:
             current = self.read(name)
             keys = frame.select(spec.key).unique()
             kept = current.join(keys, on=list(spec.key), how="anti")
-            self.replace(name, pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed"))
+            self.replace(
+                name, pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
+            )
             return
         model_columns = list(spec.model.to_schema().columns)
         extra = [c for c in spec.partition_by if c not in model_columns]
@@ -171,7 +177,9 @@ class TableStore:
             merged = merged.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         new_version = self._new_version_dir(name)
         try:
-            self._write_partitions(new_version, spec, merged, previous=previous, touched=touched_str)
+            self._write_partitions(
+                new_version, spec, merged, previous=previous, touched=touched_str
+            )
             self._commit(name, new_version)
         except BaseException:
             shutil.rmtree(new_version, ignore_errors=True)
@@ -198,8 +206,10 @@ class TableStore:
     def _write_file(self, frame: pl.DataFrame, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         try:
-            frame.write_parquet(path, compression="zstd", statistics=True, row_group_size=ROW_GROUP_SIZE)
-            os.chmod(path, FILE_MODE)
+            frame.write_parquet(
+                path, compression="zstd", statistics=True, row_group_size=ROW_GROUP_SIZE
+            )
+            path.chmod(FILE_MODE)
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
         except OSError as exc:
@@ -221,19 +231,19 @@ class TableStore:
                 target = version / file.relative_to(previous)
                 target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
                 os.link(file, target)
-        for values, part in frame.group_by(list(spec.partition_by), maintain_order=True):
-            folder = version / _partition_dir(values, spec.partition_by)
+        for keys, part in frame.group_by(list(spec.partition_by), maintain_order=True):
+            folder = version / _partition_dir(keys, spec.partition_by)
             self._write_file(part.drop(list(spec.partition_by)), folder / DATA_FILE)
 
     def _commit(self, name: str, new_version: Path) -> None:
         final = new_version.with_suffix("")
-        os.rename(new_version, final)
+        new_version.rename(final)
         link = self.table_path(name)
         link.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         tmp_link = link.with_name(f".{name}.{uuid.uuid4().hex}.link")
-        os.symlink(os.path.relpath(final, link.parent), tmp_link)
+        tmp_link.symlink_to(os.path.relpath(final, link.parent))
         old = self.current_version(name)
-        os.replace(tmp_link, link)
+        tmp_link.replace(link)
         _fsync_dir(link.parent)
         if old is not None and old != final:
             shutil.rmtree(old, ignore_errors=True)

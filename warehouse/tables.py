@@ -44,7 +44,12 @@ TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
         TableSpec("files", Files, key=("client_id", "sha256"), sort_by=("client_id", "sha256")),
-        TableSpec("activities", Activities, key=("activity_id",), sort_by=("client_id", "start_utc", "activity_id")),
+        TableSpec(
+            "activities",
+            Activities,
+            key=("activity_id",),
+            sort_by=("client_id", "start_utc", "activity_id"),
+        ),
         TableSpec("laps", Laps, key=("activity_id",), sort_by=("activity_id", "lap_index")),
         TableSpec(
             "samples",
@@ -55,17 +60,49 @@ TABLES: dict[str, TableSpec] = {
         ),
         TableSpec("hrv", Hrv, key=("activity_id",), sort_by=("activity_id", "rr_index")),
         TableSpec("roster", Roster, key=("client_id",), sort_by=("client_id",)),
-        TableSpec("journal", Journal, key=("client_id",), sort_by=("client_id", "timestamp_utc", "entry_id")),
+        TableSpec(
+            "journal",
+            Journal,
+            key=("client_id",),
+            sort_by=("client_id", "timestamp_utc", "entry_id"),
+        ),
         TableSpec("plans", Plans, key=("client_id",), sort_by=("client_id", "week_start")),
-        TableSpec("run_journal", RunJournal, key=("client_id",), sort_by=("client_id", "activity_id")),
-        TableSpec("weekly_adherence", WeeklyAdherence, key=("client_id",), sort_by=("client_id", "week_start")),
-        TableSpec("activity_metrics", ActivityMetrics, key=("client_id",), sort_by=("client_id", "activity_id")),
+        TableSpec(
+            "run_journal", RunJournal, key=("client_id",), sort_by=("client_id", "activity_id")
+        ),
+        TableSpec(
+            "weekly_adherence",
+            WeeklyAdherence,
+            key=("client_id",),
+            sort_by=("client_id", "week_start"),
+        ),
+        TableSpec(
+            "activity_metrics",
+            ActivityMetrics,
+            key=("client_id",),
+            sort_by=("client_id", "activity_id"),
+        ),
         TableSpec("daily_load", DailyLoad, key=("client_id",), sort_by=("client_id", "local_date")),
         TableSpec(
-            "indicators", Indicators, key=("client_id",), sort_by=("client_id", "local_date", "indicator")
+            "indicators",
+            Indicators,
+            key=("client_id",),
+            sort_by=("client_id", "local_date", "indicator"),
         ),
-        TableSpec("journal_notes", JournalNotes, key=("client_id",), sort_by=("client_id", "entry_id"), restricted=True),
-        TableSpec("plan_notes", PlanNotes, key=("client_id",), sort_by=("client_id", "week_start"), restricted=True),
+        TableSpec(
+            "journal_notes",
+            JournalNotes,
+            key=("client_id",),
+            sort_by=("client_id", "entry_id"),
+            restricted=True,
+        ),
+        TableSpec(
+            "plan_notes",
+            PlanNotes,
+            key=("client_id",),
+            sort_by=("client_id", "week_start"),
+            restricted=True,
+        ),
     )
 }
 """Every table the warehouse holds, by name. Later issues register their tables here."""
