@@ -210,6 +210,24 @@ def iter_csv_records(
         yield start, cells
 
 
+def header_problems(
+    header: Sequence[str], *, required: Sequence[str], optional: Sequence[str] = ()
+) -> list[str]:
+    """List what is wrong with a header: missing, unknown and repeated columns (empty when fine).
+
+    Examples
+    --------
+    >>> header_problems(("a", "c", "c"), required=("a", "b"), optional=("d",))
+    ['missing column(s) b', 'unknown column(s) c, c', 'repeated column(s) c']
+    """
+    missing = [name for name in required if name not in header]
+    allowed = set(required) | set(optional)
+    unknown = [name for name in header if name not in allowed]
+    repeated = sorted({name for name in header if list(header).count(name) > 1})
+    checks = (("missing", missing), ("unknown", unknown), ("repeated", repeated))
+    return [f"{what} column(s) " + ", ".join(names) for what, names in checks if names]
+
+
 def header_cells(cells: Sequence[str]) -> tuple[str, ...]:
     r"""Normalise header cells: strip spaces and a stray BOM; keep case and order.
 

@@ -20,7 +20,13 @@ from typing import Any, Final
 
 import polars as pl
 
-from ingest.journal_csv import decode_csv_text, header_cells, iter_csv_records, parse_number
+from ingest.journal_csv import (
+    decode_csv_text,
+    header_cells,
+    header_problems,
+    iter_csv_records,
+    parse_number,
+)
 from ingest.journal_errors import PlanInvalid, RowIssue
 from schemas.plans import PLAN_SESSION_TYPES as SCHEMA_SESSION_TYPES
 
@@ -166,17 +172,9 @@ class _CellError(Exception):
 
 
 def _check_header(header: tuple[str, ...]) -> None:
-    missing = [name for name in PLAN_REQUIRED_COLUMNS if name not in header]
-    allowed = set(PLAN_REQUIRED_COLUMNS) | set(PLAN_OPTIONAL_COLUMNS)
-    unknown = [name for name in header if name not in allowed]
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    problems = []
-    if missing:
-        problems.append("missing column(s) " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown column(s) " + ", ".join(unknown))
-    if repeated:
-        problems.append("repeated column(s) " + ", ".join(repeated))
+    problems = header_problems(
+        header, required=PLAN_REQUIRED_COLUMNS, optional=PLAN_OPTIONAL_COLUMNS
+    )
     if problems:
         raise PlanInvalid(
             "the plan header is wrong: " + "; ".join(problems),

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from ingest.journal_csv import decode_csv_text, header_cells, iter_csv_records
+from ingest.journal_csv import decode_csv_text, header_cells, header_problems, iter_csv_records
 from ingest.journal_errors import RosterInvalid, RowIssue
 
 __all__ = [
@@ -198,17 +198,9 @@ def _duplicate_issue(line: int, code: str) -> RowIssue:
 
 
 def _check_header(header: tuple[str, ...]) -> None:
-    missing = [name for name in ROSTER_REQUIRED_COLUMNS if name not in header]
-    allowed = set(ROSTER_REQUIRED_COLUMNS) | set(ROSTER_OPTIONAL_COLUMNS)
-    unknown = [name for name in header if name not in allowed]
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    problems = []
-    if missing:
-        problems.append("missing column(s) " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown column(s) " + ", ".join(unknown))
-    if repeated:
-        problems.append("repeated column(s) " + ", ".join(repeated))
+    problems = header_problems(
+        header, required=ROSTER_REQUIRED_COLUMNS, optional=ROSTER_OPTIONAL_COLUMNS
+    )
     if problems:
         raise RosterInvalid(
             "the roster header is wrong: " + "; ".join(problems),
