@@ -274,8 +274,7 @@ def _drop_outliers(session: _Session) -> int:
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
     times = [r["_abs"] for r in session.records if r["_abs"] is not None]
-    candidates = [t for t in (session.start_abs, min(times, default=None)) if t is not None]
-    origin = min(candidates, default=None)
+    origin = min(times, default=None)  # elapsed_s counts from the first sample, like start_utc
     for row in session.records:
         absolute = row.pop("_abs")
         row["elapsed_s"] = (

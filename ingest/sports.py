@@ -39,6 +39,21 @@ SPORT_ALIASES: dict[str, str] = {
 }
 """Lower-cased source sport name -> warehouse sport."""
 
+SUB_SPORT_ALIASES: dict[str, str] = {
+    "indoor_rowing": "rowing",
+    "treadmill": "running",
+    "indoor_running": "running",
+    "trail": "running",
+    "track": "running",
+    "indoor_cycling": "cycling",
+    "virtual_activity": "cycling",
+    "spin": "cycling",
+    "indoor_walking": "walking",
+    "lap_swimming": "swimming",
+    "open_water": "swimming",
+}
+"""FIT sub-sport -> warehouse sport, used when the sport itself is generic (fitness equipment)."""
+
 SPEED_BANDS_MPS: tuple[tuple[float, str], ...] = ((1.9, "walking"), (6.5, "running"))
 """Upper bounds of median moving speed used to infer a sport a file does not name."""
 
@@ -46,20 +61,27 @@ MOVING_SPEED_MPS = 0.5
 """Below this speed a sample counts as stopped."""
 
 
-def normalise_sport(name: object) -> str | None:
+def normalise_sport(name: object, sub_sport: object = None) -> str | None:
     """Map a source's sport name to the warehouse vocabulary; ``None`` when absent.
+
+    A generic sport (``fitness_equipment``, ``generic``) is refined by its sub-sport.
 
     Examples
     --------
     >>> normalise_sport("Biking"), normalise_sport("running"), normalise_sport("kitesurf")
     ('cycling', 'running', 'other')
+    >>> normalise_sport("fitness_equipment", "indoor_rowing")
+    'rowing'
     """
     if name is None:
         return None
     text = str(name).strip().lower()
     if not text:
         return None
-    return SPORT_ALIASES.get(text, "other")
+    sport = SPORT_ALIASES.get(text, "other")
+    if sport == "other" and sub_sport is not None:
+        return SUB_SPORT_ALIASES.get(str(sub_sport).strip().lower(), sport)
+    return sport
 
 
 def infer_sport(speed_mps: pl.Series) -> str:

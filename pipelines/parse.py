@@ -19,6 +19,7 @@ from ingest.archive import ArchiveLimits, gunzip, iter_zip
 from ingest.detect import detect_format, read_activity_file
 from ingest.errors import IngestError, NotAnActivity, UnsafeInput
 from ingest.frames import ParsedFile
+from ingest.sports import normalise_sport
 from schemas.activities import Activities
 from schemas.base import validate_frame
 from schemas.hrv import Hrv
@@ -87,7 +88,7 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
                 "client_id": client_id,
                 "source_format": parsed.source_format,
                 "device": parsed.device,
-                "sport": activity.meta.get("sport") or "other",
+                "sport": _sport(activity.meta),
                 "sub_sport": _text(activity.meta.get("sub_sport")),
                 "local_date": None,
                 **summary,
@@ -106,8 +107,6 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
         laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
     activities = pl.DataFrame(rows, infer_schema_length=None)
-    sport_names = {"sport": pl.col("sport").map_elements(_normal_sport, return_dtype=pl.String)}
-    activities = activities.with_columns(**sport_names)
     return {
         "activities": validate_frame(
             Activities, activities.select(Activities.to_schema().columns.keys())
@@ -124,14 +123,21 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _normal_sport(value: str) -> str:
-    from ingest.sports import SPORTS, normalise_sport
+def _sport(meta: dict[str, Any]) -> str:
+    """The warehouse sport of a session: the reader's sport, refined by its sub-sport if generic."""
+    return normalise_sport(meta.get("sport"), meta.get("sub_sport")) or "other"
 
-    return value if value in SPORTS else (normalise_sport(value) or "other")
+
+MEMBER_SKIP_CODES = frozenset({"unknown_format", "empty_file"})
+"""Inside an archive, members of these reasons are the export's other files (CSV, JSON, photos):
+skipped, not refused."""
 
 
 def _failed(result: FileResult, error: IngestError) -> FileResult:
-    result.outcome = "skipped" if isinstance(error, NotAnActivity) else "quarantined"
+    skip = isinstance(error, NotAnActivity) or (
+        result.container_sha256 is not None and error.reason_code in MEMBER_SKIP_CODES
+    )
+    result.outcome = "skipped" if skip else "quarantined"
     result.reason_code = error.reason_code
     result.reason_message = error.message
     result.detail = error.detail
@@ -190,6 +196,12 @@ def parse_file(
     result.outcome = "ingested"
     result.decoder = parsed.decoder
     result.warnings = parsed.warnings
+    if "clock_not_set" in parsed.flags and not parsed.flags & {"recovered", "crc_mismatch"}:
+        result.reason_code = "clock_not_set"
+        result.reason_message = (
+            "The watch's clock was never set, so this workout has no date; it was kept without one "
+            "(durations and distances are fine)."
+        )
     if parsed.flags & {"recovered", "crc_mismatch"}:
         result.reason_code = "recovered" if "recovered" in parsed.flags else "crc_mismatch"
         result.reason_message = (

@@ -364,8 +364,8 @@ def run_ingest(
                 if result.reason_code or any(
                     m.outcome == "quarantined" for m in flatten(result)[1:]
                 ):
-                    inbox.note_beside_quarantine(
-                        candidate, quarantine_note(result, file_name=candidate.name)
+                    inbox.note_beside_processed(
+                        candidate, result.sha256, quarantine_note(result, file_name=candidate.name)
                     )
         for candidate, sha, previous in repeats:
             summary.duplicates += 1

@@ -116,13 +116,16 @@ class Inbox:
         candidate.path.replace(target)
         return target
 
-    def note_beside_quarantine(self, candidate: Candidate, note: str) -> Path:
-        """Write a note about a file that was taken in only in part (its original stays processed)."""
-        folder = self.root / QUARANTINE / candidate.client_code
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        reason = folder / (candidate.path.name + ".reason.txt")
-        tmp = reason.with_name(reason.name + ".tmp")
+    def note_beside_processed(self, candidate: Candidate, data_sha256: str, note: str) -> Path:
+        """Write ``<name>.note.txt`` beside a file in ``_processed`` that was taken in with a remark.
+
+        Used for files taken in only in part (a salvaged FIT, an archive with refused members), for
+        duplicates and for valid files that hold no workout: staff see why next to the original.
+        """
+        target = self._target(PROCESSED, candidate, data_sha256)
+        note_path = target.with_name(target.name + ".note.txt")
+        tmp = note_path.with_name(note_path.name + ".tmp")
         tmp.write_text(note, encoding="utf-8")
         tmp.chmod(0o600)
-        tmp.replace(reason)
-        return reason
+        tmp.replace(note_path)
+        return note_path
