@@ -61,6 +61,12 @@ def render_status(status: dict[str, Any]) -> str:
         )
     if status["runs"]:
         last = status["runs"][-1]
+        missing = last.get("clients_without_roster") or 0
+        if missing:
+            lines.append(
+                f"{missing} client folder(s) have no row in roster.csv: their files are taken in, "
+                "but heart-rate zones, load and local dates need the roster row (add it)."
+            )
         lines.append(
             f"Last run finished {last.get('finished_utc')}: {last.get('files_seen')} files seen, "
             f"{last.get('ingested')} ingested, {last.get('quarantined')} quarantined, "

@@ -250,13 +250,14 @@ def _duckdb_types(columns: Mapping[str, pl.DataType]) -> dict[str, str]:
     con = duckdb.connect(":memory:")
     try:
         relation = con.from_arrow(empty)
-        return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
+        pairs = zip(relation.columns, relation.types, strict=True)
+        return {name: str(kind) for name, kind in pairs}
     finally:
         con.close()
 
 
 def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
-    """The ``SELECT`` behind a table's view.
+    """Return the ``SELECT`` behind a table's view.
 
     Parameters
     ----------
@@ -278,7 +279,10 @@ def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
     extra = [c for c in spec.partition_by if c not in model_columns]
     names = [*model_columns, *extra]
     if not has_files:
-        typed = [f"CAST(NULL AS {types.get(c, PARTITION_TYPE_DEFAULT)}) AS {_quote_ident(c)}" for c in names]
+        typed = [
+            f"CAST(NULL AS {types.get(c, PARTITION_TYPE_DEFAULT)}) AS {_quote_ident(c)}"
+            for c in names
+        ]
         return "SELECT " + ", ".join(typed) + " WHERE false"
     pattern = _quote_literal(str(table_dir / "**" / "*.parquet"))
     options = ""
@@ -347,10 +351,10 @@ def write_database(warehouse: Path) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.chmod(tmp, 0o600)
+        tmp.chmod(0o600)
         with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
@@ -359,7 +363,7 @@ def write_database(warehouse: Path) -> Path:
 
 
 def _file_is_current(con: duckdb.DuckDBPyConnection, warehouse: Path) -> bool:
-    """True when the database's table views point into ``warehouse`` (it was not moved)."""
+    """Tell whether the database's table views point into ``warehouse`` (it was not moved)."""
     rows = con.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall()
     marker = str(warehouse.absolute() / "")
     table_views = [sql for (sql,) in rows if "read_parquet(" in sql]
@@ -367,7 +371,7 @@ def _file_is_current(con: duckdb.DuckDBPyConnection, warehouse: Path) -> bool:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection whose views are the warehouse's tables and convenience views.
+    """Open a DuckDB connection whose views are the warehouse's tables and convenience views.
 
     Opens ``<warehouse>/mindmiles.duckdb`` read-only when it exists and points at this folder;
     otherwise builds the same views in an in-memory database (before the first run, or after the
