@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint fmt bench fuzz clean env
+.PHONY: demo test lint fmt docs bench fuzz clean env
 
 env: $(STAMP)
 
@@ -31,6 +31,9 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: $(STAMP)
+	$(PY) -m warehouse.dictionary
 
 clean:
 	rm -rf $(VENV) demo-clinic .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,13 @@
 """The ``mindmiles`` command line: ``main(argv) -> exit code``, no state in globals.
 
-Commands: ``demo``, ``ingest``, ``status``, ``query``. Options fall back on ``MINDMILES_INBOX``,
-``MINDMILES_WAREHOUSE`` and ``MINDMILES_SECRET``.
+Commands: ``demo``, ``ingest``, ``status``, ``query``, ``report``. Options fall back on
+``MINDMILES_INBOX``, ``MINDMILES_WAREHOUSE`` and ``MINDMILES_SECRET``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -73,6 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "sql", help="the SQL to run; tables are views named after the warehouse tables"
     )
+
+    report = sub.add_parser("report", help="write the therapists' reports (self-contained HTML)")
+    report.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    report.add_argument("--inbox", help="the drop folder with roster.csv (or MINDMILES_INBOX)")
+    report.add_argument("--client", help="only this client code's page (the overview is kept)")
+    report.add_argument("--weeks", type=int, default=12, help="ISO weeks shown (default 12)")
+    report.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="last day shown, YYYY-MM-DD (default: the last day with data)",
+    )
+    report.add_argument("--out", help="output folder (default: <inbox>/_reports)")
     return parser
 
 
@@ -164,13 +178,44 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.report import default_report_dir, write_reports
+    from warehouse.secret import load_secret
+
+    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
+    secret = load_secret(
+        env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
+    )
+    result = write_reports(
+        warehouse=settings.warehouse,
+        inbox=settings.inbox,
+        out=Path(args.out) if args.out else default_report_dir(settings.inbox),
+        secret=secret,
+        client=args.client,
+        weeks=args.weeks,
+        as_of=args.as_of,
+        generated=dt.datetime.now(dt.UTC),
+    )
+    for code, page in result.clients.items():
+        out.write(f"{code}: {page}\n")
+    if result.overview is not None:
+        out.write(f"Clinic overview: {result.overview}\n")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.demo import run_demo
 
     return run_demo(Path(args.dir), seed=args.seed, engine=_engine(args.engine), out=out)
 
 
-COMMANDS = {"ingest": _cmd_ingest, "status": _cmd_status, "query": _cmd_query, "demo": _cmd_demo}
+COMMANDS = {
+    "ingest": _cmd_ingest,
+    "status": _cmd_status,
+    "query": _cmd_query,
+    "report": _cmd_report,
+    "demo": _cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

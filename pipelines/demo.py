@@ -8,6 +8,7 @@ from typing import TextIO
 
 import polars as pl
 
+from pipelines.report import default_report_dir
 from pipelines.settings import Settings
 from pipelines.synthetic.clinic import make_clinic
 from warehouse.secret import pseudonymize
@@ -83,7 +84,12 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
         f"\nWarehouse: {warehouse}\nQuery it with SQL, e.g.:\n"
         f"  mindmiles query --warehouse {warehouse} "
         '"select sport, count(*) from activities group by 1"\n'
+        f"  mindmiles query --warehouse {warehouse} "
+        '"select client_id, week_start, band, mood_mean_10, indicator_codes from client_week"\n'
         f"  duckdb -c \"select * from '{warehouse}/weekly_adherence/*.parquet' limit 5\"\n"
         f"or from Python: polars.scan_parquet('{warehouse}/samples/**/*.parquet', hive_partitioning=True)\n"
     )
+    overview = default_report_dir(inbox) / "index.html"
+    if overview.is_file():
+        out.write(f"\nTherapist reports (open in a browser, no network needed): {overview}\n")
     return 0

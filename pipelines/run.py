@@ -27,13 +27,14 @@ import polars as pl
 
 from ingest.archive import ArchiveLimits
 from ingest.detect import detect_format
-from ingest.errors import UnsupportedFormat
+from ingest.errors import MindmilesError, UnsupportedFormat
 from ingest.journal_errors import RosterInvalid
 from ingest.roster import read_roster
 from ingest.tabular import classify_table_file
 from pipelines.derive import DERIVED_TABLES, derive_for_clients
 from pipelines.ledger import flatten, ledger_rows, quarantine_note
 from pipelines.parse import FileResult, parse_file, sha256_hex
+from pipelines.report import default_report_dir, write_reports
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
 from transform.dedupe import find_duplicates
@@ -42,6 +43,7 @@ from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run
 from warehouse.secret import load_secret, pseudonymize
+from warehouse.sql import write_database
 from warehouse.store import TableStore
 
 __all__ = ["ParseJob", "RunSummary", "parse_batch", "run_ingest"]
@@ -378,6 +380,17 @@ def run_ingest(
         summary.reason_codes = dict(sorted(reasons.items()))
         summary.duration_s = round(time.monotonic() - started, 3)
         append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
+        write_database(settings.warehouse)
+        try:
+            write_reports(
+                warehouse=settings.warehouse,
+                inbox=settings.inbox,
+                out=default_report_dir(settings.inbox),
+                secret=secret,
+                generated=now(),
+            )
+        except (OSError, MindmilesError) as exc:  # the data is in; a report is not worth a failure
+            log.error("the therapist reports were not refreshed: %s", exc)
     log.info(
         "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, %d deferred",
         summary.files_seen,

@@ -329,7 +329,8 @@ def _create_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
 def write_database(warehouse: Path) -> Path:
     """(Re)write ``<warehouse>/mindmiles.duckdb`` with the views, atomically.
 
-    Call it after every run, while holding the warehouse lock.
+    Call it after every run, while holding the warehouse lock (temporary files a killed writer
+    left behind are removed first).
 
     Parameters
     ----------
@@ -343,6 +344,9 @@ def write_database(warehouse: Path) -> Path:
     """
     warehouse = warehouse.absolute()
     target = database_path(warehouse)
+    warehouse.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in warehouse.glob(f".{DATABASE_NAME}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = warehouse / f".{DATABASE_NAME}.{uuid.uuid4().hex}.tmp"
     try:
         con = duckdb.connect(str(tmp))

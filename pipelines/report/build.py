@@ -1,0 +1,214 @@
+"""Write the therapist reports: read the warehouse, map pseudonyms back to codes, render, write.
+
+Layout of the output folder::
+
+    <out>/index.html               clinic overview, most concerning client first
+    <out>/clients/<code>.html      one page per client
+
+The client's code is computed back from the roster and the clinic secret
+(``pseudonymize(code, secret)`` for each roster code) and appears only in these pages; the output
+folder must therefore lie outside the warehouse. Each page is written to a temporary name and
+renamed (a browser never sees half a page).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+
+from ingest.errors import ConfigError
+from pipelines.report.html import client_page_name, render_client_page, render_overview
+from pipelines.report.model import ReportInputs, client_report, default_as_of, overview_rows
+from schemas.activities import Activities
+from schemas.daily_load import DailyLoad
+from schemas.files import Files
+from schemas.indicators import Indicators
+from schemas.journal import Journal
+from schemas.run_journal import RunJournal
+from schemas.weekly_adherence import WeeklyAdherence
+from warehouse.inbox import Inbox
+from warehouse.secret import pseudonymize
+from warehouse.store import TableStore
+from warehouse.tables import TABLES
+
+__all__ = [
+    "CLIENT_DIR",
+    "OVERVIEW_NAME",
+    "REPORT_TABLES",
+    "ReportResult",
+    "default_report_dir",
+    "load_inputs",
+    "roster_codes",
+    "write_reports",
+]
+
+log = logging.getLogger(__name__)
+
+OVERVIEW_NAME = "index.html"
+CLIENT_DIR = "clients"
+REPORTS_DIRNAME = "_reports"
+
+REPORT_TABLES: Mapping[str, type[pa.DataFrameModel]] = {
+    "weekly_adherence": WeeklyAdherence,
+    "daily_load": DailyLoad,
+    "journal": Journal,
+    "run_journal": RunJournal,
+    "indicators": Indicators,
+    "activities": Activities,
+    "files": Files,
+}
+"""Tables the report reads, with the model giving their columns when a table is not there yet."""
+
+
+@dataclass
+class ReportResult:
+    """What :func:`write_reports` wrote."""
+
+    overview: Path | None
+    clients: dict[str, Path] = field(default_factory=dict)
+    """Client code -> page."""
+    as_of: dt.date | None = None
+    unknown_clients: int = 0
+    """Clients in the warehouse whose pseudonym matches no roster code (shown as ``id …``)."""
+
+
+def default_report_dir(inbox: Path) -> Path:
+    """``<inbox>/_reports``: beside the staff's folders, never taken for a client folder."""
+    return inbox / REPORTS_DIRNAME
+
+
+def _empty(model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    columns: dict[str, pl.DataType] = {}
+    for name, column in model.to_schema().columns.items():
+        dtype = column.dtype.type
+        columns[name] = dtype() if isinstance(dtype, type) else dtype
+    return pl.DataFrame(schema=columns)
+
+
+def load_inputs(warehouse: Path) -> ReportInputs:
+    """Read the tables of :data:`REPORT_TABLES` (empty frames for tables not registered yet)."""
+    store = TableStore(warehouse)
+    frames = {
+        name: store.read(name) if name in TABLES else _empty(model)
+        for name, model in REPORT_TABLES.items()
+    }
+    return ReportInputs(**frames)
+
+
+def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
+    """``client_id -> client_code`` for each code of the roster file (empty without a roster).
+
+    Raises
+    ------
+    ConfigError
+        The roster has no ``client_code`` column.
+    """
+    if not roster_csv.is_file():
+        return {}
+    reader = csv.DictReader(io.StringIO(roster_csv.read_text(encoding="utf-8-sig")))
+    if reader.fieldnames is None or "client_code" not in reader.fieldnames:
+        raise ConfigError(f"{roster_csv.name} has no client_code column")
+    codes = [(row.get("client_code") or "").strip() for row in reader]
+    return {pseudonymize(code, secret): code for code in codes if code}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_reports(
+    *,
+    warehouse: Path,
+    inbox: Path,
+    out: Path,
+    secret: bytes,
+    client: str | None = None,
+    weeks: int = 12,
+    as_of: dt.date | None = None,
+    generated: dt.datetime | None = None,
+) -> ReportResult:
+    """Render the overview and the client pages into ``out``.
+
+    Parameters
+    ----------
+    warehouse
+        The Parquet warehouse.
+    inbox
+        The drop folder (its ``roster.csv`` gives the codes).
+    out
+        Output folder; created if needed; must not lie inside the warehouse.
+    secret
+        The clinic secret (:func:`warehouse.secret.load_secret`).
+    client
+        Only this client's page (the overview is left as it is); ``None``: every client and the
+        overview.
+    weeks
+        ISO weeks shown, ending with the week of ``as_of``.
+    as_of
+        Last day shown; default the last day with an activity or journal entry.
+    generated
+        Time shown in the footers (``None``: none).
+
+    Raises
+    ------
+    ConfigError
+        ``out`` lies inside the warehouse, ``client`` is not in the roster, or ``weeks < 1``.
+    """
+    if out.absolute().is_relative_to(warehouse.absolute()):
+        raise ConfigError(
+            "the report folder must lie outside the warehouse (the reports show client codes)"
+        )
+    if weeks < 1:
+        raise ConfigError("--weeks must be at least 1")
+    codes = roster_codes(Inbox(inbox).roster_path, secret)
+    inputs = load_inputs(warehouse)
+    as_of = as_of or default_as_of(inputs) or dt.datetime.now(dt.UTC).date()
+    seen = (
+        set(inputs.weekly_adherence["client_id"].to_list())
+        | set(inputs.activities["client_id"].to_list())
+        | set(inputs.journal["client_id"].to_list())
+    )
+    if client is not None:
+        wanted = [cid for cid, code in codes.items() if code == client]
+        if not wanted:
+            raise ConfigError(f"client {client!r} is not in the roster")
+        ids = wanted
+    else:
+        # roster clients by code, then clients missing from the roster by pseudonym
+        ids = sorted(set(codes) | seen, key=lambda cid: (cid not in codes, codes.get(cid, cid)))
+    result = ReportResult(overview=None, as_of=as_of)
+    reports = []
+    for client_id in ids:
+        code = codes.get(client_id)
+        if code is None:
+            result.unknown_clients += 1
+            code = f"id {client_id[:8]}"
+        report = client_report(inputs, client_id=client_id, code=code, as_of=as_of, weeks=weeks)
+        reports.append(report)
+        page = out / CLIENT_DIR / client_page_name(code)
+        _write_atomic(page, render_client_page(report, generated=generated))
+        result.clients[code] = page
+    if client is None:
+        result.overview = out / OVERVIEW_NAME
+        overview = render_overview(overview_rows(reports), as_of=as_of, generated=generated)
+        _write_atomic(result.overview, overview)
+    log.info("wrote %d client report(s) up to %s", len(result.clients), as_of)
+    return result

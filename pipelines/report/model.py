@@ -1,0 +1,423 @@
+"""What a report shows, computed from the warehouse tables: pure functions, frames in.
+
+:func:`client_report` turns the tables (whole, as :class:`ReportInputs`) into a
+:class:`ClientReport` for one client and a window of ISO weeks ending with the week of ``as_of``;
+:func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
+clock: the caller chooses ``as_of`` (by default :func:`default_as_of`, the last day with data).
+
+Words shown to therapists are data (:data:`BAND_WORDS`, :data:`INDICATOR_TITLES`,
+:data:`QUALITY_FLAG_WORDS`, :data:`INSUFFICIENT_WORDS`), not scattered through the rendering.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from transform.indicators import INDICATOR_LABELS
+
+__all__ = [
+    "ACWR_HIGH_RISK",
+    "ACWR_SWEET_SPOT",
+    "BAND_WORDS",
+    "CONCERN_ORDER",
+    "INDICATOR_TITLES",
+    "INSUFFICIENT_WORDS",
+    "OPEN_INDICATOR_DAYS",
+    "QUALITY_FLAG_WORDS",
+    "ClientReport",
+    "IndicatorSummary",
+    "OverviewRow",
+    "ReportInputs",
+    "RunRow",
+    "client_report",
+    "default_as_of",
+    "overview_row",
+    "overview_rows",
+    "week_start",
+]
+
+OPEN_INDICATOR_DAYS = 7
+"""An indicator is *open* when raised on one of the last 7 days up to ``as_of``."""
+
+ACWR_SWEET_SPOT = (0.8, 1.3)
+"""Acute:chronic ratio zone of lowest injury risk (Gabbett 2016), shaded green."""
+
+ACWR_HIGH_RISK = 1.5
+"""Acute:chronic ratio above which risk rises sharply (Gabbett 2016), shaded red."""
+
+BAND_WORDS: Mapping[str, str] = {
+    "green": "on plan (80-120 % of planned minutes)",
+    "yellow": "partly on plan (50-80 % or 120-150 %)",
+    "red": "off plan (under 50 %, over 150 %, or no run in a planned week)",
+    "rest": "planned rest week",
+    "no_plan": "no plan for this week",
+}
+"""Plain words for each adherence band."""
+
+NO_DATA = "no data"
+
+CONCERN_ORDER: Mapping[str, int] = {
+    "red": 4,
+    "yellow": 3,
+    NO_DATA: 2,
+    "no_plan": 1,
+    "green": 0,
+    "rest": 0,
+}
+"""How concerning this week's band is (higher first), after the number of open indicators."""
+
+INDICATOR_TITLES: Mapping[str, str] = {
+    **INDICATOR_LABELS,
+    "overload_low_wellbeing": "high load together with low mood or sleep",
+    "insufficient_data": "not enough data to judge",
+}
+"""Short plain-language title of each indicator code."""
+
+INSUFFICIENT_WORDS: Mapping[str, str] = {
+    "short_history": "fewer than 21 days of history: training load is not judged yet",
+    "short_history_acwr": "21-27 days of history: the acute:chronic ratio is not judged yet",
+    "sparse_journal": "too few journal entries to judge load together with mood and sleep",
+}
+"""Plain words for the reasons of ``insufficient_data`` rows."""
+
+QUALITY_FLAG_WORDS: Mapping[str, str] = {
+    "clock_not_set": "the watch clock was never set, so the activity has no date",
+    "recovered": "the file was damaged; the part before the damage was kept",
+    "sport_inferred": "the sport was not recorded and was inferred",
+    "timezone_unknown": "the client's time zone is missing from the roster (dates are UTC)",
+}
+"""Plain words for activity ``quality_flags`` (unknown flags are shown as they are)."""
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """The warehouse tables a report reads (whole tables, every client)."""
+
+    weekly_adherence: pl.DataFrame
+    daily_load: pl.DataFrame
+    journal: pl.DataFrame
+    run_journal: pl.DataFrame
+    indicators: pl.DataFrame
+    activities: pl.DataFrame
+    files: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run of the client with its pre/post mood."""
+
+    local_date: dt.date
+    sport: str
+    distance_km: float | None
+    minutes: float | None
+    pre_mood: float | None
+    post_mood: float | None
+    scale_max: int | None
+    mood_change: float | None
+    rpe: float | None
+
+
+@dataclass(frozen=True)
+class IndicatorSummary:
+    """One indicator over the window: on how many days it was raised, and its latest words."""
+
+    code: str
+    days: int
+    first: dt.date
+    last: dt.date
+    explanation: str
+    """The explanation of the most recent day it was raised."""
+
+
+@dataclass(frozen=True)
+class ClientReport:
+    """Everything shown on one client's page (and its overview row)."""
+
+    client_id: str
+    code: str
+    as_of: dt.date
+    weeks: list[dt.date]
+    planned_minutes: list[float | None]
+    done_minutes: list[float]
+    bands: list[str | None]
+    days: list[dt.date]
+    load: list[float | None]
+    atl: list[float | None]
+    ctl: list[float | None]
+    acwr: list[float | None]
+    mood: list[float | None]
+    mood_week: list[float | None]
+    sleep: list[float | None]
+    sleep_week: list[float | None]
+    runs: list[RunRow]
+    indicators: list[tuple[dt.date, str, str]]
+    """(day, code, plain explanation) of every indicator raised in the window, newest first."""
+    indicator_summary: list[IndicatorSummary]
+    """Each indicator raised in the window, most recently raised first."""
+    open_indicators: list[str]
+    """Codes raised on the last :data:`OPEN_INDICATOR_DAYS` days, most recent first."""
+    weeks_without_data: list[dt.date]
+    refused_files: list[tuple[str, int]]
+    """(plain reason, number of files) of every file refused for this client."""
+    quality_notes: list[tuple[str, int]]
+    """(plain note, number of activities) of data-quality flags on the client's activities."""
+    insufficient: list[tuple[dt.date, dt.date, str]] = field(default_factory=list)
+    """(from, to, plain reason) of the insufficient-data ranges overlapping the window."""
+    last_data: dt.date | None = None
+
+    @property
+    def this_week_band(self) -> str:
+        """Band of the week of ``as_of``, or ``"no data"``."""
+        return (self.bands[-1] or NO_DATA) if self.bands else NO_DATA
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One client on the clinic overview."""
+
+    code: str
+    band: str
+    planned_minutes: float | None
+    done_minutes: float
+    open_indicators: list[str]
+    last_data: dt.date | None
+    refused_files: int
+    weeks: list[dt.date]
+    bands: list[str | None]
+    concern: tuple[int, int, int]
+
+
+def week_start(day: dt.date) -> dt.date:
+    """Monday of the ISO week of ``day``.
+
+    Examples
+    --------
+    >>> week_start(dt.date(2026, 3, 8))
+    datetime.date(2026, 3, 2)
+    """
+    return day - dt.timedelta(days=day.weekday())
+
+
+def default_as_of(inputs: ReportInputs) -> dt.date | None:
+    """Return the last day any client has an activity or a journal entry (``None``: no data)."""
+    candidates = [
+        inputs.activities["local_date"].max(),
+        inputs.journal["local_date"].max(),
+    ]
+    days = [d for d in candidates if isinstance(d, dt.date)]
+    return max(days) if days else None
+
+
+def _by_day(frame: pl.DataFrame, column: str, days: Sequence[dt.date]) -> list[float | None]:
+    values = dict(zip(frame["local_date"].to_list(), frame[column].to_list(), strict=True))
+    return [None if values.get(d) is None else float(values[d]) for d in days]
+
+
+def _mine(frame: pl.DataFrame, client_id: str) -> pl.DataFrame:
+    return frame.filter(pl.col("client_id") == client_id)
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def client_report(
+    inputs: ReportInputs,
+    *,
+    client_id: str,
+    code: str,
+    as_of: dt.date,
+    weeks: int = 12,
+) -> ClientReport:
+    """Build one client's report for the ``weeks`` ISO weeks ending with the week of ``as_of``.
+
+    Parameters
+    ----------
+    inputs
+        The warehouse tables.
+    client_id
+        The client's pseudonym (as in the tables).
+    code
+        The clinic's code for the client, shown on the page (never written to the warehouse).
+    as_of
+        Last day shown; days after it in the week are left empty.
+    weeks
+        Number of ISO weeks, at least 1.
+
+    Returns
+    -------
+    ClientReport
+        Weekly series (one value per week), daily series (one value per day, ``None`` where the
+        table has no value), runs, indicators and data-quality notes.
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    last_week = week_start(as_of)
+    week_list = [last_week - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    first_day = week_list[0]
+    days = [first_day + dt.timedelta(days=i) for i in range((as_of - first_day).days + 1)]
+    in_window = pl.col("local_date").is_between(first_day, as_of)
+
+    adherence = _mine(inputs.weekly_adherence, client_id)
+    by_week = {row["week_start"]: row for row in adherence.iter_rows(named=True)}
+    planned = [_float(by_week[w]["planned_minutes"]) if w in by_week else None for w in week_list]
+    done = [float(by_week[w]["completed_minutes"]) if w in by_week else 0.0 for w in week_list]
+    bands = [by_week[w]["band"] if w in by_week else None for w in week_list]
+
+    daily = _mine(inputs.daily_load, client_id).filter(in_window)
+    journal = _mine(inputs.journal, client_id)
+    journal_days = (
+        journal.filter(in_window)
+        .group_by("local_date")
+        .agg(
+            mood=(pl.col("mood") / pl.col("mood_scale_max").cast(pl.Float64) * 10).mean(),
+            sleep=pl.col("sleep_hours").mean(),
+        )
+    )
+    mood_week = [None if v is None else v * 10 for v in _by_day(daily, "mood_week_mean_frac", days)]
+
+    runs = [
+        RunRow(
+            local_date=row["local_date"],
+            sport=row["sport"],
+            distance_km=None if row["distance_m"] is None else row["distance_m"] / 1000,
+            minutes=None if row["moving_time_s"] is None else row["moving_time_s"] / 60,
+            pre_mood=row["pre_mood"],
+            post_mood=row["post_mood"],
+            scale_max=row["post_mood_scale_max"] or row["pre_mood_scale_max"],
+            mood_change=row["mood_change"],
+            rpe=row["post_rpe"],
+        )
+        for row in _mine(inputs.run_journal, client_id)
+        .filter(in_window & (pl.col("sport") == "running"))
+        .sort("local_date", "start_utc", descending=True)
+        .iter_rows(named=True)
+    ]
+
+    raised = _mine(inputs.indicators, client_id)
+    signals = raised.filter((pl.col("indicator") != "insufficient_data") & in_window).sort(
+        "local_date", "indicator", descending=[True, False]
+    )
+    indicator_rows = [
+        (row["local_date"], row["indicator"], row["explanation"])
+        for row in signals.iter_rows(named=True)
+    ]
+    summary: dict[str, IndicatorSummary] = {}
+    for day, code_, text in indicator_rows:  # newest first: the first row seen is the latest
+        seen = summary.get(code_)
+        summary[code_] = (
+            IndicatorSummary(code_, 1, day, day, text)
+            if seen is None
+            else IndicatorSummary(code_, seen.days + 1, day, seen.last, seen.explanation)
+        )
+    open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
+    open_codes: list[str] = []
+    for day, code_, _ in indicator_rows:
+        if day >= open_since and code_ not in open_codes:
+            open_codes.append(code_)
+    insufficient = [
+        (row["local_date"], row["until_date"], INSUFFICIENT_WORDS.get(row["reason"], row["reason"]))
+        for row in raised.filter(
+            (pl.col("indicator") == "insufficient_data")
+            & (pl.col("until_date") >= first_day)
+            & (pl.col("local_date") <= as_of)
+        )
+        .sort("local_date")
+        .iter_rows(named=True)
+    ]
+
+    activities = _mine(inputs.activities, client_id)
+    data_days = set(activities["local_date"].drop_nulls().to_list()) | set(
+        journal["local_date"].to_list()
+    )
+    first_data = min(data_days) if data_days else None
+    data_weeks = {week_start(d) for d in data_days}
+    without = [
+        w
+        for w in week_list
+        if first_data is not None and w >= week_start(first_data) and w not in data_weeks
+    ]
+    flagged = (
+        activities.filter(in_window | pl.col("local_date").is_null())
+        .select(pl.col("quality_flags").str.split(",").alias("flag"))
+        .explode("flag")
+        .filter(pl.col("flag").str.len_chars() > 0)
+        .group_by("flag")
+        .len()
+        .sort("flag")
+    )
+    quality = [
+        (QUALITY_FLAG_WORDS.get(row["flag"], row["flag"]), int(row["len"]))
+        for row in flagged.iter_rows(named=True)
+    ]
+    refused = (
+        _mine(inputs.files, client_id)
+        .filter(pl.col("outcome") == "quarantined")
+        .group_by(pl.col("reason_message").fill_null("refused (no reason recorded)"))
+        .len()
+        .sort("len", "reason_message", descending=[True, False])
+    )
+    refused_rows = [
+        (str(row["reason_message"]), int(row["len"])) for row in refused.iter_rows(named=True)
+    ]
+    past_days = [d for d in data_days if d <= as_of]
+
+    return ClientReport(
+        client_id=client_id,
+        code=code,
+        as_of=as_of,
+        weeks=week_list,
+        planned_minutes=planned,
+        done_minutes=done,
+        bands=bands,
+        days=days,
+        load=_by_day(daily, "load", days),
+        atl=_by_day(daily, "atl", days),
+        ctl=_by_day(daily, "ctl", days),
+        acwr=_by_day(daily, "acwr_ewma", days),
+        mood=_by_day(journal_days, "mood", days),
+        mood_week=mood_week,
+        sleep=_by_day(journal_days, "sleep", days),
+        sleep_week=_by_day(daily, "sleep_week_mean_h", days),
+        runs=runs,
+        indicators=indicator_rows,
+        indicator_summary=list(summary.values()),
+        open_indicators=open_codes,
+        weeks_without_data=without,
+        refused_files=refused_rows,
+        quality_notes=quality,
+        insufficient=insufficient,
+        last_data=max(past_days) if past_days else None,
+    )
+
+
+def overview_row(report: ClientReport) -> OverviewRow:
+    """Return the overview line of a client's report with its concern key (:func:`overview_rows`)."""
+    band = report.this_week_band
+    days_quiet = (report.as_of - report.last_data).days if report.last_data else 10_000
+    return OverviewRow(
+        code=report.code,
+        band=band,
+        planned_minutes=report.planned_minutes[-1],
+        done_minutes=report.done_minutes[-1],
+        open_indicators=report.open_indicators,
+        last_data=report.last_data,
+        refused_files=sum(n for _, n in report.refused_files),
+        weeks=report.weeks,
+        bands=report.bands,
+        concern=(len(report.open_indicators), CONCERN_ORDER.get(band, 0), days_quiet),
+    )
+
+
+def overview_rows(reports: Sequence[ClientReport]) -> list[OverviewRow]:
+    """Overview rows, most concerning first.
+
+    Order: more open indicators first; then this week's band by :data:`CONCERN_ORDER` (red,
+    yellow, no data, no plan, green/rest); then longer without data; then by code.
+    """
+    rows = [overview_row(r) for r in reports]
+    return sorted(rows, key=lambda r: (-r.concern[0], -r.concern[1], -r.concern[2], r.code))
