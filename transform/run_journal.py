@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Final, Literal
 
 import polars as pl
 
@@ -159,8 +159,12 @@ def build_run_journal(
         pl.col("mood_scale_max").cast(pl.Int8),
         "rpe",
     )
-    post = _post_entries(eligible, entries, config)
-    pre = _pre_entries(eligible, entries, config)
+    post = _claimed_entries(
+        eligible, entries, claim=_POST, kinds=config.post_kinds, window=config.post_window
+    )
+    pre = _claimed_entries(
+        eligible, entries, claim=_PRE, kinds=config.pre_kinds, window=config.pre_window
+    )
     out = (
         acts.join(pre, on="activity_id", how="left")
         .join(post, on="activity_id", how="left")
@@ -184,68 +188,59 @@ def build_run_journal(
     return out.select(RUN_JOURNAL_COLUMNS)
 
 
-def _post_entries(
-    eligible: pl.DataFrame, entries: pl.DataFrame, config: RunJournalConfig
-) -> pl.DataFrame:
-    """Each post entry goes to the latest run ended at/before it; each run keeps its first."""
-    ends = eligible.select("client_id", "activity_id", pl.col("end_utc").alias("_end")).sort(
-        "_end", "activity_id"
-    )
-    candidates = entries.filter(pl.col("kind").is_in(sorted(config.post_kinds))).sort(
-        "_ts", "entry_id"
-    )
-    owned = candidates.join_asof(
-        ends,
-        left_on="_ts",
-        right_on="_end",
-        by="client_id",
-        strategy="backward",
-        tolerance=config.post_window,
-        check_sortedness=False,
-    ).filter(pl.col("activity_id").is_not_null())
-    return (
-        owned.sort("activity_id", "_ts", "entry_id")
-        .group_by("activity_id", maintain_order=True)
-        .first()
-        .select(
-            "activity_id",
-            pl.col("entry_id").alias("post_entry_id"),
-            pl.col("_ts").alias("post_timestamp_utc"),
-            pl.col("mood").alias("post_mood"),
-            pl.col("mood_scale_max").alias("post_mood_scale_max"),
-            pl.col("rpe").alias("post_rpe"),
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """How one side of a run claims journal entries (the rule of the module docstring, as data)."""
+
+    prefix: str
+    """Output column prefix: ``pre`` or ``post``."""
+    anchor: str
+    """Activity column the window hangs from: ``start_utc`` or ``end_utc``."""
+    strategy: Literal["backward", "forward"]
+    """``backward``: an entry goes to the latest run anchored at/before it; ``forward``: earliest
+    at/after it."""
+    keep: Literal["first", "last"]
+    """Which of a run's claimed entries it keeps (closest to the run)."""
+    extra: tuple[str, ...] = ()
+    """Further entry columns carried to the output (``rpe`` after a run)."""
 
 
-def _pre_entries(
-    eligible: pl.DataFrame, entries: pl.DataFrame, config: RunJournalConfig
+_POST = _Claim(prefix="post", anchor="end_utc", strategy="backward", keep="first", extra=("rpe",))
+_PRE = _Claim(prefix="pre", anchor="start_utc", strategy="forward", keep="last")
+
+
+def _claimed_entries(
+    eligible: pl.DataFrame,
+    entries: pl.DataFrame,
+    *,
+    claim: _Claim,
+    kinds: frozenset[str],
+    window: timedelta,
 ) -> pl.DataFrame:
-    """Each pre entry goes to the earliest run starting at/after it; each run keeps its last."""
-    starts = eligible.select("client_id", "activity_id", pl.col("start_utc").alias("_start")).sort(
-        "_start", "activity_id"
-    )
-    candidates = entries.filter(pl.col("kind").is_in(sorted(config.pre_kinds))).sort(
-        "_ts", "entry_id"
-    )
+    """Give each entry of ``kinds`` to one run by an as-of join; each run keeps one entry."""
+    anchors = eligible.select(
+        "client_id", "activity_id", pl.col(claim.anchor).alias("_anchor")
+    ).sort("_anchor", "activity_id")
+    candidates = entries.filter(pl.col("kind").is_in(sorted(kinds))).sort("_ts", "entry_id")
     owned = candidates.join_asof(
-        starts,
+        anchors,
         left_on="_ts",
-        right_on="_start",
+        right_on="_anchor",
         by="client_id",
-        strategy="forward",
-        tolerance=config.pre_window,
+        strategy=claim.strategy,
+        tolerance=window,
         check_sortedness=False,
     ).filter(pl.col("activity_id").is_not_null())
-    return (
-        owned.sort("activity_id", "_ts", "entry_id")
-        .group_by("activity_id", maintain_order=True)
-        .last()
-        .select(
-            "activity_id",
-            pl.col("entry_id").alias("pre_entry_id"),
-            pl.col("_ts").alias("pre_timestamp_utc"),
-            pl.col("mood").alias("pre_mood"),
-            pl.col("mood_scale_max").alias("pre_mood_scale_max"),
-        )
+    grouped = owned.sort("activity_id", "_ts", "entry_id").group_by(
+        "activity_id", maintain_order=True
+    )
+    picked = grouped.first() if claim.keep == "first" else grouped.last()
+    p = claim.prefix
+    return picked.select(
+        "activity_id",
+        pl.col("entry_id").alias(f"{p}_entry_id"),
+        pl.col("_ts").alias(f"{p}_timestamp_utc"),
+        pl.col("mood").alias(f"{p}_mood"),
+        pl.col("mood_scale_max").alias(f"{p}_mood_scale_max"),
+        *[pl.col(c).alias(f"{p}_{c}") for c in claim.extra],
     )
