@@ -32,6 +32,9 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+bench: $(STAMP)
+	$(PY) bench/bench_fit.py
+
 docs: $(STAMP)
 	$(PY) -m warehouse.dictionary
 

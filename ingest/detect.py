@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingest.errors import UnsupportedFormat
-from ingest.fit import read_fit
+from ingest.fit_fast import read_fit_auto
 from ingest.frames import ParsedFile
 from ingest.gpx import read_gpx
 from ingest.tcx import read_tcx
@@ -23,7 +23,7 @@ XML_ROOTS: dict[bytes, str] = {b"<gpx": "gpx", b"<TrainingCenterDatabase": "tcx"
 """Root element opening -> format (namespace prefixes are handled by :func:`_xml_format`)."""
 
 ACTIVITY_READERS: dict[str, Callable[[bytes], ParsedFile]] = {
-    "fit": read_fit,
+    "fit": read_fit_auto,
     "gpx": read_gpx,
     "tcx": read_tcx,
 }

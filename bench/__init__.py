@@ -1,0 +1,1 @@
+"""Benchmarks (``python bench/bench_fit.py``); not part of the installed distribution."""

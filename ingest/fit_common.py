@@ -1,0 +1,410 @@
+"""What both FIT decoders share: field mappings, value rules, and turning decoded data into activities.
+
+``ingest/fit.py`` (fitparse, message by message) and ``ingest/fit_fast.py`` (columnar, numpy) decode
+the same messages into the same :class:`FitContent`; :func:`assemble` then applies the one error and
+flag policy described in ``ingest/fit.py`` (salvage, ``crc_mismatch``, ``clock_not_set``, outliers
+dropped) and splits the records into one :class:`~ingest.frames.ParsedActivity` per session.
+
+The record columns are kept columnar (a Polars frame plus the absolute FIT time of each record) so
+that the fast decoder never builds one Python object per record; the fitparse decoder fills the same
+frame from its rows with :func:`records_from_rows`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from ingest.errors import CorruptFile, NotAnActivity
+from ingest.frames import (
+    LAP_COLUMNS,
+    RR_COLUMNS,
+    SAMPLE_COLUMNS,
+    ParsedActivity,
+    ParsedFile,
+    frame_from_rows,
+)
+
+__all__ = [
+    "ABS_COLUMN",
+    "COLUMN_CONVERTERS",
+    "FIT_EPOCH",
+    "LAP_FIELDS",
+    "OUTLIER_SLACK_S",
+    "RECORD_COLUMNS",
+    "RECORD_FIELDS",
+    "RELATIVE_TIME_LIMIT",
+    "SEMICIRCLE_TO_DEG",
+    "SESSION_FIELDS",
+    "FitContent",
+    "as_time",
+    "assemble",
+    "device_name",
+    "number",
+    "pick",
+    "positive",
+    "records_from_rows",
+    "semicircles",
+]
+
+FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
+RELATIVE_TIME_LIMIT = 0x10000000
+"""FIT date_time values below this are seconds since device power-on, not dates."""
+
+SEMICIRCLE_TO_DEG = 180.0 / 2**31
+OUTLIER_SLACK_S = 6 * 3600
+"""Records more than this outside the session's span are treated as garbage."""
+
+Converter = Callable[[Any], Any]
+FloatArray = npt.NDArray[np.float64]
+ColumnConverter = Callable[[FloatArray], FloatArray]
+
+
+def semicircles(value: Any) -> float | None:
+    """Semicircles to degrees (``None`` stays ``None``)."""
+    return None if value is None else float(value) * SEMICIRCLE_TO_DEG
+
+
+def number(value: Any) -> float | None:
+    """A decoded FIT value as a float; arrays, strings and invalid values become ``None``."""
+    if value is None or isinstance(value, tuple | str):
+        return None
+    return float(value)
+
+
+def positive(value: Any) -> float | None:
+    """Heart rate 0 is what devices write when no strap reading exists: null."""
+    value = number(value)
+    return value if value is not None and value > 0 else None
+
+
+def _column_number(values: FloatArray) -> FloatArray:
+    return values
+
+
+def _column_positive(values: FloatArray) -> FloatArray:
+    return np.where(values > 0, values, np.nan)
+
+
+def _column_semicircles(values: FloatArray) -> FloatArray:
+    return values * SEMICIRCLE_TO_DEG
+
+
+COLUMN_CONVERTERS: Mapping[Converter, ColumnConverter] = {
+    number: _column_number,
+    positive: _column_positive,
+    semicircles: _column_semicircles,
+}
+"""The columnar twin of each row converter (float64 columns, NaN standing for ``None``).
+
+A converter added to a field mapping without its twin here fails the fast decoder's first use.
+"""
+
+RECORD_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
+    # column: (FIT fields in order of preference, converter)
+    "distance_m": (("distance",), number),
+    "speed_mps": (("enhanced_speed", "speed"), number),
+    "hr_bpm": (("heart_rate",), positive),
+    "cadence_rpm": (("cadence",), number),
+    "altitude_m": (("enhanced_altitude", "altitude"), number),
+    "power_w": (("power",), number),
+    "lat_deg": (("position_lat",), semicircles),
+    "lon_deg": (("position_long",), semicircles),
+    "temperature_c": (("temperature",), number),
+}
+"""How FIT ``record`` fields become sample columns."""
+
+LAP_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
+    "elapsed_s": (("total_elapsed_time",), number),
+    "timer_s": (("total_timer_time",), number),
+    "distance_m": (("total_distance",), number),
+    "hr_mean_bpm": (("avg_heart_rate",), positive),
+    "hr_max_bpm": (("max_heart_rate",), positive),
+    "cadence_mean_rpm": (("avg_running_cadence", "avg_cadence"), number),
+    "speed_mean_mps": (("enhanced_avg_speed", "avg_speed"), number),
+    "ascent_m": (("total_ascent",), number),
+}
+"""How FIT ``lap`` fields become lap columns."""
+
+SESSION_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
+    "total_elapsed_s": (("total_elapsed_time",), number),
+    "total_timer_s": (("total_timer_time",), number),
+    "total_distance_m": (("total_distance",), number),
+    "hr_mean_bpm": (("avg_heart_rate",), positive),
+    "hr_max_bpm": (("max_heart_rate",), positive),
+    "total_ascent_m": (("total_ascent",), number),
+}
+"""Device-reported session totals kept as fallbacks for the summaries."""
+
+ABS_COLUMN = "_abs"
+"""Records frame column: the record's FIT time in seconds (absolute or device-relative), or null."""
+
+RECORD_COLUMNS: dict[str, pl.DataType] = {
+    ABS_COLUMN: pl.Float64(),
+    **{name: dtype for name, dtype in SAMPLE_COLUMNS.items() if name != "elapsed_s"},
+}
+"""Columns of :attr:`FitContent.records`, in order: the samples without ``elapsed_s``."""
+
+
+def pick(
+    values: Mapping[str, Any], mapping: Mapping[str, tuple[tuple[str, ...], Converter]]
+) -> dict[str, Any]:
+    """Apply a field mapping to one message's values: the first source that converts to a value."""
+    out: dict[str, Any] = {}
+    for column, (sources, convert) in mapping.items():
+        value = None
+        for source in sources:
+            value = convert(values.get(source))
+            if value is not None:
+                break
+        out[column] = value
+    return out
+
+
+def as_time(value: Any) -> tuple[dt.datetime | None, float | None]:
+    """Return (UTC datetime, absolute seconds) for a decoded FIT date_time value.
+
+    Device-relative values give ``(None, seconds_since_power_on)``.
+    """
+    if isinstance(value, dt.datetime):
+        aware = value.replace(tzinfo=dt.UTC)
+        return aware, (aware - FIT_EPOCH).total_seconds()
+    if isinstance(value, int | float) and value < RELATIVE_TIME_LIMIT:
+        return None, float(value)
+    return None, None
+
+
+def device_name(values: Mapping[str, Any]) -> str | None:
+    """``"<manufacturer> <product>"`` from a ``file_id`` message's values (no serial number)."""
+    manufacturer = values.get("manufacturer")
+    product = values.get("garmin_product") or values.get("product_name") or values.get("product")
+    parts = [str(p) for p in (manufacturer, product) if p is not None]
+    return " ".join(parts) or None
+
+
+_NO_RECORDS = pl.DataFrame(schema=RECORD_COLUMNS)
+
+
+def _empty_records() -> pl.DataFrame:
+    return _NO_RECORDS
+
+
+@dataclass
+class FitContent:
+    """What a FIT decoder collected from one file, before it is split into activities.
+
+    ``records`` has :data:`RECORD_COLUMNS` in file order; ``laps`` holds (absolute start, lap
+    columns) per lap message; ``rr_abs``/``rr_s`` the time of the last record before each RR
+    interval (NaN when none) and the interval in seconds; ``sessions`` one dict per session message
+    (the :data:`SESSION_FIELDS` columns plus ``sport``, ``sub_sport``, ``start_utc``,
+    ``start_abs``).
+    """
+
+    records: pl.DataFrame = field(default_factory=_empty_records)
+    laps: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
+    rr_abs: FloatArray = field(default_factory=lambda: np.empty(0))
+    rr_s: FloatArray = field(default_factory=lambda: np.empty(0))
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    sport: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    file_type: Any = None
+    clock_relative: bool = False
+    error: str | None = None
+    truncated: bool = False
+    crc_mismatch: bool = False
+
+
+def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:
+    """Build :attr:`FitContent.records` from (absolute time, sample columns) rows."""
+    return frame_from_rows(
+        [{ABS_COLUMN: absolute, **row} for absolute, row in rows], RECORD_COLUMNS
+    )
+
+
+@dataclass
+class _Session:
+    meta: dict[str, Any]
+    start_abs: float | None
+    end_abs: float | None
+    records: pl.DataFrame
+    laps: list[dict[str, Any]]
+    rr: FloatArray
+
+
+def _session_metas(content: FitContent) -> list[dict[str, Any]]:
+    metas = sorted(
+        content.sessions,
+        key=lambda m: m["start_abs"] if m["start_abs"] is not None else float("inf"),
+    )
+    return metas or [{**content.sport, "start_utc": None, "start_abs": None}]
+
+
+def _session_index(starts: list[float | None], absolute: FloatArray) -> npt.NDArray[np.int64]:
+    """Per time: the last session (in start order) that started at or before it, else the first.
+
+    Sessions are sorted by start with the unknown starts last, so the sessions that started at or
+    before a time are a prefix of the known starts.
+    """
+    known = np.array([s for s in starts if s is not None], dtype=np.float64)
+    count = np.searchsorted(known, absolute, side="right")  # NaN sorts after every start
+    count = np.where(np.isnan(absolute), 0, count)
+    return np.maximum(count - 1, 0).astype(np.int64)
+
+
+def _split_sessions(content: FitContent) -> list[_Session]:
+    metas = _session_metas(content)
+    starts: list[float | None] = [m.get("start_abs") for m in metas]
+    sessions = []
+    for meta, start in zip(metas, starts, strict=True):
+        span = meta.get("total_elapsed_s")
+        end = start + span if start is not None and span is not None else None
+        sessions.append(
+            _Session(
+                meta=meta,
+                start_abs=start,
+                end_abs=end,
+                records=content.records,
+                laps=[],
+                rr=content.rr_s,
+            )
+        )
+    if len(sessions) == 1:
+        sessions[0].laps = [lap for _, lap in content.laps]
+        return sessions
+    record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
+    record_index = _session_index(starts, record_abs)
+    lap_abs = np.array([np.nan if a is None else a for a, _ in content.laps], dtype=np.float64)
+    lap_index = _session_index(starts, lap_abs).tolist()
+    rr_index = _session_index(starts, content.rr_abs)
+    for i, session in enumerate(sessions):
+        session.records = content.records.filter(pl.Series(record_index == i))
+        session.laps = [lap for (_, lap), j in zip(content.laps, lap_index, strict=True) if j == i]
+        session.rr = content.rr_s[rr_index == i]
+    return sessions
+
+
+def _drop_outliers(session: _Session) -> int:
+    """Drop records far outside the session span; return how many were dropped."""
+    absolute = session.records[ABS_COLUMN]
+    times = np.sort(absolute.drop_nulls().to_numpy())
+    if times.size == 0:
+        return 0
+    median = float(times[times.size // 2])
+    low = session.start_abs if session.start_abs is not None else median
+    high = session.end_abs if session.end_abs is not None else median
+    low, high = min(low, median) - OUTLIER_SLACK_S, max(high, median) + OUTLIER_SLACK_S
+    if low <= times[0] and times[-1] <= high:
+        return 0
+    keep = absolute.is_null() | ((absolute >= low) & (absolute <= high))
+    before = session.records.height
+    session.records = session.records.filter(keep)
+    return before - session.records.height
+
+
+def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
+    absolute = session.records[ABS_COLUMN]
+    origin = absolute.min()  # elapsed_s counts from the first sample, like start_utc
+    if origin is None:
+        elapsed = pl.Series("elapsed_s", [None] * absolute.len(), dtype=pl.Float64)
+    else:
+        elapsed = (absolute - origin).alias("elapsed_s")
+    columns = {name: session.records[name] for name in RECORD_COLUMNS if name != ABS_COLUMN}
+    samples = pl.DataFrame(
+        [elapsed if name == "elapsed_s" else columns[name] for name in SAMPLE_COLUMNS]
+    )
+    laps = pl.from_dicts(
+        [{**lap, "lap_index": i} for i, lap in enumerate(session.laps)],
+        schema=LAP_COLUMNS,
+        strict=False,
+    )
+    rr = pl.DataFrame(
+        [
+            pl.Series("rr_index", np.arange(session.rr.size), dtype=RR_COLUMNS["rr_index"]),
+            pl.Series("rr_s", session.rr, dtype=RR_COLUMNS["rr_s"]),
+        ]
+    )
+    meta = {k: v for k, v in session.meta.items() if k != "start_abs"}
+    meta["flags"] = set(flags)
+    return ParsedActivity(meta=meta, samples=samples, laps=laps, rr=rr)
+
+
+def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
+    """Apply the FIT error and flag policy and split the records into one activity per session.
+
+    Parameters
+    ----------
+    content
+        What the decoder collected.
+    decoder
+        Name stored in :attr:`ParsedFile.decoder` (``"fitparse"``, ``"fit-columnar"``).
+
+    Returns
+    -------
+    ParsedFile
+        ``source_format="fit"``; flags and warnings say what was salvaged.
+
+    Raises
+    ------
+    CorruptFile
+        Decoding stopped before any record (reason ``fit_corrupt`` or ``fit_truncated``).
+    NotAnActivity
+        A valid FIT file of another kind (settings, monitoring, ...) or with no records.
+
+    Examples
+    --------
+    >>> assemble(FitContent(file_type="settings"), decoder="fitparse")
+    Traceback (most recent call last):
+    ...
+    ingest.errors.NotAnActivity: not_an_activity: This is a watch settings file, not a workout; nothing to take in.
+    """
+    n_records = content.records.height
+    warnings: list[str] = []
+    flags: set[str] = set()
+    if content.error is not None:
+        if not n_records:
+            code = "fit_truncated" if content.truncated else "fit_corrupt"
+            raise CorruptFile(
+                code,
+                "This FIT file is damaged and no workout data could be read from it.",
+                detail=content.error,
+            )
+        flags.add("recovered")
+        warnings.append(
+            f"decoding stopped early ({content.error}); "
+            f"{n_records} records before that point were kept"
+        )
+    if content.crc_mismatch:
+        flags.add("crc_mismatch")
+        warnings.append("the file's checksum does not match its contents")
+    if content.clock_relative:
+        flags.add("clock_not_set")
+    if content.file_type not in (None, "activity") and not n_records:
+        raise NotAnActivity(
+            "not_an_activity",
+            f"This is a watch {content.file_type} file, not a workout; nothing to take in.",
+        )
+    if not n_records:
+        raise NotAnActivity("not_an_activity", "This FIT file holds no workout records.")
+    activities = []
+    for session in _split_sessions(content):
+        session_flags = set(flags)
+        dropped = _drop_outliers(session)
+        if dropped:
+            session_flags.add("implausible_timestamps_dropped")
+            warnings.append(f"{dropped} records with impossible timestamps were dropped")
+        if session.records.height:
+            activities.append(_activity(session, session_flags))
+    return ParsedFile(
+        source_format="fit",
+        activities=activities,
+        device=content.device,
+        decoder=decoder,
+        flags=flags,
+        warnings=warnings,
+    )

@@ -1,0 +1,1198 @@
+"""Columnar FIT decoder: the same result as :func:`ingest.fit.read_fit`, hundreds of times faster.
+
+fitparse decodes one message at a time in Python (a few thousand records per second). This module
+walks the message headers once to find where each data message starts and which definition it uses
+(runs of same-type messages are skipped over with numpy), then decodes all ``record`` and ``hrv``
+messages of one definition at once through a numpy structured dtype, in either byte order. ``lap``,
+``session``, ``file_id``, ``sport`` and the developer-field messages are few and are decoded one by
+one with fitparse's own rules (sub-fields, components, enum names).
+
+Everything about fields comes from fitparse's profile (``fitparse.profile.MESSAGE_TYPES``) and base
+types (``fitparse.records.BASE_TYPES``, their invalid sentinels read off their ``parse`` functions):
+no table is copied by hand. The decoded messages go through the same :func:`ingest.fit_common.assemble`
+as the fitparse reader.
+
+Error policy: fitparse stays the reference. The fast path only returns what it can vouch for; a
+file it cannot (a CRC mismatch in the header or the file, a file cut short or with trailing bytes, an
+undefined local message type, a field size that is not a multiple of its base type, an unknown base
+type, an undefined developer field, a message that runs past the data, a field in a shape where
+fitparse itself would fail or that the fast path does not decode) raises :class:`FastPathRefused`
+with a reason code from :data:`REFUSAL_REASONS`. :func:`read_fit_auto` then decodes the file with
+fitparse and says why in :attr:`ParsedFile.warnings`. Valid files that are not activities raise the
+same :class:`~ingest.errors.NotAnActivity` as the fitparse reader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from fitparse.profile import MESSAGE_TYPES
+from fitparse.records import BASE_TYPES
+
+from ingest.errors import MindmilesError
+from ingest.fit import read_fit
+from ingest.fit_common import (
+    ABS_COLUMN,
+    COLUMN_CONVERTERS,
+    LAP_FIELDS,
+    RECORD_COLUMNS,
+    RECORD_FIELDS,
+    RELATIVE_TIME_LIMIT,
+    SESSION_FIELDS,
+    FitContent,
+    as_time,
+    assemble,
+    device_name,
+    pick,
+)
+from ingest.frames import ParsedFile
+
+__all__ = ["DECODER_NAME", "REFUSAL_REASONS", "FastPathRefused", "read_fit_auto", "read_fit_fast"]
+
+logger = logging.getLogger(__name__)
+
+DECODER_NAME = "fit-columnar"
+""":attr:`ParsedFile.decoder` of a file the fast path decoded."""
+
+REFUSAL_REASONS: Mapping[str, str] = {
+    "bad_header": "no valid FIT header where one was expected",
+    "header_crc_mismatch": "header crc mismatch",
+    "crc_mismatch": "crc mismatch",
+    "truncated": "the file ends before its data and crc",
+    "message_overrun": "a message runs past the end of the data",
+    "undefined_local_type": "a data message uses an undefined local message type",
+    "unknown_base_type": "a field has an unknown base type",
+    "bad_field_size": "a field size is not a positive multiple of its base type",
+    "unknown_developer_field": "a developer field is used before it is described",
+    "developer_field_clash": "a developer field is named like a field the pipeline reads",
+    "unsupported_field": "a field in a shape the fast decoder does not decode",
+    "accumulator_mismatch": "accumulated components of different widths",
+}
+"""Reason code -> plain words, for each way the fast path hands a file to fitparse."""
+
+
+class FastPathRefused(MindmilesError):
+    """The fast decoder cannot vouch for this file; decode it with fitparse instead.
+
+    Internal to the FIT readers: :func:`read_fit_auto` catches it. It is not an
+    :class:`~ingest.errors.IngestError` because the file may well be fine for fitparse.
+
+    Parameters
+    ----------
+    reason
+        A key of :data:`REFUSAL_REASONS`.
+    detail
+        Where and what (offsets, message and field numbers); never file contents.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in REFUSAL_REASONS:
+            raise ValueError(f"unknown refusal reason {reason!r}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{REFUSAL_REASONS[reason]}" + (f" ({detail})" if detail else ""))
+
+
+# -- base types, read off fitparse --------------------------------------------------------------
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class _BaseType:
+    """One FIT base type: how fitparse reads it (struct code, size) and its invalid value."""
+
+    identifier: int
+    name: str
+    kind: str  # "int", "float", "byte" or "string"
+    fmt: str
+    size: int
+    invalid: int | None
+    parse: Callable[[Any], Any]
+
+
+def _invalid_int(fmt: str, parse: Callable[[Any], Any]) -> int:
+    """The one integer that fitparse's ``parse`` turns into ``None`` (probed, not assumed)."""
+    bits = 8 * struct.calcsize(fmt)
+    candidates = {0, 2 ** (bits - 1) - 1, 2**bits - 1}
+    invalid = [c for c in sorted(candidates) if parse(c) is None]
+    if len(invalid) != 1:
+        raise RuntimeError(f"cannot tell the invalid value of base type {fmt!r}")
+    value: int = invalid[0]
+    return value
+
+
+def _base_types() -> dict[int, _BaseType]:
+    out = {}
+    for identifier, base in BASE_TYPES.items():
+        fmt: str = base.fmt
+        size = struct.calcsize(fmt)
+        if base.name == "byte":
+            kind, invalid = "byte", None
+        elif fmt == "s":
+            kind, invalid = "string", None
+        elif fmt in "fd":
+            if base.parse(math.nan) is not None:
+                raise RuntimeError(f"base type {base.name} does not treat NaN as invalid")
+            kind, invalid = "float", None
+        else:
+            kind, invalid = "int", _invalid_int(fmt, base.parse)
+        out[identifier] = _BaseType(identifier, base.name, kind, fmt, size, invalid, base.parse)
+    return out
+
+
+BASE = _base_types()
+"""Base type number -> :class:`_BaseType`, from ``fitparse.records.BASE_TYPES``."""
+
+TIMESTAMP_DEF_NUM = 253
+"""Field number of ``timestamp`` in every message (also drives compressed timestamps)."""
+PROCESSED_TYPES = frozenset({"date_time", "local_date_time", "localtime_into_day"})
+"""Profile types that fitparse's default data processor converts (and can fail on)."""
+SECONDS_PER_DAY = 86_400
+FIT_EPOCH_NAIVE = dt.datetime(1989, 12, 31)
+FIT_EPOCH_UNIX_S = 631_065_600
+MESG_NUM = {mesg.name: num for num, mesg in MESSAGE_TYPES.items()}
+RECORD, HRV = MESG_NUM["record"], MESG_NUM["hrv"]
+DEVELOPER_DATA_ID, FIELD_DESCRIPTION = MESG_NUM["developer_data_id"], MESG_NUM["field_description"]
+SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
+    MESG_NUM["file_id"]: frozenset(
+        {"type", "manufacturer", "garmin_product", "product_name", "product", "time_created"}
+    ),
+    MESG_NUM["sport"]: frozenset({"sport", "sub_sport"}),
+    MESG_NUM["lap"]: frozenset(
+        {"start_time", *(s for sources, _ in LAP_FIELDS.values() for s in sources)}
+    ),
+    MESG_NUM["session"]: frozenset(
+        {
+            "start_time",
+            "sport",
+            "sub_sport",
+            *(s for sources, _ in SESSION_FIELDS.values() for s in sources),
+        }
+    ),
+    DEVELOPER_DATA_ID: frozenset({"developer_data_index"}),
+    FIELD_DESCRIPTION: frozenset(
+        {"developer_data_index", "field_definition_number", "fit_base_type_id", "field_name"}
+    ),
+}
+"""Messages decoded one by one, with the field names the readers use from each."""
+RECORD_NAMES = frozenset(
+    {
+        "timestamp",
+        "fractional_cadence",
+        *(s for sources, _ in RECORD_FIELDS.values() for s in sources),
+    }
+)
+HRV_NAMES = frozenset({"time"})
+NEEDED: Mapping[int, frozenset[str]] = {**SMALL_MESSAGES, RECORD: RECORD_NAMES, HRV: HRV_NAMES}
+
+HEADER_LOCAL = np.array(
+    [((h >> 5) & 0x3) if h & 0x80 else (-1 if h & 0x40 else h & 0x0F) for h in range(256)],
+    dtype=np.int8,
+)
+"""Header byte -> local message type of a data message (-1 for a definition message)."""
+RUN_PROBE = 32
+"""First window (messages) in which a run of same-type messages is looked for with numpy."""
+MAX_RUNS_AS_VIEWS = 64
+"""Up to this many runs, a definition's messages are read as views; past it, gathered by index."""
+
+
+# -- CRC ----------------------------------------------------------------------------------------
+
+
+def _crc_byte_table() -> npt.NDArray[np.uint16]:
+    """Byte-wise table of the FIT CRC-16 (fitparse computes it nibble-wise with the same result)."""
+    crc = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        crc = np.where(crc & 1, (crc >> 1) ^ 0xA001, crc >> 1)
+    return crc.astype(np.uint16)
+
+
+_CRC8 = _crc_byte_table()
+_V = np.arange(1 << 16, dtype=np.uint32)
+_T_LOW = _CRC8[_V & 0xFF].astype(np.uint32)
+_CRC16: npt.NDArray[np.uint16] = ((_T_LOW >> 8) ^ _CRC8[((_V >> 8) ^ _T_LOW) & 0xFF]).astype(
+    np.uint16
+)
+"""Register after two bytes: ``_CRC16[register ^ (b0 | b1 << 8)]`` (the register is 16 bits)."""
+del _V, _T_LOW
+_CRC_CHUNK = 64
+"""Bytes per chunk whose CRCs are computed side by side."""
+
+
+@cache
+def _zero_run(length: int) -> npt.NDArray[np.uint16]:
+    """Register -> register after ``length`` zero bytes (``length`` a power of two, >= 2)."""
+    if length == 2:
+        return _CRC16
+    half = _zero_run(length // 2)
+    return half[half]
+
+
+def fit_crc(data: bytes | memoryview) -> int:
+    """FIT CRC-16 of ``data``, equal to ``fitparse.records.Crc.calculate(data)``.
+
+    Leading zero bytes leave a zero register unchanged, so the data is zero-padded in front to a
+    whole number of chunks, a power of two of them; each chunk's CRC is computed side by side (two
+    bytes per step), and neighbours are folded pairwise: (left carried through as many zero bytes as
+    the right is long) XOR right, the CRC being linear.
+    """
+    size = len(data)
+    if size < 2 * _CRC_CHUNK:
+        crc = 0
+        table = _CRC8
+        for byte in bytes(data):
+            crc = int(table[(crc ^ byte) & 0xFF]) ^ (crc >> 8)
+        return crc
+    n_chunks = 1 << max(0, math.ceil(math.log2(math.ceil(size / _CRC_CHUNK))))
+    padded = np.zeros(n_chunks * _CRC_CHUNK, dtype=np.uint8)
+    padded[padded.size - size :] = np.frombuffer(data, dtype=np.uint8)
+    words = padded.view("<u2").reshape(n_chunks, _CRC_CHUNK // 2)
+    registers = np.zeros(n_chunks, dtype=np.uint16)
+    for column in words.T:
+        registers = _CRC16[registers ^ column]
+    length = _CRC_CHUNK
+    while registers.size > 1:
+        registers = _zero_run(length)[registers[0::2]] ^ registers[1::2]
+        length *= 2
+    return int(registers[0])
+
+
+# -- definitions and the index pass --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldDef:
+    def_num: int
+    size: int
+    base: _BaseType
+    offset: int  # from the start of the message (header byte at 0)
+    count: int  # values of the base type
+
+
+@dataclass(frozen=True, slots=True)
+class _DevField:
+    dev_index: int
+    def_num: int
+    size: int
+    name: Any
+
+
+@dataclass(slots=True)
+class _Definition:
+    """One definition message and the data messages that used it."""
+
+    mesg_num: int
+    endian: str
+    fields: tuple[_FieldDef, ...]
+    dev_fields: tuple[_DevField, ...]
+    size: int  # of each data message, header byte included
+    ordinal: int  # data messages read before this definition
+    runs: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, count, first ordinal)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (
+            self.mesg_num,
+            self.endian,
+            tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
+        )
+
+    def offsets(self) -> IntArray:
+        return np.concatenate(
+            [np.arange(p, p + k * self.size, self.size, dtype=np.int64) for p, k, _ in self.runs]
+        )
+
+    def ordinals(self) -> IntArray:
+        return np.concatenate([np.arange(o, o + k, dtype=np.int64) for _, k, o in self.runs])
+
+    @property
+    def n_messages(self) -> int:
+        return sum(k for _, k, _ in self.runs)
+
+
+@dataclass(slots=True)
+class _Index:
+    definitions: list[_Definition] = field(default_factory=list)
+    segment_ordinals: list[int] = field(default_factory=list)
+    n_messages: int = 0
+    compressed: bool = False
+    dev_types: dict[Any, dict[Any, tuple[_BaseType, Any]]] = field(default_factory=dict)
+
+
+def _refuse(reason: str, detail: str = "") -> FastPathRefused:
+    return FastPathRefused(reason, detail)
+
+
+def _parse_definition(
+    data: bytes, p: int, end: int, ordinal: int, index: _Index
+) -> tuple[_Definition, int]:
+    """Read the definition message at ``p``; return it and the offset after it."""
+    header = data[p]
+    if p + 6 > end:
+        raise _refuse("message_overrun", f"definition at byte {p}")
+    endian = ">" if data[p + 2] else "<"
+    (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
+    n_fields = data[p + 5]
+    q = p + 6
+    if q + 3 * n_fields > end:
+        raise _refuse("message_overrun", f"definition at byte {p}")
+    fields = []
+    offset = 1
+    for _ in range(n_fields):
+        def_num, size, base_num = data[q], data[q + 1], data[q + 2]
+        q += 3
+        base = BASE.get(base_num)
+        if base is None:
+            raise _refuse("unknown_base_type", f"base type {base_num:#x}, message {mesg_num}")
+        if size == 0 or size % base.size:
+            raise _refuse(
+                "bad_field_size",
+                f"field {def_num} of message {mesg_num}: {size} bytes of {base.name}",
+            )
+        fields.append(_FieldDef(def_num, size, base, offset, size // base.size))
+        offset += size
+    dev_fields = []
+    if header & 0x20:
+        if q + 1 > end:
+            raise _refuse("message_overrun", f"definition at byte {p}")
+        n_dev = data[q]
+        q += 1
+        if q + 3 * n_dev > end:
+            raise _refuse("message_overrun", f"definition at byte {p}")
+        for _ in range(n_dev):
+            def_num, size, dev_index = data[q], data[q + 1], data[q + 2]
+            q += 3
+            described = index.dev_types.get(dev_index, {}).get(def_num)
+            if described is None:
+                raise _refuse("unknown_developer_field", f"developer {dev_index} field {def_num}")
+            base, name = described
+            if size == 0 or size % base.size:
+                raise _refuse("bad_field_size", f"developer {dev_index} field {def_num}")
+            if def_num == TIMESTAMP_DEF_NUM:
+                raise _refuse("unsupported_field", "a developer field numbered 253 (timestamp)")
+            if name in NEEDED.get(mesg_num, ()):
+                raise _refuse("developer_field_clash", f"{name!r} in message {mesg_num}")
+            dev_fields.append(_DevField(dev_index, def_num, size, name))
+            offset += size
+    definition = _Definition(mesg_num, endian, tuple(fields), tuple(dev_fields), offset, ordinal)
+    return definition, q
+
+
+def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> int:
+    """How many messages of ``size`` bytes with the same local type follow each other from ``p``.
+
+    Same local type and definition means same size, so the run's headers sit ``size`` bytes apart;
+    they are compared in growing windows so that a short run costs little.
+    """
+    header = int(buf[p])
+    local = HEADER_LOCAL[header]
+    count = 1
+    window = RUN_PROBE
+    while count < limit:
+        stop = min(limit, count + window)
+        headers = buf[p + count * size : p + stop * size : size]
+        other = np.flatnonzero(headers != header)
+        if other.size:  # compressed timestamps vary the header byte, not the local type
+            other = other[HEADER_LOCAL[headers[other]] != local]
+            if other.size:
+                return count + int(other[0])
+        count = stop
+        window *= 16
+    return count
+
+
+def _index(data: bytes) -> _Index:
+    """One pass over the headers: definitions, where each data message is, segment by segment."""
+    index = _Index()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    total = len(data)
+    pos = 0
+    while pos < total:
+        if total - pos < 12 or data[pos + 8 : pos + 12] != b".FIT":
+            raise _refuse("bad_header" if total - pos >= 12 else "truncated", f"at byte {pos}")
+        header_size = data[pos]
+        if header_size not in (12, 14) or total - pos < header_size:
+            raise _refuse("bad_header", f"header size {header_size} at byte {pos}")
+        if header_size == 14:
+            (stored,) = struct.unpack_from("<H", data, pos + 12)
+            if stored and stored != fit_crc(memoryview(data)[pos : pos + 12]):
+                raise _refuse("header_crc_mismatch", f"at byte {pos}")
+        (data_size,) = struct.unpack_from("<I", data, pos + 4)
+        start, end = pos + header_size, pos + header_size + data_size
+        if end + 2 > total:
+            raise _refuse("truncated", f"{end + 2 - total} bytes missing")
+        index.segment_ordinals.append(index.n_messages)
+        _index_messages(data, buf, start, end, index)
+        (stored,) = struct.unpack_from("<H", data, end)
+        if stored != fit_crc(memoryview(data)[pos:end]):
+            raise _refuse("crc_mismatch", f"segment at byte {pos}")
+        pos = end + 2
+    return index
+
+
+def _index_messages(
+    data: bytes, buf: npt.NDArray[np.uint8], p: int, end: int, index: _Index
+) -> None:
+    local_defs: list[_Definition | None] = [None] * 16
+    definitions = index.definitions
+    while p < end:
+        header = data[p]
+        if header & 0xC0 == 0x40:
+            definition, p = _parse_definition(data, p, end, index.n_messages, index)
+            local_defs[header & 0x0F] = definition
+            definitions.append(definition)
+            continue
+        if header & 0x80:
+            index.compressed = True
+            local = (header >> 5) & 0x3
+        else:
+            local = header & 0x0F
+        found = local_defs[local]
+        if found is None:
+            raise _refuse("undefined_local_type", f"local type {local} at byte {p}")
+        size = found.size
+        limit = (end - p) // size
+        if limit < 1:
+            raise _refuse("message_overrun", f"message at byte {p}")
+        same_next = limit > 1 and HEADER_LOCAL[data[p + size]] == local
+        count = _run_length(buf, p, size, limit) if same_next else 1
+        found.runs.append((p, count, index.n_messages))
+        if found.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
+            for k in range(count):
+                _developer_message(found, data, p + k * size, index)
+        index.n_messages += count
+        p += count * size
+
+
+# -- decoding one message the way fitparse does ---------------------------------------------------
+
+
+@cache
+def _row_struct(endian: str, layout: tuple[tuple[int, int, int], ...]) -> struct.Struct:
+    parts = []
+    for _, size, base_num in layout:
+        base = BASE[base_num]
+        parts.append(f"{size}s" if base.kind == "string" else f"{size // base.size}{base.fmt}")
+    return struct.Struct(endian + "x" + "".join(parts))
+
+
+def _row_raws(definition: _Definition, data: bytes, offset: int) -> list[Any]:
+    """Raw values of the native fields of one message, as fitparse parses them."""
+    layout = tuple((f.def_num, f.size, f.base.identifier) for f in definition.fields)
+    items = _row_struct(definition.endian, layout).unpack_from(data, offset)
+    raws: list[Any] = []
+    i = 0
+    for f in definition.fields:
+        base = f.base
+        if base.kind == "string":
+            raws.append(base.parse(items[i]))
+            i += 1
+            continue
+        n = f.count
+        values = items[i : i + n]
+        i += n
+        if base.kind == "byte":
+            raws.append(base.parse(values))
+        elif n == 1:
+            raws.append(base.parse(values[0]))
+        else:
+            raws.append(tuple(base.parse(v) for v in values))
+    return raws
+
+
+def _resolve(profile_field: Any, fields: Sequence[_FieldDef], raws: Sequence[Any]) -> Any:
+    """The sub-field that the message's reference fields select, else the field (fitparse's rule)."""
+    for sub in profile_field.subfields or ():
+        for ref in sub.ref_fields:
+            for f, raw in zip(fields, raws, strict=False):
+                if f.def_num == ref.def_num and ref.raw_value == raw:
+                    return sub
+    return profile_field
+
+
+def _scale_offset(profile_field: Any, value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_scale_offset(profile_field, v) for v in value)
+    if isinstance(value, int | float):
+        if profile_field.scale:
+            value = float(value) / profile_field.scale
+        if profile_field.offset:
+            value = value - profile_field.offset
+    return value
+
+
+def _processed(type_name: str, value: Any) -> Any:
+    """Fitparse's default type processor, for the types the readers use."""
+    if type_name == "date_time" and value is not None and value >= RELATIVE_TIME_LIMIT:
+        return FIT_EPOCH_NAIVE + dt.timedelta(seconds=value)
+    return value
+
+
+def _names_of(mesg_type: Any, profile_field: Any) -> set[str]:
+    """Every name a field can appear under: itself, its sub-fields, its components' targets."""
+    names = {v.name for v in _variants(profile_field)}
+    for variant in _variants(profile_field):
+        for component in variant.components or ():
+            names |= {v.name for v in _variants(mesg_type.fields[component.def_num])}
+    return names
+
+
+@cache
+def _row_plan(key: tuple[Any, ...], needed: frozenset[str]) -> tuple[tuple[int, Any], ...]:
+    """(position, profile field) of the fields of a layout that can give one of ``needed``."""
+    mesg_num, _, layout = key
+    mesg_type = MESSAGE_TYPES[mesg_num]
+    plan = []
+    for position, (def_num, _, _) in enumerate(layout):
+        profile_field = mesg_type.fields.get(def_num)
+        if profile_field is not None and _names_of(mesg_type, profile_field) & needed:
+            for variant in _variants(profile_field):
+                for component in variant.components or ():
+                    if component.accumulate and component.name in needed:
+                        raise _refuse("unsupported_field", f"accumulated {component.name}")
+            plan.append((position, profile_field))
+    return tuple(plan)
+
+
+def _row_values(
+    definition: _Definition, raws: Sequence[Any], needed: frozenset[str]
+) -> dict[str, Any]:
+    """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win)."""
+    mesg_type = MESSAGE_TYPES[definition.mesg_num]
+    fields = definition.fields
+    values: dict[str, Any] = {}
+    for position, profile_field in _row_plan(definition.key, needed):
+        raw = raws[position]
+        resolved = _resolve(profile_field, fields, raws)
+        for component in resolved.components or ():
+            target = _resolve(mesg_type.fields[component.def_num], fields, raws)
+            if target.name not in needed:
+                continue
+            try:
+                component_raw = component.render(raw)
+            except ValueError:
+                continue
+            value = target.render(_scale_offset(component, component_raw))
+            values[target.name] = _processed(target.type.name, value)
+        if resolved.name in needed:
+            value = _scale_offset(resolved, resolved.render(raw))
+            values[resolved.name] = _processed(resolved.type.name, value)
+    return values
+
+
+def _first_raw(definition: _Definition, raws: Sequence[Any], name: str) -> Any:
+    """Fitparse's ``get_raw_value``: the raw value of the first field of that name."""
+    mesg_type = MESSAGE_TYPES[definition.mesg_num]
+    for f, raw in zip(definition.fields, raws, strict=True):
+        profile_field = mesg_type.fields.get(f.def_num)
+        if profile_field is not None and profile_field.name == name:
+            return raw
+    return None
+
+
+def _developer_message(definition: _Definition, data: bytes, offset: int, index: _Index) -> None:
+    """Keep the developer field descriptions fitparse would register (per file, in file order)."""
+    _check_definition(definition)
+    raws = _row_raws(definition, data, offset)
+    dev_index = _first_raw(definition, raws, "developer_data_index")
+    if definition.mesg_num == DEVELOPER_DATA_ID:
+        index.dev_types[dev_index] = {}
+        return
+    if dev_index not in index.dev_types or not isinstance(dev_index, int):
+        raise _refuse("unknown_developer_field", f"description for developer {dev_index}")
+    base = BASE.get(_first_raw(definition, raws, "fit_base_type_id"))
+    if base is None:
+        raise _refuse("unknown_base_type", "in a developer field description")
+    number_ = _first_raw(definition, raws, "field_definition_number")
+    name = _first_raw(definition, raws, "field_name") or f"unnamed_dev_field_{number_}"
+    index.dev_types[dev_index][number_] = (base, name)
+
+
+# -- checks: shapes fitparse itself would fail on ------------------------------------------------
+
+
+def _variants(profile_field: Any) -> list[Any]:
+    return [profile_field, *(profile_field.subfields or ())]
+
+
+@cache
+def _check_layout(key: tuple[Any, ...]) -> tuple[int, ...]:
+    """Refuse layouts on which fitparse fails part-way; return fields needing a value check.
+
+    Fields with components must be scalar integers or bytes; date/time fields and the timestamp
+    (field 253, which drives compressed timestamps in any message) scalar integers of at most 32
+    bits. Returns the positions of ``localtime_into_day`` fields (fitparse fails on values of a
+    day or more).
+    """
+    mesg_num, _, layout = key
+    mesg_type = MESSAGE_TYPES.get(mesg_num)
+    day_fields = []
+    for position, (def_num, size, base_num) in enumerate(layout):
+        base = BASE[base_num]
+        scalar_int = base.kind == "int" and size == base.size
+        small_int = scalar_int and size <= 4
+        if def_num == TIMESTAMP_DEF_NUM and not small_int:
+            raise _refuse("unsupported_field", f"timestamp of message {mesg_num} as {base.name}")
+        profile_field = mesg_type.fields.get(def_num) if mesg_type else None
+        if profile_field is None:
+            continue
+        variants = _variants(profile_field)
+        has_components = any(v.components for v in variants)
+        if has_components and not (scalar_int or base.kind == "byte"):
+            raise _refuse(
+                "unsupported_field", f"{profile_field.name} as {size} bytes of {base.name}"
+            )
+        if any(c.accumulate for v in variants[1:] for c in v.components or ()):
+            raise _refuse("unsupported_field", f"accumulated sub-field of {profile_field.name}")
+        types = {v.type.name for v in variants}
+        if types & PROCESSED_TYPES and not small_int:
+            raise _refuse(
+                "unsupported_field", f"{profile_field.name} as {size} bytes of {base.name}"
+            )
+        if "localtime_into_day" in types:
+            day_fields.append(position)
+    return tuple(day_fields)
+
+
+def _check_definition(definition: _Definition) -> None:
+    _check_layout(definition.key)
+
+
+# -- columnar decoding ----------------------------------------------------------------------------
+
+
+def _table(definition: _Definition, data: bytes, positions: Sequence[int]) -> npt.NDArray[Any]:
+    """All messages of a definition as one structured array with the fields at ``positions``."""
+    fields = definition.fields
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    for position in positions:
+        f = fields[position]
+        names.append(f"f{position}")
+        if f.base.kind in ("byte", "string"):
+            formats.append(("u1", (f.size,)))
+        else:
+            code = definition.endian + f.base.fmt
+            formats.append((code, (f.count,)) if f.count > 1 else code)
+        offsets.append(f.offset)
+    dtype = np.dtype(
+        {"names": names, "formats": formats, "offsets": offsets, "itemsize": definition.size}
+    )
+    size = definition.size
+    if len(definition.runs) <= MAX_RUNS_AS_VIEWS:
+        parts = [np.frombuffer(data, dtype=dtype, count=k, offset=p) for p, k, _ in definition.runs]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    rows: npt.NDArray[Any] = buf[definition.offsets()[:, None] + np.arange(size)]
+    return rows.view(dtype).reshape(-1)
+
+
+def _parsed(f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
+    """A numeric column as float64, NaN where fitparse gives ``None``."""
+    values = column.astype(np.float64)
+    if f.base.kind == "int":
+        values[column == f.base.invalid] = np.nan
+    return values
+
+
+def _int_parsed(f: _FieldDef, column: npt.NDArray[Any]) -> tuple[IntArray, BoolArray]:
+    """An integer (or byte-array, read little-endian) column as int64 and its validity."""
+    if f.base.kind == "byte":
+        as_bytes = column.astype(np.int64)
+        valid = ~(column == 0xFF).all(axis=1)
+        weights = np.left_shift(np.int64(1), 8 * np.arange(column.shape[1], dtype=np.int64))
+        return (as_bytes * weights).sum(axis=1), valid
+    return column.astype(np.int64), column != f.base.invalid
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where the last value of a name in a message comes from: a field or one of its components."""
+
+    position: int
+    profile_field: Any
+    component: Any = None
+
+
+@cache
+def _sources(key: tuple[Any, ...], names: frozenset[str]) -> dict[str, _Source]:
+    """For each name, the field or component whose value fitparse's ``get_values`` keeps (the last).
+
+    Only for messages without sub-fields (``record``, ``hrv``), where this does not vary by message.
+    """
+    mesg_num, _, layout = key
+    mesg_type = MESSAGE_TYPES[mesg_num]
+    sources: dict[str, _Source] = {}
+    for position, (def_num, size, base_num) in enumerate(layout):
+        profile_field = mesg_type.fields.get(def_num)
+        if profile_field is None:
+            continue
+        if profile_field.subfields:
+            raise _refuse("unsupported_field", f"sub-fields in message {mesg_num}")
+        for component in profile_field.components or ():
+            target = mesg_type.fields[component.def_num]
+            if target.name not in names:
+                continue
+            if BASE[base_num].kind == "byte" and component.bit_offset >= 8 * size:
+                continue  # fitparse skips a component beyond the bytes read
+            if size > 7 or target.type.values or target.type.name in PROCESSED_TYPES:
+                raise _refuse(
+                    "unsupported_field", f"component {target.name} of {profile_field.name}"
+                )
+            sources[target.name] = _Source(position, target, component)
+        if profile_field.name in names:
+            sources[profile_field.name] = _Source(position, profile_field)
+    return sources
+
+
+@dataclass(slots=True)
+class _Accumulated:
+    """Component values accumulated across messages (fitparse's per-message-type accumulators)."""
+
+    bits: int
+    ordinals: list[IntArray] = field(default_factory=list)
+    raws: list[IntArray] = field(default_factory=list)
+    valid: list[BoolArray] = field(default_factory=list)
+    targets: list[tuple[int, str | None, Any]] = field(default_factory=list)
+
+
+def _accumulate(parts: _Accumulated, resets: Sequence[int]) -> list[IntArray]:
+    """Accumulated values per part: raw plus 2**bits per wrap since the last reset, in file order.
+
+    fitparse adds ``2**bits`` whenever a value is below the previous one and restarts from zero at
+    each definition of the message; invalid values are skipped and leave the accumulator alone.
+    """
+    ordinals = np.concatenate(parts.ordinals)
+    raws = np.concatenate(parts.raws)
+    valid = np.concatenate(parts.valid)
+    order = np.argsort(ordinals, kind="stable")
+    keep = order[valid[order]]  # valid messages, in file order
+    accumulated = np.zeros_like(raws)
+    if keep.size:
+        kept_raw = raws[keep]
+        segment = np.searchsorted(
+            np.sort(np.asarray(resets, dtype=np.int64)), ordinals[keep], "right"
+        )
+        first = np.concatenate([[True], segment[1:] != segment[:-1]])
+        previous = np.concatenate([[0], kept_raw[:-1]])
+        previous[first] = 0
+        wrapped = kept_raw < previous
+        wraps = np.cumsum(wrapped)
+        before_segment = np.maximum.accumulate(np.where(first, wraps - wrapped, 0))
+        accumulated[keep] = kept_raw + ((wraps - before_segment) << parts.bits)
+    bounds = np.cumsum([0, *(len(x) for x in parts.ordinals)])
+    return [accumulated[bounds[i] : bounds[i + 1]] for i in range(len(parts.ordinals))]
+
+
+@dataclass(slots=True)
+class _RecordGroup:
+    ordinals: IntArray
+    columns: dict[str, FloatArray]
+    timestamp: IntArray
+    timestamp_valid: BoolArray
+
+
+def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
+    if f.base.kind not in ("int", "float") or f.count != 1 or source.profile_field.type.values:
+        raise _refuse(
+            "unsupported_field", f"{source.profile_field.name} as {f.size} bytes of {f.base.name}"
+        )
+    return _scaled(source.profile_field, _parsed(f, column))
+
+
+def _scaled(profile_field: Any, values: FloatArray) -> FloatArray:
+    if profile_field.scale:
+        values = values / profile_field.scale
+    if profile_field.offset:
+        values = values - profile_field.offset
+    return values
+
+
+def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> list[tuple[int, Any]]:
+    """(position, component) of every accumulated component rendered into one of ``names``.
+
+    fitparse accumulates each rendered component, whether or not a later field overrides its name.
+    """
+    mesg_num, _, layout = key
+    mesg_type = MESSAGE_TYPES[mesg_num]
+    found = []
+    for position, (def_num, size, base_num) in enumerate(layout):
+        profile_field = mesg_type.fields.get(def_num)
+        for component in (profile_field.components or ()) if profile_field else ():
+            if not component.accumulate or mesg_type.fields[component.def_num].name not in names:
+                continue
+            if BASE[base_num].kind == "byte" and component.bit_offset >= 8 * size:
+                continue
+            found.append((position, component))
+    return found
+
+
+def _decode_records(
+    definition: _Definition, data: bytes, accumulated: dict[int, _Accumulated], group: int
+) -> _RecordGroup:
+    """The record columns of one definition (accumulated components are filled in later)."""
+    sources = _sources(definition.key, RECORD_NAMES)
+    accumulating = _accumulating(definition.key, RECORD_NAMES)
+    positions = sorted({s.position for s in sources.values()} | {p for p, _ in accumulating})
+    ordinals = definition.ordinals()
+    n = ordinals.size
+    table = _table(definition, data, positions) if positions else None
+    columns: dict[str, FloatArray] = {}
+    timestamp = np.zeros(n, dtype=np.int64)
+    timestamp_valid = np.zeros(n, dtype=np.bool_)
+    chosen = {(s.position, id(s.component)): name for name, s in sources.items() if s.component}
+    for position, component in accumulating:
+        assert table is not None
+        whole, valid = _int_parsed(definition.fields[position], table[f"f{position}"])
+        parts = accumulated.setdefault(component.def_num, _Accumulated(component.bits))
+        if parts.bits != component.bits:
+            raise _refuse("accumulator_mismatch", f"component {component.name}")
+        parts.ordinals.append(ordinals)
+        parts.raws.append((whole >> component.bit_offset) & ((1 << component.bits) - 1))
+        parts.valid.append(valid)
+        parts.targets.append((group, chosen.get((position, id(component))), component))
+    for name, source in sources.items():
+        assert table is not None
+        f = definition.fields[source.position]
+        column = table[f"f{source.position}"]
+        if name == "timestamp":
+            if source.component is not None:
+                raise _refuse("unsupported_field", "timestamp from a component")
+            timestamp, timestamp_valid = _int_parsed(f, column)
+        elif source.component is None:
+            columns[name] = _field_values(source, f, column)
+        elif not source.component.accumulate:
+            component = source.component
+            whole, valid = _int_parsed(f, column)
+            raw = (whole >> component.bit_offset) & ((1 << component.bits) - 1)
+            values = np.where(valid, raw.astype(np.float64), np.nan)
+            columns[name] = _scaled(component, values)
+    return _RecordGroup(ordinals, columns, timestamp, timestamp_valid)
+
+
+def _hrv_intervals(definition: _Definition, data: bytes) -> tuple[IntArray, FloatArray, IntArray]:
+    """(message ordinals, RR intervals in file order, intervals per message) of one definition."""
+    sources = _sources(definition.key, HRV_NAMES)
+    ordinals = definition.ordinals()
+    source = sources.get("time")
+    if source is None:
+        return ordinals, np.empty(0), np.zeros(ordinals.size, dtype=np.int64)
+    f = definition.fields[source.position]
+    if source.component is not None or f.base.kind not in ("int", "float") or f.count < 2:
+        raise _refuse("unsupported_field", f"hrv time as {f.size} bytes of {f.base.name}")
+    column = _table(definition, data, [source.position])[f"f{source.position}"]
+    values = _scaled(source.profile_field, _parsed(f, column))
+    present = ~np.isnan(values)
+    return ordinals, values[present], present.sum(axis=1)
+
+
+def _timestamps_253(definition: _Definition, data: bytes) -> tuple[IntArray, BoolArray] | None:
+    """The value the compressed-timestamp accumulator takes from each message (last valid 253)."""
+    positions = [i for i, f in enumerate(definition.fields) if f.def_num == TIMESTAMP_DEF_NUM]
+    if not positions:
+        return None
+    table = _table(definition, data, positions)
+    value = np.zeros(len(table), dtype=np.int64)
+    valid = np.zeros(len(table), dtype=np.bool_)
+    for position in positions:
+        raw, ok = _int_parsed(definition.fields[position], table[f"f{position}"])
+        value = np.where(ok, raw, value)
+        valid |= ok
+    return value, valid
+
+
+def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
+    """(ordinals, timestamps) of the compressed-timestamp messages, as fitparse accumulates them.
+
+    The accumulator restarts at 0 with each chained file, takes the value of any valid field 253
+    of any message, and each compressed header adds its 5-bit offset (rolling over 32 s).
+    """
+    set_keys: list[IntArray] = [np.asarray(index.segment_ordinals, dtype=np.int64) * 2 - 1]
+    set_values: list[IntArray] = [np.zeros(len(index.segment_ordinals), dtype=np.int64)]
+    compressed_ordinals, offsets = [], []
+    buf = np.frombuffer(data, dtype=np.uint8)
+    for definition in index.definitions:
+        if not definition.runs:
+            continue
+        ordinals = definition.ordinals()
+        found = _timestamps_253(definition, data)
+        if found is not None:
+            set_keys.append(ordinals[found[1]] * 2)
+            set_values.append(found[0][found[1]])
+        headers = buf[definition.offsets()]
+        is_compressed = (headers & 0x80) != 0
+        compressed_ordinals.append(ordinals[is_compressed])
+        offsets.append((headers[is_compressed] & 0x1F).astype(np.int64))
+    keys, values = np.concatenate(set_keys), np.concatenate(set_values)
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    c_ordinals, c_offsets = np.concatenate(compressed_ordinals), np.concatenate(offsets)
+    c_order = np.argsort(c_ordinals)
+    c_ordinals, c_offsets = c_ordinals[c_order], c_offsets[c_order]
+    last_set = np.searchsorted(keys, c_ordinals * 2 + 1, side="right") - 1
+    times = np.empty_like(c_ordinals)
+    accumulator, previous_set = 0, -2
+    for i, (offset, set_at) in enumerate(zip(c_offsets.tolist(), last_set.tolist(), strict=True)):
+        if set_at != previous_set:  # a field 253 (or a new file) came since the last header
+            accumulator, previous_set = int(values[set_at]), set_at
+        base = offset + (accumulator & ~0x1F)
+        if offset < (accumulator & 0x1F):
+            base += 0x20
+        accumulator = base
+        times[i] = base
+    return c_ordinals, times
+
+
+# -- assembling ---------------------------------------------------------------------------------
+
+
+def _records_frame(
+    groups: list[_RecordGroup], compressed: tuple[IntArray, IntArray]
+) -> tuple[pl.DataFrame, FloatArray, IntArray, bool]:
+    """The records frame in file order.
+
+    Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
+    """
+    ordinals = np.concatenate([g.ordinals for g in groups])
+    order = np.argsort(ordinals, kind="stable")
+    ordinals = ordinals[order]
+    n = ordinals.size
+
+    def column(name: str) -> FloatArray:
+        parts = [g.columns.get(name) for g in groups]
+        if all(p is None for p in parts):
+            return np.full(n, np.nan)
+        filled = [
+            np.full(g.ordinals.size, np.nan) if p is None else p
+            for p, g in zip(parts, groups, strict=True)
+        ]
+        return np.concatenate(filled)[order]
+
+    timestamp = np.concatenate([g.timestamp for g in groups])[order]
+    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    c_ordinals, c_times = compressed
+    if c_ordinals.size:
+        at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
+        hit = c_ordinals[at] == ordinals
+        timestamp = np.where(hit, c_times[at], timestamp)
+        valid = valid | hit
+    absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
+    real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
+    micros = np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000
+    series: dict[str, pl.Series] = {
+        ABS_COLUMN: pl.Series(ABS_COLUMN, absolute, nan_to_null=True),
+        "timestamp": pl.Series("timestamp", np.where(real, micros, np.nan), nan_to_null=True)
+        .cast(pl.Int64)
+        .cast(RECORD_COLUMNS["timestamp"]),
+    }
+    for name, (sources, convert) in RECORD_FIELDS.items():
+        to_column = COLUMN_CONVERTERS[convert]
+        values = to_column(column(sources[0]))
+        for source in sources[1:]:
+            values = np.where(np.isnan(values), to_column(column(source)), values)
+        if name == "cadence_rpm":  # as ingest.fit: cadence plus its fraction, when both exist
+            values = values + np.nan_to_num(column("fractional_cadence"), nan=0.0)
+        series[name] = pl.Series(name, values, nan_to_null=True)
+    frame = pl.DataFrame(
+        [series[name].cast(dtype, strict=False) for name, dtype in RECORD_COLUMNS.items()]
+    )
+    return frame, absolute, ordinals, bool((valid & ~real).any())
+
+
+def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[str, Any]]]]:
+    """(ordinal, values) of every lap, session, file_id and sport message, in file order."""
+    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for definition in index.definitions:
+        needed = SMALL_MESSAGES.get(definition.mesg_num)
+        if (
+            needed is None
+            or not definition.runs
+            or definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION)
+        ):
+            continue
+        rows = out.setdefault(definition.mesg_num, [])
+        offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
+        for offset, ordinal in zip(offsets, ordinals, strict=True):
+            rows.append(
+                (ordinal, _row_values(definition, _row_raws(definition, data, offset), needed))
+            )
+    for rows in out.values():
+        rows.sort(key=lambda row: row[0])
+    return out
+
+
+def _check_values(index: _Index, data: bytes) -> None:
+    """Every definition used by data messages passes :func:`_check_layout` (and day times)."""
+    for definition in index.definitions:
+        if not definition.runs:
+            continue
+        day_fields = _check_layout(definition.key)
+        if day_fields:
+            table = _table(definition, data, day_fields)
+            for position in day_fields:
+                f = definition.fields[position]
+                values, valid = _int_parsed(f, table[f"f{position}"])
+                if ((values[valid] < 0) | (values[valid] >= SECONDS_PER_DAY)).any():
+                    raise _refuse("unsupported_field", "a time of day of a day or more")
+
+
+def _content(data: bytes) -> FitContent:
+    index = _index(data)
+    _check_values(index, data)
+    content = FitContent()
+    accumulated: dict[int, _Accumulated] = {}
+    resets: dict[int, list[int]] = {}
+    groups: list[_RecordGroup] = []
+    hrv_parts: list[tuple[IntArray, FloatArray, IntArray]] = []
+    for definition in index.definitions:
+        if definition.mesg_num == RECORD:
+            for f in definition.fields:
+                profile_field = MESSAGE_TYPES[RECORD].fields.get(f.def_num)
+                for component in (profile_field.components or ()) if profile_field else ():
+                    if component.accumulate:
+                        resets.setdefault(component.def_num, []).append(definition.ordinal)
+            if definition.runs:
+                groups.append(_decode_records(definition, data, accumulated, len(groups)))
+        elif definition.mesg_num == HRV and definition.runs:
+            hrv_parts.append(_hrv_intervals(definition, data))
+    for key, parts in accumulated.items():
+        results = _accumulate(parts, resets.get(key, []))
+        for (group, name, component), valid, values in zip(
+            parts.targets, parts.valid, results, strict=True
+        ):
+            if name is not None:
+                scaled = _scaled(component, values.astype(np.float64))
+                groups[group].columns[name] = np.where(valid, scaled, np.nan)
+    empty = np.empty(0, dtype=np.int64)
+    compressed = _compressed_times(index, data) if index.compressed else (empty, empty)
+    record_abs = np.empty(0)
+    record_ordinals = np.empty(0, dtype=np.int64)
+    if groups:
+        content.records, record_abs, record_ordinals, content.clock_relative = _records_frame(
+            groups, compressed
+        )
+    if hrv_parts:
+        content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
+    _small_messages(content, _small_rows(index, data))
+    return content
+
+
+def _hrv_times(
+    parts: list[tuple[IntArray, FloatArray, IntArray]],
+    record_abs: FloatArray,
+    record_ordinals: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """RR intervals in file order, each with the time of the last timed record before its message."""
+    keys = np.concatenate([np.repeat(ordinals, counts) for ordinals, _, counts in parts])
+    intervals = np.concatenate([values for _, values, _ in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, intervals = keys[order], intervals[order]
+    timed = ~np.isnan(record_abs)
+    timed_ordinals, timed_abs = record_ordinals[timed], record_abs[timed]
+    last = np.searchsorted(timed_ordinals, keys, side="left") - 1
+    if not timed_abs.size:
+        return np.full(keys.size, np.nan), intervals
+    return np.where(last >= 0, timed_abs[np.maximum(last, 0)], np.nan), intervals
+
+
+def _small_messages(
+    content: FitContent, rows: Mapping[int, list[tuple[int, dict[str, Any]]]]
+) -> None:
+    """Laps, sessions, sport and file_id into ``content``, exactly as ``ingest.fit`` collects them."""
+    for _, values in rows.get(MESG_NUM["lap"], []):
+        when, absolute = as_time(values.get("start_time"))
+        lap = pick(values, LAP_FIELDS)
+        lap["start_utc"] = when
+        content.laps.append((absolute, lap))
+    for _, values in rows.get(MESG_NUM["session"], []):
+        when, absolute = as_time(values.get("start_time"))
+        meta = pick(values, SESSION_FIELDS)
+        meta.update(
+            sport=values.get("sport"),
+            sub_sport=values.get("sub_sport"),
+            start_utc=when,
+            start_abs=absolute,
+        )
+        content.sessions.append(meta)
+    for _, values in rows.get(MESG_NUM["sport"], [])[-1:]:
+        content.sport = {"sport": values.get("sport"), "sub_sport": values.get("sub_sport")}
+    for _, values in rows.get(MESG_NUM["file_id"], []):
+        if content.file_type is not None:
+            break
+        content.file_type = values.get("type")
+        content.device = device_name(values)
+        _, created_abs = as_time(values.get("time_created"))
+        if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
+            content.clock_relative = True
+
+
+def read_fit_fast(data: bytes) -> ParsedFile:
+    """Decode a FIT file with the columnar decoder: the same result as :func:`ingest.fit.read_fit`.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+
+    Returns
+    -------
+    ParsedFile
+        As :func:`ingest.fit.read_fit` returns it, with ``decoder="fit-columnar"``.
+
+    Raises
+    ------
+    FastPathRefused
+        The file is damaged or uses something the fast path does not decode (reason in
+        ``.reason``, one of :data:`REFUSAL_REASONS`): decode it with fitparse.
+    NotAnActivity
+        A valid FIT file of another kind (settings, monitoring, ...) or with no records.
+
+    Examples
+    --------
+    >>> parsed = read_fit_fast(Path("run.fit").read_bytes())  # doctest: +SKIP
+    >>> parsed.decoder  # doctest: +SKIP
+    'fit-columnar'
+    """
+    return assemble(_content(data), decoder=DECODER_NAME)
+
+
+def read_fit_auto(data: bytes) -> ParsedFile:
+    """Decode a FIT file with the fast path, or with fitparse when the fast path refuses it.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+
+    Returns
+    -------
+    ParsedFile
+        ``decoder`` names the decoder used; after a fallback the first warning says why
+        (``"fast decoder refused: crc mismatch (...); decoded with fitparse"``).
+
+    Raises
+    ------
+    CorruptFile, NotAnActivity
+        As :func:`ingest.fit.read_fit`.
+    """
+    try:
+        return read_fit_fast(data)
+    except FastPathRefused as refused:
+        logger.info("fast FIT decoder refused a file (%s); using fitparse", refused.reason)
+        parsed = read_fit(data)
+        parsed.warnings.insert(0, f"fast decoder refused: {refused}; decoded with fitparse")
+        return parsed

@@ -1,0 +1,363 @@
+"""The columnar FIT decoder against the fitparse reader, its reference.
+
+Expected values: the fitparse reader's own output (an independent decoder of the same bytes), the
+per-record CSV of ``fitparse__compressed-speed-distance.fit`` written by a tool other than fitparse,
+``fitparse.records.Crc`` for the checksum, and the refusal reasons decided by hand for the corpus
+defects listed in ``../shared/corpus/README.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import struct
+import zipfile
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from typing import Any
+
+import polars as pl
+import pytest
+from fitparse.records import Crc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from ingest.errors import IngestError
+from ingest.fit import read_fit
+from ingest.fit_fast import (
+    DECODER_NAME,
+    REFUSAL_REASONS,
+    FastPathRefused,
+    fit_crc,
+    read_fit_auto,
+    read_fit_fast,
+)
+from ingest.frames import ParsedFile
+from pipelines.synthetic.run_model import SimulatedRun, simulate_run, write_run_fit
+from tests.conftest import CORPUS_FILES, CORPUS_REFERENCE, catalog_params, require_corpus
+
+EXPECTED_FALLBACK: dict[str, str] = {
+    # the last message runs past the data size and no CRC follows (cut short, Sigma Sport)
+    "fitparse__nick.fit": "message_overrun",
+    # the header announces 19 bytes more data than the file holds (undefined local type 11 follows)
+    "fitparse__strava-android-app-201.10-b1218918.fit": "truncated",
+    # a uint32 field declared with 1 byte
+    "fitparse__coros-pace-2-cycling-misaligned-fields.fit": "bad_field_size",
+}
+"""Corpus files the fast path hands to fitparse, and why (every other FIT file is decoded fast)."""
+
+START = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
+
+
+# -- comparing two ParsedFile -------------------------------------------------------------------
+
+
+def assert_same_parse(fast: ParsedFile, reference: ParsedFile) -> None:
+    """Same activities, meta, flags, warnings and frames (floats within 1e-9 relative)."""
+    assert fast.decoder == DECODER_NAME
+    assert reference.decoder == "fitparse"
+    assert (fast.source_format, fast.device, fast.flags, fast.warnings) == (
+        reference.source_format,
+        reference.device,
+        reference.flags,
+        reference.warnings,
+    )
+    assert len(fast.activities) == len(reference.activities)
+    for ours, theirs in zip(fast.activities, reference.activities, strict=True):
+        assert ours.meta == theirs.meta
+        for frame in ("samples", "laps", "rr"):
+            assert_frame_equal(
+                getattr(ours, frame), getattr(theirs, frame), rel_tol=1e-9, abs_tol=0.0
+            )
+
+
+def outcome(read: Any, data: bytes) -> ParsedFile | IngestError:
+    try:
+        parsed: ParsedFile = read(data)
+    except IngestError as error:
+        return error
+    return parsed
+
+
+def assert_same_outcome(data: bytes) -> None:
+    """The fast path either refuses, or gives what fitparse gives (a parse or the same error)."""
+    fast = outcome(read_fit_fast, data)
+    reference = outcome(read_fit, data)
+    if isinstance(reference, IngestError):
+        assert isinstance(fast, IngestError)
+        assert (type(fast), fast.reason_code, fast.message) == (
+            type(reference),
+            reference.reason_code,
+            reference.message,
+        )
+    else:
+        assert isinstance(fast, ParsedFile)
+        assert_same_parse(fast, reference)
+
+
+# -- the corpus ---------------------------------------------------------------------------------
+
+
+def corpus_fit_files() -> list[Any]:
+    """One param per FIT file of the corpus: plain, the .fit.gz, and the FIT members of zips."""
+    params = []
+    for param in catalog_params(lambda row: row["format"] in ("FIT", "GZ", "ZIP")):
+        row = param.values[0]
+        if row is None:
+            return [param]
+        params.append(pytest.param(row["name"], id=row["name"]))
+    return params
+
+
+def fit_bytes(name: str) -> bytes:
+    require_corpus()
+    raw = (CORPUS_FILES / name).read_bytes()
+    if name.endswith(".gz"):
+        return gzip.decompress(raw)
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(BytesIO(raw)) as archive:
+            (member,) = [n for n in archive.namelist() if n.lower().endswith(".fit")]
+            return archive.read(member)
+    return raw
+
+
+_REFERENCE: dict[str, ParsedFile | IngestError] = {}
+
+
+def reference_outcome(name: str) -> ParsedFile | IngestError:
+    """fitparse's outcome for a corpus file, decoded once per test session (it is slow)."""
+    if name not in _REFERENCE:
+        _REFERENCE[name] = outcome(read_fit, fit_bytes(name))
+    return _REFERENCE[name]
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.parametrize("name", corpus_fit_files())
+def test_corpus_file_decodes_as_fitparse_does_or_falls_back_for_the_known_reason(
+    name: str | None,
+) -> None:
+    assert name is not None
+    data = fit_bytes(name)
+    if name in EXPECTED_FALLBACK:
+        with pytest.raises(FastPathRefused) as refused:
+            read_fit_fast(data)
+        assert refused.value.reason == EXPECTED_FALLBACK[name]
+        return
+    fast = outcome(read_fit_fast, data)
+    reference = reference_outcome(name)
+    if isinstance(reference, IngestError):
+        assert isinstance(fast, IngestError), "fitparse refused the file, the fast path did not"
+        assert (fast.reason_code, fast.message) == (reference.reason_code, reference.message)
+    else:
+        assert isinstance(fast, ParsedFile)
+        assert_same_parse(fast, reference)
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECTED_FALLBACK))
+def test_auto_falls_back_to_fitparse_and_says_why(name: str) -> None:
+    data = fit_bytes(name)
+    parsed = read_fit_auto(data)
+    reference = reference_outcome(name)
+    assert isinstance(reference, ParsedFile)
+    assert parsed.decoder == "fitparse"
+    reason = REFUSAL_REASONS[EXPECTED_FALLBACK[name]]
+    assert parsed.warnings[0].startswith(f"fast decoder refused: {reason}")
+    assert parsed.warnings[1:] == reference.warnings
+    assert parsed.flags == reference.flags == {"recovered"}
+
+
+@pytest.mark.corpus
+def test_auto_uses_the_fast_path_for_a_valid_file() -> None:
+    parsed = read_fit_auto(fit_bytes("fitparse__activity-small-fenix2-run.fit"))
+    assert parsed.decoder == DECODER_NAME
+    assert not parsed.warnings
+    # catalog.csv: 2809 records, 4 laps, running
+    assert parsed.activities[0].samples.height == 2809
+    assert parsed.activities[0].laps.height == 4
+    assert parsed.activities[0].meta["sport"] == "running"
+
+
+@pytest.mark.corpus
+def test_compressed_speed_distance_matches_the_independent_reference_csv() -> None:
+    """Distance accumulated from 12-bit compressed values, as written by a tool other than fitparse.
+
+    The CSV omits the file's first record (a timestamp only) and gives device-relative seconds;
+    17217864 is that first record's time (catalog first_ts).
+    """
+    samples = (
+        read_fit_fast(fit_bytes("fitparse__compressed-speed-distance.fit")).activities[0].samples
+    )
+    with (CORPUS_REFERENCE / "fitparse__compressed-speed-distance-records.csv").open() as handle:
+        rows = list(csv.DictReader(handle, skipinitialspace=True))
+    assert samples.height == len(rows) + 1 == 755
+    assert samples["timestamp"].null_count() == samples.height  # clock never set
+    for ours, ref in zip(samples.slice(1).to_dicts(), rows, strict=True):
+        assert ours["elapsed_s"] == float(int(ref["Timestamp"]) - 17217864)
+        assert ours["distance_m"] == pytest.approx(float(ref["Distance [m]"]), abs=1e-9)
+        assert ours["speed_mps"] == pytest.approx(float(ref["Speed [m/s]"]), abs=1e-9)
+        hr = ref["Heart Rate [bpm]"]
+        assert ours["hr_bpm"] == (None if hr == "null" else int(hr))
+    assert samples["distance_m"].drop_nulls().to_numpy().max() > 4096 / 16  # 12-bit counter wrapped
+
+
+# -- synthetic files -----------------------------------------------------------------------------
+
+
+def short_run(minutes: int = 20, seed: int = 7) -> SimulatedRun:
+    return simulate_run(
+        START,
+        duration_s=minutes * 60,
+        intensity="intervals",
+        hr_rest=52,
+        hr_max=188,
+        home=(48.2, 16.37),
+        seed=seed,
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="little-endian"),
+        pytest.param({"big_endian": True}, id="big-endian"),
+        pytest.param({"with_hrv": True}, id="hrv"),
+        pytest.param({"with_hrv": True, "big_endian": True}, id="hrv-big-endian"),
+        pytest.param({"device_clock_origin": START - timedelta(hours=2)}, id="device-clock"),
+        pytest.param({"utc_offset": timedelta(hours=1)}, id="local-timestamp"),
+    ],
+)
+def test_synthetic_file_decodes_as_fitparse_does(options: dict[str, Any]) -> None:
+    data = write_run_fit(short_run(), **options)
+    fast, reference = read_fit_fast(data), read_fit(data)
+    assert_same_parse(fast, reference)
+    samples = fast.activities[0].samples
+    assert samples.height == 20 * 60
+    if "device_clock_origin" in options:
+        assert fast.flags == {"clock_not_set"}
+        assert samples["timestamp"].null_count() == samples.height
+    else:
+        assert samples["timestamp"][0] == START
+    if options.get("with_hrv"):
+        assert fast.activities[0].rr.height > 20 * 60  # more beats than seconds
+
+
+def test_synthetic_values_are_the_simulated_ones() -> None:
+    """Independent oracle: the simulator's own arrays (to the FIT encoding's resolution)."""
+    run = short_run(minutes=5)
+    samples = read_fit_fast(write_run_fit(run, big_endian=True)).activities[0].samples
+    assert samples["hr_bpm"].to_list() == run.heart_rate.tolist()
+    assert samples["cadence_rpm"].to_list() == run.cadence.astype(float).tolist()
+    assert samples["distance_m"].to_numpy() == pytest.approx(run.distance, abs=0.005)
+    assert samples["speed_mps"].to_numpy() == pytest.approx(run.speed, abs=0.0005)
+    assert samples["altitude_m"].to_numpy() == pytest.approx(run.altitude, abs=0.1)
+    assert samples["lat_deg"].to_numpy() == pytest.approx(run.lat, abs=1e-7)
+    assert samples["elapsed_s"].to_list() == [float(s) for s in run.elapsed_s]
+
+
+def test_truncated_synthetic_file_falls_back() -> None:
+    data = write_run_fit(short_run(), truncate_at=0.6)
+    with pytest.raises(FastPathRefused) as refused:
+        read_fit_fast(data)
+    assert refused.value.reason == "truncated"
+    parsed = read_fit_auto(data)
+    reference = read_fit(data)
+    assert parsed.decoder == "fitparse"
+    assert parsed.warnings == [
+        f"fast decoder refused: {refused.value}; decoded with fitparse",
+        *reference.warnings,
+    ]
+    assert parsed.flags == reference.flags == {"recovered"}
+
+
+def test_chained_files_decode_as_fitparse_does() -> None:
+    first, second = write_run_fit(short_run(10, seed=1)), write_run_fit(short_run(10, seed=2))
+    assert_same_outcome(first + second)
+
+
+def test_a_crc_mismatch_falls_back() -> None:
+    data = bytearray(write_run_fit(short_run(3)))
+    data[-1] ^= 0xFF
+    with pytest.raises(FastPathRefused) as refused:
+        read_fit_fast(bytes(data))
+    assert refused.value.reason == "crc_mismatch"
+    assert read_fit_auto(bytes(data)).flags == {"crc_mismatch"}
+
+
+def test_a_settings_file_is_not_an_activity_for_both_decoders() -> None:
+    from pipelines.synthetic.fit_writer import FitMessage, encode_fit
+
+    data = encode_fit([FitMessage("file_id", {"type": "settings", "manufacturer": "garmin"})])
+    assert_same_outcome(data)
+    assert isinstance(outcome(read_fit_fast, data), IngestError)
+
+
+# -- CRC and mutations ----------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=0, max_size=3000))
+def test_crc_equals_fitparse_crc(data: bytes) -> None:
+    assert fit_crc(data) == Crc.calculate(data)
+
+
+def _with_valid_crcs(data: bytearray) -> bytes:
+    """Recompute the header and file CRCs, so a mutation reaches the message decoder."""
+    header_size = data[0]
+    if header_size == 14:
+        data[12:14] = struct.pack("<H", Crc.calculate(bytes(data[:12])))
+    data[-2:] = struct.pack("<H", Crc.calculate(bytes(data[:-2])))
+    return bytes(data)
+
+
+MUTATION_BASE = write_run_fit(
+    simulate_run(
+        START, duration_s=120, intensity="easy", hr_rest=50, hr_max=190, home=(40.4, -3.7), seed=3
+    ),
+    with_hrv=True,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(MUTATION_BASE) - 3), st.integers(1, 255)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_flipped_bytes_are_refused_or_decoded_exactly_as_fitparse(
+    flips: list[tuple[int, int]], fix_crc: bool
+) -> None:
+    data = bytearray(MUTATION_BASE)
+    for position, mask in flips:
+        data[position] ^= mask
+    mutated = _with_valid_crcs(data) if fix_crc else bytes(data)
+    try:
+        fast = read_fit_fast(mutated)
+    except (FastPathRefused, IngestError):
+        return
+    reference = read_fit(mutated)  # whatever the fast path accepts, fitparse must read the same
+    assert_same_parse(fast, reference)
+
+
+def test_refusal_reasons_are_known() -> None:
+    with pytest.raises(ValueError, match="unknown refusal reason"):
+        FastPathRefused("no_such_reason")
+    assert str(FastPathRefused("crc_mismatch", "segment at byte 0")) == (
+        "crc mismatch (segment at byte 0)"
+    )
+
+
+def test_frames_have_the_reader_columns() -> None:
+    parsed = read_fit_fast(write_run_fit(short_run(2), with_hrv=True))
+    activity = parsed.activities[0]
+    reference = read_fit(write_run_fit(short_run(2), with_hrv=True)).activities[0]
+    assert activity.samples.schema == reference.samples.schema
+    assert activity.laps.schema == reference.laps.schema
+    assert activity.rr.schema == reference.rr.schema
+    assert activity.samples["hr_bpm"].dtype == pl.Int16
