@@ -230,3 +230,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except MindmilesError as exc:
         sys.stderr.write(f"mindmiles: {exc}\n")
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
