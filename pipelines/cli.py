@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
         "auto (default): prefect when PREFECT_API_URL points at a server, else local",
     )
 
+    serve = sub.add_parser(
+        "serve", help="nightly schedule and folder watch as Prefect deployments (Ctrl-C stops)"
+    )
+    from pipelines.serve import add_serve_arguments
+
+    add_serve_arguments(serve)
+
     status = sub.add_parser("status", help="what was taken in, what was refused and why")
     status.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -159,6 +166,12 @@ def _warehouse_path(value: str | None) -> Path:
     return Path(value)
 
 
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.serve import options_from_args, serve
+
+    return serve(options_from_args(args))
+
+
 def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.status import render_status, warehouse_status
 
@@ -211,6 +224,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 COMMANDS = {
     "ingest": _cmd_ingest,
+    "serve": _cmd_serve,
     "status": _cmd_status,
     "query": _cmd_query,
     "report": _cmd_report,

@@ -12,9 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task, unmapped
+from prefect import Task, flow, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.futures import wait
+from prefect.runtime import flow_run
+from prefect.tasks import exponential_backoff
 
 from ingest.archive import ArchiveLimits
 from pipelines.parse import FileResult
@@ -24,7 +28,35 @@ from pipelines.settings import Settings
 __all__ = ["ingest_flow", "summary_markdown"]
 
 
-@task(name="parse-batch", cache_policy=NO_CACHE, persist_result=False)
+PERMANENT_IO_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+"""I/O errors that a retry cannot cure."""
+
+
+def _transient_io_error(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a batch only after a transient I/O error (a network share's hiccup).
+
+    A corrupt file never raises (it is quarantined inside ``parse_batch``); any other exception is
+    a bug and fails the run at once.
+    """
+    try:
+        state.result()
+    except PERMANENT_IO_ERRORS:
+        return False
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="parse-batch",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_condition_fn=_transient_io_error,
+)
 def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
     """Parse one batch of files (a Prefect task)."""
     return parse_batch(jobs, limits)
@@ -36,6 +68,7 @@ def _prefect_runner(
     if not batches:
         return []
     futures = parse_batch_task.map(list(batches), unmapped(limits))
+    wait(futures)  # every task ends before the first failure is raised: none is left unawaited
     return [future.result() for future in futures]
 
 
@@ -64,7 +97,8 @@ def ingest_flow(inbox: str, warehouse: str, settle_seconds: float = 2.0) -> dict
     settings = Settings.from_options(
         inbox=Path(inbox), warehouse=Path(warehouse), settle_seconds=settle_seconds
     )
-    summary = run_ingest(settings, parse_batches=_prefect_runner)
+    who = f"Prefect flow run {flow_run.get_name() or flow_run.get_id()}"
+    summary = run_ingest(settings, parse_batches=_prefect_runner, who=who)
     create_markdown_artifact(
         key="ingest-summary", markdown=summary_markdown(summary), description="mindmiles run record"
     )

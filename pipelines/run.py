@@ -98,7 +98,14 @@ def parse_batch(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileRes
     """Parse a batch of files; every file gets a result, a bad one never stops the batch."""
     results = []
     for job in jobs:
-        data = Path(job.path).read_bytes()
+        try:
+            data = Path(job.path).read_bytes()
+        except FileNotFoundError:
+            # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
+            results.append(
+                FileResult(sha256=job.sha256, detected_format="unknown", outcome="deferred")
+            )
+            continue
         result = parse_file(data, client_id=job.client_id, limits=limits, validate=False)
         if result.sha256 != job.sha256:
             # The bytes changed between hashing and parsing: judged again on the next run.
@@ -252,6 +259,7 @@ def run_ingest(
     parse_batches: BatchRunner | None = None,
     progress: Progress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    who: str = "mindmiles ingest",
 ) -> RunSummary:
     """Take in everything that is ready in the inbox; return what happened.
 
@@ -264,10 +272,12 @@ def run_ingest(
         that maps :func:`parse_batch` over the batches as tasks.
     progress
         Called with (files done, files total) while parsing.
+    who
+        Names this run in the lock file, so that a waiting run can say whom it waits for.
     """
     started = time.monotonic()
     summary = RunSummary()
-    with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s):
+    with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who):
         store = TableStore(settings.warehouse)
         store.clean_stale()
         secret = load_secret(

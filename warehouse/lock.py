@@ -48,7 +48,12 @@ def warehouse_lock(
             except BlockingIOError:
                 if not announced:
                     holder = path.read_text(errors="replace").strip() or "another run"
-                    log.info("waiting for the warehouse lock held by %s", holder)
+                    log.warning(
+                        "%s (pid %d) is waiting for the warehouse lock held by %s",
+                        who,
+                        os.getpid(),
+                        holder,
+                    )
                     announced = True
                 if time.monotonic() > deadline:
                     raise LockTimeout(
@@ -58,7 +63,7 @@ def warehouse_lock(
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{who} (pid {os.getpid()}, since {time.strftime('%H:%M:%S')})\n".encode(), 0)
         if announced:
-            log.info("got the warehouse lock")
+            log.warning("%s (pid %d) got the warehouse lock", who, os.getpid())
         try:
             yield
         finally:
