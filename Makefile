@@ -35,6 +35,9 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_fit.py
 
+fuzz: $(STAMP)
+	$(PY) bench/fuzz.py --cases 20000 --seed $${SEED:-1}
+
 docs: $(STAMP)
 	$(PY) -m warehouse.dictionary
 

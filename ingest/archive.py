@@ -165,6 +165,10 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
     for info, name in checked:
         if info.is_dir() or name.startswith(IGNORED_PREFIXES):
             continue
+        if info.compress_size > len(data):
+            # A member cannot hold more compressed bytes than the whole archive: its sizes lie,
+            # which is how a bomb slips past ratio checks.
+            raise _too_large("a member claims more compressed bytes than the archive holds")
         out = bytearray()
         try:
             with archive.open(info) as stream:

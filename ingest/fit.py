@@ -16,6 +16,7 @@ Error policy (after fitdecode's explicit ``ErrorHandling``): decoding never sile
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,6 +105,10 @@ def _collect(data: bytes) -> FitContent:
         content.error = f"file ends early ({exc})"
     except FitParseError as exc:
         content.error = str(exc)
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, struct.error) as exc:
+        # fitparse itself trips over some damaged values (an hour of 25, an array where a
+        # number belongs): treated like any other decode error, never raised out of the reader.
+        content.error = f"decoder error ({type(exc).__name__})"
     content.records = records_from_rows(records)
     content.rr_abs = np.array([np.nan if t is None else t for t, _ in rr], dtype=np.float64)
     content.rr_s = np.array([value for _, value in rr], dtype=np.float64)

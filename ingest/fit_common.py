@@ -68,7 +68,8 @@ ColumnConverter = Callable[[FloatArray], FloatArray]
 
 def semicircles(value: Any) -> float | None:
     """Semicircles to degrees (``None`` stays ``None``)."""
-    return None if value is None else float(value) * SEMICIRCLE_TO_DEG
+    degrees = number(value)
+    return None if degrees is None else degrees * SEMICIRCLE_TO_DEG
 
 
 def number(value: Any) -> float | None:

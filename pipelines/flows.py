@@ -18,11 +18,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.futures import wait
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from ingest.archive import ArchiveLimits
+from pipelines.isolation import IsolationLimits, parse_isolated
 from pipelines.parse import FileResult
-from pipelines.run import ParseJob, RunSummary, parse_batch, run_ingest
+from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
 
 __all__ = ["ingest_flow", "summary_markdown"]
@@ -49,6 +51,10 @@ def _transient_io_error(task: Task[Any, Any], task_run: TaskRun, state: State[An
     return False
 
 
+BATCH_ISOLATION = IsolationLimits(workers=1)
+"""Each batch task parses in its own limited worker process; two tasks run at once (two cores)."""
+
+
 @task(
     name="parse-batch",
     cache_policy=NO_CACHE,
@@ -58,8 +64,8 @@ def _transient_io_error(task: Task[Any, Any], task_run: TaskRun, state: State[An
     retry_condition_fn=_transient_io_error,
 )
 def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
-    """Parse one batch of files (a Prefect task)."""
-    return parse_batch(jobs, limits)
+    """Parse one batch of files in a worker process with memory and time limits (a Prefect task)."""
+    return parse_isolated([jobs], limits, isolation=BATCH_ISOLATION)[0]
 
 
 def _prefect_runner(
@@ -91,7 +97,11 @@ def summary_markdown(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-@flow(name="mindmiles-ingest", log_prints=False)
+@flow(
+    name="mindmiles-ingest",
+    log_prints=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
+)
 def ingest_flow(inbox: str, warehouse: str, settle_seconds: float = 2.0) -> dict[str, Any]:
     """Take in everything ready in ``inbox`` and update ``warehouse``; returns the run summary."""
     settings = Settings.from_options(

@@ -39,6 +39,7 @@ from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
 from transform.dedupe import find_duplicates
 from transform.local_dates import DEFAULT_TIMEZONE, add_local_date
+from transform.privacy import privacy_radii, trim_home_zones
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run
@@ -46,7 +47,7 @@ from warehouse.secret import load_secret, pseudonymize
 from warehouse.sql import write_database
 from warehouse.store import TableStore
 
-__all__ = ["ParseJob", "RunSummary", "parse_batch", "run_ingest"]
+__all__ = ["ParseJob", "RunSummary", "parse_batch", "parse_job", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -94,25 +95,23 @@ BatchRunner = Callable[[Sequence[Sequence[ParseJob]], ArchiveLimits], list[list[
 Progress = Callable[[int, int], None]
 
 
+def parse_job(job: ParseJob, limits: ArchiveLimits) -> FileResult:
+    """Parse one file; schema validation is left to the run (one call per table per run)."""
+    try:
+        data = Path(job.path).read_bytes()
+    except FileNotFoundError:
+        # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
+        return FileResult(sha256=job.sha256, detected_format="unknown", outcome="deferred")
+    result = parse_file(data, client_id=job.client_id, limits=limits, validate=False)
+    if result.sha256 != job.sha256:
+        # The bytes changed between hashing and parsing: judged again on the next run.
+        result.outcome = "deferred"
+    return result
+
+
 def parse_batch(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
     """Parse a batch of files; every file gets a result, a bad one never stops the batch."""
-    results = []
-    for job in jobs:
-        try:
-            data = Path(job.path).read_bytes()
-        except FileNotFoundError:
-            # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
-            results.append(
-                FileResult(sha256=job.sha256, detected_format="unknown", outcome="deferred")
-            )
-            continue
-        result = parse_file(data, client_id=job.client_id, limits=limits, validate=False)
-        if result.sha256 != job.sha256:
-            # The bytes changed between hashing and parsing: judged again on the next run.
-            result.outcome = "deferred"
-        results.append(result)
-    validate_results([r for r in results if r.outcome != "deferred"])
-    return results
+    return [parse_job(job, limits) for job in jobs]
 
 
 def parse_serially(
@@ -226,7 +225,7 @@ def _table_kind(data: bytes) -> str | None:
 
 
 def _write_tables(
-    results: list[FileResult], store: TableStore, timezones: pl.DataFrame
+    results: list[FileResult], store: TableStore, timezones: pl.DataFrame, secret: bytes
 ) -> pl.DataFrame | None:
     activities = _frames(results, "activities")
     if activities is None:
@@ -249,7 +248,9 @@ def _write_tables(
             store.upsert(name, frame)
     samples = _frames(results, "samples")
     if samples is not None:
-        store.upsert("samples", samples)
+        # Positions near where each run starts and ends (home) never reach the analyst table.
+        radii = privacy_radii(samples["client_id"].unique().to_list(), secret)
+        store.upsert("samples", trim_home_zones(samples, radii))
     return activities
 
 
@@ -337,13 +338,14 @@ def run_ingest(
         else:
             parsed = parse_batches(batches, settings.limits)
         results = [r for batch in parsed for r in batch]
+        validate_results([r for r in results if r.outcome != "deferred"])
         summary.deferred += sum(r.outcome == "deferred" for r in results)
         pairs = [
             (c, j, r) for (c, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"
         ]
         final = [r for _, _, r in pairs]
         _mark_duplicates(final, store)
-        written = _write_tables(final, store, timezones)
+        written = _write_tables(final, store, timezones, secret)
         summary.activities = 0 if written is None else written.height
         affected = set() if written is None else set(written["client_id"].to_list())
         affected |= merge_table_files(store, [t for _, t in tables])

@@ -40,10 +40,10 @@ class Activities(pa.DataFrameModel):
     )
     sub_sport: str = pa.Field(nullable=True, description="Sub-sport as the device named it.")
     start_utc: DateTime = utc_field(
-        "Start time, UTC; null when the watch clock was never set.", nullable=True
+        "Start time, UTC; null when the watch clock was never set.", nullable=True, plausible=True
     )
     end_utc: DateTime = utc_field(
-        "End time, UTC; null when the watch clock was never set.", nullable=True
+        "End time, UTC; null when the watch clock was never set.", nullable=True, plausible=True
     )
     local_date: dt.date = pa.Field(
         nullable=True, description="Calendar date of the start in the client's roster timezone."

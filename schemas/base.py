@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +21,22 @@ UTC = {"time_unit": "us", "time_zone": "UTC"}
 MAX_EVIDENCE_ROWS = 20
 
 
-def utc_field(description: str, *, nullable: bool = False) -> Any:
-    """A ``Datetime("us", "UTC")`` column with a description."""
-    return pa.Field(nullable=nullable, dtype_kwargs=UTC, description=description)
+PLAUSIBLE_SINCE = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
+"""The FIT epoch: no watch recorded anything earlier."""
+PLAUSIBLE_BEFORE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+"""No recording is dated this far ahead (a file dated 9999 is damaged or forged)."""
+
+
+def utc_field(description: str, *, nullable: bool = False, plausible: bool = False) -> Any:
+    """A ``Datetime("us", "UTC")`` column with a description.
+
+    With ``plausible=True`` the values must lie in [:data:`PLAUSIBLE_SINCE`,
+    :data:`PLAUSIBLE_BEFORE`): recorded times, as opposed to e.g. planned dates.
+    """
+    bounds: dict[str, Any] = (
+        {"ge": PLAUSIBLE_SINCE, "lt": PLAUSIBLE_BEFORE} if plausible else {}
+    )
+    return pa.Field(nullable=nullable, dtype_kwargs=UTC, description=description, **bounds)
 
 
 def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ class Samples(pa.DataFrameModel):
     activity_id: str = pa.Field(description="Activity the sample belongs to.")
     client_id: str = pa.Field(description="Keyed pseudonym of the client.")
     timestamp: DateTime = utc_field(
-        "Sample time, UTC; null when the clock was never set.", nullable=True
+        "Sample time, UTC; null when the clock was never set.", nullable=True, plausible=True
     )
     elapsed_s: float = pa.Field(
         ge=0, nullable=True, description="Seconds since the activity's start."

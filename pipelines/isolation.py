@@ -1,0 +1,449 @@
+"""Parse files in child processes with hard memory and wall-time limits.
+
+A Prefect task timeout cannot interrupt a long C call (zlib decompression, expat, fitparse's
+struct loop), and a ``MemoryError`` or a segfault inside the run's own process would end the run.
+So parsing happens in long-lived worker processes (``spawn`` context,
+:attr:`IsolationLimits.workers` of them, so that every core is used), each with ``RLIMIT_AS`` set
+to :attr:`IsolationLimits.memory_bytes` and core dumps disabled. The parent hands out one file at a
+time and enforces :attr:`IsolationLimits.seconds_per_file` itself:
+
+* a file that runs past its time: the worker is killed (``SIGKILL``) and restarted, the file gets
+  ``resource_limit``, the rest of the batch goes on in the new worker;
+* a worker that raises ``MemoryError``, or dies (segfault, the kernel's OOM killer): the file it
+  was on gets ``resource_limit`` and the worker is restarted;
+* any other exception inside a reader is a bug in mindmiles, not a verdict on the file: by default
+  (``on_parser_error="quarantine"``) the file gets ``parser_error`` and the error's type and code
+  location (never its message, which may quote file content) are logged; ``"raise"`` stops the run.
+
+Results (:class:`~pipelines.parse.FileResult` with Polars frames) come back by pickle over a pipe.
+Use as ``run_ingest(settings, parse_batches=isolated_runner())``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ingest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ingest.archive import ArchiveLimits
+    from pipelines.parse import FileResult
+    from pipelines.run import ParseJob
+
+__all__ = [
+    "REASON_MESSAGES",
+    "IsolationLimits",
+    "ParseOne",
+    "isolated_runner",
+    "parse_isolated",
+    "parse_job",
+]
+
+log = logging.getLogger(__name__)
+
+GIB = 1024**3
+POLARS_THREADS_VARIABLE = "POLARS_MAX_THREADS"
+
+ParseOne = Callable[["ParseJob", "ArchiveLimits"], "FileResult"]
+"""Parses one job inside a worker; must be importable by name (a module-level function)."""
+
+ErrorPolicy = Literal["quarantine", "raise"]
+
+REASON_MESSAGES: dict[str, str] = {
+    "time": (
+        "Reading this file took longer than the {limit} allowed, so it was set aside. "
+        "Real watch exports are read in seconds; this one may be damaged or built to attack."
+    ),
+    "memory": (
+        "Reading this file needed more memory than the {limit} allowed, so it was set aside. "
+        "Real watch exports need far less; this one may be damaged or built to attack."
+    ),
+    "crash": (
+        "The program reading this file stopped abruptly, so the file was set aside. "
+        "It may be damaged or built to attack; the rest of the files were taken in as usual."
+    ),
+    "parser_error": (
+        "This file could not be read because of a fault in mindmiles itself, not necessarily in "
+        "the file. It was set aside for the engineers to look at."
+    ),
+}
+"""Plain-language notes for files refused by the isolation layer, by cause."""
+
+
+@dataclass(frozen=True)
+class IsolationLimits:
+    """Hard limits on each parsing worker.
+
+    Attributes
+    ----------
+    memory_bytes
+        ``RLIMIT_AS`` (virtual address space) of each worker. Polars alone reserves ~0.8 GiB of
+        address space at import, so values under ~1.2 GiB leave little room for parsing.
+    seconds_per_file
+        Wall time one file may take, measured by the parent from hand-out to result.
+    workers
+        Worker processes (one per core is the useful maximum).
+    polars_threads
+        ``POLARS_MAX_THREADS`` inside workers: each Polars thread reserves address space, so a
+        worker with one thread per core would spend the memory budget on stacks.
+    start_timeout_s
+        Time a new worker may take to import the readers and say it is ready.
+    """
+
+    memory_bytes: int = int(1.5 * GIB)
+    seconds_per_file: float = 120.0
+    workers: int = 2
+    polars_threads: int = 1
+    start_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError("isolation needs at least one worker")
+        if self.seconds_per_file <= 0 or self.start_timeout_s <= 0:
+            raise ConfigError("isolation time limits must be positive")
+
+
+def parse_job(job: ParseJob, limits: ArchiveLimits) -> FileResult:
+    """Parse one job exactly as the in-process runner does (:func:`pipelines.run.parse_job`)."""
+    from pipelines.run import parse_job as parse_in_process
+
+    return parse_in_process(job, limits)
+
+
+# -- worker side -------------------------------------------------------------------------------
+
+
+def _code_location(exc: BaseException) -> str:
+    """Where an exception was raised: ``module.py:line in function`` (no message, no values)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown location"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
+
+
+def _worker_main(
+    conn: Connection, memory_bytes: int, polars_threads: int, parse_one: ParseOne
+) -> None:
+    """Worker loop: limit itself, then parse jobs until told to stop or the parent goes away."""
+    os.environ[POLARS_THREADS_VARIABLE] = str(polars_threads)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    import pipelines.run  # noqa: F401  (import the readers before the memory limit applies)
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        conn.send(("ready", os.getpid()))
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            index, job, limits = message
+            reply: tuple[Any, ...]
+            try:
+                reply = ("result", index, parse_one(job, limits))
+            except MemoryError:
+                reply = ("memory", index)
+            except Exception as exc:  # reported to the parent, which applies the policy
+                reply = ("error", index, type(exc).__name__, _code_location(exc))
+            try:
+                conn.send(reply)
+            except MemoryError:
+                # The pipe may hold half a message: only dying leaves the parent a clean signal.
+                os._exit(3)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone (killed, or the run ended): nothing left to do
+
+
+# -- parent side -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    ready: bool = False
+    job: int | None = None
+    deadline: float = 0.0
+
+
+@dataclass
+class _Pool:
+    limits: IsolationLimits
+    parse_one: ParseOne
+    context: Any = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+    workers: list[_Worker] = field(default_factory=list)
+    restarts: int = 0
+
+    def start(self) -> _Worker:
+        parent_end, child_end = self.context.Pipe(duplex=True)
+        process = self.context.Process(
+            target=_worker_main,
+            args=(child_end, self.limits.memory_bytes, self.limits.polars_threads, self.parse_one),
+            name="mindmiles-parse",
+            daemon=True,
+        )
+        # The child must see POLARS_MAX_THREADS before Polars starts its thread pool, which may
+        # happen while it re-imports the parent's main module: set it in the environment it
+        # inherits, and restore ours at once.
+        previous = os.environ.get(POLARS_THREADS_VARIABLE)
+        os.environ[POLARS_THREADS_VARIABLE] = str(self.limits.polars_threads)
+        try:
+            process.start()
+        finally:
+            if previous is None:
+                del os.environ[POLARS_THREADS_VARIABLE]
+            else:
+                os.environ[POLARS_THREADS_VARIABLE] = previous
+        child_end.close()
+        deadline = time.monotonic() + self.limits.start_timeout_s
+        worker = _Worker(process, parent_end, deadline=deadline)
+        self.workers.append(worker)
+        return worker
+
+    def discard(self, worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=10)
+        worker.conn.close()
+        self.workers.remove(worker)
+
+    def stop(self) -> None:
+        for worker in list(self.workers):
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+        for worker in list(self.workers):
+            worker.process.join(timeout=5)
+            self.discard(worker)
+
+
+def _gib(value: int) -> str:
+    return f"{value / GIB:.1f} GiB"
+
+
+def _refused(job: ParseJob, cause: str, detail: str, *, limit: str = "") -> FileResult:
+    from pipelines.parse import FileResult
+
+    code = "parser_error" if cause == "parser_error" else "resource_limit"
+    return FileResult(
+        sha256=job.sha256,
+        detected_format="unknown",
+        outcome="quarantined",
+        reason_code=code,
+        reason_message=REASON_MESSAGES[cause].format(limit=limit),
+        detail=detail,
+    )
+
+
+def _signal_name(exitcode: int | None) -> str:
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def parse_isolated(
+    batches: Sequence[Sequence[ParseJob]],
+    limits: ArchiveLimits,
+    *,
+    isolation: IsolationLimits | None = None,
+    parse_one: ParseOne = parse_job,
+    on_parser_error: ErrorPolicy = "quarantine",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[list[FileResult]]:
+    """Parse every job of ``batches`` in limited worker processes; results keep the batch shape.
+
+    Parameters
+    ----------
+    batches
+        Jobs grouped as :func:`pipelines.run.make_batches` groups them; all jobs share the pool.
+    limits
+        Archive limits passed to the reader.
+    isolation
+        Memory, time and worker limits (defaults of :class:`IsolationLimits`).
+    parse_one
+        The function run in the worker for one job (default :func:`parse_job`); a module-level
+        function, since the ``spawn`` context imports it by name.
+    on_parser_error
+        What an unexpected exception inside a reader does: ``"quarantine"`` the file with
+        ``parser_error``, or ``"raise"`` a ``RuntimeError`` that ends the run.
+    progress
+        Called with (files done, files total).
+
+    Returns
+    -------
+    list of list of FileResult
+        One result per job, in the order of ``batches``.
+
+    Raises
+    ------
+    ConfigError
+        A worker could not start (for instance ``memory_bytes`` too small to import the readers).
+    RuntimeError
+        A reader raised an unexpected exception and ``on_parser_error="raise"``.
+    """
+    isolation = isolation or IsolationLimits()
+    jobs = [job for batch in batches for job in batch]
+    results: list[FileResult | None] = [None] * len(jobs)
+    if not jobs:
+        return [[] for _ in batches]
+    pending: deque[int] = deque(range(len(jobs)))
+    pool = _Pool(isolation, parse_one)
+    done = 0
+
+    def finish(index: int, result: FileResult) -> None:
+        nonlocal done
+        results[index] = result
+        done += 1
+        if progress:
+            progress(done, len(jobs))
+
+    try:
+        for _ in range(min(isolation.workers, len(jobs))):
+            pool.start()
+        while done < len(jobs):
+            now = time.monotonic()
+            for worker in pool.workers:
+                if worker.ready and worker.job is None and pending:
+                    worker.job = pending.popleft()
+                    worker.deadline = now + isolation.seconds_per_file
+                    worker.conn.send((worker.job, jobs[worker.job], limits))
+            timeout = max(0.0, min(w.deadline for w in pool.workers) - time.monotonic())
+            handles = [w.conn for w in pool.workers] + [w.process.sentinel for w in pool.workers]
+            ready = wait(handles, timeout=timeout)
+            for worker in list(pool.workers):
+                if worker.conn in ready:
+                    try:
+                        message = worker.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                    if message is not None:
+                        _handle(message, worker, jobs, finish, isolation, on_parser_error)
+                        continue
+                if (
+                    worker.conn in ready
+                    or worker.process.sentinel in ready
+                    or (time.monotonic() >= worker.deadline)
+                ):
+                    _retire(worker, pool, jobs, finish, isolation, replace=bool(pending))
+            if not pool.workers and done < len(jobs):
+                pool.start()
+    finally:
+        pool.stop()
+    log.info("isolated parsing: %d files, %d worker restarts", len(jobs), pool.restarts)
+    out: list[list[FileResult]] = []
+    position = 0
+    for batch in batches:
+        chunk = results[position : position + len(batch)]
+        out.append([r for r in chunk if r is not None])
+        position += len(batch)
+    return out
+
+
+def _handle(
+    message: tuple[Any, ...],
+    worker: _Worker,
+    jobs: list[ParseJob],
+    finish: Callable[[int, FileResult], None],
+    isolation: IsolationLimits,
+    on_parser_error: ErrorPolicy,
+) -> None:
+    kind = message[0]
+    if kind == "ready":
+        worker.ready = True
+        worker.deadline = float("inf")
+        return
+    index = message[1]
+    worker.job = None
+    worker.deadline = float("inf")
+    if kind == "result":
+        finish(index, message[2])
+    elif kind == "memory":
+        limit = _gib(isolation.memory_bytes)
+        detail = f"MemoryError under a {limit} limit"
+        finish(index, _refused(jobs[index], "memory", detail, limit=limit))
+    else:
+        name, where = message[2], message[3]
+        log.error("a reader raised %s at %s (file %s...)", name, where, jobs[index].sha256[:12])
+        if on_parser_error == "raise":
+            raise RuntimeError(f"a reader raised {name} at {where}")
+        finish(index, _refused(jobs[index], "parser_error", f"{name} at {where}"))
+
+
+def _retire(
+    worker: _Worker,
+    pool: _Pool,
+    jobs: list[ParseJob],
+    finish: Callable[[int, FileResult], None],
+    isolation: IsolationLimits,
+    *,
+    replace: bool,
+) -> None:
+    """Kill (if needed) a worker that died or ran out of time; charge its file; start another."""
+    timed_out = time.monotonic() >= worker.deadline
+    if not timed_out:
+        # Its pipe closed: the process is exiting. Let it finish so that its exit code (the signal
+        # that ended it) can be read; a process only closes its end as it dies.
+        worker.process.join(timeout=5)
+    pool.discard(worker)
+    if not worker.ready:
+        raise ConfigError(
+            "a parsing worker could not start "
+            f"({'timed out' if timed_out else _signal_name(worker.process.exitcode)}); "
+            f"is the memory limit of {_gib(isolation.memory_bytes)} too small?"
+        )
+    if worker.job is not None:
+        job = jobs[worker.job]
+        if timed_out:
+            limit = f"{isolation.seconds_per_file:g} s"
+            result = _refused(job, "time", f"no result within {limit}", limit=limit)
+        else:
+            how = _signal_name(worker.process.exitcode)
+            result = _refused(job, "crash", f"parser process ended ({how})")
+        log.warning("file %s... refused: %s", job.sha256[:12], result.detail)
+        finish(worker.job, result)
+    if replace:
+        pool.restarts += 1
+        pool.start()
+
+
+def isolated_runner(
+    isolation: IsolationLimits | None = None,
+    *,
+    parse_one: ParseOne = parse_job,
+    on_parser_error: ErrorPolicy = "quarantine",
+) -> Callable[[Sequence[Sequence[ParseJob]], ArchiveLimits], list[list[FileResult]]]:
+    """Return a ``parse_batches`` callable for :func:`pipelines.run.run_ingest`.
+
+    The callable runs :func:`parse_isolated` with the given limits and policy.
+
+    Examples
+    --------
+    >>> summary = run_ingest(settings, parse_batches=isolated_runner())  # doctest: +SKIP
+    """
+
+    def run(batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits) -> list[list[FileResult]]:
+        return parse_isolated(
+            batches,
+            limits,
+            isolation=isolation,
+            parse_one=parse_one,
+            on_parser_error=on_parser_error,
+        )
+
+    return run
