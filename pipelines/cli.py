@@ -15,15 +15,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from ingest.archive import ArchiveLimits
 from ingest.errors import MindmilesError
 from pipelines.settings import Settings
-
-if TYPE_CHECKING:
-    from pipelines.parse import FileResult
-    from pipelines.run import ParseJob
 
 __all__ = ["main"]
 
@@ -130,20 +125,16 @@ def _run_ingest(settings: Settings, engine: str, out: TextIO) -> dict[str, objec
         from pipelines.flows import ingest_flow
 
         return ingest_flow(str(settings.inbox), str(settings.warehouse), settings.settle_seconds)
-    from pipelines.isolation import parse_isolated
+    from pipelines.isolation import IsolatedParser
     from pipelines.run import run_ingest
 
     progress, update = _progress_printer(out)
-
-    def isolated(
-        batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
-    ) -> list[list[FileResult]]:
-        return parse_isolated(batches, limits, progress=update)  # type: ignore[arg-type]
-
-    if progress is None:
-        return asdict(run_ingest(settings, parse_batches=isolated))
-    with progress:  # type: ignore[attr-defined]
-        return asdict(run_ingest(settings, parse_batches=isolated))
+    with IsolatedParser() as parser:
+        if progress is None:
+            return asdict(run_ingest(settings, parse_batches=parser))
+        with progress:  # type: ignore[attr-defined]
+            summary = run_ingest(settings, parse_batches=parser, progress=update)  # type: ignore[arg-type]
+            return asdict(summary)
 
 
 def _print_summary(summary: dict[str, object], out: TextIO) -> None:

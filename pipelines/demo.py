@@ -54,10 +54,11 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
     else:
         from dataclasses import asdict
 
-        from pipelines.isolation import isolated_runner
+        from pipelines.isolation import IsolatedParser
         from pipelines.run import run_ingest
 
-        summary = asdict(run_ingest(settings, parse_batches=isolated_runner()))
+        with IsolatedParser() as parser:
+            summary = asdict(run_ingest(settings, parse_batches=parser))
     out.write(
         f"Run: {summary['files_seen']} files seen, {summary['ingested']} ingested, "
         f"{summary['duplicates']} duplicates, {summary['skipped']} skipped, "

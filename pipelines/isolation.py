@@ -265,6 +265,7 @@ def parse_isolated(
     parse_one: ParseOne = parse_job,
     on_parser_error: ErrorPolicy = "quarantine",
     progress: Callable[[int, int], None] | None = None,
+    pool: _Pool | None = None,
 ) -> list[list[FileResult]]:
     """Parse every job of ``batches`` in limited worker processes; results keep the batch shape.
 
@@ -284,6 +285,9 @@ def parse_isolated(
         ``parser_error``, or ``"raise"`` a ``RuntimeError`` that ends the run.
     progress
         Called with (files done, files total).
+    pool
+        Workers kept alive between calls (see :class:`IsolatedParser`); by default a pool is
+        started for this call and stopped at its end.
 
     Returns
     -------
@@ -303,7 +307,9 @@ def parse_isolated(
     if not jobs:
         return [[] for _ in batches]
     pending: deque[int] = deque(range(len(jobs)))
-    pool = _Pool(isolation, parse_one)
+    owned = pool is None
+    pool = pool if pool is not None else _Pool(isolation, parse_one)
+    isolation = pool.limits
     done = 0
 
     def finish(index: int, result: FileResult) -> None:
@@ -314,7 +320,7 @@ def parse_isolated(
             progress(done, len(jobs))
 
     try:
-        for _ in range(min(isolation.workers, len(jobs))):
+        while len(pool.workers) < min(isolation.workers, len(jobs)):
             pool.start()
         while done < len(jobs):
             now = time.monotonic()
@@ -344,7 +350,8 @@ def parse_isolated(
             if not pool.workers and done < len(jobs):
                 pool.start()
     finally:
-        pool.stop()
+        if owned:
+            pool.stop()
     log.info("isolated parsing: %d files, %d worker restarts", len(jobs), pool.restarts)
     out: list[list[FileResult]] = []
     position = 0
@@ -447,3 +454,45 @@ def isolated_runner(
         )
 
     return run
+
+
+class IsolatedParser:
+    """A ``parse_batches`` callable whose worker processes live across calls.
+
+    A run that parses in several waves (to keep memory flat) starts its workers once: a fresh
+    Python with Polars costs about a second to start here.
+
+    Examples
+    --------
+    >>> with IsolatedParser() as parser:  # doctest: +SKIP
+    ...     summary = run_ingest(settings, parse_batches=parser)
+    """
+
+    def __init__(
+        self,
+        isolation: IsolationLimits | None = None,
+        *,
+        parse_one: ParseOne = parse_job,
+        on_parser_error: ErrorPolicy = "quarantine",
+    ) -> None:
+        self._pool = _Pool(isolation or IsolationLimits(), parse_one)
+        self._on_parser_error: ErrorPolicy = on_parser_error
+
+    def __enter__(self) -> IsolatedParser:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.stop()
+
+    def __call__(
+        self, batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
+    ) -> list[list[FileResult]]:
+        """Parse ``batches`` with the kept workers (started on first use)."""
+        return parse_isolated(
+            batches,
+            limits,
+            isolation=self._pool.limits,
+            parse_one=self._pool.parse_one,
+            on_parser_error=self._on_parser_error,
+            pool=self._pool,
+        )

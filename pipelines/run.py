@@ -42,9 +42,9 @@ from transform.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
-from warehouse.runlog import append_run
+from warehouse.runlog import append_run, read_pending, write_pending
 from warehouse.secret import load_secret, pseudonymize
-from warehouse.sql import write_database
+from warehouse.sql import DATABASE_NAME, write_database
 from warehouse.store import TableStore
 
 __all__ = ["ParseJob", "RunSummary", "parse_batch", "parse_job", "run_ingest"]
@@ -77,6 +77,8 @@ class RunSummary:
     clients_without_roster: int = 0
     reason_codes: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
+    stage_s: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: discover_hash, parse, validate, write, derive, publish."""
 
     def to_json(self) -> str:
         """One JSON object."""
@@ -254,6 +256,99 @@ def _write_tables(
     return activities
 
 
+@dataclass
+class _Discovery:
+    """What the inbox holds that this run must judge."""
+
+    jobs: list[tuple[Candidate, ParseJob]] = field(default_factory=list)
+    tables: list[tuple[Candidate, TableFileResult]] = field(default_factory=list)
+    repeats: list[tuple[Candidate, str, dict[str, object]]] = field(default_factory=list)
+    folder_clients: set[str] = field(default_factory=set)
+
+
+def _discover(
+    inbox: Inbox,
+    secret: bytes,
+    known: dict[tuple[str, str], dict[str, object]],
+    zone_of: dict[str, str],
+    summary: RunSummary,
+) -> _Discovery:
+    """Find the inbox's files, defer those still arriving, hash the rest and sort them."""
+    found = _Discovery()
+    seen: set[tuple[str, str]] = set()
+    for candidate in inbox.candidates():
+        summary.files_seen += 1
+        if inbox.still_arriving(candidate):
+            summary.deferred += 1
+            continue
+        client_id = pseudonymize(candidate.client_code, secret)
+        found.folder_clients.add(client_id)
+        data = candidate.path.read_bytes()
+        sha = sha256_hex(data)
+        key = (client_id, sha)
+        if key in known or key in seen:
+            found.repeats.append((candidate, sha, known.get(key, {"outcome": "ingested"})))
+            continue
+        seen.add(key)
+        kind = _table_kind(data)
+        if kind is not None:
+            zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
+            table = read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)
+            found.tables.append((candidate, table))
+        else:
+            job = ParseJob(str(candidate.path), client_id, sha, candidate.size)
+            found.jobs.append((candidate, job))
+    return found
+
+
+def _settle(
+    inbox: Inbox,
+    store: TableStore,
+    moves: Sequence[tuple[Candidate, str, FileResult]],
+    *,
+    received: dt.datetime,
+    summary: RunSummary,
+    reasons: Counter[str],
+) -> None:
+    """Record files in the ``files`` ledger, then move each to ``_processed`` or ``_quarantine``."""
+    if not moves:
+        return
+    store.upsert(
+        "files",
+        pl.concat([ledger_rows(r, client_id=cid, received=received) for _, cid, r in moves]),
+    )
+    for candidate, _, result in moves:
+        for item in flatten(result):
+            if item.reason_code:
+                reasons[item.reason_code] += 1
+        attr = OUTCOME_COUNTERS[result.outcome]
+        setattr(summary, attr, getattr(summary, attr) + 1)
+        note = quarantine_note(result, file_name=candidate.name)
+        if result.outcome == "quarantined":
+            inbox.quarantine(candidate, result.sha256, note)
+            continue
+        inbox.move_processed(candidate, result.sha256)
+        if result.reason_code or any(m.outcome == "quarantined" for m in flatten(result)[1:]):
+            inbox.note_beside_processed(candidate, result.sha256, note)
+
+
+def _waves(batches: list[list[ParseJob]], size: int) -> list[list[list[ParseJob]]]:
+    return [batches[i : i + size] for i in range(0, len(batches), size)] or []
+
+
+class _Stopwatch:
+    """Seconds spent per stage of a run (reported in :attr:`RunSummary.stage_s`)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._mark = time.monotonic()
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - self._mark, 3)
+        self._mark = now
+
+
 def run_ingest(
     settings: Settings,
     *,
@@ -264,13 +359,19 @@ def run_ingest(
 ) -> RunSummary:
     """Take in everything that is ready in the inbox; return what happened.
 
+    Files are parsed and written in *waves* of :attr:`Settings.batches_per_wave` batches, so that
+    memory stays flat however large the inbox is; each wave's files are recorded and moved as soon
+    as their rows are written. Derived tables are rebuilt once, at the end, for the clients the run
+    touched (remembered on disk until done, so a killed run's clients are rebuilt by the next).
+
     Parameters
     ----------
     settings
         Folders, secret and limits.
     parse_batches
-        How batches are parsed; default serially in this process. The Prefect flow passes a runner
-        that maps :func:`parse_batch` over the batches as tasks.
+        How batches are parsed; default serially in this process. The CLI passes an
+        :class:`pipelines.isolation.IsolatedParser` (worker processes with limits); the Prefect
+        flow maps a task over the batches.
     progress
         Called with (files done, files total) while parsing.
     who
@@ -278,6 +379,7 @@ def run_ingest(
     """
     started = time.monotonic()
     summary = RunSummary()
+    watch = _Stopwatch()
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who):
         store = TableStore(settings.warehouse)
         store.clean_stale()
@@ -289,123 +391,92 @@ def run_ingest(
         roster, roster_changed = _load_roster(inbox, store, secret, reasons)
         timezones = roster.select("client_id", "timezone")
         zone_of = dict(timezones.iter_rows())
-        ledger = store.read("files")
-        known = {
-            (row["client_id"], row["sha256"]): row
-            for row in ledger.filter(pl.col("container_sha256").is_null()).iter_rows(named=True)
-        }
-        jobs: list[tuple[Candidate, ParseJob]] = []
-        tables: list[tuple[Candidate, TableFileResult]] = []
-        repeats: list[tuple[Candidate, str, dict[str, object]]] = []
-        seen: set[tuple[str, str]] = set()
-        folder_clients: set[str] = set()
-        for candidate in inbox.candidates():
-            summary.files_seen += 1
-            if inbox.still_arriving(candidate):
-                summary.deferred += 1
-                continue
-            client_id = pseudonymize(candidate.client_code, secret)
-            folder_clients.add(client_id)
-            data = candidate.path.read_bytes()
-            sha = sha256_hex(data)
-            key = (client_id, sha)
-            if key in known or key in seen:
-                repeats.append((candidate, sha, known.get(key, {"outcome": "ingested"})))
-                continue
-            seen.add(key)
-            kind = _table_kind(data)
-            if kind is not None:
-                zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
-                tables.append(
-                    (
-                        candidate,
-                        read_table_file(
-                            data, kind=kind, sha256=sha, client_id=client_id, timezone=zone
-                        ),
-                    )
-                )
-            else:
-                jobs.append(
-                    (candidate, ParseJob(str(candidate.path), client_id, sha, candidate.size))
-                )
-            del data
-        summary.clients_without_roster = len(folder_clients - set(zone_of))
+        ledger = store.read("files").filter(pl.col("container_sha256").is_null())
+        known = {(r["client_id"], r["sha256"]): r for r in ledger.iter_rows(named=True)}
+        found = _discover(inbox, secret, known, zone_of, summary)
+        summary.clients_without_roster = len(found.folder_clients - set(zone_of))
+        watch.lap("discover_hash")
+
+        affected = read_pending(settings.warehouse)
         batches = make_batches(
-            [j for _, j in jobs], max_files=settings.batch_files, max_bytes=settings.batch_bytes
+            [j for _, j in found.jobs],
+            max_files=settings.batch_files,
+            max_bytes=settings.batch_bytes,
         )
-        if parse_batches is None:
-            parsed = parse_serially(batches, settings.limits, progress)
-        else:
-            parsed = parse_batches(batches, settings.limits)
-        results = [r for batch in parsed for r in batch]
-        validate_results([r for r in results if r.outcome != "deferred"])
-        summary.deferred += sum(r.outcome == "deferred" for r in results)
-        pairs = [
-            (c, j, r) for (c, j), r in zip(jobs, results, strict=True) if r.outcome != "deferred"
-        ]
-        final = [r for _, _, r in pairs]
-        _mark_duplicates(final, store)
-        written = _write_tables(final, store, timezones, secret)
-        summary.activities = 0 if written is None else written.height
-        affected = set() if written is None else set(written["client_id"].to_list())
-        affected |= merge_table_files(store, [t for _, t in tables])
-        if roster_changed or any(store.current_version(name) is None for name in DERIVED_TABLES):
-            affected |= set(store.read("activities")["client_id"].unique().to_list())
-            affected |= set(roster["client_id"].to_list())
-        derive_for_clients(store, affected)
-        summary.clients_rebuilt = len(affected)
-        received = now()
-        ledger_frames = [
-            ledger_rows(r, client_id=j.client_id, received=received) for _, j, r in pairs
-        ]
-        ledger_frames += [
-            ledger_rows(t.result, client_id=t.client_id, received=received) for _, t in tables
-        ]
-        if ledger_frames:
-            store.upsert("files", pl.concat(ledger_frames))
-        moves = [(c, r) for c, _, r in pairs] + [(c, t.result) for c, t in tables]
-        for candidate, result in moves:
-            for item in flatten(result):
-                if item.reason_code:
-                    reasons[item.reason_code] += 1
-            attr = OUTCOME_COUNTERS[result.outcome]
-            setattr(summary, attr, getattr(summary, attr) + 1)
-            if result.outcome == "quarantined":
-                inbox.quarantine(
-                    candidate, result.sha256, quarantine_note(result, file_name=candidate.name)
-                )
+        candidate_of = {id(j): c for c, j in found.jobs}
+        total, done = len(found.jobs), 0
+        for wave in _waves(batches, settings.batches_per_wave):
+            if parse_batches is None:
+                parsed = parse_serially(wave, settings.limits)
             else:
-                inbox.move_processed(candidate, result.sha256)
-                if result.reason_code or any(
-                    m.outcome == "quarantined" for m in flatten(result)[1:]
-                ):
-                    inbox.note_beside_processed(
-                        candidate, result.sha256, quarantine_note(result, file_name=candidate.name)
-                    )
-        for candidate, sha, previous in repeats:
+                parsed = parse_batches(wave, settings.limits)
+            wave_jobs = [j for batch in wave for j in batch]
+            results = [r for batch in parsed for r in batch]
+            done += len(wave_jobs)
+            if progress:
+                progress(done, total)
+            watch.lap("parse")
+            validate_results([r for r in results if r.outcome != "deferred"])
+            watch.lap("validate")
+            summary.deferred += sum(r.outcome == "deferred" for r in results)
+            kept = [
+                (j, r) for j, r in zip(wave_jobs, results, strict=True) if r.outcome != "deferred"
+            ]
+            _mark_duplicates([r for _, r in kept], store)
+            written = _write_tables([r for _, r in kept], store, timezones, secret)
+            if written is not None:
+                summary.activities += written.height
+                affected |= set(written["client_id"].to_list())
+                write_pending(settings.warehouse, affected)
+            moves = [(candidate_of[id(j)], j.client_id, r) for j, r in kept]
+            _settle(inbox, store, moves, received=now(), summary=summary, reasons=reasons)
+            watch.lap("write")
+
+        affected |= merge_table_files(store, [t for _, t in found.tables])
+        table_moves = [(c, t.client_id, t.result) for c, t in found.tables]
+        _settle(inbox, store, table_moves, received=now(), summary=summary, reasons=reasons)
+        for candidate, sha, previous in found.repeats:
             summary.duplicates += 1
             reasons["same_file_received_again"] += 1
             if previous.get("outcome") == "quarantined":
-                note = f"File: {candidate.name}\nThis exact file was refused before: {previous.get('reason_message')}\n"
+                note = (
+                    f"File: {candidate.name}\n"
+                    f"This exact file was refused before: {previous.get('reason_message')}\n"
+                )
                 inbox.quarantine(candidate, sha, note)
             else:
                 inbox.move_processed(candidate, sha)
+        watch.lap("write")
+
+        if roster_changed or any(store.current_version(name) is None for name in DERIVED_TABLES):
+            affected |= set(store.read("activities")["client_id"].unique().to_list())
+            affected |= set(roster["client_id"].to_list())
+        write_pending(settings.warehouse, affected)
+        derive_for_clients(store, affected)
+        write_pending(settings.warehouse, set())
+        summary.clients_rebuilt = len(affected)
+        watch.lap("derive")
+
         summary.reason_codes = dict(sorted(reasons.items()))
+        if affected or summary.files_seen or not (settings.warehouse / DATABASE_NAME).exists():
+            write_database(settings.warehouse)
+            try:
+                write_reports(
+                    warehouse=settings.warehouse,
+                    inbox=settings.inbox,
+                    out=default_report_dir(settings.inbox),
+                    secret=secret,
+                    generated=now(),
+                )
+            except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
+                log.error("the therapist reports were not refreshed: %s", exc)
+        watch.lap("publish")
+        summary.stage_s = watch.stages
         summary.duration_s = round(time.monotonic() - started, 3)
         append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
-        write_database(settings.warehouse)
-        try:
-            write_reports(
-                warehouse=settings.warehouse,
-                inbox=settings.inbox,
-                out=default_report_dir(settings.inbox),
-                secret=secret,
-                generated=now(),
-            )
-        except (OSError, MindmilesError) as exc:  # the data is in; a report is not worth a failure
-            log.error("the therapist reports were not refreshed: %s", exc)
     log.info(
-        "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, %d deferred",
+        "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, "
+        "%d deferred",
         summary.files_seen,
         summary.ingested,
         summary.duplicates,

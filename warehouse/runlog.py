@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_run", "read_runs"]
+__all__ = ["append_run", "read_pending", "read_runs", "write_pending"]
 
 
 def _path(warehouse: Path) -> Path:
@@ -38,3 +38,31 @@ def read_runs(warehouse: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return runs
+
+
+def _pending_path(warehouse: Path) -> Path:
+    return warehouse / ".state" / "pending_derive.json"
+
+
+def read_pending(warehouse: Path) -> set[str]:
+    """Clients whose derived tables a previous run promised but may not have rebuilt."""
+    path = _pending_path(warehouse)
+    if not path.exists():
+        return set()
+    try:
+        return set(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError):
+        return set()
+
+
+def write_pending(warehouse: Path, clients: set[str]) -> None:
+    """Record (atomically) the clients whose derived tables must be rebuilt; empty clears it."""
+    path = _pending_path(warehouse)
+    if not clients:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(sorted(clients)), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
