@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ingest.errors import UnsupportedFormat
 from ingest.fit_fast import read_fit_auto
 from ingest.frames import ParsedFile
-from ingest.gpx import read_gpx
+from ingest.gpx_fast import read_gpx_auto
 from ingest.tcx import read_tcx
 from ingest.xml_safety import clean_xml_bytes
 
@@ -24,7 +24,7 @@ XML_ROOTS: dict[bytes, str] = {b"<gpx": "gpx", b"<TrainingCenterDatabase": "tcx"
 
 ACTIVITY_READERS: dict[str, Callable[[bytes], ParsedFile]] = {
     "fit": read_fit_auto,
-    "gpx": read_gpx,
+    "gpx": read_gpx_auto,
     "tcx": read_tcx,
 }
 """Format name -> reader for single-activity formats."""

@@ -10,6 +10,8 @@ quarantine note). Library errors are translated at the boundary with ``raise ...
     MindmilesError
     ├── FastPathRefused                (internal, never stored) the columnar FIT decoder hands a
     │                                  file to fitparse
+    ├── StreamRefused                  (internal, never stored) the streaming GPX reader hands a
+    │                                  file to gpxpy
     ├── TableFileError                 a journal, plan or roster CSV that cannot be read at all
     ├── ConfigError                    bad settings, missing secret, unreadable roster path
     ├── WarehouseError                 a table could not be written or read

@@ -2,9 +2,10 @@
 
 :func:`~ingest.gpx.read_gpx` parses every document twice (defusedxml's pure-Python expat callbacks
 to check it, then gpxpy, which builds one Python object per track point). This module parses it
-once, as a stream (:class:`xml.etree.ElementTree.XMLPullParser`, each track point cleared from the
-tree as soon as it is read, so the tree does not grow with the track), collects the columns in
-lists and builds each activity's frame once. Times in the common ``2024-03-02T07:00:00.5Z`` shape
+once, as a stream (:class:`xml.etree.ElementTree.XMLPullParser` on ``end`` events; each track
+point is cleared as soon as it is read and each segment when it ends, so what stays of the tree is
+an emptied element per point of the current segment), collects the columns in lists and builds
+each activity's frame once. Times in the common ``2024-03-02T07:00:00.5Z`` shape
 are parsed vectorised by Polars; any other text goes, value by value, through gpxpy's own time
 converter.
 
@@ -49,7 +50,7 @@ import gpxpy.gpxfield
 import polars as pl
 
 from ingest.errors import MindmilesError, NotAnActivity
-from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile
+from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile
 from ingest.geo import cumulative_distance_m
 from ingest.gpx import EXTENSION_FIELDS, TRACK_JOIN_GAP, _what_instead, read_gpx
 from ingest.sports import infer_sport, normalise_sport
@@ -69,7 +70,8 @@ REFUSAL_REASONS: Mapping[str, str] = {
     "namespace": "namespaces are declared in a way gpxpy reads differently",
     "invalid_field": "a field gpxpy rejects (a position or number that is not one, an unknown fix)",
     "time_offset": "a time whose offset cannot be converted to UTC",
-    "parsers_disagree": "the streaming parser failed where the reference parser did not",
+    "structure": "a track, segment or point outside gpx/trk/trkseg/trkpt, where gpxpy reads none",
+    "parsers_disagree": "the streaming parser and the reference parser read the document apart",
 }
 """Reason code -> plain words, for each way the streaming reader hands a file to gpxpy."""
 
@@ -191,10 +193,15 @@ instructions, and a document type declaration without internal subset (possessiv
 prolog it does not recognise costs one linear pass)."""
 ENCODING = re.compile(rf"{_WS}encoding{_WS}*={_WS}*([\"'])(?P<name>[^\"']*)\1")
 """The encoding pseudo-attribute of the XML declaration."""
+ROOT_NAME = re.compile(r"<(?P<name>[^ \t\r\n/>]+)")
+"""The root element's name, as written (``gpx``, or ``g:gpx`` with a prefix)."""
 ROOT_ATTRIBUTE = re.compile(
-    rf"(?P<space>{_WS}+)(?P<name>[^ \t\r\n=/>]+){_WS}*={_WS}*(?:\"[^\"]*\"|'[^']*')"
+    rf"{_WS}+(?P<name>[^ \t\r\n=/>]+){_WS}*={_WS}*(?P<value>\"[^\"]*\"|'[^']*')"
 )
-"""One attribute of the root start tag (``space`` before ``name``)."""
+"""One attribute of the root start tag."""
+ROOT_TAG_END = re.compile(rf"{_WS}*/?>")
+RAW_VALUE_CHANGES = re.compile(r"[&\t\r\n]")
+"""What makes an attribute's parsed value differ from its text (references, normalised space)."""
 GPXPY_XMLNS = re.compile(r"""\sxmlns=(['"])[^'"]+\1""")
 """The text gpxpy deletes, first occurrence only, to drop the default namespace
 (``gpxpy.parser.GPXParser.parse``)."""
@@ -246,7 +253,9 @@ def parse_times(texts: list[str | None]) -> pl.Series:
     [datetime.datetime(2024, 3, 2, 7, 0, 0, 500000, tzinfo=zoneinfo.ZoneInfo(key='UTC')), \
 datetime.datetime(2024, 3, 2, 7, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), None, None]
     """
-    raw = pl.Series("timestamp", texts, dtype=pl.String)
+    if not texts:
+        return pl.Series("timestamp", [], dtype=UTC_US)
+    raw = pl.col("timestamp")
     parsed = (
         raw.str.strip_suffix("Z")
         .str.strptime(pl.Datetime("us"), COMMON_TIME_FORMAT, strict=False)
@@ -255,14 +264,83 @@ datetime.datetime(2024, 3, 2, 7, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), None, 
     odd = raw.is_not_null() & (
         ~raw.str.contains(COMMON_TIME).fill_null(value=False) | parsed.is_null()
     )
-    if odd.any():
-        positions = odd.arg_true()
-        parsed = parsed.scatter(positions, [_gpxpy_time(raw[i]) for i in positions.to_list()])
-    return parsed
+    texts_frame = pl.LazyFrame({"timestamp": texts}, schema={"timestamp": pl.String})
+    times_frame, odd_frame = pl.collect_all(
+        [texts_frame.select(parsed), texts_frame.select(odd=odd.arg_true())]
+    )
+    times = times_frame["timestamp"]
+    positions: list[int] = odd_frame["odd"].to_list()
+    if positions:
+        values = [None if texts[i] is None else _gpxpy_time(str(texts[i])) for i in positions]
+        times = times.scatter(positions, values)
+    return times
+
+
+# -- the prolog -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Prolog:
+    """What the text before the stream tells: how to parse, and the root start tag's attributes.
+
+    ``refusal`` is raised once expat has read the prolog, so that a declaration is refused first.
+    """
+
+    defused: bool
+    namespace: str = ""  # "{uri}" of the default namespace declared on the root, "" for none
+    version: str | None = None
+    refusal: StreamRefused | None = None
+
+
+def _read_prolog(clean: bytes) -> _Prolog:
+    """Decode the document, find its root start tag, and refuse what gpxpy would read differently.
+
+    gpxpy decodes the bytes as UTF-8 (replacing what is not), then deletes the first
+    ``xmlns="..."`` text wherever it stands (in a comment, in a value): the stream only vouches for
+    documents where that text is the root's own default namespace declaration, or is absent.
+    """
+    try:
+        text = clean.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Prolog(defused=True, refusal=StreamRefused("not_utf8"))
+    match = PROLOG.match(text)
+    if match is None or (match.group("decl") is None and text.startswith("<?xml")):
+        return _Prolog(defused=True, refusal=StreamRefused("prolog"))
+    defused = "<!DOCTYPE" in match.group("misc")
+    encoding = ENCODING.search(match.group("decl") or "")
+    if encoding is not None and encoding.group("name").lower() not in ("utf-8", "utf8"):
+        return _Prolog(defused=True, refusal=StreamRefused("not_utf8", "declared"))
+    name = ROOT_NAME.match(text, match.end())
+    if name is None or name.group("name") != "gpx":
+        return _Prolog(defused=defused, refusal=StreamRefused("not_gpx", "root start tag"))
+    attributes: dict[str, tuple[str, int, int]] = {}  # name -> (text of the value, start, end)
+    position = name.end()
+    while (attribute := ROOT_ATTRIBUTE.match(text, position)) is not None:
+        value = attribute.group("value")[1:-1]
+        attributes[attribute.group("name")] = (value, attribute.start("name"), attribute.end())
+        position = attribute.end()
+    if ROOT_TAG_END.match(text, position) is None:
+        return _Prolog(defused=defused, refusal=StreamRefused("prolog", "root start tag"))
+    if any(RAW_VALUE_CHANGES.search(attributes.get(a, ("",))[0]) for a in ("xmlns", "version")):
+        return _Prolog(defused=defused, refusal=StreamRefused("namespace", "escaped attribute"))
+    first = GPXPY_XMLNS.search(text)
+    xmlns = attributes.get("xmlns")
+    if xmlns is None:
+        if first is not None:
+            return _Prolog(defused=defused, refusal=StreamRefused("namespace", "xmlns text"))
+        namespace = ""
+    elif first is None or first.span() != (xmlns[1] - 1, xmlns[2]):
+        return _Prolog(defused=defused, refusal=StreamRefused("namespace", "root xmlns"))
+    else:
+        namespace = "{" + xmlns[0] + "}"
+    version = attributes["version"][0] if "version" in attributes else None
+    return _Prolog(defused=defused, namespace=namespace, version=version)
 
 
 # -- the stream -------------------------------------------------------------------------------------
 
+SENSOR_COLUMNS = tuple(dict.fromkeys(EXTENSION_FIELDS.values()))
+"""Sample columns that extension elements fill."""
 CHUNK_BYTES = 1 << 16
 """Bytes fed to the parser at a time (larger chunks leave more of the tree alive between reads)."""
 
@@ -276,15 +354,16 @@ class _Track:
     lon: list[float] = field(default_factory=list)
     ele: list[float | None] = field(default_factory=list)
     times: list[str | None] = field(default_factory=list)
-    sensors: list[dict[str, float] | None] = field(default_factory=list)
+    sensors: dict[str, dict[int, float]] = field(
+        default_factory=lambda: {column: {} for column in SENSOR_COLUMNS}
+    )  # column -> point index -> value (sparse, and no object per point for the GC to track)
 
 
 @dataclass(slots=True)
 class _Document:
     """What the stream collected from one document."""
 
-    root: ET.Element
-    namespace: str  # "{uri}" of the default namespace, "" for none
+    root: ET.Element  # without its tracks
     tracks: list[_Track]
 
 
@@ -304,134 +383,120 @@ def _event_batches(parser: ET.XMLPullParser[Any], data: bytes) -> Iterator[Itera
     yield parser.read_events()
 
 
-def _stream(data: bytes, *, defused: bool, refusal: StreamRefused | None) -> _Document:
+def _stream(data: bytes, prolog: _Prolog) -> _Document:
     """Parse ``data`` once, collecting every track's columns and checking what gpxpy checks.
 
-    One loop over the parser's events, kept inline for speed. ``refusal`` is raised at the root
-    element's start: by then expat has read the whole prolog (and refused any declaration).
+    One loop over the parser's ``end`` events, kept inline for speed. Each ``<trkpt>`` is read
+    when it ends and cleared; its emptied element stays in its ``<trkseg>`` until the segment
+    ends, when the segment is cleared. gpxpy reads only ``gpx/trk/trkseg/trkpt``, each a direct
+    child of the one before: the stream counts points since the last segment, segments since the
+    last track, and tracks, and refuses the document when an element's direct children do not
+    account for them all (a point or a segment anywhere else).
     """
-    parser = ET.XMLPullParser(("start", "end", "start-ns"), _parser=_expat(defused=defused))
-    declared: list[tuple[str, str, int]] = []  # (prefix, uri, depth of the declaring element)
-    root: ET.Element | None = None
-    namespace = ""
-    tags: dict[str, str] = {}
-    point_checks: dict[str, Check] = {}
-    track_checks: dict[str, Check] = {}
-    sensor_columns: dict[str, str] = {}  # tag -> sample column ("" for none)
-    is_11 = False
+    parser = ET.XMLPullParser(("end", "start-ns"), _parser=_expat(defused=prolog.defused))
+    refusal = prolog.refusal
+    namespace = prolog.namespace
+    uri = namespace[1:-1]
+    trkpt, trkseg, trk = namespace + "trkpt", namespace + "trkseg", namespace + "trk"
+    ele_tag, time_tag, ext_tag = namespace + "ele", namespace + "time", namespace + "extensions"
+    type_tag = namespace + "type"
+    is_11 = prolog.version == GPX_11
+    point_checks = {namespace + t: c for t, c in POINT_CHECKS[is_11].items()}
+    track_checks = {namespace + t: c for t, c in TRACK_CHECKS[is_11].items()}
+    sensor_columns: dict[str, str] = {}  # extension tag -> sample column ("" for none)
     tracks: list[_Track] = []
     track = _Track()
-    segment: ET.Element | None = None
-    depth = 0
-    in_track = in_segment = False
-    trkpt = ele_tag = time_tag = ext_tag = ""
+    points = segments = defaults = 0  # since the last segment, since the last track; xmlns="..."
+    item: Any = None
     for events in _event_batches(parser, data):
         for event, item in events:
             if event == "end":
-                if depth == 4:
-                    if in_segment and item.tag == trkpt:
-                        attrib = item.attrib
-                        lat_text, lon_text = attrib.get("lat"), attrib.get("lon")
-                        if lat_text is None or lon_text is None:
-                            raise StreamRefused("invalid_field", "a track point without lat/lon")
+                tag = item.tag
+                if tag == trkpt:
+                    attrib = item.attrib
+                    lat_text, lon_text = attrib.get("lat"), attrib.get("lon")
+                    if lat_text is None or lon_text is None:
+                        raise StreamRefused("invalid_field", "a track point without lat/lon")
+                    try:
+                        track.lat.append(float(lat_text.strip()))
+                        track.lon.append(float(lon_text.strip()))
+                    except ValueError as exc:
+                        raise StreamRefused("invalid_field", "trkpt lat/lon") from exc
+                    known = 0
+                    child = item.find(ele_tag)
+                    if child is None or child.text is None:
+                        track.ele.append(None)
+                    else:
                         try:
-                            track.lat.append(float(lat_text.strip()))
-                            track.lon.append(float(lon_text.strip()))
+                            track.ele.append(float(child.text.strip()))
                         except ValueError as exc:
-                            raise StreamRefused("invalid_field", "trkpt lat/lon") from exc
-                        known = 0
-                        child = item.find(ele_tag)
-                        if child is None or child.text is None:
-                            track.ele.append(None)
-                        else:
-                            try:
-                                track.ele.append(float(child.text.strip()))
-                            except ValueError as exc:
-                                raise StreamRefused("invalid_field", "trkpt ele") from exc
-                        known += child is not None
-                        child = item.find(time_tag)
-                        track.times.append(None if child is None else child.text)
-                        known += child is not None
-                        values: dict[str, float] | None = None
-                        if is_11:
-                            child = item.find(ext_tag)
-                            if child is not None:
-                                known += 1
-                                values = {}
-                                for node in child.iter():
-                                    column = sensor_columns.get(node.tag)
-                                    if column is None:
-                                        name = local_name(node.tag).lower()
-                                        column = sensor_columns[node.tag] = (
-                                            EXTENSION_FIELDS.get(name) or ""
-                                        )
-                                    if not column or column in values or node.text is None:
-                                        continue
-                                    try:
-                                        values[column] = float(node.text.strip())
-                                    except ValueError:
-                                        continue
-                        track.sensors.append(values)
-                        if len(item) > known:
-                            _check_children(item, point_checks, "trkpt")
-                        item.clear()
-                        if segment is not None:
-                            segment.clear()
-                elif depth == 3:
-                    in_segment, segment = False, None
-                elif depth == 2:
-                    if in_track:
-                        _check_children(item, track_checks, "trk")
-                        if is_11:
-                            kind = item.find(tags["type"])
-                            track.kind = None if kind is None else kind.text
-                        tracks.append(track)
-                        track = _Track()
-                        in_track = False
-                        if root is not None:
-                            root.remove(item)
-                elif depth == 1:
-                    root = item
-                depth -= 1
-            elif event == "start":
-                depth += 1
-                if depth == 4:
-                    continue
-                if depth == 3:
-                    in_segment = in_track and item.tag == tags["trkseg"]
-                    segment = item if in_segment else None
-                elif depth == 2:
-                    in_track = item.tag == tags["trk"]
-                elif depth == 1:
-                    if refusal is not None:
-                        raise refusal
-                    root = item
-                    namespace = _root_namespace(item, declared)
-                    tags = {name: namespace + name for name in ("trk", "trkseg", "type")}
-                    trkpt, ele_tag = namespace + "trkpt", namespace + "ele"
-                    time_tag, ext_tag = namespace + "time", namespace + "extensions"
-                    is_11 = item.get("version") == GPX_11
-                    point_checks = {namespace + t: c for t, c in POINT_CHECKS[is_11].items()}
-                    track_checks = {namespace + t: c for t, c in TRACK_CHECKS[is_11].items()}
-            else:  # start-ns: comes before the start of the element that declares it
-                prefix, uri = item
-                declared.append((prefix, uri, depth + 1))
-                if depth and (not prefix or (namespace and uri == namespace[1:-1])):
-                    raise StreamRefused("namespace", f"declared inside the document ({prefix!r})")
-    if root is None:  # pragma: no cover - expat raises "no element found" first
-        raise StreamRefused("parsers_disagree", "no root element")
-    return _Document(root=root, namespace=namespace, tracks=tracks)
-
-
-def _root_namespace(root: ET.Element, declared: list[tuple[str, str, int]]) -> str:
-    """``"{uri}"`` of the default namespace the root element sits in ("" for none)."""
-    defaults = [uri for prefix, uri, _ in declared if not prefix]
-    namespace = "{" + defaults[0] + "}" if defaults else ""
-    if root.tag != namespace + "gpx":
-        raise StreamRefused("not_gpx", "root element " + local_name(str(root.tag)))
-    if any(prefix and uri == defaults[0] for prefix, uri, _ in declared if defaults):
-        raise StreamRefused("namespace", "a prefix bound to the default namespace")
-    return namespace
+                            raise StreamRefused("invalid_field", "trkpt ele") from exc
+                    known += child is not None
+                    child = item.find(time_tag)
+                    track.times.append(None if child is None else child.text)
+                    known += child is not None
+                    if is_11:
+                        child = item.find(ext_tag)
+                        if child is not None:
+                            known += 1
+                            index = len(track.times) - 1
+                            for node in child.iter():
+                                column = sensor_columns.get(node.tag)
+                                if column is None:
+                                    column = sensor_columns[node.tag] = (
+                                        EXTENSION_FIELDS.get(local_name(node.tag).lower()) or ""
+                                    )
+                                if not column or node.text is None:
+                                    continue
+                                values = track.sensors[column]
+                                if index in values:  # the first readable value wins
+                                    continue
+                                try:
+                                    values[index] = float(node.text.strip())
+                                except ValueError:
+                                    continue
+                    if len(item) > known:
+                        _check_children(item, point_checks, "trkpt")
+                    item.clear()
+                    points += 1
+                elif tag == trkseg:
+                    if len(item.findall(trkpt)) != points:
+                        raise StreamRefused("structure", "a trkpt outside gpx/trk/trkseg")
+                    item.clear()
+                    points = 0
+                    segments += 1
+                elif tag == trk:
+                    if points or len(item.findall(trkseg)) != segments:
+                        raise StreamRefused("structure", "a trkseg or trkpt outside gpx/trk")
+                    _check_children(item, track_checks, "trk")
+                    if is_11:
+                        kind = item.find(type_tag)
+                        track.kind = None if kind is None else kind.text
+                    tracks.append(track)
+                    track = _Track()
+                    segments = 0
+                    item.clear()  # the emptied element stays, to be counted at the end
+                elif refusal is not None:  # an element ended: expat has read the prolog
+                    raise refusal
+            else:  # start-ns: on the root at the earliest, after the prolog
+                if refusal is not None:
+                    raise refusal
+                prefix, declared = item
+                if not prefix:
+                    defaults += 1
+                    if defaults > 1 or declared != uri:
+                        raise StreamRefused("namespace", "a default namespace inside the document")
+                elif namespace and declared == uri:
+                    raise StreamRefused("namespace", "a prefix bound to the default namespace")
+    if refusal is not None:
+        raise refusal
+    root: ET.Element = item  # the last element to end
+    if root.tag != namespace + "gpx" or root.get("version") != prolog.version:
+        raise StreamRefused("parsers_disagree", "root element")
+    if points or segments or len(root.findall(trk)) != len(tracks) or defaults != bool(uri):
+        raise StreamRefused("structure", "a trk, trkseg or trkpt outside gpx/trk/trkseg")
+    root[:] = [child for child in root if child.tag != trk]
+    return _Document(root=root, tracks=tracks)
 
 
 def _check_children(element: ET.Element, checks: Mapping[str, Check], where: str) -> None:
@@ -449,57 +514,6 @@ def _check_children(element: ET.Element, checks: Mapping[str, Check], where: str
             check(child.text)
         except Exception as exc:  # gpxpy turns any converter error into GPXException
             raise StreamRefused("invalid_field", f"{where} {local_name(tag)}") from exc
-
-
-# -- the checks before and after the stream ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Prolog:
-    """The decoded text, where the root element starts, and how to parse the document."""
-
-    text: str
-    root_start: int
-    defused: bool
-    refusal: StreamRefused | None
-
-
-def _read_prolog(clean: bytes) -> _Prolog:
-    """Decode the document and find its root element; refuse what gpxpy would read differently."""
-    try:
-        text = clean.decode("utf-8")
-    except UnicodeDecodeError:
-        return _Prolog("", 0, defused=True, refusal=StreamRefused("not_utf8"))
-    match = PROLOG.match(text)
-    if match is None or (match.group("decl") is None and text.startswith("<?xml")):
-        return _Prolog(text, 0, defused=True, refusal=StreamRefused("prolog"))
-    defused = "<!DOCTYPE" in match.group("misc")
-    encoding = ENCODING.search(match.group("decl") or "")
-    if encoding is not None and encoding.group("name").lower() not in ("utf-8", "utf8"):
-        return _Prolog(text, 0, defused=True, refusal=StreamRefused("not_utf8", "declared"))
-    return _Prolog(text, match.end(), defused=defused, refusal=None)
-
-
-def _check_gpxpy_xmlns(text: str, root_start: int, namespace: str) -> None:
-    """Refuse unless gpxpy's text edit removes exactly the root's default namespace declaration.
-
-    gpxpy deletes the first ``xmlns="..."`` in the text, wherever it stands (a comment, a value).
-    """
-    first = GPXPY_XMLNS.search(text)
-    if not namespace:
-        if first is not None:
-            raise StreamRefused("namespace", "gpxpy would edit an xmlns text")
-        return
-    position = root_start + 1
-    while position < len(text) and text[position] not in " \t\r\n/>":
-        position += 1
-    while (attribute := ROOT_ATTRIBUTE.match(text, position)) is not None:
-        if attribute.group("name") == "xmlns":
-            if first is None or first.span() != (attribute.start("name") - 1, attribute.end()):
-                raise StreamRefused("namespace", "gpxpy would not remove the default namespace")
-            return
-        position = attribute.end()
-    raise StreamRefused("namespace", "no default namespace attribute in the root start tag")
 
 
 def _check_rest(root: ET.Element, namespace: str) -> gpxpy.gpx.GPX:
@@ -539,15 +553,14 @@ def _samples(outing: _Outing) -> pl.DataFrame:
     """The samples frame, column for column as ``ingest.gpx._samples`` builds it from rows."""
     tracks = outing.tracks
     n = sum(len(t.lat) for t in tracks)
-    sensors = [row for t in tracks for row in t.sensors]
     columns: dict[str, Any] = {name: [None] * n for name in SAMPLE_COLUMNS}
     columns["timestamp"] = pl.concat(outing.times) if len(outing.times) > 1 else outing.times[0]
     columns["lat_deg"] = [v for t in tracks for v in t.lat]
     columns["lon_deg"] = [v for t in tracks for v in t.lon]
     columns["altitude_m"] = [v for t in tracks for v in t.ele]
-    for name in set(EXTENSION_FIELDS.values()):
-        if any(row and name in row for row in sensors):
-            columns[name] = [row.get(name) if row else None for row in sensors]
+    for name in SENSOR_COLUMNS:
+        if any(t.sensors[name] for t in tracks):
+            columns[name] = [t.sensors[name].get(i) for t in tracks for i in range(len(t.lat))]
     frame = pl.DataFrame(columns, schema=SAMPLE_COLUMNS, strict=False)
     start = frame["timestamp"].drop_nulls().min()
     distance = cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg"))
@@ -568,8 +581,11 @@ def _outings(tracks: list[_Track]) -> tuple[list[_Outing], int]:
     """Timed tracks joined as ``read_gpx`` joins them; also the count of untimed ones skipped."""
     outings: list[_Outing] = []
     skipped_untimed = 0
+    all_times = parse_times([text for track in tracks for text in track.times])  # one Polars call
+    offset = 0
     for track in tracks:
-        times = parse_times(track.times)
+        times = all_times.slice(offset, len(track.times))
+        offset += len(track.times)
         if times.null_count() == times.len():
             skipped_untimed += bool(track.lat)
             continue
@@ -616,12 +632,11 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
     clean = clean_xml_bytes(data)
     prolog = _read_prolog(clean)
     try:
-        document = _stream(clean, defused=prolog.defused, refusal=prolog.refusal)
+        document = _stream(clean, prolog)
     except (ET.ParseError, defusedxml.DefusedXmlException) as exc:
         parse_safe(data, kind="gpx")  # raises the reference reader's own error
         raise StreamRefused("parsers_disagree", type(exc).__name__) from exc
-    _check_gpxpy_xmlns(prolog.text, prolog.root_start, document.namespace)
-    gpx = _check_rest(document.root, document.namespace)
+    gpx = _check_rest(document.root, prolog.namespace)
     outings, skipped_untimed = _outings(document.tracks)
     activities: list[ParsedActivity] = []
     for outing in outings:

@@ -1,0 +1,206 @@
+"""Backfill benchmark: 1,000 one-hour running FIT files ingested end to end.
+
+Runs, in one command and on the same machine state:
+
+* the production path: ``run_ingest`` with an :class:`~pipelines.isolation.IsolatedParser` (two
+  long-lived worker processes, the columnar FIT decoder), over ``--files`` synthetic one-hour runs;
+* the fitparse path: the same pipeline with fitparse as the FIT decoder, over a ``--subset`` of the
+  files, scaled up to ``--files`` for the comparison.
+
+It prints the wall time, per-stage breakdown (discover and hash, parse, validate, write, derive,
+publish), records per second and the peak resident memory of the whole process tree (sampled every
+0.1 s from ``/proc``), and exits 1 when the production path misses the issue's bar (60 s, 1 GiB).
+
+Usage::
+
+    .venv/bin/python bench/bench_backfill.py [--files 1000] [--subset 100] [--clients 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.archive import ArchiveLimits
+from ingest.fit import read_fit
+from ingest.frames import ParsedFile
+from pipelines.isolation import IsolatedParser
+from pipelines.parse import FileResult, parse_file
+from pipelines.run import ParseJob, RunSummary, run_ingest
+from pipelines.settings import Settings
+from pipelines.synthetic.run_model import simulate_run, write_run_fit
+
+SECRET = "bench-backfill-secret"
+START = dt.datetime(2025, 1, 6, 6, 30, tzinfo=dt.UTC)
+ONE_HOUR_S = 3600
+GIB = 1 << 30
+
+
+def write_inbox(inbox: Path, *, files: int, clients: int) -> int:
+    """Write ``files`` one-hour runs spread over ``clients`` folders; return the records written."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    roster = ["client_code,sex,birth_year,hr_rest,hr_max,timezone,lthr"]
+    for c in range(clients):
+        roster.append(
+            f"K{c:03d},{'fm'[c % 2]},{1970 + c},{52 + c % 8},{182 + c % 10},Europe/London,"
+        )
+    (inbox / "roster.csv").write_text("\n".join(roster) + "\n")
+    records = 0
+    for i in range(files):
+        client = i % clients
+        start = START + dt.timedelta(days=i // clients, minutes=3 * client)
+        run = simulate_run(
+            start,
+            duration_s=ONE_HOUR_S,
+            intensity="easy",
+            hr_rest=55,
+            hr_max=188,
+            home=(51.5 + client / 100, -0.12),
+            seed=i,
+        )
+        folder = inbox / f"K{client:03d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"run-{i:05d}.fit").write_bytes(write_run_fit(run))
+        records += ONE_HOUR_S
+    return records
+
+
+def _fitparse_reader(data: bytes, fmt: str) -> ParsedFile:
+    return read_fit(data)
+
+
+def parse_job_fitparse(job: ParseJob, limits: ArchiveLimits) -> FileResult:
+    """Parse one job with fitparse as the FIT decoder (run inside the worker processes)."""
+    data = Path(job.path).read_bytes()
+    return parse_file(
+        data, client_id=job.client_id, limits=limits, validate=False, reader=_fitparse_reader
+    )
+
+
+class PeakRss:
+    """Peak resident memory of this process and its children, sampled from ``/proc``."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.peak = 0
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            return 0
+        return 0
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        found = [int(p) for p in text.split()]
+        return found + [g for c in found for g in PeakRss._children(c)]
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            total = self._rss(me) + sum(self._rss(c) for c in self._children(me))
+            self.peak = max(self.peak, total)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed_run(
+    inbox: Path, warehouse: Path, parser: IsolatedParser
+) -> tuple[float, RunSummary, int]:
+    """Ingest ``inbox`` once; return wall seconds, the summary and the peak RSS in bytes."""
+    settings = Settings(
+        inbox=inbox,
+        warehouse=warehouse,
+        secret=SECRET,
+        settle_seconds=0.0,
+        key_file=warehouse.parent / "key",
+    )
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        summary = run_ingest(settings, parse_batches=parser)
+        elapsed = time.perf_counter() - started
+    return elapsed, summary, rss.peak
+
+
+def _row(
+    name: str, elapsed: float, summary: RunSummary, records: int, rss: int, scale: float
+) -> str:
+    stages = summary.stage_s
+    order = ("discover_hash", "parse", "validate", "write", "derive", "publish")
+    cells = " ".join(f"{stages.get(s, 0.0) * scale:9.2f}" for s in order)
+    return f"{name:<24} {elapsed * scale:8.1f} {cells} {records / elapsed:12,.0f} {rss / GIB:8.2f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run both paths and print the comparison; exit 1 when the bar is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--subset", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
+    args = parser.parse_args(argv)
+    root = args.dir or Path(tempfile.mkdtemp(prefix="mindmiles-backfill-"))
+    try:
+        t0 = time.perf_counter()
+        records = write_inbox(root / "fast" / "inbox", files=args.files, clients=args.clients)
+        sub_records = write_inbox(
+            root / "fitparse" / "inbox", files=args.subset, clients=args.clients
+        )
+        print(
+            f"generated {args.files} + {args.subset} one-hour FIT files in {time.perf_counter() - t0:.1f} s"
+        )
+        with IsolatedParser() as workers:
+            fast = timed_run(root / "fast" / "inbox", root / "fast" / "warehouse", workers)
+        with IsolatedParser(parse_one=parse_job_fitparse) as workers:
+            slow = timed_run(root / "fitparse" / "inbox", root / "fitparse" / "warehouse", workers)
+        scale = args.files / args.subset
+        print(
+            f"\n{'path':<24} {'total s':>8} {'discover':>9} {'parse':>9} {'validate':>9} "
+            f"{'write':>9} {'derive':>9} {'publish':>9} {'records/s':>12} {'peak GiB':>8}"
+        )
+        print(_row(f"columnar, {args.files} files", fast[0], fast[1], records, fast[2], 1.0))
+        print(
+            _row(
+                f"fitparse, {args.subset} x{scale:g}", slow[0], slow[1], sub_records, slow[2], scale
+            )
+        )
+        print(
+            f"\nend-to-end speed-up: {slow[0] * scale / fast[0]:.1f}x "
+            f"(parse stage {slow[1].stage_s['parse'] * scale / fast[1].stage_s['parse']:.1f}x)"
+        )
+        print(f"activities: {fast[1].activities} (fast), {slow[1].activities} (fitparse subset)")
+        ok = fast[0] < 60 and fast[2] < GIB and fast[1].activities == args.files
+        print("bar (< 60 s, < 1 GiB, every file an activity):", "met" if ok else "MISSED")
+        return 0 if ok else 1
+    finally:
+        if args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
