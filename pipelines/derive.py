@@ -43,61 +43,89 @@ def last_data_date(activities: pl.DataFrame, journal: pl.DataFrame) -> dt.date |
     return value if isinstance(value, dt.date) else None
 
 
+CLIENTS_PER_CHUNK = 8
+"""Clients derived together: bounds how many clients' samples are in memory at once."""
+
+
 def derive_for_clients(store: TableStore, clients: Collection[str]) -> dict[str, int]:
     """Rebuild every derived table for ``clients``; return rows written per table.
 
-    ``daily_load`` runs, for each client, from the first to the last day with any activity or
-    journal entry of that client, so the result depends on the data only (never on the clock).
+    Clients are processed :data:`CLIENTS_PER_CHUNK` at a time, so memory does not grow with the
+    number of clients. ``daily_load`` runs, for each client, from the first to the last day with
+    any activity or journal entry of that client, so the result depends on the data only (never on
+    the clock).
     """
     if not clients:
         return {}
-    activities = _only(store.read("activities"), clients)
-    journal = _only(store.read("journal"), clients)
-    plans = _only(store.read("plans"), clients)
-    roster = _only(store.read("roster"), clients)
-    partitions = [
-        (client, year)
-        for client, year in store.read("activities")
-        .filter(pl.col("client_id").is_in(list(clients)))
-        .select("client_id", pl.col("start_utc").dt.year().fill_null(0).alias("year"))
+    ordered = sorted(clients)
+    activities_all = _only(store.read("activities"), ordered)
+    journal_all = _only(store.read("journal"), ordered)
+    plans_all = _only(store.read("plans"), ordered)
+    roster_all = _only(store.read("roster"), ordered)
+    hrv_all = _only(store.read("hrv"), ordered)
+    outputs: dict[str, list[pl.DataFrame]] = {name: [] for name in DERIVED_TABLES}
+    for start in range(0, len(ordered), CLIENTS_PER_CHUNK):
+        chunk = ordered[start : start + CLIENTS_PER_CHUNK]
+        for name, frame in _derive_chunk(
+            store,
+            chunk,
+            activities=_only(activities_all, chunk),
+            journal=_only(journal_all, chunk),
+            plans=_only(plans_all, chunk),
+            roster=_only(roster_all, chunk),
+            hrv=_only(hrv_all, chunk),
+        ).items():
+            if frame is not None and frame.height:
+                outputs[name].append(frame)
+    keys = pl.DataFrame({"client_id": ordered})
+    written: dict[str, int] = {}
+    for name, frames in outputs.items():
+        frame = pl.concat(frames, how="vertical_relaxed") if frames else None
+        store.replace_clients(name, frame, keys)
+        written[name] = 0 if frame is None else frame.height
+    log.info("derived tables rebuilt for %d client(s): %s", len(ordered), written)
+    return written
+
+
+def _derive_chunk(
+    store: TableStore,
+    clients: list[str],
+    *,
+    activities: pl.DataFrame,
+    journal: pl.DataFrame,
+    plans: pl.DataFrame,
+    roster: pl.DataFrame,
+    hrv: pl.DataFrame,
+) -> dict[str, pl.DataFrame | None]:
+    partitions = (
+        activities.select("client_id", pl.col("start_utc").dt.year().fill_null(0).alias("year"))
         .unique()
         .rows()
-    ]
+    )
     samples = store.read("samples", partitions=partitions).drop("year")
-    hrv = _only(store.read("hrv"), clients)
-
     run_journal = build_run_journal(activities, journal)
     adherence = build_weekly_adherence(activities, journal, plans)
-    loads = hr_load(samples, roster)
     metrics = activity_metrics(
         activities,
         roster,
-        hr_loads=loads,
+        hr_loads=hr_load(samples, roster),
         rpe=run_journal.select("activity_id", pl.col("post_rpe").alias("rpe")),
         decoupling=decoupling_metrics(samples, activities),
         hrv=hrv_metrics(hrv),
     )
+    del samples
     daily_frames = []
-    for client in sorted(clients):
+    for client in clients:
         end = last_data_date(_only(activities, [client]), _only(journal, [client]))
-        if end is None:
-            continue
-        daily_frames.append(
-            daily_load(_only(metrics, [client]), _only(journal, [client]), end_date=end)
-        )
+        if end is not None:
+            daily_frames.append(
+                daily_load(_only(metrics, [client]), _only(journal, [client]), end_date=end)
+            )
     daily = pl.concat(daily_frames, how="vertical_relaxed") if daily_frames else None
-    raised = indicators(daily, metrics) if daily is not None else None
-    written: dict[str, int] = {}
-    outputs = {
+    return {
         "run_journal": run_journal,
         "weekly_adherence": adherence,
         "activity_metrics": metrics,
         "daily_load": daily,
-        "indicators": raised,
+        "indicators": indicators(daily, metrics) if daily is not None else None,
     }
-    for name, frame in outputs.items():
-        keys = pl.DataFrame({"client_id": sorted(clients)})
-        store.replace_clients(name, frame, keys)
-        written[name] = 0 if frame is None else frame.height
-    log.info("derived tables rebuilt for %d client(s): %s", len(clients), written)
-    return written

@@ -4,18 +4,20 @@ Layout::
 
     <warehouse>/<table>            -> symlink to .versions/<table>/<version>/
     <warehouse>/.versions/<table>/<version>/data.parquet              (unpartitioned)
-    <warehouse>/.versions/<table>/<version>/client_id=<id>/year=<y>/data.parquet
+    <warehouse>/.versions/<table>/<version>/client_id=<id>/year=<y>/part-<hash>.parquet
 
 A write builds a complete new version folder next to the current one, flushes it to disk, then
 swaps the table's symlink with one ``rename`` (atomic on POSIX). A reader — DuckDB, Polars, pandas
 reading ``<warehouse>/<table>/**/*.parquet`` — sees either the old or the new version, never a mix;
 a killed writer leaves only an unreferenced folder, removed by the next run
 (:meth:`TableStore.clean_stale`). Partition files a write does not touch are hard-linked from the
-previous version, so an incremental write costs only the partitions it changes.
+previous version, and new rows of a partitioned table go to a new file of their partition, so an
+incremental write costs only what it adds (a file holding rows being replaced is rewritten).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -46,6 +48,14 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _part_name(part: pl.DataFrame, spec: TableSpec) -> str:
+    """A partition file's name, from the keys it holds: the same rows always get the same name."""
+    digest = hashlib.sha256()
+    for value in part.select(spec.key).unique().sort(list(spec.key)).rows():
+        digest.update(repr(value).encode())
+    return f"part-{digest.hexdigest()[:16]}.parquet"
 
 
 def _partition_dir(values: Iterable[object], columns: Iterable[str]) -> str:
@@ -101,11 +111,15 @@ class TableStore:
             return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         frame = pl.concat(frames, how="diagonal_relaxed")
         frame = frame.with_columns([pl.col(c).cast(pl.Int32) for c in extra])
-        return frame.select([*empty.columns, *extra]).cast(empty.schema)
+        frame = frame.select([*empty.columns, *extra]).cast(empty.schema)
+        if spec.sort_by:
+            # A partition may hold several files (one per write): a stable order for readers.
+            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
+        return frame
 
     def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
         found = []
-        for file in sorted(version.rglob(DATA_FILE)):
+        for file in sorted(version.rglob("*.parquet")):
             parts = file.relative_to(version).parts[:-1]
             values = [part.split("=", 1)[1] for part in parts]
             found.append((file, values))
@@ -133,7 +147,7 @@ class TableStore:
         new_version = self._new_version_dir(name)
         try:
             if spec.partition_by:
-                self._write_partitions(new_version, spec, frame, previous=None, touched=None)
+                self._write_partitions(new_version, spec, frame)
             else:
                 self._write_file(frame, new_version / DATA_FILE)
             self._commit(name, new_version)
@@ -161,6 +175,8 @@ class TableStore:
         model_columns = list(spec.model.to_schema().columns)
         extra = [c for c in spec.partition_by if c not in model_columns]
         frame = validate_frame(spec.model, frame.drop(extra)).with_columns(frame.select(extra))
+        if spec.sort_by:
+            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         previous = self.current_version(name)
         touched = (
             frame.select(spec.partition_by).unique().rows()
@@ -168,22 +184,42 @@ class TableStore:
             else partition_values.rows()
         )
         touched_str = {tuple(str(v) for v in row) for row in touched}
-        current = self.read(name, partitions=touched_str)
         keys = frame.select(spec.key).unique()
-        kept = current.join(keys, on=list(spec.key), how="anti")
-        merged = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
-        merged = validate_frame(spec.model, merged.drop(extra)).with_columns(merged.select(extra))
-        if spec.sort_by:
-            merged = merged.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         new_version = self._new_version_dir(name)
         try:
-            self._write_partitions(
-                new_version, spec, merged, previous=previous, touched=touched_str
-            )
+            if previous is not None:
+                self._carry_over(previous, new_version, spec, keys=keys, touched=touched_str)
+            self._write_partitions(new_version, spec, frame)
             self._commit(name, new_version)
         except BaseException:
             shutil.rmtree(new_version, ignore_errors=True)
             raise
+
+    def _carry_over(
+        self,
+        previous: Path,
+        version: Path,
+        spec: TableSpec,
+        *,
+        keys: pl.DataFrame,
+        touched: set[tuple[str, ...]],
+    ) -> None:
+        """Hard-link the previous version's files into ``version``, minus rows being replaced.
+
+        Only files of touched partitions are opened (their key columns only); a file holding rows
+        whose key is being written again is rewritten without them.
+        """
+        for file, values in self._partition_files(previous, spec):
+            target = version / file.relative_to(previous)
+            target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            if tuple(values) in touched:
+                held = pl.read_parquet(file, columns=list(spec.key))
+                if held.join(keys, on=list(spec.key), how="semi").height:
+                    rest = pl.read_parquet(file).join(keys, on=list(spec.key), how="anti")
+                    if rest.height:
+                        self._write_file(rest, target)
+                    continue
+            os.link(file, target)
 
     def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
         """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
@@ -215,25 +251,10 @@ class TableStore:
         except OSError as exc:
             raise WarehouseError(f"could not write a table file: {exc.strerror}") from exc
 
-    def _write_partitions(
-        self,
-        version: Path,
-        spec: TableSpec,
-        frame: pl.DataFrame,
-        *,
-        previous: Path | None,
-        touched: set[tuple[str, ...]] | None,
-    ) -> None:
-        if previous is not None and touched is not None:
-            for file, values in self._partition_files(previous, spec):
-                if tuple(values) in touched:
-                    continue
-                target = version / file.relative_to(previous)
-                target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-                os.link(file, target)
-        for keys, part in frame.group_by(list(spec.partition_by), maintain_order=True):
-            folder = version / _partition_dir(keys, spec.partition_by)
-            self._write_file(part.drop(list(spec.partition_by)), folder / DATA_FILE)
+    def _write_partitions(self, version: Path, spec: TableSpec, frame: pl.DataFrame) -> None:
+        for values, part in frame.group_by(list(spec.partition_by), maintain_order=True):
+            folder = version / _partition_dir(values, spec.partition_by)
+            self._write_file(part.drop(list(spec.partition_by)), folder / _part_name(part, spec))
 
     def _commit(self, name: str, new_version: Path) -> None:
         final = new_version.with_suffix("")
