@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 
 from ingest.errors import CorruptFile, UnsafeInput
 
-__all__ = ["ArchiveLimits", "Member", "gunzip", "iter_zip"]
+__all__ = ["ArchiveLimits", "Member", "gunzip", "iter_zip", "safe_member_name"]
 
 CHUNK = 1 << 16
 
@@ -106,7 +106,14 @@ def gunzip(data: bytes, limits: ArchiveLimits) -> bytes:
     return bytes(out)
 
 
-def _safe_name(info: zipfile.ZipInfo) -> str:
+def safe_member_name(info: zipfile.ZipInfo) -> str:
+    """A member's checked, normalised name; refuse traversal, symlinks and encryption.
+
+    Raises
+    ------
+    UnsafeInput
+        ``archive_unsafe_path``, ``archive_symlink`` or ``archive_encrypted``.
+    """
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if name.startswith("/") or ".." in path.parts or (len(name) > 1 and name[1] == ":"):
@@ -160,7 +167,7 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
             "This archive holds two different files under the same name, "
             "which real exports never do, so it was not opened.",
         )
-    checked = [(info, _safe_name(info)) for info in infos]
+    checked = [(info, safe_member_name(info)) for info in infos]
     total = 0
     for info, name in checked:
         if info.is_dir() or name.startswith(IGNORED_PREFIXES):

@@ -143,6 +143,9 @@ def _print_summary(summary: dict[str, object], out: TextIO) -> None:
         f"duplicates {summary['duplicates']}, skipped {summary['skipped']}, "
         f"quarantined {summary['quarantined']}, deferred {summary['deferred']}; "
         f"new activities {summary['activities']} ({summary['duration_s']} s)\n"
+        f"  activities found {summary.get('activities_found', 0)}, copies merged "
+        f"{summary.get('duplicates_merged', 0)}, non-activity files skipped "
+        f"{summary.get('non_activity_files', 0)}\n"
     )
     reasons = summary.get("reason_codes") or {}
     assert isinstance(reasons, dict)

@@ -19,6 +19,16 @@ import polars as pl
 from ingest.archive import ArchiveLimits, gunzip, iter_zip
 from ingest.detect import detect_format, read_activity_file
 from ingest.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
+from ingest.exports import (
+    CheckedZip,
+    DecodedSource,
+    MemberFile,
+    SkippedMember,
+    apply_source_meta,
+    detect_export,
+    iter_export,
+    open_checked_zip,
+)
 from ingest.frames import ParsedFile
 from ingest.sports import normalise_sport
 from schemas.activities import Activities
@@ -64,6 +74,10 @@ class FileResult:
     hrv: pl.DataFrame | None = None
     members: list[FileResult] = field(default_factory=list)
     duplicate_of: list[str] = field(default_factory=list)
+    wellness: list[Any] = field(default_factory=list)
+    """:class:`ingest.exports.WellnessReading` values read from this file (monitoring FIT)."""
+    non_activity_kind: str | None = None
+    """A valid non-workout member of an export: its kind (``monitoring_b``, ``settings`` ...)."""
 
     @property
     def activity_ids(self) -> list[str]:
@@ -97,6 +111,10 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
                 "recovered": "recovered" in flags,
                 "quality_flags": ",".join(flags),
                 "source_sha256": sha256,
+                "source_kind": "file",
+                "source_type": None,
+                "perceived_exertion": None,
+                "kept_reason": None,
             }
         )
         ids = {"activity_id": activity_id, "client_id": client_id}
@@ -210,6 +228,7 @@ def parse_file(
     member_name: str | None = None,
     reader: Callable[[bytes, str], ParsedFile] = read_activity_file,
     validate: bool = True,
+    on_member: Callable[[int], None] | None = None,
 ) -> FileResult:
     """Turn one file's bytes into frames and an outcome.
 
@@ -226,6 +245,8 @@ def parse_file(
     validate
         Check the frames against their schemas here; ``False`` leaves it to the caller, which
         must then call :func:`validate_results` (cheaper for a batch).
+    on_member
+        Called with the number of members read so far while a whole-account export is read.
 
     Returns
     -------
@@ -244,6 +265,20 @@ def parse_file(
     try:
         fmt = detect_format(data)
         result.detected_format = fmt
+        if fmt == "zip":
+            checked = open_checked_zip(data, limits)
+            kind = detect_export(checked)
+            if kind is not None:
+                return _parse_export(
+                    checked,
+                    kind,
+                    result,
+                    client_id=client_id,
+                    depth=depth,
+                    reader=reader,
+                    validate=validate,
+                    on_member=on_member,
+                )
         if fmt in ("gzip", "zip"):
             return _parse_container(
                 data,
@@ -320,6 +355,73 @@ def _parse_container(
         )
         result.members.append(child)
     result.decoder = fmt
+    return _summarise_container(result)
+
+
+def _parse_export(
+    checked: CheckedZip,
+    kind: str,
+    result: FileResult,
+    *,
+    client_id: str,
+    depth: int,
+    reader: Callable[[bytes, str], ParsedFile],
+    validate: bool,
+    on_member: Callable[[int], None] | None,
+) -> FileResult:
+    """Read a whole-account export: each source activity becomes a member with its metadata."""
+    result.decoder = kind
+    for item in iter_export(checked, kind):
+        if isinstance(item, MemberFile):
+            child = parse_file(
+                item.data,
+                client_id=client_id,
+                limits=checked.limits,
+                depth=depth + 1,
+                container_sha256=result.sha256,
+                member_name=item.name,
+                reader=reader,
+                validate=validate,
+            )
+            for leaf in _flatten([child]):
+                if leaf.activities is not None:
+                    leaf.activities = apply_source_meta(leaf.activities, item.meta)
+        elif isinstance(item, DecodedSource):
+            child = FileResult(
+                sha256=item.sha256,
+                detected_format=item.parsed.source_format,
+                outcome="ingested",
+                container_sha256=result.sha256,
+                member_name=item.name,
+                decoder=item.parsed.decoder,
+            )
+            try:
+                frames = _frames(item.parsed, sha256=item.sha256, client_id=client_id)
+                frames["activities"] = apply_source_meta(frames["activities"], item.metas)
+                if validate:
+                    frames = {name: _validated(name, frame) for name, frame in frames.items()}
+            except IngestError as error:
+                child = _failed(child, error)
+            else:
+                child.activities, child.samples = frames["activities"], frames["samples"]
+                child.laps, child.hrv = frames["laps"], frames["hrv"]
+                child.n_records = frames["samples"].height
+        else:
+            assert isinstance(item, SkippedMember)
+            child = FileResult(
+                sha256=item.sha256,
+                detected_format=item.detected_format,
+                outcome="skipped",
+                container_sha256=result.sha256,
+                member_name=item.name,
+                reason_code="not_an_activity",
+                reason_message=f"This is a watch {item.kind} file, not a workout; nothing to take in.",
+                wellness=list(item.wellness),
+                non_activity_kind=item.kind,
+            )
+        result.members.append(child)
+        if on_member is not None:
+            on_member(len(result.members))
     return _summarise_container(result)
 
 

@@ -28,6 +28,7 @@ import polars as pl
 from ingest.archive import ArchiveLimits
 from ingest.detect import detect_format
 from ingest.errors import MindmilesError, UnsupportedFormat
+from ingest.exports.wellness import daily_wellness_frame
 from ingest.journal_errors import RosterInvalid
 from ingest.roster import read_roster
 from ingest.tabular import classify_table_file
@@ -37,9 +38,9 @@ from pipelines.parse import FileResult, parse_file, sha256_hex, validate_results
 from pipelines.report import default_report_dir, write_reports
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
-from transform.dedupe import find_duplicates
 from transform.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
+from transform.source_priority import resolve_copies
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run, read_pending, write_pending
@@ -73,6 +74,9 @@ class RunSummary:
     quarantined: int = 0
     deferred: int = 0
     activities: int = 0
+    activities_found: int = 0
+    duplicates_merged: int = 0
+    non_activity_files: int = 0
     clients_rebuilt: int = 0
     clients_without_roster: int = 0
     reason_codes: dict[str, int] = field(default_factory=dict)
@@ -95,36 +99,46 @@ OUTCOME_COUNTERS = {
 
 BatchRunner = Callable[[Sequence[Sequence[ParseJob]], ArchiveLimits], list[list[FileResult]]]
 Progress = Callable[[int, int], None]
+MemberProgress = Callable[[int], None]
 
 
-def parse_job(job: ParseJob, limits: ArchiveLimits) -> FileResult:
+def parse_job(
+    job: ParseJob, limits: ArchiveLimits, on_member: MemberProgress | None = None
+) -> FileResult:
     """Parse one file; schema validation is left to the run (one call per table per run)."""
     try:
         data = Path(job.path).read_bytes()
     except FileNotFoundError:
         # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
         return FileResult(sha256=job.sha256, detected_format="unknown", outcome="deferred")
-    result = parse_file(data, client_id=job.client_id, limits=limits, validate=False)
+    result = parse_file(
+        data, client_id=job.client_id, limits=limits, validate=False, on_member=on_member
+    )
     if result.sha256 != job.sha256:
         # The bytes changed between hashing and parsing: judged again on the next run.
         result.outcome = "deferred"
     return result
 
 
-def parse_batch(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
+def parse_batch(
+    jobs: Sequence[ParseJob], limits: ArchiveLimits, on_member: MemberProgress | None = None
+) -> list[FileResult]:
     """Parse a batch of files; every file gets a result, a bad one never stops the batch."""
-    return [parse_job(job, limits) for job in jobs]
+    return [parse_job(job, limits, on_member) for job in jobs]
 
 
 def parse_serially(
-    batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits, progress: Progress | None = None
+    batches: Sequence[Sequence[ParseJob]],
+    limits: ArchiveLimits,
+    progress: Progress | None = None,
+    on_member: MemberProgress | None = None,
 ) -> list[list[FileResult]]:
     """Parse batches one after the other in this process."""
     out = []
     done = 0
     total = sum(len(b) for b in batches)
     for batch in batches:
-        out.append(parse_batch(batch, limits))
+        out.append(parse_batch(batch, limits, on_member))
         done += len(batch)
         if progress:
             progress(done, total)
@@ -174,37 +188,175 @@ def _load_roster(
     return roster, True
 
 
-def _mark_duplicates(results: list[FileResult], store: TableStore) -> None:
-    held = store.read("activities").select("activity_id", "client_id", "sport", "start_utc")
+DUPLICATE_MESSAGE = "This workout is already in the warehouse from another source ({reason})."
+
+
+@dataclass
+class Replacement:
+    """What :func:`_mark_duplicates` decided about activities already held.
+
+    ``lost``: held activities that a richer new copy replaces (removed once the new data is
+    written); ``restamp``: held activities whose source stamps change; ``ledger``: their files rows
+    as duplicates (written with this run's ledger); ``merged``: copies dropped in all.
+    """
+
+    merged: int = 0
+    lost: pl.DataFrame | None = None
+    restamp: pl.DataFrame | None = None
+    ledger: pl.DataFrame | None = None
+
+    @property
+    def clients(self) -> set[str]:
+        """Clients whose held activities change."""
+        frames = [f for f in (self.lost, self.restamp) if f is not None]
+        return {c for f in frames for c in f["client_id"].to_list()}
+
+
+def _mark_duplicate(item: FileResult, kept: list[str], reason: str | None) -> None:
+    item.outcome = "duplicate"
+    item.reason_code = "same_activity_held"
+    item.reason_message = DUPLICATE_MESSAGE.format(reason=reason or "same file content")
+    item.duplicate_of = kept
+
+
+def _mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement:
+    """Keep one copy of every run, the richest (:mod:`transform.source_priority`).
+
+    New copies that lose are dropped from ``results``; held copies that lose are returned in the
+    :class:`Replacement`, for :func:`_replace_held` once the new data is written, so the tables do
+    not depend on the order sources arrive in. An activity already held under the same id (the same
+    bytes: a replay after a crash, or the same FIT inside two exports) is rewritten, not dropped,
+    unless another export's copy of those bytes owns it.
+    """
     items = [r for top in results for r in flatten(top) if r.activities is not None]
     if not items:
-        return
-    new = pl.concat([r.activities.select(held.columns) for r in items if r.activities is not None])
-    held_ids = set(held["activity_id"].to_list())
-    duplicates = find_duplicates(new.filter(~pl.col("activity_id").is_in(held_ids)), held)
+        return Replacement()
+    new = pl.concat(
+        [r.activities for r in items if r.activities is not None], how="vertical_relaxed"
+    )
+    held = store.read("activities")
+    pool = pl.concat(
+        [held.filter(pl.col("client_id").is_in(new["client_id"].unique().to_list())), new],
+        how="vertical_relaxed",
+    )
+    resolution = resolve_copies(pool)
+    dropped, stamps = resolution.dropped, resolution.kept
+    reasons = dict(zip(stamps["activity_id"], stamps["kept_reason"], strict=True))
+    owner = dict(zip(stamps["activity_id"], stamps["source_kind"], strict=True))
+    held_kind = dict(held.select("activity_id", "source_kind").iter_rows())
+    taken: set[str] = set()
+    merged = 0
     for item in items:
         assert item.activities is not None
-        ids = item.activities["activity_id"].to_list()
-        repeated = [a for a in ids if a in duplicates]
-        if not repeated:
-            continue
-        item.duplicate_of = [duplicates[a] for a in repeated]
+        rows = item.activities.select("activity_id", "source_kind").rows()
+        repeated = [
+            a for a, kind in rows if a in dropped or a in taken or owner.get(a, kind) != kind
+        ]
+        taken.update(a for a, _ in rows if a not in repeated)
+        merged += len(repeated)
+        merged += sum(a not in repeated and held_kind.get(a, kind) != kind for a, kind in rows)
         keep = ~pl.col("activity_id").is_in(repeated)
-        item.activities = item.activities.filter(keep)
-        for name in ("samples", "laps", "hrv"):
-            frame = getattr(item, name)
-            setattr(item, name, frame.filter(keep))
-        if item.activities.is_empty():
-            item.outcome = "duplicate"
-            item.reason_code = "same_activity_held"
-            item.reason_message = "This workout is already in the warehouse from another file."
+        for name in ("activities", "samples", "laps", "hrv"):
+            setattr(item, name, getattr(item, name).filter(keep))
+        if repeated and item.activities.is_empty():
+            kept = [dropped.get(a, a) for a in repeated]
+            _mark_duplicate(item, kept, reasons.get(kept[0]))
+        elif repeated:
+            item.duplicate_of = [dropped.get(a, a) for a in repeated]
+        if item.activities.height:
+            joined = item.activities.join(stamps, on="activity_id", how="left", suffix="_new")
+            has_stamp = pl.col("source_kind_new").is_not_null()
+            item.activities = joined.with_columns(
+                pl.when(has_stamp).then(pl.col(f"{c}_new")).otherwise(pl.col(c)).alias(c)
+                for c in STAMPS
+            ).select(item.activities.columns)
     for top in results:
-        if (
-            top.members
-            and all(m.outcome in ("duplicate", "skipped") for m in flatten(top)[1:])
-            and any(m.outcome == "duplicate" for m in flatten(top)[1:])
-        ):
-            top.outcome = "duplicate"
+        _settle_duplicates(top)
+    lost = held.filter(pl.col("activity_id").is_in(list(dropped)))
+    restamp = (
+        held.filter(~pl.col("activity_id").is_in(list(taken)))
+        .join(stamps, on="activity_id", suffix="_new")
+        .filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in STAMPS))
+        .with_columns(pl.col(f"{c}_new").alias(c) for c in STAMPS)
+        .select(held.columns)
+    )
+    return Replacement(
+        merged=merged + lost.height,
+        lost=lost if lost.height else None,
+        restamp=restamp if restamp.height else None,
+        ledger=_lost_ledger_rows(store, lost, dropped, reasons) if lost.height else None,
+    )
+
+
+STAMPS = ("kept_reason", "perceived_exertion", "source_kind", "source_type")
+"""Columns of ``activities`` that :func:`transform.source_priority.resolve_copies` sets."""
+
+
+def _lost_ledger_rows(
+    store: TableStore, lost: pl.DataFrame, dropped: dict[str, str], reasons: dict[str, str | None]
+) -> pl.DataFrame | None:
+    """The files rows of replaced held activities, turned into duplicates of the kept copy."""
+    lost_ids = lost["activity_id"].to_list()
+    ledger = store.read("files")
+    rows = ledger.filter(pl.col("activity_ids").list.eval(pl.element().is_in(lost_ids)).list.any())
+    if not rows.height:
+        return None
+    kept = [[dropped[a] for a in ids if a in dropped] for ids in rows["activity_ids"]]
+    messages = [DUPLICATE_MESSAGE.format(reason=reasons.get(k[0])) for k in kept]
+    return rows.with_columns(
+        outcome=pl.lit("duplicate"),
+        reason_code=pl.lit("same_activity_held"),
+        reason_message=pl.Series(messages, dtype=pl.String),
+        duplicate_of=pl.Series(kept, dtype=pl.List(pl.String)),
+    )
+
+
+def _replace_held(store: TableStore, replacement: Replacement) -> None:
+    """Record held copies that lost as duplicates, remove them, restamp held winners.
+
+    Called after the new data is written, in this order, so that a killed run converges.
+    """
+    if replacement.ledger is not None:
+        store.upsert("files", replacement.ledger)
+    if replacement.lost is not None:
+        keys = replacement.lost.select("activity_id")
+        year = pl.col("start_utc").dt.year().fill_null(0).cast(pl.Int32)
+        partitions = replacement.lost.select("client_id", year=year).unique()
+        store.delete("samples", keys, partition_values=partitions)
+        for name in ("laps", "hrv", "activities"):
+            store.delete(name, keys)
+    if replacement.restamp is not None:
+        store.upsert("activities", replacement.restamp)
+
+
+def _settle_duplicates(result: FileResult) -> None:
+    """A container whose members are all duplicates or skipped is a duplicate (bottom up)."""
+    for member in result.members:
+        _settle_duplicates(member)
+    outcomes = {m.outcome for m in result.members}
+    if result.members and outcomes <= {"duplicate", "skipped"} and "duplicate" in outcomes:
+        result.outcome = "duplicate"
+
+
+def _count_sources(kept: list[tuple[ParseJob, FileResult]], summary: RunSummary) -> None:
+    leaves = [m for _, r in kept for m in flatten(r)]
+    found = sum(m.activities.height for m in leaves if m.activities is not None)
+    summary.activities_found += found
+    summary.non_activity_files += sum(m.non_activity_kind is not None for m in leaves)
+
+
+def _write_wellness(
+    store: TableStore, kept: list[tuple[ParseJob, FileResult]], timezones: pl.DataFrame
+) -> None:
+    """Daily resting heart rates read from monitoring files go to ``daily_wellness``."""
+    readings = [
+        (job.client_id, m.sha256, reading)
+        for job, r in kept
+        for m in flatten(r)
+        for reading in m.wellness
+    ]
+    if readings:
+        store.upsert("daily_wellness", daily_wellness_frame(readings, timezones))
 
 
 def _frames(results: list[FileResult], name: str) -> pl.DataFrame | None:
@@ -354,6 +506,7 @@ def run_ingest(
     *,
     parse_batches: BatchRunner | None = None,
     progress: Progress | None = None,
+    on_member: MemberProgress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     who: str = "mindmiles ingest",
 ) -> RunSummary:
@@ -374,6 +527,9 @@ def run_ingest(
         flow maps a task over the batches.
     progress
         Called with (files done, files total) while parsing.
+    on_member
+        Called with the members read so far while a whole-account export is parsed in this
+        process (``parse_batches=None``).
     who
         Names this run in the lock file, so that a waiting run can say whom it waits for.
     """
@@ -407,7 +563,7 @@ def run_ingest(
         total, done = len(found.jobs), 0
         for wave in _waves(batches, settings.batches_per_wave):
             if parse_batches is None:
-                parsed = parse_serially(wave, settings.limits)
+                parsed = parse_serially(wave, settings.limits, on_member=on_member)
             else:
                 parsed = parse_batches(wave, settings.limits)
             wave_jobs = [j for batch in wave for j in batch]
@@ -422,8 +578,13 @@ def run_ingest(
             kept = [
                 (j, r) for j, r in zip(wave_jobs, results, strict=True) if r.outcome != "deferred"
             ]
-            _mark_duplicates([r for _, r in kept], store)
+            _count_sources(kept, summary)
+            replacement = _mark_duplicates([r for _, r in kept], store)
+            summary.duplicates_merged += replacement.merged
             written = _write_tables([r for _, r in kept], store, timezones, secret)
+            _replace_held(store, replacement)
+            _write_wellness(store, kept, timezones)
+            affected |= replacement.clients
             if written is not None:
                 summary.activities += written.height
                 affected |= set(written["client_id"].to_list())

@@ -20,7 +20,28 @@ class Activities(pa.DataFrameModel):
     )
     client_id: str = pa.Field(description="Keyed pseudonym of the client (HMAC-SHA256).")
     source_format: str = pa.Field(
-        isin=["fit", "gpx", "tcx"], description="Format of the source file."
+        isin=["fit", "gpx", "tcx", "apple_health", "manual"],
+        description=(
+            "Format of the source: a fit/gpx/tcx file, an Apple Health workout, or a manual entry "
+            "(a Strava activity without a file: no samples)."
+        ),
+    )
+    source_kind: str = pa.Field(
+        isin=["file", "strava", "garmin", "apple"],
+        description="Where it came from: a single dropped file, or a Strava/Garmin/Apple export.",
+    )
+    source_type: str = pa.Field(
+        nullable=True,
+        description=(
+            "The export's own activity type as written (e.g. Run, Lauf, "
+            "HKWorkoutActivityTypeRunning)."
+        ),
+    )
+    perceived_exertion: float = pa.Field(
+        ge=1,
+        le=10,
+        nullable=True,
+        description="Perceived exertion (1-10) the client entered in Strava.",
     )
     device: str = pa.Field(
         nullable=True, description="Manufacturer and product; never a serial number."
@@ -98,7 +119,18 @@ class Activities(pa.DataFrameModel):
         )
     )
     source_sha256: str = pa.Field(
-        str_length=64, description="SHA-256 of the file the activity was decoded from."
+        str_length=64,
+        description=(
+            "SHA-256 of the file the activity was decoded from (an Apple workout or a manual "
+            "Strava entry: of its identity in the export, the files row of that entry)."
+        ),
+    )
+    kept_reason: str = pa.Field(
+        nullable=True,
+        description=(
+            "When the same run arrived from several sources: which copies this one was kept over "
+            "and why (e.g. 'fit/garmin kept over gpx/strava: richer format'); null otherwise."
+        ),
     )
 
     class Config:

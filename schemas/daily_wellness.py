@@ -36,9 +36,7 @@ class DailyWellness(pa.DataFrameModel):
     @classmethod
     def one_row_per_day_and_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
         """Grain: ``client_id``, ``date``, ``source`` is unique."""
-        return data.lazyframe.select(
-            ~pl.struct("client_id", "date", "source").is_duplicated()
-        )
+        return data.lazyframe.select(~pl.struct("client_id", "date", "source").is_duplicated())
 
     class Config:
         """Strict and coercing."""

@@ -254,6 +254,7 @@ def make_tables() -> dict[str, pl.DataFrame]:
         ],
         {
             "source_format": "fit",
+            "source_kind": "file",
             "n_samples": 10,
             "has_gps": False,
             "has_hr": True,

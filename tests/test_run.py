@@ -305,8 +305,15 @@ def test_same_ride_as_fit_then_gpx_is_a_duplicate(tmp_path: Path) -> None:
     summary = run_ingest(settings)
     assert (summary.duplicates, summary.activities) == (1, 0)
     after = read_tables(settings)
-    for name in ("activities", "laps", "samples", "hrv"):
+    for name in ("laps", "samples", "hrv"):
         assert_frame_equal(before[name], after[name], check_row_order=False)
+    # the held FIT stays; only its note of the copy it was kept over is added
+    assert_frame_equal(
+        before["activities"].drop("kept_reason"), after["activities"].drop("kept_reason")
+    )
+    assert after["activities"]["kept_reason"].to_list() == [
+        "fit/file kept over gpx/file: richer format"
+    ]
     files = after["files"].filter(pl.col("outcome") == "duplicate")
     assert files["duplicate_of"].to_list() == [before["activities"]["activity_id"].to_list()]
 

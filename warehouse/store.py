@@ -221,6 +221,35 @@ class TableStore:
                     continue
             os.link(file, target)
 
+    def delete(
+        self, name: str, keys: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
+    ) -> None:
+        """Remove the rows whose key appears in ``keys``, atomically.
+
+        For a partitioned table, ``partition_values`` names the partitions that may hold them
+        (only their files are opened); without it every partition is checked.
+        """
+        spec = TABLES[name]
+        previous = self.current_version(name)
+        if previous is None or keys.is_empty():
+            return
+        on = list(spec.key)
+        if not spec.partition_by:
+            self.replace(name, self.read(name).join(keys.select(on), on=on, how="anti"))
+            return
+        touched = (
+            {tuple(values) for _, values in self._partition_files(previous, spec)}
+            if partition_values is None
+            else {tuple(str(v) for v in row) for row in partition_values.rows()}
+        )
+        new_version = self._new_version_dir(name)
+        try:
+            self._carry_over(previous, new_version, spec, keys=keys.select(on), touched=touched)
+            self._commit(name, new_version)
+        except BaseException:
+            shutil.rmtree(new_version, ignore_errors=True)
+            raise
+
     def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
         """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
 

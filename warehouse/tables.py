@@ -9,6 +9,7 @@ import pandera.polars as pa
 from schemas.activities import Activities
 from schemas.activity_metrics import ActivityMetrics
 from schemas.daily_load import DailyLoad
+from schemas.daily_wellness import DailyWellness
 from schemas.files import Files
 from schemas.hrv import Hrv
 from schemas.indicators import Indicators
@@ -81,6 +82,12 @@ TABLES: dict[str, TableSpec] = {
             ActivityMetrics,
             key=("client_id",),
             sort_by=("client_id", "activity_id"),
+        ),
+        TableSpec(
+            "daily_wellness",
+            DailyWellness,
+            key=("client_id", "date", "source"),
+            sort_by=("client_id", "date", "source"),
         ),
         TableSpec("daily_load", DailyLoad, key=("client_id",), sort_by=("client_id", "local_date")),
         TableSpec(

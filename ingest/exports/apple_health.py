@@ -227,7 +227,9 @@ def _workout(element: ET.Element) -> AppleWorkout | None:
     start, end = _when(element.get("startDate")), _when(element.get("endDate"))
     if sport is None or start is None or end is None or end < start:
         return None
-    distance = _scaled(element.get("totalDistance"), element.get("totalDistanceUnit"), LENGTH_UNITS_M)
+    distance = _scaled(
+        element.get("totalDistance"), element.get("totalDistanceUnit"), LENGTH_UNITS_M
+    )
     indoor = False
     route = None
     for child in element:
@@ -356,9 +358,9 @@ def _samples(route: pl.DataFrame | None, workout: AppleWorkout) -> pl.DataFrame:
         schema={"timestamp": SAMPLE_COLUMNS["timestamp"], "hr_bpm": SAMPLE_COLUMNS["hr_bpm"]},
     ).unique("timestamp", keep="first", maintain_order=True)
     base = empty_frame(SAMPLE_COLUMNS) if route is None else route.select(SAMPLE_COLUMNS.keys())
-    base = base.filter(
-        pl.col("timestamp").is_between(workout.start_utc, workout.end_utc)
-    ).unique("timestamp", keep="first", maintain_order=True)
+    base = base.filter(pl.col("timestamp").is_between(workout.start_utc, workout.end_utc)).unique(
+        "timestamp", keep="first", maintain_order=True
+    )
     merged = base.drop("hr_bpm").join(hr, on="timestamp", how="full", coalesce=True)
     if merged.height:
         # the workout's own start and end bound the samples, so that the activity's start and

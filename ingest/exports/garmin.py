@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 import struct
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ from ingest.exports.model import (
     WellnessReading,
 )
 from ingest.exports.zipview import CheckedZip
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FIT_FILE_TYPES",
@@ -147,11 +150,14 @@ def _first(values: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def read_resting_hr(data: bytes, *, source: str = "garmin_monitoring") -> tuple[WellnessReading, ...]:
+def read_resting_hr(
+    data: bytes, *, source: str = "garmin_monitoring"
+) -> tuple[WellnessReading, ...]:
     """Daily resting heart rates in a Garmin monitoring FIT file (``monitoring_hr_data``).
 
-    A damaged file yields the readings decoded before the damage. Values outside
-    :data:`RESTING_HR_RANGE` and messages without a timestamp are ignored.
+    Error policy: resting heart rate is a by-product of a file that is skipped either way, so a
+    damaged file yields the readings decoded before the damage and a warning is logged. Values
+    outside :data:`RESTING_HR_RANGE` and messages without a timestamp are ignored.
     """
     readings: list[WellnessReading] = []
     try:
@@ -169,8 +175,8 @@ def read_resting_hr(data: bytes, *, source: str = "garmin_monitoring") -> tuple[
             low, high = RESTING_HR_RANGE
             if isinstance(when, dt.datetime) and isinstance(bpm, int) and low <= bpm <= high:
                 readings.append(WellnessReading(when, bpm, source))
-    except (FitParseError, struct.error, ValueError):
-        pass  # readings before the damage are kept; the member is skipped either way
+    except (FitParseError, struct.error, ValueError) as exc:
+        log.warning("monitoring file damaged after %d readings: %s", len(readings), exc)
     return tuple(readings)
 
 

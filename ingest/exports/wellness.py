@@ -57,7 +57,9 @@ def daily_wellness_frame(
     schema = {k: v for k, v in WELLNESS_COLUMNS.items() if k != "date"}
     frame = pl.DataFrame(rows, schema=schema)
     dated = add_local_date(frame, timezones, timestamp="measured_utc", output="date")
-    latest = dated.sort("measured_utc", "source_sha256").group_by(
-        "client_id", "date", "source", maintain_order=True
-    ).last()
+    latest = (
+        dated.sort("measured_utc", "source_sha256")
+        .group_by("client_id", "date", "source", maintain_order=True)
+        .last()
+    )
     return latest.select(WELLNESS_COLUMNS.keys()).sort("client_id", "date", "source")

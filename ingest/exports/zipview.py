@@ -206,14 +206,16 @@ def open_checked_zip(source: bytes | IO[bytes], limits: ArchiveLimits) -> Checke
     for info in infos:
         # The member rules (traversal, symlink, encryption) are those of ingest.archive, so that
         # hardening there applies here too.
-        name = _archive._safe_name(info)
+        name = _archive.safe_member_name(info)
         if info.is_dir() or name.startswith(IGNORED_PREFIXES):
             continue
         checked[name] = info
     return CheckedZip(archive=archive, limits=limits, infos=checked)
 
 
-def iter_names(checked: CheckedZip, *, prefix: str = "", suffixes: tuple[str, ...] = ()) -> Iterator[str]:
+def iter_names(
+    checked: CheckedZip, *, prefix: str = "", suffixes: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Member names under ``prefix`` ending (case-insensitively) with one of ``suffixes``."""
     for name in checked.names:
         if name.startswith(prefix) and (not suffixes or name.lower().endswith(suffixes)):
