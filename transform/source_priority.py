@@ -23,8 +23,6 @@ from typing import Any
 
 import polars as pl
 
-from transform.dedupe import START_TOLERANCE_S
-
 __all__ = [
     "DISTANCE_TOLERANCE",
     "DURATION_TOLERANCE",
@@ -36,6 +34,9 @@ __all__ = [
     "richness_key",
     "same_run",
 ]
+
+START_TOLERANCE_S = 60
+"""Largest start-time difference, seconds, between two copies of one run."""
 
 FORMAT_RANK: dict[str, int] = {"fit": 0, "tcx": 1, "gpx": 2, "apple_health": 3, "manual": 4}
 """Source format -> rank, lower is richer (FIT carries laps, HRV and device totals)."""
