@@ -43,7 +43,7 @@ def last_data_date(activities: pl.DataFrame, journal: pl.DataFrame) -> dt.date |
     return value if isinstance(value, dt.date) else None
 
 
-CLIENTS_PER_CHUNK = 8
+CLIENTS_PER_CHUNK = 2
 """Clients derived together: bounds how many clients' samples are in memory at once."""
 
 

@@ -29,7 +29,7 @@ class Settings:
     """Files per parsing batch (one Prefect task per batch)."""
     batch_bytes: int = 256 * 1024 * 1024
     """Bytes per parsing batch."""
-    batches_per_wave: int = 4
+    batches_per_wave: int = 2
     """Batches parsed before their rows are written (bounds a run's memory)."""
     lock_timeout_s: float = 3600.0
     """How long a run waits for another run holding the warehouse lock."""
