@@ -391,27 +391,33 @@ def _parse_definition(
     return definition, q
 
 
-def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> int:
+def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tuple[int, bool]:
     """How many messages of ``size`` bytes with the same local type follow each other from ``p``.
 
     Same local type and definition means same size, so the run's headers sit ``size`` bytes apart;
-    they are compared in growing windows so that a short run costs little.
+    they are compared in growing windows so that a short run costs little. Also says whether any
+    header of the run is a compressed-timestamp header: a run's headers may differ from its first
+    (a compressed header among normal ones, another time offset) while keeping its local type.
     """
     header = int(buf[p])
     local = HEADER_LOCAL[header]
+    compressed = bool(header & 0x80)
     count = 1
     window = RUN_PROBE
     while count < limit:
         stop = min(limit, count + window)
         headers = buf[p + count * size : p + stop * size : size]
         other = np.flatnonzero(headers != header)
-        if other.size:  # compressed timestamps vary the header byte, not the local type
-            other = other[HEADER_LOCAL[headers[other]] != local]
-            if other.size:
-                return count + int(other[0])
+        if other.size:
+            variants = headers[other]
+            ends = np.flatnonzero(HEADER_LOCAL[variants] != local)
+            in_run = variants[: ends[0]] if ends.size else variants
+            compressed = compressed or bool((in_run & 0x80).any())
+            if ends.size:
+                return count + int(other[ends[0]]), compressed
         count = stop
         window *= 16
-    return count
+    return count, compressed
 
 
 def _index(data: bytes) -> _Index:
@@ -455,11 +461,7 @@ def _index_messages(
             local_defs[header & 0x0F] = definition
             definitions.append(definition)
             continue
-        if header & 0x80:
-            index.compressed = True
-            local = (header >> 5) & 0x3
-        else:
-            local = header & 0x0F
+        local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
         found = local_defs[local]
         if found is None:
             raise _refuse("undefined_local_type", f"local type {local} at byte {p}")
@@ -468,7 +470,11 @@ def _index_messages(
         if limit < 1:
             raise _refuse("message_overrun", f"message at byte {p}")
         same_next = limit > 1 and HEADER_LOCAL[data[p + size]] == local
-        count = _run_length(buf, p, size, limit) if same_next else 1
+        if same_next:
+            count, compressed = _run_length(buf, p, size, limit)
+        else:
+            count, compressed = 1, bool(header & 0x80)
+        index.compressed = index.compressed or compressed
         found.runs.append((p, count, index.n_messages))
         if found.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
             for k in range(count):

@@ -361,3 +361,26 @@ def test_frames_have_the_reader_columns() -> None:
     assert activity.laps.schema == reference.laps.schema
     assert activity.rr.schema == reference.rr.schema
     assert activity.samples["hr_bpm"].dtype == pl.Int16
+
+
+def test_regression_compressed_timestamp_header_inside_a_run_of_records() -> None:
+    """Bug: a compressed-timestamp header in the middle of a run of records was decoded as normal.
+
+    ``MUTATION_BASE[233]`` is the header byte ``0x03`` (normal header, local type 3) of the fourth
+    record; ``0x03 ^ 0xE0 = 0xE3`` is a compressed-timestamp header of the same local type with a
+    time offset of 3. The run finder kept the message in its run (same local type) but only a run's
+    first header marked the file as using compressed timestamps, so the header's time was ignored.
+    fitparse first takes the record's own field 253 (07:15:03, 1141370103 s after the FIT epoch
+    1989-12-31, whose low five bits are 23) and then applies the offset: 3 < 23 rolls over to the
+    next 32 s, 1141370103 - 23 + 32 + 3 = 1141370115, i.e. 07:15:15 (worked out by hand).
+    """
+    data = bytearray(MUTATION_BASE)
+    assert data[233] == 0x03
+    data[233] ^= 224
+    mutated = _with_valid_crcs(data)
+    fast = read_fit_fast(mutated)
+    timestamps = fast.activities[0].samples["timestamp"]
+    assert timestamps[3] == START + timedelta(seconds=15)
+    assert timestamps[2] == START + timedelta(seconds=2)
+    assert timestamps[4] == START + timedelta(seconds=4)
+    assert_same_parse(fast, read_fit(mutated))
