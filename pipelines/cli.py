@@ -71,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_serve_arguments(serve)
 
+    rotate = sub.add_parser(
+        "rotate-key", help="rotate the clinic secret: rewrite every client_id in the warehouse"
+    )
+    rotate.add_argument("--inbox", help="the drop folder with roster.csv (or MINDMILES_INBOX)")
+    rotate.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    rotate.add_argument(
+        "--new-secret-file",
+        required=True,
+        help="file holding the new secret (e.g. made with: openssl rand -hex 32 > new.key)",
+    )
+
     status = sub.add_parser("status", help="what was taken in, what was refused and why")
     status.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -178,6 +189,15 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     return serve(options_from_args(args))
 
 
+def _cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.keys import rotate_key
+
+    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
+    message = rotate_key(settings, new_secret_file=Path(args.new_secret_file))
+    out.write(message + "\n")
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from pipelines.status import render_status, warehouse_status
 
@@ -231,6 +251,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 COMMANDS = {
     "ingest": _cmd_ingest,
     "serve": _cmd_serve,
+    "rotate-key": _cmd_rotate,
     "status": _cmd_status,
     "query": _cmd_query,
     "report": _cmd_report,

@@ -23,6 +23,8 @@ QUARANTINE = "_quarantine"
 PARTIAL_SUFFIXES = (".part", ".crdownload", ".partial", ".download", ".tmp", ".filepart")
 """Names that browsers and copy tools give files still being written."""
 ROSTER_NAME = "roster.csv"
+FILE_MODE = 0o600
+"""Files moved into ``_processed`` and ``_quarantine`` are readable by their owner only."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Inbox:
         """Move a file that was taken in to ``_processed/<client>/`` (never deletes content)."""
         target = self._target(PROCESSED, candidate, data_sha256)
         candidate.path.replace(target)
+        target.chmod(FILE_MODE)
         return target
 
     def quarantine(self, candidate: Candidate, data_sha256: str, note: str) -> Path:
@@ -114,6 +117,7 @@ class Inbox:
         tmp.chmod(0o600)
         tmp.replace(reason)
         candidate.path.replace(target)
+        target.chmod(FILE_MODE)
         return target
 
     def note_beside_processed(self, candidate: Candidate, data_sha256: str, note: str) -> Path:

@@ -139,9 +139,13 @@ class TableStore:
 
     # -- writing -----------------------------------------------------------------------------
     def replace(self, name: str, frame: pl.DataFrame) -> None:
-        """Validate ``frame`` and make it the table's whole content, atomically."""
+        """Validate ``frame`` and make it the table's whole content, atomically.
+
+        A partitioned table's frame carries its partition columns (``year``) beside the schema's.
+        """
         spec = TABLES[name]
-        frame = validate_frame(spec.model, frame)
+        extra = [c for c in spec.partition_by if c not in spec.model.to_schema().columns]
+        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(frame.select(extra))
         if spec.sort_by:
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         new_version = self._new_version_dir(name)

@@ -1,0 +1,82 @@
+"""``mindmiles rotate-key``: replace the clinic secret and rewrite every pseudonym with it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest.errors import ConfigError
+from ingest.roster import read_roster
+from pipelines.derive import derive_for_clients
+from pipelines.settings import Settings
+from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
+from warehouse.lock import warehouse_lock
+from warehouse.rotate import rotate_pseudonyms
+from warehouse.secret import load_secret
+from warehouse.sql import write_database
+from warehouse.store import TableStore
+
+__all__ = ["MIN_SECRET_CHARS", "client_codes", "rotate_key"]
+
+MIN_SECRET_CHARS = 32
+"""A new secret shorter than this is refused (``openssl rand -hex 32`` gives 64)."""
+
+
+def client_codes(inbox: Inbox) -> set[str]:
+    """Every client code the inbox knows: roster rows and client folders (processed ones too)."""
+    codes = {folder.name for folder in inbox.client_folders()}
+    for area in (PROCESSED, QUARANTINE):
+        folder = inbox.root / area
+        if folder.is_dir():
+            codes |= {p.name for p in folder.iterdir() if p.is_dir()}
+    if inbox.roster_path.exists():
+        roster = read_roster(inbox.roster_path.read_bytes(), pseudonymize=lambda code: code)
+        codes |= set(roster.client_ids)
+    return codes
+
+
+def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
+    """Rewrite the warehouse under a new secret, rebuild derived tables, then install the secret.
+
+    Returns a plain-language message of what was done and what is left to do.
+
+    Raises
+    ------
+    ConfigError
+        The new secret is too short or equals the old one, or a client cannot be rotated.
+    """
+    new_secret = new_secret_file.read_text(encoding="utf-8").strip().encode("utf-8")
+    if len(new_secret) < MIN_SECRET_CHARS:
+        raise ConfigError(f"the new secret must have at least {MIN_SECRET_CHARS} characters")
+    with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who="rotate-key"):
+        old_secret = load_secret(
+            env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
+        )
+        if new_secret == old_secret:
+            raise ConfigError("the new secret is the same as the current one")
+        inbox = Inbox(settings.inbox)
+        result = rotate_pseudonyms(
+            settings.warehouse,
+            client_codes(inbox),
+            old_secret=old_secret,
+            new_secret=new_secret,
+        )
+        store = TableStore(settings.warehouse)
+        clients = set(store.read("activities")["client_id"].to_list())
+        clients |= set(store.read("journal")["client_id"].to_list())
+        derive_for_clients(store, clients)
+        write_database(settings.warehouse)
+        if settings.secret:
+            tail = "Now set MINDMILES_SECRET to the new secret everywhere mindmiles runs."
+        else:
+            key_file = settings.key_file.expanduser()
+            tmp = key_file.with_name(key_file.name + ".new")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_secret.decode("utf-8") + "\n")
+            tmp.replace(key_file)
+            tail = f"The key file {key_file} now holds the new secret; delete {new_secret_file}."
+    return (
+        f"Rotated the pseudonyms of {result.clients} client(s) in {len(result.tables)} table(s). "
+        f"{tail} Reports are refreshed by the next run."
+    )
