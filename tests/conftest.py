@@ -8,11 +8,16 @@ parameter instead of an empty list, so an absent corpus shows up as a skip, neve
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Prefect keeps its state under PREFECT_HOME: never the user's, never the repository.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mindmiles-test-prefect-home-"))
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_FILES = CORPUS / "files"
@@ -75,3 +80,12 @@ def parsed_corpus() -> Callable[[str], Any]:
         return cache[name]
 
     return parse
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (it takes 15-50 s to start here)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

@@ -1,0 +1,98 @@
+"""Planted sentinels never leave the inbox: not in analyst tables, Parquet metadata, notes, logs
+or what Prefect stores.
+
+Sentinels: a client code, a watch serial number, a journal note, and the home location where
+every run starts (its coordinates as text, and any position within 200 m of it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.flows import ingest_flow
+from pipelines.synthetic.run_model import simulate_run, write_run_fit
+
+pytestmark = pytest.mark.prefect
+
+CODE = "ZQSENTINEL77"
+SERIAL = 3_987_654_321
+NOTE = "NOTESENTINEL the bridge at dawn"
+HOME = (52.0123, 4.3456)
+ROSTER = f"client_code,sex,birth_year,hr_rest,hr_max,timezone\n{CODE},x,1988,56,188,Europe/Amsterdam\n"
+JOURNAL = (
+    "timestamp,kind,mood,anxiety,stress,energy,sleep_hours,sleep_quality,rpe,notes\n"
+    f"2026-04-01T07:50:00+02:00,post_run,6,3,3,6,,,4,{NOTE}\n"
+)
+
+
+def _meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance (independent of the pipeline's own helper)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def _files(*roots: Path) -> list[Path]:
+    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
+
+
+def test_sentinels_stay_out_of_everything_but_the_inbox(
+    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
+    folder = inbox / CODE
+    folder.mkdir(parents=True)
+    (inbox / "roster.csv").write_text(ROSTER)
+    (folder / "journal.csv").write_text(JOURNAL)
+    run = simulate_run(
+        dt.datetime(2026, 4, 1, 5, 0, tzinfo=dt.UTC), duration_s=1800, intensity="easy",
+        hr_rest=56, hr_max=188, home=HOME, seed=11,
+    )
+    (folder / "morning.fit").write_bytes(write_run_fit(run, serial_number=SERIAL))
+    (folder / "broken.fit").write_bytes(b"\x0e\x10" + b"\x00" * 40)  # refused: a note is written
+    monkeypatch.setenv("MINDMILES_SECRET", "sentinel-test-secret")
+    caplog.set_level(logging.DEBUG)
+
+    summary = ingest_flow(str(inbox), str(warehouse), 0.0)
+    assert (summary["ingested"], summary["quarantined"]) == (2, 1)
+
+    texts = [CODE, str(SERIAL), NOTE, f"{HOME[0]}", f"{HOME[1]}"]
+    notes = [p for p in _files(inbox) if p.name.endswith((".reason.txt", ".note.txt"))]
+    assert notes, "the refused file has its note"
+    prefect_home = Path(os.environ["PREFECT_HOME"])
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    database = PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
+    prefect_files = _files(prefect_home)
+    if database.startswith("sqlite"):
+        prefect_files += [Path(database.split("///", 1)[1])]
+    analyst = [
+        p for p in _files(warehouse) if "restricted" not in p.parts and "journal_notes" not in p.parts
+    ]
+    restricted = [p for p in _files(warehouse) if p not in analyst]
+    assert analyst
+    assert prefect_files
+    for path in analyst + notes + prefect_files:
+        raw = path.read_bytes()
+        for text in texts:
+            assert text.encode() not in raw, (text, path)
+    for record in caplog.records:
+        message = record.getMessage()
+        for text in texts:
+            assert text not in message, (text, record.name)
+    # The note is kept, but only in the restricted table.
+    assert any(NOTE.encode() in p.read_bytes() for p in restricted)
+    # No position near home in the analyst samples (the default zone is at least 200 m).
+    samples = pl.read_parquet(warehouse / "samples" / "**" / "*.parquet")
+    positioned = samples.drop_nulls(["lat_deg", "lon_deg"])
+    assert positioned.height > 0, "the middle of the run keeps its track"
+    nearest = min(_meters(HOME[0], HOME[1], la, lo) for la, lo in positioned.select("lat_deg", "lon_deg").rows())
+    assert nearest > 200
