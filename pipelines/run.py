@@ -402,7 +402,8 @@ def _write_tables(
             store.upsert(name, frame)
     samples = _frames(results, "samples")
     for item in (r for top in results for r in flatten(top)):
-        item.samples = None  # the concatenated copy is all that is needed from here: half the memory
+        # The concatenated copy is all that is needed from here: half the memory.
+        item.samples = None
     if samples is not None:
         # Positions near where each run starts and ends (home) never reach the analyst table.
         radii = privacy_radii(samples["client_id"].unique().to_list(), secret)

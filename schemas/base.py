@@ -33,9 +33,7 @@ def utc_field(description: str, *, nullable: bool = False, plausible: bool = Fal
     With ``plausible=True`` the values must lie in [:data:`PLAUSIBLE_SINCE`,
     :data:`PLAUSIBLE_BEFORE`): recorded times, as opposed to e.g. planned dates.
     """
-    bounds: dict[str, Any] = (
-        {"ge": PLAUSIBLE_SINCE, "lt": PLAUSIBLE_BEFORE} if plausible else {}
-    )
+    bounds: dict[str, Any] = {"ge": PLAUSIBLE_SINCE, "lt": PLAUSIBLE_BEFORE} if plausible else {}
     return pa.Field(nullable=nullable, dtype_kwargs=UTC, description=description, **bounds)
 
 

@@ -40,7 +40,8 @@ class Files(pa.DataFrameModel):
         nullable=True, description="The same reason in plain words, as in the quarantine note."
     )
     decoder: str = pa.Field(
-        nullable=True, description="Decoder that produced the frames (fitparse, fit-columnar, gpxpy, gpx-stream, tcx)."
+        nullable=True,
+        description="Decoder that produced the frames (fitparse, fit-columnar, gpxpy, gpx-stream, tcx).",
     )
     container_sha256: str = pa.Field(
         nullable=True, description="SHA-256 of the archive this file came out of, if any."

@@ -26,10 +26,12 @@ def test_only_the_file_with_impossible_values_is_quarantined() -> None:
     assert good.outcome == bad.outcome == "ingested"  # nothing checked yet
     validate_results([good, bad])
     assert good.outcome == "ingested"
-    assert good.samples is not None and good.samples["hr_bpm"].to_list() == [140] * 5
+    assert good.samples is not None
+    assert good.samples["hr_bpm"].to_list() == [140] * 5
     assert bad.outcome == "quarantined"
     assert bad.reason_code == "schema_failed"
-    assert bad.activities is None and bad.samples is None
+    assert bad.activities is None
+    assert bad.samples is None
     # The activities frame is checked first: its mean heart rate of 300 is the evidence.
     assert {"column": "hr_mean_bpm", "check": "less_than_or_equal_to(250)", "value": "300.0"} in (
         bad.evidence

@@ -25,7 +25,9 @@ CODE = "ZQSENTINEL77"
 SERIAL = 3_987_654_321
 NOTE = "NOTESENTINEL the bridge at dawn"
 HOME = (52.0123, 4.3456)
-ROSTER = f"client_code,sex,birth_year,hr_rest,hr_max,timezone\n{CODE},x,1988,56,188,Europe/Amsterdam\n"
+ROSTER = (
+    f"client_code,sex,birth_year,hr_rest,hr_max,timezone\n{CODE},x,1988,56,188,Europe/Amsterdam\n"
+)
 JOURNAL = (
     "timestamp,kind,mood,anxiety,stress,energy,sleep_hours,sleep_quality,rpe,notes\n"
     f"2026-04-01T07:50:00+02:00,post_run,6,3,3,6,,,4,{NOTE}\n"
@@ -45,7 +47,10 @@ def _files(*roots: Path) -> list[Path]:
 
 
 def test_sentinels_stay_out_of_everything_but_the_inbox(
-    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    prefect_harness: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     folder = inbox / CODE
@@ -53,8 +58,13 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     (inbox / "roster.csv").write_text(ROSTER)
     (folder / "journal.csv").write_text(JOURNAL)
     run = simulate_run(
-        dt.datetime(2026, 4, 1, 5, 0, tzinfo=dt.UTC), duration_s=1800, intensity="easy",
-        hr_rest=56, hr_max=188, home=HOME, seed=11,
+        dt.datetime(2026, 4, 1, 5, 0, tzinfo=dt.UTC),
+        duration_s=1800,
+        intensity="easy",
+        hr_rest=56,
+        hr_max=188,
+        home=HOME,
+        seed=11,
     )
     (folder / "morning.fit").write_bytes(write_run_fit(run, serial_number=SERIAL))
     (folder / "broken.fit").write_bytes(b"\x0e\x10" + b"\x00" * 40)  # refused: a note is written
@@ -75,7 +85,9 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     if database.startswith("sqlite"):
         prefect_files += [Path(database.split("///", 1)[1])]
     analyst = [
-        p for p in _files(warehouse) if "restricted" not in p.parts and "journal_notes" not in p.parts
+        p
+        for p in _files(warehouse)
+        if "restricted" not in p.parts and "journal_notes" not in p.parts
     ]
     restricted = [p for p in _files(warehouse) if p not in analyst]
     assert analyst
@@ -94,5 +106,8 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     samples = pl.read_parquet(warehouse / "samples" / "**" / "*.parquet")
     positioned = samples.drop_nulls(["lat_deg", "lon_deg"])
     assert positioned.height > 0, "the middle of the run keeps its track"
-    nearest = min(_meters(HOME[0], HOME[1], la, lo) for la, lo in positioned.select("lat_deg", "lon_deg").rows())
+    nearest = min(
+        _meters(HOME[0], HOME[1], la, lo)
+        for la, lo in positioned.select("lat_deg", "lon_deg").rows()
+    )
     assert nearest > 200

@@ -24,7 +24,9 @@ def run(*argv: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def rotated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[str, int], str]:
+def rotated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, dict[str, int], str]:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_small_clinic(inbox)
     key_file = tmp_path / "config" / "secret.key"
@@ -45,7 +47,9 @@ def rotated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
     return inbox, warehouse, before, out
 
 
-def test_every_client_id_is_rewritten_and_no_row_lost(rotated: tuple[Path, Path, dict[str, int], str]) -> None:
+def test_every_client_id_is_rewritten_and_no_row_lost(
+    rotated: tuple[Path, Path, dict[str, int], str],
+) -> None:
     _, warehouse, before, out = rotated
     assert "Rotated the pseudonyms of 1 client(s)" in out
     store = TableStore(warehouse)
@@ -71,15 +75,25 @@ def test_the_same_journal_dropped_again_after_rotation_adds_nothing(
     extra = "2026-03-06T20:00:00+00:00,daily,6,3,3,6,7.5,4,,\n"
     (inbox / CLIENT / "journal-2.csv").write_text(JOURNAL + extra)
     code, out = run(
-        "ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--settle-seconds", "0",
-        "--engine", "local", "--json",
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--warehouse",
+        str(warehouse),
+        "--settle-seconds",
+        "0",
+        "--engine",
+        "local",
+        "--json",
     )
     assert code == 0
     assert json.loads(out)["ingested"] == 1
     assert TableStore(warehouse).read("journal").height == before["journal"] + 1
 
 
-def test_a_client_without_a_code_stops_the_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_client_without_a_code_stops_the_rotation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_small_clinic(inbox)
     monkeypatch.setenv("MINDMILES_SECRET", OLD)

@@ -140,8 +140,16 @@ def test_outcomes_are_moved_with_a_plain_note(synthetic_run: tuple[Settings, Run
         "broken upload from phone.fit"
     ]
     for note_path, name, code in (
-        (quarantine / "broken upload from phone.fit.reason.txt", "broken upload from phone.fit", "unknown_format"),
-        (processed / "planned route Hillcrest.gpx.note.txt", "planned route Hillcrest.gpx", "not_an_activity"),
+        (
+            quarantine / "broken upload from phone.fit.reason.txt",
+            "broken upload from phone.fit",
+            "unknown_format",
+        ),
+        (
+            processed / "planned route Hillcrest.gpx.note.txt",
+            "planned route Hillcrest.gpx",
+            "not_an_activity",
+        ),
     ):
         note = note_path.read_text(encoding="utf-8")
         assert name in note

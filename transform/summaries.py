@@ -144,11 +144,7 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
     if moving is None:
         moving = meta.get("total_timer_s") or duration
     distance_channel = samples["distance_m"].drop_nulls()
-    distance = (
-        _span(distance_channel)
-        if distance_channel.len()
-        else meta.get("total_distance_m")
-    )
+    distance = _span(distance_channel) if distance_channel.len() else meta.get("total_distance_m")
     hr = samples["hr_bpm"].drop_nulls()
     reported_hr = {
         k: meta.get(k) if (meta.get(k) or 0) > 0 else None for k in ("hr_mean_bpm", "hr_max_bpm")
