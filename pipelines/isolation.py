@@ -94,7 +94,10 @@ class IsolationLimits:
         ``RLIMIT_AS`` (virtual address space) of each worker. Polars alone reserves ~0.8 GiB of
         address space at import, so values under ~1.2 GiB leave little room for parsing.
     seconds_per_file
-        Wall time one file may take, measured by the parent from hand-out to result.
+        Wall time one file may take, measured by the parent from hand-out to result...
+    seconds_per_mib
+        ...plus this much per MiB of the file, so that a whole-account export (hundreds of MB,
+        thousands of members) gets a budget in proportion to its size.
     workers
         Worker processes (one per core is the useful maximum).
     polars_threads
@@ -106,6 +109,7 @@ class IsolationLimits:
 
     memory_bytes: int = int(1.5 * GIB)
     seconds_per_file: float = 120.0
+    seconds_per_mib: float = 2.0
     workers: int = 2
     polars_threads: int = 1
     start_timeout_s: float = 120.0
@@ -113,8 +117,12 @@ class IsolationLimits:
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ConfigError("isolation needs at least one worker")
-        if self.seconds_per_file <= 0 or self.start_timeout_s <= 0:
+        if self.seconds_per_file <= 0 or self.start_timeout_s <= 0 or self.seconds_per_mib < 0:
             raise ConfigError("isolation time limits must be positive")
+
+    def budget_s(self, size_bytes: int) -> float:
+        """Wall-time budget of a file of ``size_bytes``."""
+        return self.seconds_per_file + self.seconds_per_mib * size_bytes / (1 << 20)
 
 
 def parse_job(job: ParseJob, limits: ArchiveLimits) -> FileResult:
@@ -327,7 +335,7 @@ def parse_isolated(
             for worker in pool.workers:
                 if worker.ready and worker.job is None and pending:
                     worker.job = pending.popleft()
-                    worker.deadline = now + isolation.seconds_per_file
+                    worker.deadline = now + isolation.budget_s(jobs[worker.job].size)
                     worker.conn.send((worker.job, jobs[worker.job], limits))
             timeout = max(0.0, min(w.deadline for w in pool.workers) - time.monotonic())
             handles = [w.conn for w in pool.workers] + [w.process.sentinel for w in pool.workers]
@@ -417,7 +425,7 @@ def _retire(
     if worker.job is not None:
         job = jobs[worker.job]
         if timed_out:
-            limit = f"{isolation.seconds_per_file:g} s"
+            limit = f"{isolation.budget_s(job.size):.0f} s"
             result = _refused(job, "time", f"no result within {limit}", limit=limit)
         else:
             how = _signal_name(worker.process.exitcode)
