@@ -617,7 +617,6 @@ def run_ingest(
             affected |= set(roster["client_id"].to_list())
         write_pending(settings.warehouse, affected)
         derive_for_clients(store, affected)
-        write_pending(settings.warehouse, set())
         summary.clients_rebuilt = len(affected)
         watch.lap("derive")
 
@@ -634,6 +633,9 @@ def run_ingest(
                 )
             except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
                 log.error("the therapist reports were not refreshed: %s", exc)
+        # Only now are the clients done: a run killed while publishing leaves them pending, so
+        # that the next run publishes again even when it has nothing new to take in.
+        write_pending(settings.warehouse, set())
         watch.lap("publish")
         summary.stage_s = watch.stages
         summary.duration_s = round(time.monotonic() - started, 3)

@@ -372,7 +372,7 @@ class WatchLoop:
         # ready files are handled once a run was started for them, whatever its outcome: a failed
         # run shows in the UI, and the nightly run takes what it left
         self.watcher.mark_handled(ready)
-        while not self.stop.wait(2.0):
+        while not self.stop.wait(min(2.0, self.options.poll_seconds)):
             state = client.read_flow_run(flow_run.id).state
             if state is not None and state.type.value in TERMINAL_STATES:
                 if state.type.value == "COMPLETED":
@@ -519,7 +519,13 @@ def serve(options: ServeOptions) -> int:
             options.poll_seconds,
         )
         try:
-            prefect_serve(nightly, watch, limit=1, print_starting_message=False, query_seconds=5)
+            prefect_serve(
+                nightly,
+                watch,
+                limit=1,
+                print_starting_message=False,
+                query_seconds=max(1.0, min(5.0, options.poll_seconds)),
+            )
         except KeyboardInterrupt:
             pass
         finally:

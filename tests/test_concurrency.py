@@ -1,23 +1,24 @@
-"""One writer at a time: concurrent and killed ``mindmiles ingest`` runs (real processes).
+"""One writer at a time: concurrent and killed ingestion runs (real, separate processes).
 
-The expected warehouse is a single uninterrupted run over a copy of the same inbox; the expected
-file count is what :func:`_make_inbox` wrote. Tables are compared whole, except the ledger's
-``received_utc`` (the clock of the run that received the file).
+The runs are :func:`pipelines.run.run_ingest` in processes forked from the pre-warmed server of
+:mod:`tests.crash_child` (a fresh interpreter would spend seconds importing first). The expected
+warehouse is a single uninterrupted run over a copy of the same inbox; the expected file count is
+what :func:`_make_inbox` wrote. Tables are compared whole, except the ledger's ``received_utc``
+(the clock of the run that received the file).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from polars.testing import assert_frame_equal
@@ -27,17 +28,17 @@ from pipelines.run import run_ingest
 from pipelines.settings import Settings
 from pipelines.synthetic.run_model import simulate_run, write_run_fit
 from tests.clinic_factory import make_small_clinic
+from tests.crash_child import ForkServer
 from warehouse.lock import warehouse_lock
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
 
 SECRET = "concurrency-test-secret"
 SECOND_CLIENT = "K456"
-EXTRA_RUNS = 5
-"""FIT files added to the small clinic so that a run parses for a few seconds."""
+EXTRA_RUNS = 3
+"""FIT files added to the small clinic, so that a run has a second client and some work."""
 FILES_IN_INBOX = 4 + EXTRA_RUNS  # the small clinic's 2 FIT + journal + plan, and the extra FIT
 ACTIVITIES = 2 + EXTRA_RUNS
-CLI = "import sys; from pipelines.cli import main; sys.exit(main(sys.argv[1:]))"
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def _make_inbox(inbox: Path) -> None:
         start = dt.datetime(2026, 2, 1, 6, 30, tzinfo=dt.UTC) + dt.timedelta(days=2 * i)
         run = simulate_run(
             start,
-            duration_s=1500,
+            duration_s=600,
             intensity="easy",
             hr_rest=60,
             hr_max=185,
@@ -121,31 +122,27 @@ def _template_files(template: Path) -> list[str]:
     )
 
 
-def _cli(inbox: Path, warehouse: Path, home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "MINDMILES_SECRET": SECRET, "MINDMILES_KEY_FILE": str(home / "unused.key")}
-    env.pop("PREFECT_API_URL", None)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CLI,
-            "ingest",
-            "--engine",
-            "local",
-            "--json",
-            "--settle-seconds",
-            "0",
-            "--inbox",
-            str(inbox),
-            "--warehouse",
-            str(warehouse),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _request(inbox: Path, warehouse: Path, home: Path, who: str) -> dict[str, Any]:
+    """Settings for a forked run (as :func:`_settings`), and its name in the lock file."""
+    return {
+        "inbox": str(inbox),
+        "warehouse": str(warehouse),
+        "key_file": str(home / "unused.key"),
+        "secret": SECRET,
+        "settle_seconds": 0.0,
+        "who": who,
+    }
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """The pre-warmed server that forks the runs."""
+    server = ForkServer(tmp_path_factory.mktemp("fork-server") / "stderr.txt")
+    server.launch()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _has_open(pid: int, path: Path) -> bool:
@@ -174,53 +171,61 @@ def _wait_for(condition: object, *, timeout_s: float, what: str) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc to see who waits")
 def test_two_runs_at_once_process_each_file_once(
-    template: Path, reference: Path, tmp_path: Path
+    template: Path, reference: Path, tmp_path: Path, fork_server: ForkServer
 ) -> None:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     shutil.copytree(template, inbox)
     lock = warehouse / ".lock"
     # Hold the lock until both runs wait on it, so that they are certainly concurrent.
     with warehouse_lock(warehouse, timeout_s=1, who="test"):
-        runs = [_cli(inbox, warehouse, tmp_path), _cli(inbox, warehouse, tmp_path)]
+        runs = [
+            fork_server.start(_request(inbox, warehouse, tmp_path, who=f"run {i}")) for i in (1, 2)
+        ]
+        assert runs[0].pid != runs[1].pid
         _wait_for(
-            lambda: all(_has_open(p.pid, lock) for p in runs),
+            lambda: all(_has_open(run.pid, lock) for run in runs),
             timeout_s=60,
             what="both runs to wait on the warehouse lock",
         )
-        assert all(p.poll() is None for p in runs)
-    outputs = [p.communicate(timeout=180) for p in runs]
-    assert [p.returncode for p in runs] == [0, 0], [err for _, err in outputs]
-    summaries = [json.loads(out) for out, _ in outputs]
+        assert all(run.status is None for run in runs)
+    for run in runs:
+        fork_server.wait(run, timeout_s=180)
+    assert [run.succeeded for run in runs] == [True, True], [run.error for run in runs]
+    summaries = [run.summary for run in runs]
+    assert None not in summaries
     # one run took everything, the other found an empty inbox (it waited, then looked)
-    assert sorted(s["files_seen"] for s in summaries) == [0, FILES_IN_INBOX]
-    assert sorted(s["ingested"] for s in summaries) == [0, FILES_IN_INBOX]
-    assert sum(s["duplicates"] + s["quarantined"] + s["deferred"] for s in summaries) == 0
+    assert sorted(s["files_seen"] for s in summaries if s) == [0, FILES_IN_INBOX]
+    assert sorted(s["ingested"] for s in summaries if s) == [0, FILES_IN_INBOX]
+    assert sum(s["duplicates"] + s["quarantined"] + s["deferred"] for s in summaries if s) == 0
     assert _processed_files(inbox) == _template_files(template)
     _assert_same_tables(warehouse, reference)
 
 
 def test_killed_run_holding_the_lock_does_not_block_the_next(
-    template: Path, reference: Path, tmp_path: Path
+    template: Path, reference: Path, tmp_path: Path, fork_server: ForkServer
 ) -> None:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     shutil.copytree(template, inbox)
-    victim = _cli(inbox, warehouse, tmp_path)
+    victim = fork_server.start(_request(inbox, warehouse, tmp_path, who="victim"))
     lock = warehouse / ".lock"
     _wait_for(
         lambda: lock.exists() and f"pid {victim.pid}" in lock.read_text(),
         timeout_s=60,
         what="the run to take the lock",
     )
-    victim.send_signal(signal.SIGKILL)
-    victim.communicate(timeout=30)
-    assert victim.returncode == -signal.SIGKILL  # killed while holding the lock, not finished
+    fork_server.kill(victim)
+    fork_server.wait(victim, timeout_s=30)
+    assert victim.killed  # killed while holding the lock, not finished
+    assert victim.summary is None
     assert f"pid {victim.pid}" in lock.read_text()  # its note is stale; the kernel freed the lock
     started = time.monotonic()
-    nxt = _cli(inbox, warehouse, tmp_path)
-    out, err = nxt.communicate(timeout=180)
-    assert nxt.returncode == 0, err
+    nxt = fork_server.wait(
+        fork_server.start(_request(inbox, warehouse, tmp_path, who="next")), timeout_s=180
+    )
+    assert nxt.succeeded, nxt.error
     assert time.monotonic() - started < 120  # it did not wait for the lock's one-hour timeout
-    assert json.loads(out)["ingested"] == FILES_IN_INBOX
+    assert nxt.summary is not None
+    assert nxt.summary["ingested"] == FILES_IN_INBOX
     assert _processed_files(inbox) == _template_files(template)
     _assert_same_tables(warehouse, reference)
 

@@ -33,7 +33,8 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mindmiles-prefect
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "serve-test-secret"
-POLL_S = 1.0
+POLL_S = 0.5
+"""The watch's poll interval: short, so that the tests wait little for it to look."""
 SERVER_START_TIMEOUT_S = 240.0
 INGEST_TIMEOUT_S = 150.0
 
@@ -246,11 +247,11 @@ def test_a_slow_copy_is_ingested_once_complete_after_it_ends(served: Served) -> 
     target = served.inbox / CLIENT / "run1.fit"
     pieces = 12
     step = len(data) // pieces + 1
-    with target.open("wb") as out:  # about 3 polls per second of copying, 6 s in all
+    with target.open("wb") as out:  # a piece every half poll: each look sees it grow (6 polls)
         for start in range(0, len(data), step):
             out.write(data[start : start + step])
             out.flush()
-            time.sleep(0.5)
+            time.sleep(POLL_S / 2)
     copy_ended = dt.datetime.now(dt.UTC)
     _wait(
         lambda: len(read_runs(served.warehouse)) == 2,

@@ -178,6 +178,8 @@ def write_reports(
         )
     if weeks < 1:
         raise ConfigError("--weeks must be at least 1")
+    for stale in out.rglob(".*.tmp"):  # left by a writer killed mid-page
+        stale.unlink(missing_ok=True)
     codes = roster_codes(Inbox(inbox).roster_path, secret)
     inputs = load_inputs(warehouse)
     as_of = as_of or default_as_of(inputs) or dt.datetime.now(dt.UTC).date()
