@@ -124,6 +124,12 @@ def read_gpx(data: bytes) -> ParsedFile:
             "This GPX file could not be read: it is not a valid GPX document.",
             detail=str(exc),
         ) from exc
+    except (ValueError, OverflowError) as exc:  # gpxpy on an impossible time (offset >= 24 h)
+        raise CorruptFile(
+            "gpx_invalid",
+            "This GPX file could not be read: it holds an impossible time.",
+            detail=type(exc).__name__,
+        ) from exc
     outings: list[tuple[str | None, list[dict[str, Any]]]] = []
     skipped_untimed = 0
     for track in document.tracks:

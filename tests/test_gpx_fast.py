@@ -443,14 +443,14 @@ def test_documents_the_stream_cannot_vouch_for_go_to_gpxpy(data: bytes, reason: 
         assert auto.warnings[1:] == reference.warnings
 
 
-def test_a_time_offset_of_a_day_fails_as_in_gpxpy_reader() -> None:
-    """Pins a defect of ``read_gpx``: an offset of 24 h or more raises a bare ValueError."""
+def test_a_time_offset_of_a_day_is_a_corrupt_file() -> None:
+    """Regression: an offset of 24 h or more made gpxpy raise a bare ValueError out of read_gpx."""
     data = gpx(track(point("2024-03-02T07:00:00+99:00")))
     assert refusal(data) == "time_offset"
-    with pytest.raises(ValueError, match="offset"):
-        read_gpx(data)
-    with pytest.raises(ValueError, match="offset"):
-        read_gpx_auto(data)
+    for reader in (read_gpx, read_gpx_auto):
+        with pytest.raises(CorruptFile) as caught:
+            reader(data)
+        assert caught.value.reason_code == "gpx_invalid"
 
 
 def test_auto_reader_uses_the_stream_when_it_can() -> None:
