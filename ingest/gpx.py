@@ -64,7 +64,14 @@ def _utc(when: dt.datetime | None) -> dt.datetime | None:
         return None
     if when.tzinfo is None:
         return when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as exc:  # gpxpy accepts offsets of a day or more
+        raise CorruptFile(
+            "gpx_invalid",
+            "This GPX file could not be read: it holds an impossible time.",
+            detail=type(exc).__name__,
+        ) from exc
 
 
 def _track_rows(track: gpxpy.gpx.GPXTrack) -> list[dict[str, Any]]:
@@ -124,10 +131,10 @@ def read_gpx(data: bytes) -> ParsedFile:
             "This GPX file could not be read: it is not a valid GPX document.",
             detail=str(exc),
         ) from exc
-    except (ValueError, OverflowError) as exc:  # gpxpy on an impossible time (offset >= 24 h)
+    except (ValueError, OverflowError) as exc:  # gpxpy on an impossible value
         raise CorruptFile(
             "gpx_invalid",
-            "This GPX file could not be read: it holds an impossible time.",
+            "This GPX file could not be read: it holds an impossible value.",
             detail=type(exc).__name__,
         ) from exc
     outings: list[tuple[str | None, list[dict[str, Any]]]] = []
