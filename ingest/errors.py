@@ -8,10 +8,9 @@ quarantine note). Library errors are translated at the boundary with ``raise ...
 ::
 
     MindmilesError
-    ├── FastPathRefused                (internal, never stored) the columnar FIT decoder hands a
-    │                                  file to fitparse
-    ├── StreamRefused                  (internal, never stored) the streaming GPX reader hands a
-    │                                  file to gpxpy
+    ├── ReaderRefused                  (internal, never stored) a fast reader hands a file to
+    │   ├── FastPathRefused            its reference library: the columnar FIT decoder to fitparse,
+    │   └── StreamRefused              the streaming GPX reader to gpxpy
     ├── TableFileError                 a journal, plan or roster CSV that cannot be read at all
     ├── ConfigError                    bad settings, missing secret, unreadable roster path
     ├── WarehouseError                 a table could not be written or read
@@ -39,6 +38,7 @@ __all__ = [
     "LockTimeout",
     "MindmilesError",
     "NotAnActivity",
+    "ReaderRefused",
     "ResourceLimit",
     "SchemaViolation",
     "UnsafeInput",
@@ -49,6 +49,30 @@ __all__ = [
 
 class MindmilesError(Exception):
     """Root of every error raised by mindmiles."""
+
+
+class ReaderRefused(MindmilesError):
+    """A fast reader cannot vouch for a file; its reference library reads it instead.
+
+    Internal to the readers (never stored): each fast reader subclasses it with its own
+    ``reasons`` table (reason code -> plain words), as data.
+
+    Parameters
+    ----------
+    reason
+        A key of the subclass's ``reasons``.
+    detail
+        Where and what (offsets, message or element names); never file contents.
+    """
+
+    reasons: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in self.reasons:
+            raise ValueError(f"unknown refusal reason {reason!r}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(self.reasons[reason] + (f" ({detail})" if detail else ""))
 
 
 class ConfigError(MindmilesError):

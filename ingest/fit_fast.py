@@ -39,7 +39,7 @@ import polars as pl
 from fitparse.profile import MESSAGE_TYPES
 from fitparse.records import BASE_TYPES
 
-from ingest.errors import MindmilesError
+from ingest.errors import ReaderRefused
 from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
@@ -81,26 +81,13 @@ REFUSAL_REASONS: Mapping[str, str] = {
 """Reason code -> plain words, for each way the fast path hands a file to fitparse."""
 
 
-class FastPathRefused(MindmilesError):
-    """The fast decoder cannot vouch for this file; decode it with fitparse instead.
+class FastPathRefused(ReaderRefused):
+    """The columnar decoder cannot vouch for this file; decode it with fitparse instead.
 
-    Internal to the FIT readers: :func:`read_fit_auto` catches it. It is not an
-    :class:`~ingest.errors.IngestError` because the file may well be fine for fitparse.
-
-    Parameters
-    ----------
-    reason
-        A key of :data:`REFUSAL_REASONS`.
-    detail
-        Where and what (offsets, message and field numbers); never file contents.
+    :func:`read_fit_auto` catches it. Reasons: :data:`REFUSAL_REASONS`.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        if reason not in REFUSAL_REASONS:
-            raise ValueError(f"unknown refusal reason {reason!r}")
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{REFUSAL_REASONS[reason]}" + (f" ({detail})" if detail else ""))
+    reasons = REFUSAL_REASONS
 
 
 # -- base types, read off fitparse --------------------------------------------------------------

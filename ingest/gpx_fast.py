@@ -49,7 +49,7 @@ import gpxpy.gpx
 import gpxpy.gpxfield
 import polars as pl
 
-from ingest.errors import MindmilesError, NotAnActivity
+from ingest.errors import NotAnActivity, ReaderRefused
 from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile
 from ingest.geo import cumulative_distance_m
 from ingest.gpx import EXTENSION_FIELDS, TRACK_JOIN_GAP, _what_instead, read_gpx
@@ -76,26 +76,13 @@ REFUSAL_REASONS: Mapping[str, str] = {
 """Reason code -> plain words, for each way the streaming reader hands a file to gpxpy."""
 
 
-class StreamRefused(MindmilesError):
+class StreamRefused(ReaderRefused):
     """The streaming reader cannot vouch for this GPX document; read it with gpxpy instead.
 
-    Internal to the GPX readers: :func:`read_gpx_auto` catches it. It is not an
-    :class:`~ingest.errors.IngestError` because the file may well be fine for gpxpy.
-
-    Parameters
-    ----------
-    reason
-        A key of :data:`REFUSAL_REASONS`.
-    detail
-        Where and what (element names, counts); never file contents.
+    :func:`read_gpx_auto` catches it. Reasons: :data:`REFUSAL_REASONS`.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        if reason not in REFUSAL_REASONS:
-            raise ValueError(f"unknown refusal reason {reason!r}")
-        self.reason = reason
-        self.detail = detail
-        super().__init__(REFUSAL_REASONS[reason] + (f" ({detail})" if detail else ""))
+    reasons = REFUSAL_REASONS
 
 
 # -- what gpxpy checks, read off its field declarations -------------------------------------------
