@@ -66,7 +66,9 @@ class TableStore:
     """Read and atomically replace the warehouse's Parquet tables."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        # Absolute, so that version folders compare equal to the resolved table links whatever
+        # the working directory (a relative root once made clean_stale remove current versions).
+        self.root = root.absolute()
 
     # -- paths -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
@@ -312,7 +314,7 @@ class TableStore:
             name = table_dir.name
             current = self.current_version(name) if name in TABLES else None
             for version in table_dir.iterdir():
-                if version != current:
+                if version.resolve() != current:
                     shutil.rmtree(version, ignore_errors=True)
                     removed += 1
         for base in (self.root, self.root / "restricted"):
