@@ -15,10 +15,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePosixPath
+from typing import IO
 
 from ingest.errors import CorruptFile, UnsafeInput
 
-__all__ = ["ArchiveLimits", "Member", "gunzip", "iter_zip", "safe_member_name"]
+__all__ = [
+    "ArchiveLimits",
+    "Member",
+    "gunzip",
+    "iter_zip",
+    "open_zip",
+    "safe_member_name",
+    "too_large",
+]
 
 CHUNK = 1 << 16
 
@@ -51,7 +60,8 @@ IGNORED_PREFIXES = ("__MACOSX/",)
 """Archive folders that hold no user data (macOS resource forks)."""
 
 
-def _too_large(what: str) -> UnsafeInput:
+def too_large(what: str) -> UnsafeInput:
+    """The ``archive_too_large`` refusal (a bomb), with ``what`` limit was crossed."""
     return UnsafeInput(
         "archive_too_large",
         "This archive expands to far more data than any real export (a 'zip bomb'), "
@@ -62,9 +72,9 @@ def _too_large(what: str) -> UnsafeInput:
 
 def _check_ratio(out_size: int, in_size: int, limits: ArchiveLimits) -> None:
     if out_size > limits.max_member_bytes:
-        raise _too_large(f"member over {limits.max_member_bytes} bytes")
+        raise too_large(f"member over {limits.max_member_bytes} bytes")
     if out_size > (1 << 20) and out_size > limits.max_ratio * max(in_size, 1):
-        raise _too_large(f"compression ratio over {limits.max_ratio}")
+        raise too_large(f"compression ratio over {limits.max_ratio}")
 
 
 def gunzip(data: bytes, limits: ArchiveLimits) -> bytes:
@@ -138,6 +148,42 @@ def safe_member_name(info: zipfile.ZipInfo) -> str:
     return str(path)
 
 
+def open_zip(
+    source: bytes | IO[bytes], limits: ArchiveLimits
+) -> tuple[zipfile.ZipFile, list[tuple[zipfile.ZipInfo, str]]]:
+    """Open a zip and check its member list; return it with each member's checked name.
+
+    One place for the rules every zip passes, whether its members are read into memory
+    (:func:`iter_zip`) or streamed (whole-account exports): too many members, duplicate names,
+    traversal paths, symlinks, encryption.
+
+    Raises
+    ------
+    CorruptFile
+        ``zip_corrupt`` when the archive cannot be opened.
+    UnsafeInput
+        ``archive_too_large``, ``archive_duplicate_names``, ``archive_unsafe_path``,
+        ``archive_symlink`` or ``archive_encrypted``.
+    """
+    try:
+        archive = zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source)
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptFile(
+            "zip_corrupt", "This .zip file is damaged and cannot be opened.", detail=str(exc)
+        ) from exc
+    if len(infos) > limits.max_members:
+        raise too_large(f"more than {limits.max_members} members")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise UnsafeInput(
+            "archive_duplicate_names",
+            "This archive holds two different files under the same name, "
+            "which real exports never do, so it was not opened.",
+        )
+    return archive, [(info, safe_member_name(info)) for info in infos]
+
+
 def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
     """Yield the files of a zip archive, checked and decompressed within ``limits``.
 
@@ -151,23 +197,7 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
     CorruptFile
         ``zip_corrupt`` for a damaged archive.
     """
-    try:
-        archive = zipfile.ZipFile(BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorruptFile(
-            "zip_corrupt", "This .zip file is damaged and cannot be opened.", detail=str(exc)
-        ) from exc
-    if len(infos) > limits.max_members:
-        raise _too_large(f"more than {limits.max_members} members")
-    names = [info.filename for info in infos]
-    if len(set(names)) != len(names):
-        raise UnsafeInput(
-            "archive_duplicate_names",
-            "This archive holds two different files under the same name, "
-            "which real exports never do, so it was not opened.",
-        )
-    checked = [(info, safe_member_name(info)) for info in infos]
+    archive, checked = open_zip(data, limits)
     total = 0
     for info, name in checked:
         if info.is_dir() or name.startswith(IGNORED_PREFIXES):
@@ -175,7 +205,7 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
         if info.compress_size > len(data):
             # A member cannot hold more compressed bytes than the whole archive: its sizes lie,
             # which is how a bomb slips past ratio checks.
-            raise _too_large("a member claims more compressed bytes than the archive holds")
+            raise too_large("a member claims more compressed bytes than the archive holds")
         out = bytearray()
         try:
             with archive.open(info) as stream:
@@ -184,7 +214,7 @@ def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:
                     total += len(chunk)
                     _check_ratio(len(out), info.compress_size, limits)
                     if total > limits.max_total_bytes:
-                        raise _too_large(f"archive total over {limits.max_total_bytes} bytes")
+                        raise too_large(f"archive total over {limits.max_total_bytes} bytes")
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
             raise CorruptFile(
                 "zip_corrupt", "A file inside this .zip is damaged.", detail=str(exc)

@@ -25,7 +25,6 @@ same :class:`~ingest.errors.NotAnActivity` as the fitparse reader.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -55,11 +54,10 @@ from ingest.fit_common import (
     device_name,
     pick,
 )
-from ingest.frames import ParsedFile
+from ingest.frames import ParsedFile, read_with_fallback
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "FastPathRefused", "read_fit_auto", "read_fit_fast"]
 
-logger = logging.getLogger(__name__)
 
 DECODER_NAME = "fit-columnar"
 """:attr:`ParsedFile.decoder` of a file the fast path decoded."""
@@ -1182,10 +1180,11 @@ def read_fit_auto(data: bytes) -> ParsedFile:
     CorruptFile, NotAnActivity
         As :func:`ingest.fit.read_fit`.
     """
-    try:
-        return read_fit_fast(data)
-    except FastPathRefused as refused:
-        logger.info("fast FIT decoder refused a file (%s); using fitparse", refused.reason)
-        parsed = read_fit(data)
-        parsed.warnings.insert(0, f"fast decoder refused: {refused}; decoded with fitparse")
-        return parsed
+    return read_with_fallback(
+        data,
+        fast=read_fit_fast,
+        reference=read_fit,
+        refused=FastPathRefused,
+        fast_name="fast decoder",
+        reference_name="fitparse",
+    )

@@ -8,10 +8,14 @@ Identifiers (``activity_id``, ``client_id``) are added later, by the pipeline.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+
+log = logging.getLogger(__name__)
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -59,6 +63,34 @@ def frame_from_rows(rows: list[dict[str, Any]], columns: dict[str, pl.DataType])
         return empty_frame(columns)
     data = {name: [row.get(name) for row in rows] for name in columns}
     return pl.DataFrame(data, schema=columns, strict=False)
+
+
+def read_with_fallback(
+    data: bytes,
+    *,
+    fast: Callable[[bytes], ParsedFile],
+    reference: Callable[[bytes], ParsedFile],
+    refused: type[Exception],
+    fast_name: str,
+    reference_name: str,
+) -> ParsedFile:
+    """Read with a fast reader; when it refuses (``refused``), with the reference reader.
+
+    After a fallback the first warning says why, e.g. ``"fast decoder refused: crc mismatch;
+    decoded with fitparse"``, so the ``files`` ledger and the tests can see which path ran.
+    """
+    try:
+        return fast(data)
+    except refused as why:
+        log.info(
+            "%s refused a file (%s); using %s",
+            fast_name,
+            getattr(why, "reason", ""),
+            reference_name,
+        )
+        parsed = reference(data)
+        parsed.warnings.insert(0, f"{fast_name} refused: {why}; decoded with {reference_name}")
+        return parsed
 
 
 @dataclass

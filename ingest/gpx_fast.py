@@ -36,7 +36,6 @@ gpxpy stays the reference
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
@@ -50,7 +49,7 @@ import gpxpy.gpxfield
 import polars as pl
 
 from ingest.errors import NotAnActivity, ReaderRefused
-from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile
+from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile, read_with_fallback
 from ingest.geo import cumulative_distance_m
 from ingest.gpx import EXTENSION_FIELDS, TRACK_JOIN_GAP, _what_instead, read_gpx
 from ingest.sports import infer_sport, normalise_sport
@@ -58,7 +57,6 @@ from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "StreamRefused", "read_gpx_auto", "read_gpx_fast"]
 
-logger = logging.getLogger(__name__)
 
 DECODER_NAME = "gpx-stream"
 """:attr:`ParsedFile.decoder` of a file the streaming reader decoded."""
@@ -670,10 +668,11 @@ def read_gpx_auto(data: bytes) -> ParsedFile:
     UnsafeInput, CorruptFile, NotAnActivity
         As :func:`ingest.gpx.read_gpx`.
     """
-    try:
-        return read_gpx_fast(data)
-    except StreamRefused as refused:
-        logger.info("streaming GPX reader refused a file (%s); using gpxpy", refused.reason)
-        parsed = read_gpx(data)
-        parsed.warnings.insert(0, f"streaming reader refused: {refused}; decoded with gpxpy")
-        return parsed
+    return read_with_fallback(
+        data,
+        fast=read_gpx_fast,
+        reference=read_gpx,
+        refused=StreamRefused,
+        fast_name="streaming reader",
+        reference_name="gpxpy",
+    )

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ingest import archive as _archive
-from ingest.archive import CHUNK, IGNORED_PREFIXES, ArchiveLimits
-from ingest.errors import CorruptFile, UnsafeInput
+from ingest.archive import CHUNK, IGNORED_PREFIXES, ArchiveLimits, open_zip, too_large
+from ingest.errors import CorruptFile
 
 __all__ = ["CheckedZip", "LimitedStream", "open_checked_zip"]
 
@@ -28,15 +27,6 @@ RATIO_FLOOR_BYTES = 1 << 20
 """The ratio limit applies once a member has expanded past this many bytes (as in ``archive``)."""
 
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
-
-
-def _too_large(what: str) -> UnsafeInput:
-    return UnsafeInput(
-        "archive_too_large",
-        "This archive expands to far more data than any real export (a 'zip bomb'), "
-        "so it was not opened.",
-        detail=what,
-    )
 
 
 def _corrupt(exc: BaseException) -> CorruptFile:
@@ -53,7 +43,7 @@ class _Budget:
     def take(self, n: int) -> None:
         self.total += n
         if self.total > self.limits.max_total_bytes:
-            raise _too_large(f"archive total over {self.limits.max_total_bytes} bytes")
+            raise too_large(f"archive total over {self.limits.max_total_bytes} bytes")
 
 
 @dataclass
@@ -104,7 +94,7 @@ class CheckedZip:
             while chunk := stream.read(CHUNK):
                 out += chunk
                 if len(out) > cap:
-                    raise _too_large(f"member over {cap} bytes")
+                    raise too_large(f"member over {cap} bytes")
         return bytes(out)
 
     def read_head(self, name: str, n: int) -> bytes:
@@ -160,7 +150,7 @@ class LimitedStream(io.RawIOBase):
             self.bytes_out > RATIO_FLOOR_BYTES
             and self.bytes_out > self._limits.max_ratio * self._compress_size
         ):
-            raise _too_large(f"compression ratio over {self._limits.max_ratio}")
+            raise too_large(f"compression ratio over {self._limits.max_ratio}")
         return n
 
     def close(self) -> None:
@@ -186,27 +176,9 @@ def open_checked_zip(source: bytes | IO[bytes], limits: ArchiveLimits) -> Checke
     UnsafeInput
         Traversal paths, symlinks, encryption, duplicate names or too many members.
     """
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorruptFile(
-            "zip_corrupt", "This .zip file is damaged and cannot be opened.", detail=str(exc)
-        ) from exc
-    if len(infos) > limits.max_members:
-        raise _too_large(f"more than {limits.max_members} members")
-    names = [info.filename for info in infos]
-    if len(set(names)) != len(names):
-        raise UnsafeInput(
-            "archive_duplicate_names",
-            "This archive holds two different files under the same name, "
-            "which real exports never do, so it was not opened.",
-        )
+    archive, members = open_zip(source, limits)
     checked: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        # The member rules (traversal, symlink, encryption) are those of ingest.archive, so that
-        # hardening there applies here too.
-        name = _archive.safe_member_name(info)
+    for info, name in members:
         if info.is_dir() or name.startswith(IGNORED_PREFIXES):
             continue
         checked[name] = info
