@@ -4,18 +4,38 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV := $(VENV)/bin/uv
+LOCKS := requirements-bootstrap.lock requirements.lock pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
+# `make lock` keeps every pin it can (uv prefers the versions already in the output file);
+# `make lock UPGRADE=1` moves every pin to the newest release that satisfies pyproject.toml.
+LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 --custom-compile-command "make lock" \
+	$(if $(UPGRADE),--upgrade)
 
-.PHONY: demo test lint fmt docs bench fuzz clean env
+.PHONY: demo test lint fmt docs bench fuzz clean env lock
 
 env: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# Installed exactly as locked, with no resolution at install time: the venv's own pip (any
+# version) installs one hash-checked uv wheel with --no-deps; uv installs requirements.lock as it
+# stands (sync: nothing added, nothing left over, every hash checked; the one source-only package
+# is built with the locked setuptools); the project goes in editable with no build isolation.
+$(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+		--require-hashes -r requirements-bootstrap.lock
+	$(UV) pip sync --quiet --python $(PY) --require-hashes --strict \
+		--build-constraints requirements.lock requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
+	$(UV) pip check --quiet --python $(PY)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+lock:
+	@test -x $(UV) || { test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+		$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+		--require-hashes -r requirements-bootstrap.lock; }
+	$(UV) pip compile --quiet pyproject.toml $(LOCK_FLAGS) -o requirements.lock
 
 demo: $(STAMP)
 	$(VENV)/bin/mindmiles demo --dir demo-clinic
