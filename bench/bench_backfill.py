@@ -36,7 +36,7 @@ from pipelines.isolation import IsolatedParser
 from pipelines.parse import FileResult, parse_file
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from synthetic.run_model import simulate_run, write_run_fit
 
 SECRET = "bench-backfill-secret"
 START = dt.datetime(2025, 1, 6, 6, 30, tzinfo=dt.UTC)

@@ -3,7 +3,7 @@
 Run as ``python bench/bench_fit.py`` (from the repository root). It decodes every FIT file of
 ``../shared/corpus/files`` (``.fit``, ``.fit.gz`` and the FIT members of ``.zip`` files; skipped when
 the corpus is absent) and synthetic one-hour and four-hour running files made with
-``pipelines.synthetic.run_model``, with both decoders in the same run, and prints one table:
+``synthetic.run_model``, with both decoders in the same run, and prints one table:
 records, the best time of each decoder, records per second and the speed-up. It exits non-zero
 when the fast path is below ``--min-speedup`` (100x) on a one-hour running file, the issue's bar.
 
@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.errors import IngestError
 from ingest.fit import read_fit
 from ingest.fit_fast import FastPathRefused, read_fit_fast
 from ingest.frames import ParsedFile
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from schemas.errors import IngestError
+from synthetic.run_model import simulate_run, write_run_fit
 
 CORPUS_FILES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "files"
 ONE_HOUR_PREFIX = "synthetic 1 h"

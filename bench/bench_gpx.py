@@ -3,7 +3,7 @@
 Run as ``python bench/bench_gpx.py`` (from the repository root). It reads every GPX file of
 ``../shared/corpus/files`` (skipped when the corpus is absent) and synthetic running files of
 35 minutes (about the 2,000 points of a clinic's typical file), one hour and four hours made with
-``pipelines.synthetic.run_model.write_run_gpx``, with both readers in the same run, and prints one
+``synthetic.run_model.write_run_gpx``, with both readers in the same run, and prints one
 table: points, the best time of each reader, points per second and the ratio. Files without a
 workout (routes, waypoints) are timed too (both readers reach the same ``NotAnActivity``).
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.errors import IngestError
 from ingest.frames import ParsedFile
 from ingest.gpx import read_gpx
 from ingest.gpx_fast import StreamRefused, read_gpx_fast
-from pipelines.synthetic.run_model import simulate_run, write_run_gpx
+from schemas.errors import IngestError
+from synthetic.run_model import simulate_run, write_run_gpx
 
 CORPUS_FILES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "files"
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from pipelines.isolation import IsolatedParser, IsolationLimits
 from pipelines.run import RunSummary, run_ingest
 from pipelines.settings import Settings
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from synthetic.run_model import simulate_run, write_run_fit
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
 

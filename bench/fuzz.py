@@ -1,7 +1,7 @@
 """Seeded mutation fuzzer for the activity readers: every mutated file must end in an outcome.
 
 Seeds are small real files from ``../shared/corpus`` (FIT, GPX, TCX, when present) and synthetic
-FIT and GPX runs from ``pipelines.synthetic`` (always). Each case applies one to three mutations
+FIT and GPX runs from ``synthetic`` (always). Each case applies one to three mutations
 (bit flips, byte overwrites with boundary values, truncation, splices from another seed, chunk
 duplication or deletion) and, for FIT, half the time rewrites the header's ``data_size``, the header
 CRC and the file CRC so that the damage reaches the decoder instead of being caught by the checksum.
@@ -163,7 +163,7 @@ def mutate(
 
 def synthetic_seeds() -> list[tuple[str, bytes]]:
     """Two short synthetic runs as FIT (with HRV) and GPX: seeds that need no corpus."""
-    from pipelines.synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
+    from synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
 
     run = simulate_run(
         datetime(2026, 3, 2, 7, 0, tzinfo=UTC),

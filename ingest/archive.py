@@ -17,7 +17,7 @@ from io import BytesIO
 from pathlib import PurePosixPath
 from typing import IO
 
-from ingest.errors import CorruptFile, UnsafeInput
+from schemas.errors import CorruptFile, UnsafeInput
 
 __all__ = [
     "ArchiveLimits",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingest.errors import UnsupportedFormat
 from ingest.fit_fast import read_fit_auto
 from ingest.frames import ParsedFile
 from ingest.gpx_fast import read_gpx_auto
 from ingest.tcx import read_tcx
 from ingest.xml_safety import clean_xml_bytes
+from schemas.errors import UnsupportedFormat
 
 __all__ = ["ACTIVITY_READERS", "CONTAINER_FORMATS", "detect_format", "read_activity_file"]
 

@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from ingest.errors import CorruptFile, NotAnActivity
 from ingest.frames import (
     LAP_COLUMNS,
     RR_COLUMNS,
@@ -30,6 +29,7 @@ from ingest.frames import (
     ParsedFile,
     frame_from_rows,
 )
+from schemas.errors import CorruptFile, NotAnActivity
 
 __all__ = [
     "ABS_COLUMN",
@@ -362,7 +362,7 @@ def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
     >>> assemble(FitContent(file_type="settings"), decoder="fitparse")
     Traceback (most recent call last):
     ...
-    ingest.errors.NotAnActivity: not_an_activity: This is a watch settings file, not a workout; nothing to take in.
+    schemas.errors.NotAnActivity: not_an_activity: This is a watch settings file, not a workout; nothing to take in.
     """
     n_records = content.records.height
     warnings: list[str] = []

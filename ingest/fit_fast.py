@@ -19,7 +19,7 @@ type, an undefined developer field, a message that runs past the data, a field i
 fitparse itself would fail or that the fast path does not decode) raises :class:`FastPathRefused`
 with a reason code from :data:`REFUSAL_REASONS`. :func:`read_fit_auto` then decodes the file with
 fitparse and says why in :attr:`ParsedFile.warnings`. Valid files that are not activities raise the
-same :class:`~ingest.errors.NotAnActivity` as the fitparse reader.
+same :class:`~schemas.errors.NotAnActivity` as the fitparse reader.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import polars as pl
 from fitparse.profile import MESSAGE_TYPES
 from fitparse.records import BASE_TYPES
 
-from ingest.errors import ReaderRefused
 from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
@@ -55,6 +54,7 @@ from ingest.fit_common import (
     pick,
 )
 from ingest.frames import ParsedFile, read_with_fallback
+from schemas.errors import ReaderRefused
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "FastPathRefused", "read_fit_auto", "read_fit_fast"]
 

@@ -18,11 +18,11 @@ import gpxpy
 import gpxpy.gpx
 import polars as pl
 
-from ingest.errors import CorruptFile, NotAnActivity
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
 from ingest.geo import cumulative_distance_m
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
+from schemas.errors import CorruptFile, NotAnActivity
 
 __all__ = ["read_gpx"]
 

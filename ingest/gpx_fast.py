@@ -17,8 +17,8 @@ XML hardening
     it can declare an entity or name an external resource. Every other document is parsed with
     defusedxml's parser, which refuses declarations and references exactly as
     :func:`ingest.xml_safety.parse_safe`. When either parse fails, :func:`parse_safe` is run to
-    raise the very same :class:`~ingest.errors.UnsafeInput` (``xml_entities``) or
-    :class:`~ingest.errors.CorruptFile` (``gpx_malformed``) as the gpxpy reader; only on that
+    raise the very same :class:`~schemas.errors.UnsafeInput` (``xml_entities``) or
+    :class:`~schemas.errors.CorruptFile` (``gpx_malformed``) as the gpxpy reader; only on that
     error path is a document read twice.
 
 gpxpy stays the reference
@@ -48,12 +48,12 @@ import gpxpy.gpx
 import gpxpy.gpxfield
 import polars as pl
 
-from ingest.errors import NotAnActivity, ReaderRefused
 from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile, read_with_fallback
 from ingest.geo import cumulative_distance_m
 from ingest.gpx import EXTENSION_FIELDS, TRACK_JOIN_GAP, _what_instead, read_gpx
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
+from schemas.errors import NotAnActivity, ReaderRefused
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "StreamRefused", "read_gpx_auto", "read_gpx_fast"]
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import polars as pl
 
-from ingest.errors import CorruptFile, NotAnActivity
 from ingest.frames import LAP_COLUMNS, SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
 from ingest.geo import cumulative_distance_m
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import local_name, parse_safe
+from schemas.errors import CorruptFile, NotAnActivity
 
 __all__ = ["read_tcx"]
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from ingest.errors import CorruptFile, UnsafeInput
+from schemas.errors import CorruptFile, UnsafeInput
 
 __all__ = ["clean_xml_bytes", "parse_safe"]
 

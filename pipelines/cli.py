@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from ingest.errors import MindmilesError
 from pipelines.settings import Settings
+from schemas.errors import MindmilesError
 
 __all__ = ["main"]
 
@@ -218,7 +218,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.report import default_report_dir, write_reports
+    from report import default_report_dir, write_reports
     from warehouse.secret import load_secret
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)

@@ -8,9 +8,9 @@ from typing import TextIO
 
 import polars as pl
 
-from pipelines.report import default_report_dir
 from pipelines.settings import Settings
-from pipelines.synthetic.clinic import make_clinic
+from report import default_report_dir
+from synthetic.clinic import make_clinic
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
 

@@ -37,7 +37,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ingest.errors import ConfigError
+from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.archive import ArchiveLimits

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingest.errors import ConfigError
-from ingest.roster import read_roster
+from clinic.roster import read_roster
 from pipelines.derive import derive_for_clients
 from pipelines.settings import Settings
+from schemas.errors import ConfigError
 from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.rotate import rotate_pseudonyms

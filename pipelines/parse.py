@@ -18,7 +18,6 @@ import polars as pl
 
 from ingest.archive import ArchiveLimits, gunzip, iter_zip
 from ingest.detect import detect_format, read_activity_file
-from ingest.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
 from ingest.exports import (
     CheckedZip,
     DecodedSource,
@@ -31,12 +30,13 @@ from ingest.exports import (
 )
 from ingest.frames import ParsedFile
 from ingest.sports import normalise_sport
+from ingest.summaries import clean_samples, summarize_activity
 from schemas.activities import Activities
 from schemas.base import validate_frame
+from schemas.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
 from schemas.hrv import Hrv
 from schemas.laps import Laps
 from schemas.samples import Samples
-from transform.summaries import clean_samples, summarize_activity
 
 __all__ = ["FileResult", "parse_file", "sha256_hex", "validate_results"]
 

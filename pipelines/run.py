@@ -25,20 +25,19 @@ from pathlib import Path
 
 import polars as pl
 
+from clinic.roster import read_roster
+from clinic.tabular import classify_table_file
 from ingest.archive import ArchiveLimits
 from ingest.detect import detect_format
-from ingest.errors import MindmilesError, UnsupportedFormat
 from ingest.exports.wellness import daily_wellness_frame
-from ingest.journal_errors import RosterInvalid
-from ingest.roster import read_roster
-from ingest.tabular import classify_table_file
 from pipelines.derive import DERIVED_TABLES, derive_for_clients
 from pipelines.ledger import flatten, ledger_rows, quarantine_note
 from pipelines.parse import FileResult, parse_file, sha256_hex, validate_results
-from pipelines.report import default_report_dir, write_reports
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
-from transform.local_dates import DEFAULT_TIMEZONE, add_local_date
+from report import default_report_dir, write_reports
+from schemas.errors import MindmilesError, RosterInvalid, UnsupportedFormat
+from schemas.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
 from transform.source_priority import resolve_copies
 from warehouse.inbox import Candidate, Inbox

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.archive import ArchiveLimits
-from ingest.errors import ConfigError
+from schemas.errors import ConfigError
 from warehouse.secret import default_key_file
 
 __all__ = ["Settings"]

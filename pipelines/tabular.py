@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ingest.journal import read_journal
-from ingest.journal_errors import RowIssue, TableFileError
-from ingest.plan import read_plan
+from clinic.journal import read_journal
+from clinic.plan import read_plan
 from pipelines.parse import FileResult
+from schemas.errors import RowIssue, TableFileError
 from transform.journal import merge_journal, merge_journal_notes
 from transform.plans import merge_plan_notes, merge_plans
 from warehouse.store import TableStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from transform.trimp import LOAD_SOURCES
+from schemas.codes import LOAD_SOURCES
 
 __all__ = ["ActivityMetrics"]
 

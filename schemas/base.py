@@ -11,7 +11,7 @@ import polars as pl
 from pandera.engines.polars_engine import DateTime
 from pandera.errors import SchemaError, SchemaErrors
 
-from ingest.errors import SchemaViolation
+from schemas.errors import SchemaViolation
 
 __all__ = ["UTC", "DateTime", "utc_field", "validate_frame"]
 

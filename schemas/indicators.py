@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from transform.indicators import INDICATOR_CODES, INSUFFICIENT_REASONS
+from schemas.codes import INDICATOR_CODES, INSUFFICIENT_REASONS
 
 __all__ = ["Indicators"]
 

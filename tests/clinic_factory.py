@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from synthetic.run_model import simulate_run, write_run_fit
 
 CLIENT = "K123"
 SERIAL = 3_912_345_678

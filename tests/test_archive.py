@@ -14,9 +14,9 @@ import zipfile
 import pytest
 
 from ingest.archive import ArchiveLimits, gunzip, iter_zip
-from ingest.errors import CorruptFile, UnsafeInput
 from pipelines.ledger import flatten
 from pipelines.parse import parse_file
+from schemas.errors import CorruptFile, UnsafeInput
 from tests.conftest import CORPUS_FILES, corpus_present
 
 MIB = 1 << 20

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest.errors import LockTimeout
 from pipelines.run import run_ingest
 from pipelines.settings import Settings
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from schemas.errors import LockTimeout
+from synthetic.run_model import simulate_run, write_run_fit
 from tests.clinic_factory import make_small_clinic
 from tests.crash_child import ForkServer
 from warehouse.lock import warehouse_lock

@@ -34,11 +34,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.errors import WarehouseError
-from pipelines.report import default_report_dir
 from pipelines.run import run_ingest
 from pipelines.settings import Settings
-from pipelines.synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
+from report import default_report_dir
+from schemas.errors import WarehouseError
+from synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
 from tests.crash_child import Aim, ForkServer
 from warehouse.sql import DATABASE_NAME
 from warehouse.store import TableStore

@@ -18,10 +18,10 @@ from functools import cache
 import pytest
 
 from ingest.archive import ArchiveLimits
-from ingest.errors import CorruptFile, UnsafeInput
 from ingest.exports import DecodedSource, detect_export, iter_export, open_checked_zip
 from ingest.exports.apple_health import read_health_xml
-from pipelines.synthetic.run_model import SimulatedRun, simulate_run, write_run_gpx
+from schemas.errors import CorruptFile, UnsafeInput
+from synthetic.run_model import SimulatedRun, simulate_run, write_run_gpx
 from tests.test_exports_strava import path_length_m
 
 LIMITS = ArchiveLimits()

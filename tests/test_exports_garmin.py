@@ -19,7 +19,6 @@ import polars as pl
 import pytest
 
 from ingest.archive import ArchiveLimits
-from ingest.errors import UnsafeInput
 from ingest.exports import (
     MemberFile,
     SkippedMember,
@@ -30,6 +29,7 @@ from ingest.exports import (
 )
 from ingest.exports.garmin import fit_file_type, read_resting_hr
 from ingest.exports.wellness import daily_wellness_frame
+from schemas.errors import UnsafeInput
 from tests.conftest import corpus_bytes
 from tests.test_exports_strava import fit_bytes
 

@@ -21,7 +21,6 @@ import pytest
 
 from ingest.archive import ArchiveLimits, gunzip
 from ingest.detect import detect_format, read_activity_file
-from ingest.errors import CorruptFile, UnsafeInput
 from ingest.exports import (
     DecodedSource,
     MemberFile,
@@ -30,7 +29,8 @@ from ingest.exports import (
     open_checked_zip,
 )
 from ingest.exports.strava import parse_activities_csv, parse_strava_date
-from pipelines.synthetic.run_model import SimulatedRun, simulate_run, write_run_fit, write_run_gpx
+from schemas.errors import CorruptFile, UnsafeInput
+from synthetic.run_model import SimulatedRun, simulate_run, write_run_fit, write_run_gpx
 
 LIMITS = ArchiveLimits()
 

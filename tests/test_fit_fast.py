@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ingest.errors import IngestError
 from ingest.fit import read_fit
 from ingest.fit_fast import (
     DECODER_NAME,
@@ -34,7 +33,8 @@ from ingest.fit_fast import (
     read_fit_fast,
 )
 from ingest.frames import ParsedFile
-from pipelines.synthetic.run_model import SimulatedRun, simulate_run, write_run_fit
+from schemas.errors import IngestError
+from synthetic.run_model import SimulatedRun, simulate_run, write_run_fit
 from tests.conftest import CORPUS_FILES, CORPUS_REFERENCE, catalog_params, require_corpus
 
 EXPECTED_FALLBACK: dict[str, str] = {
@@ -288,7 +288,7 @@ def test_a_crc_mismatch_falls_back() -> None:
 
 
 def test_a_settings_file_is_not_an_activity_for_both_decoders() -> None:
-    from pipelines.synthetic.fit_writer import FitMessage, encode_fit
+    from synthetic.fit_writer import FitMessage, encode_fit
 
     data = encode_fit([FitMessage("file_id", {"type": "settings", "manufacturer": "garmin"})])
     assert_same_outcome(data)

@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ingest.errors import CorruptFile, IngestError, NotAnActivity, UnsafeInput
 from ingest.frames import ParsedFile
 from ingest.gpx import read_gpx
 from ingest.gpx_fast import (
@@ -28,7 +27,8 @@ from ingest.gpx_fast import (
     read_gpx_auto,
     read_gpx_fast,
 )
-from pipelines.synthetic.run_model import simulate_run, write_run_gpx
+from schemas.errors import CorruptFile, IngestError, NotAnActivity, UnsafeInput
+from synthetic.run_model import simulate_run, write_run_gpx
 from tests.conftest import CORPUS_FILES, catalog_params, require_corpus
 from tests.test_readers import (
     BILLION_LAUGHS,

@@ -1,7 +1,7 @@
 """Hostile input: every attack file is refused with its own reason code and a plain note.
 
 Every file is built here from scratch (synthetic FIT/GPX, hand-assembled zips). Expected reason
-codes are the documented ones (ingest/errors.py, ingest/archive.py); secrets planted in the attacks
+codes are the documented ones (schemas/errors.py, ingest/archive.py); secrets planted in the attacks
 ("root:" of /etc/passwd, a marker file, a URL served by a local HTTP server that counts requests)
 must never reach a note, a log line, an exception or a table.
 """
@@ -33,8 +33,8 @@ from pipelines.isolation import IsolationLimits, isolated_runner, parse_isolated
 from pipelines.parse import FileResult, parse_file, sha256_hex
 from pipelines.run import ParseJob, run_ingest
 from pipelines.settings import Settings
-from pipelines.synthetic.gpx_writer import TrackPoint, encode_gpx
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from synthetic.gpx_writer import TrackPoint, encode_gpx
+from synthetic.run_model import simulate_run, write_run_fit
 from tests.isolation_helpers import misbehaving_parse
 from warehouse.store import TableStore
 

@@ -8,15 +8,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest.daylio import DAYLIO_GERMAN_MOOD_LEVELS, read_daylio
-from ingest.journal import detect_journal_format, read_journal
-from ingest.journal_csv import make_entry_id
-from ingest.journal_errors import (
+from clinic.daylio import DAYLIO_GERMAN_MOOD_LEVELS, read_daylio
+from clinic.journal import detect_journal_format, read_journal
+from clinic.journal_template import read_clinic_template
+from schemas.errors import (
     JournalUnreadable,
     JournalUnrecognisedHeader,
     RowIssue,
 )
-from ingest.journal_template import read_clinic_template
+from schemas.ids import make_entry_id
 from schemas.journal import Journal, JournalNotes
 from transform.journal import merge_journal, merge_journal_notes
 

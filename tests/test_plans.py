@@ -7,8 +7,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from ingest.journal_errors import PlanInvalid
-from ingest.plan import read_plan
+from clinic.plan import read_plan
+from schemas.errors import PlanInvalid
 from schemas.plans import PlanNotes, Plans
 from transform.plans import merge_plan_notes, merge_plans
 

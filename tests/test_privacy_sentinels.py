@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from pipelines.flows import ingest_flow
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
+from synthetic.run_model import simulate_run, write_run_fit
 
 pytestmark = pytest.mark.prefect
 

@@ -15,10 +15,10 @@ import zipfile
 import pytest
 
 from ingest.detect import detect_format, read_activity_file
-from ingest.errors import CorruptFile, IngestError, NotAnActivity, UnsafeInput, UnsupportedFormat
 from ingest.gpx import read_gpx
 from ingest.tcx import read_tcx
 from pipelines.parse import parse_file
+from schemas.errors import CorruptFile, IngestError, NotAnActivity, UnsafeInput, UnsupportedFormat
 
 T0 = dt.datetime(2024, 3, 2, 7, 0, 0, tzinfo=dt.UTC)
 METRES_PER_0_0009_DEG_LAT = 100.08

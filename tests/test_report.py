@@ -17,11 +17,11 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from ingest.errors import ConfigError
-from pipelines.report import build, html, model, svg
-from pipelines.report.build import load_inputs, roster_codes, write_reports
-from pipelines.report.html import render_client_page, render_overview
-from pipelines.report.model import client_report, overview_rows
+from report import build, html, model, svg
+from report.build import load_inputs, roster_codes, write_reports
+from report.html import render_client_page, render_overview
+from report.model import client_report, overview_rows
+from schemas.errors import ConfigError
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
 from warehouse.tables import TABLES

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.report.build import write_reports
+from report.build import write_reports
 from tests.test_report import AS_OF, SECRET, WEEKS, make_warehouse
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.journal_errors import RosterInvalid
-from ingest.roster import RosterLimits, read_roster
+from clinic.roster import RosterLimits, read_roster
+from schemas.errors import RosterInvalid
 from schemas.roster import Roster
 
 

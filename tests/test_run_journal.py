@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ingest.daylio import read_daylio
-from ingest.journal_csv import JOURNAL_FRAME_SCHEMA
+from clinic.daylio import read_daylio
+from clinic.journal_csv import JOURNAL_FRAME_SCHEMA
 from schemas.run_journal import RunJournal
 from transform.run_journal import RunJournalConfig, build_run_journal
 

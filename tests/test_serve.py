@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.synthetic.run_model import simulate_run, write_run_fit
 from pipelines.watch import InboxWatcher
+from synthetic.run_model import simulate_run, write_run_fit
 from tests.clinic_factory import CLIENT, ROSTER, RUN_MINUTES, RUN_STARTS
 from warehouse.runlog import read_runs
 from warehouse.store import TableStore

@@ -1,4 +1,4 @@
-"""Tests of the synthetic data generator (pipelines/synthetic).
+"""Tests of the synthetic data generator (synthetic).
 
 Expected values are the literals put in, read back through independent readers (fitparse,
 gpxpy, csv, gzip), never values recomputed with the encoder's own arithmetic.
@@ -23,15 +23,15 @@ import pytest
 from fitparse.records import Crc
 from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
-from pipelines.synthetic.clinic import ClinicManifest, make_clinic
-from pipelines.synthetic.fit_writer import (
+from synthetic.clinic import ClinicManifest, make_clinic
+from synthetic.fit_writer import (
     FitEncodeError,
     FitMessage,
     FitMessageColumns,
     encode_fit,
 )
-from pipelines.synthetic.gpx_writer import TrackPoint, encode_gpx
-from pipelines.synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
+from synthetic.gpx_writer import TrackPoint, encode_gpx
+from synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
 
 T0 = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 DEG_PER_SEMICIRCLE = 180.0 / 2**31

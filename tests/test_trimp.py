@@ -14,11 +14,12 @@ import polars as pl
 import pytest
 
 from schemas.activity_metrics import ActivityMetrics
+from schemas.codes import LOAD_SOURCES
 from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 from transform.trimp import (
-    LOAD_SOURCES,
+    _load_sources,
     activity_metrics,
     hr_load,
     session_rpe,
@@ -350,3 +351,8 @@ def test_banister_trimp_of_fenix2_run_matches_independent_loop() -> None:
     out = hr_load(samples, roster)
     assert expected > 50.0  # a 47-minute run at 69-178 bpm: a sanity bound
     assert out["trimp_banister"][0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_load_precedence_names_are_the_schema_codes() -> None:
+    """The ``load_source`` rungs ``with_load`` applies are exactly the codes the schema allows."""
+    assert tuple(source.name for source in _load_sources(DEFAULT_LOAD_CONFIG)) == LOAD_SOURCES

@@ -43,13 +43,11 @@ from typing import Any
 
 import polars as pl
 
+from schemas.codes import INDICATOR_LABELS
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
     "INDICATORS_COLUMNS",
-    "INDICATOR_CODES",
-    "INDICATOR_LABELS",
-    "INSUFFICIENT_REASONS",
     "indicators",
 ]
 
@@ -66,31 +64,6 @@ INDICATORS_COLUMNS: tuple[str, ...] = (
     "explanation",
     "params_json",
 )
-
-#: Every code the ``indicator`` column can hold.
-INDICATOR_CODES: tuple[str, ...] = (
-    "load_spike",
-    "high_monotony",
-    "distance_jump",
-    "no_rest_day",
-    "low_tsb",
-    "aerobic_decoupling",
-    "overload_low_wellbeing",
-    "insufficient_data",
-)
-
-#: Plain-language names of the indicators, used inside explanations.
-INDICATOR_LABELS: dict[str, str] = {
-    "load_spike": "sudden load increase",
-    "high_monotony": "very monotonous training",
-    "distance_jump": "weekly distance jump",
-    "no_rest_day": "no rest day",
-    "low_tsb": "low training stress balance",
-    "aerobic_decoupling": "heart-rate drift on a steady run",
-}
-
-#: Every value the ``reason`` column of an ``insufficient_data`` row can hold.
-INSUFFICIENT_REASONS: tuple[str, ...] = ("short_history", "short_history_acwr", "sparse_journal")
 
 
 def _num(expr: pl.Expr, decimals: int = 2) -> pl.Expr:

@@ -1,7 +1,7 @@
 """Merge plan files: a later plan file overrides the weeks it gives, per client.
 
 Plan files arrive over time (a first prescription, then revisions). Each is read into a
-``plans`` frame (:func:`ingest.plan.read_plan`). The merged table has one row per client and
+``plans`` frame (:func:`clinic.plan.read_plan`). The merged table has one row per client and
 week: a week present in several files takes the row of the file that arrived last; weeks a later
 file does not mention keep their earlier row (a revision of weeks 5-8 leaves weeks 1-4 alone).
 To cancel a week, the therapist plans it with 0 sessions and 0 minutes.

@@ -45,7 +45,6 @@ from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
     "ACTIVITY_METRICS_COLUMNS",
-    "LOAD_SOURCES",
     "LoadSource",
     "activity_metrics",
     "banister_trimp_value",
@@ -308,10 +307,6 @@ def _load_sources(config: LoadConfig) -> tuple[LoadSource, ...]:
             _session_minutes().fill_null(0.0) * x0 * k * (b * x0).exp(),
         ),
     )
-
-
-#: Names of the ``load_source`` values, in precedence order.
-LOAD_SOURCES: tuple[str, ...] = tuple(s.name for s in _load_sources(DEFAULT_LOAD_CONFIG))
 
 
 def with_load(frame: pl.DataFrame, *, config: LoadConfig = DEFAULT_LOAD_CONFIG) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ingest.errors import LockTimeout
+from schemas.errors import LockTimeout
 
 __all__ = ["warehouse_lock"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.errors import ConfigError
-from ingest.journal_csv import make_entry_id
+from schemas.errors import ConfigError
+from schemas.ids import make_entry_id
 from warehouse.runlog import read_pending, write_pending
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore

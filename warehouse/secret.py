@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ingest.errors import ConfigError
+from schemas.errors import ConfigError
 
 __all__ = ["ID_HEX_CHARS", "default_key_file", "load_secret", "pseudonymize"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.errors import WarehouseError
 from schemas.base import validate_frame
+from schemas.errors import WarehouseError
 from warehouse.tables import TABLES, TableSpec
 
 __all__ = ["TableStore"]

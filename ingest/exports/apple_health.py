@@ -34,12 +34,12 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 import polars as pl
 
-from ingest.errors import CorruptFile, IngestError, UnsafeInput
 from ingest.exports.detect import apple_xml_member
 from ingest.exports.model import DecodedSource, ExportItem, SourceMeta
 from ingest.exports.zipview import CheckedZip
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, empty_frame
 from ingest.gpx import read_gpx
+from schemas.errors import CorruptFile, IngestError, UnsafeInput
 
 __all__ = [
     "WORKOUT_SPORTS",

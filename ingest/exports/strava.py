@@ -23,11 +23,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ingest.errors import CorruptFile
 from ingest.exports.model import DecodedSource, ExportItem, MemberFile, SourceMeta
 from ingest.exports.zipview import CheckedZip
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, empty_frame
 from ingest.sports import normalise_sport
+from schemas.errors import CorruptFile
 
 __all__ = [
     "COLUMNS",

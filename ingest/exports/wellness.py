@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from ingest.exports.model import WellnessReading
-from transform.local_dates import add_local_date
+from schemas.local_dates import add_local_date
 
 __all__ = ["WELLNESS_COLUMNS", "daily_wellness_frame"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ingest.archive import CHUNK, IGNORED_PREFIXES, ArchiveLimits, open_zip, too_large
-from ingest.errors import CorruptFile
+from schemas.errors import CorruptFile
 
 __all__ = ["CheckedZip", "LimitedStream", "open_checked_zip"]
 

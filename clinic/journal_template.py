@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from ingest.journal_csv import (
+from clinic.journal_csv import (
     CLINIC_TEMPLATE_COLUMNS,
     EntryCollector,
     JournalReadResult,
@@ -25,7 +25,7 @@ from ingest.journal_csv import (
     iter_csv_records,
     parse_number,
 )
-from ingest.journal_errors import JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnrecognisedHeader, RowIssue
 
 __all__ = ["CLINIC_TEMPLATE_KINDS", "CLINIC_TEMPLATE_RANGES", "read_clinic_template"]
 

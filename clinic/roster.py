@@ -23,8 +23,8 @@ from typing import Any, Final
 
 import polars as pl
 
-from ingest.journal_csv import decode_csv_text, header_cells, header_problems, iter_csv_records
-from ingest.journal_errors import RosterInvalid, RowIssue
+from clinic.journal_csv import decode_csv_text, header_cells, header_problems, iter_csv_records
+from schemas.errors import RosterInvalid, RowIssue
 
 __all__ = [
     "DEFAULT_ROSTER_LIMITS",

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from pipelines.synthetic.run_model import (
+from synthetic.run_model import (
     Intensity,
     SimulatedRun,
     simulate_run,

@@ -7,24 +7,24 @@ Everything here works on ``bytes`` or ``str`` in memory; nothing opens files.
   record starts, so row issues can name the line even when a quoted note spans several lines.
 - :func:`detect_journal_format` recognises the clinic template and every Daylio export era from
   the header alone.
-- :class:`JournalReadResult`, :func:`make_entry_id` and the frame schemas are what both journal
-  readers return.
+- :class:`JournalReadResult` and the frame schemas are what both journal readers return; entry ids
+  follow :func:`schemas.ids.make_entry_id`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final, Literal
 
 import polars as pl
 
-from ingest.journal_errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue
+from schemas.ids import make_entry_id
 
 __all__ = [
     "CLINIC_TEMPLATE_COLUMNS",
@@ -39,7 +39,6 @@ __all__ = [
     "detect_journal_format",
     "header_cells",
     "iter_csv_records",
-    "make_entry_id",
     "parse_number",
 ]
 
@@ -110,8 +109,6 @@ JOURNAL_NOTES_FRAME_SCHEMA: Final[dict[str, pl.DataType]] = {
     "client_id": pl.String(),
     "note": pl.String(),
 }
-
-_ENTRY_ID_HEX_CHARS: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,38 +301,6 @@ def detect_header(text: str) -> tuple[JournalFormat, tuple[str, ...]]:
         expected=",".join(CLINIC_TEMPLATE_COLUMNS) + " | a Daylio header",
         got=",".join(header),
     )
-
-
-def make_entry_id(client_id: str, timestamp_utc: datetime, kind: str, source: str) -> str:
-    """Deterministic journal entry id: a sha256 prefix of client, UTC time, kind and source.
-
-    Parameters
-    ----------
-    client_id : str
-        The client's pseudonym.
-    timestamp_utc : datetime.datetime
-        Aware UTC timestamp of the entry.
-    kind : str
-        ``pre_run``, ``post_run`` or ``daily``.
-    source : str
-        ``clinic_template`` or ``daylio``.
-
-    Returns
-    -------
-    str
-        16 lowercase hex characters.
-
-    Examples
-    --------
-    >>> from datetime import datetime, timezone
-    >>> len(make_entry_id("c1", datetime(2026, 1, 1, tzinfo=timezone.utc), "daily", "daylio"))
-    16
-    """
-    if timestamp_utc.utcoffset() is None:
-        raise ValueError("timestamp_utc must be timezone-aware")
-    stamp = timestamp_utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    key = "\x1f".join((client_id, stamp, kind, source))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:_ENTRY_ID_HEX_CHARS]
 
 
 class EntryCollector:

@@ -26,11 +26,11 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
-from ingest.errors import ConfigError
-from pipelines.report.html import client_page_name, render_client_page, render_overview
-from pipelines.report.model import ReportInputs, client_report, default_as_of, overview_rows
+from report.html import client_page_name, render_client_page, render_overview
+from report.model import ReportInputs, client_report, default_as_of, overview_rows
 from schemas.activities import Activities
 from schemas.daily_load import DailyLoad
+from schemas.errors import ConfigError
 from schemas.files import Files
 from schemas.indicators import Indicators
 from schemas.journal import Journal

@@ -6,10 +6,10 @@
 - ``clinic``: a whole clinic inbox with personas, journals and plans (``make_clinic``).
 """
 
-from pipelines.synthetic.clinic import ClinicManifest, make_clinic
-from pipelines.synthetic.fit_writer import FitMessage, FitMessageColumns, encode_fit
-from pipelines.synthetic.gpx_writer import TrackPoint, encode_gpx
-from pipelines.synthetic.run_model import SimulatedRun, simulate_run, write_run_fit, write_run_gpx
+from synthetic.clinic import ClinicManifest, make_clinic
+from synthetic.fit_writer import FitMessage, FitMessageColumns, encode_fit
+from synthetic.gpx_writer import TrackPoint, encode_gpx
+from synthetic.run_model import SimulatedRun, simulate_run, write_run_fit, write_run_gpx
 
 __all__ = [
     "ClinicManifest",

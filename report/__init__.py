@@ -4,6 +4,6 @@
 ``html`` renders the pages (pure), ``build`` reads the warehouse and writes the files.
 """
 
-from pipelines.report.build import ReportResult, default_report_dir, write_reports
+from report.build import ReportResult, default_report_dir, write_reports
 
 __all__ = ["ReportResult", "default_report_dir", "write_reports"]

@@ -35,14 +35,14 @@ from datetime import UTC, date, datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from ingest.journal_csv import (
+from clinic.journal_csv import (
     EntryCollector,
     JournalReadResult,
     decode_csv_text,
     detect_header,
     iter_csv_records,
 )
-from ingest.journal_errors import JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnrecognisedHeader, RowIssue
 
 __all__ = [
     "DAYLIO_DEFAULT_MOOD_LEVELS",

@@ -1,16 +1,16 @@
 """Journal entry point: detect the format from the header and call its reader.
 
-Formats: the clinic template (:mod:`ingest.journal_template`) and Daylio CSV exports
-(:mod:`ingest.daylio`). Detection is by header only (after an optional BOM), never by file name.
+Formats: the clinic template (:mod:`clinic.journal_template`) and Daylio CSV exports
+(:mod:`clinic.daylio`). Detection is by header only (after an optional BOM), never by file name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ingest.daylio import read_daylio
-from ingest.journal_csv import JournalFormat, JournalReadResult, detect_journal_format
-from ingest.journal_template import read_clinic_template
+from clinic.daylio import read_daylio
+from clinic.journal_csv import JournalFormat, JournalReadResult, detect_journal_format
+from clinic.journal_template import read_clinic_template
 
 __all__ = ["JournalFormat", "JournalReadResult", "detect_journal_format", "read_journal"]
 
@@ -34,7 +34,7 @@ def read_journal(
     timezone : str
         The client's IANA zone (roster).
     mood_labels, kind_activities : mapping, optional
-        Daylio only; see :func:`ingest.daylio.read_daylio`. Ignored for the clinic template.
+        Daylio only; see :func:`clinic.daylio.read_daylio`. Ignored for the clinic template.
 
     Returns
     -------

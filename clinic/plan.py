@@ -20,14 +20,14 @@ from typing import Any, Final
 
 import polars as pl
 
-from ingest.journal_csv import (
+from clinic.journal_csv import (
     decode_csv_text,
     header_cells,
     header_problems,
     iter_csv_records,
     parse_number,
 )
-from ingest.journal_errors import PlanInvalid, RowIssue
+from schemas.errors import PlanInvalid, RowIssue
 from schemas.plans import PLAN_SESSION_TYPES as SCHEMA_SESSION_TYPES
 
 __all__ = [

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
-from pipelines.report.model import (
+from report.model import (
     ACWR_HIGH_RISK,
     ACWR_SWEET_SPOT,
     BAND_WORDS,
@@ -21,7 +21,7 @@ from pipelines.report.model import (
     ClientReport,
     OverviewRow,
 )
-from pipelines.report.svg import (
+from report.svg import (
     BAND_COLOURS,
     NO_DATA_COLOUR,
     Panel,
@@ -294,7 +294,7 @@ def render_overview(
     Parameters
     ----------
     rows
-        From :func:`pipelines.report.model.overview_rows` (already ordered).
+        From :func:`report.model.overview_rows` (already ordered).
     as_of
         The day the report runs up to.
     generated

@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from pipelines.synthetic.fit_writer import FitMessage, FitMessageColumns, FitValue, encode_fit
-from pipelines.synthetic.gpx_writer import TrackPoint, encode_gpx
+from synthetic.fit_writer import FitMessage, FitMessageColumns, FitValue, encode_fit
+from synthetic.gpx_writer import TrackPoint, encode_gpx
 
 __all__ = [
     "INTENSITIES",

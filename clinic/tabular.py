@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.journal_csv import detect_journal_format
-from ingest.journal_errors import JournalError
+from clinic.journal_csv import detect_journal_format
+from schemas.errors import JournalError
 
 __all__ = ["PLAN_HEADER_COLUMNS", "classify_table_file"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from transform.indicators import INDICATOR_LABELS
+from schemas.codes import INDICATOR_LABELS
 
 __all__ = [
     "ACWR_HIGH_RISK",
