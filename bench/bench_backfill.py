@@ -32,8 +32,8 @@ from pathlib import Path
 from ingest.archive import ArchiveLimits
 from ingest.fit import read_fit
 from ingest.frames import ParsedFile
+from ingest.parse import FileResult, parse_file
 from pipelines.isolation import IsolatedParser
-from pipelines.parse import FileResult, parse_file
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
 from synthetic.run_model import simulate_run, write_run_fit

@@ -5,7 +5,7 @@ FIT and GPX runs from ``synthetic`` (always). Each case applies one to three mut
 (bit flips, byte overwrites with boundary values, truncation, splices from another seed, chunk
 duplication or deletion) and, for FIT, half the time rewrites the header's ``data_size``, the header
 CRC and the file CRC so that the damage reaches the decoder instead of being caught by the checksum.
-A case passes when :func:`pipelines.parse.parse_file` returns a result with a known outcome; any
+A case passes when :func:`ingest.parse.parse_file` returns a result with a known outcome; any
 exception escaping it is a failure.
 
 Run longer than the test suite does with::
@@ -219,7 +219,7 @@ Parser = Callable[[bytes], object]
 
 
 def _default_parser(data: bytes) -> object:
-    from pipelines.parse import parse_file
+    from ingest.parse import parse_file
 
     return parse_file(data, client_id="fuzz")
 

@@ -36,13 +36,15 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from clinic.journal_csv import (
+    CellError,
     EntryCollector,
     JournalReadResult,
     decode_csv_text,
     detect_header,
     iter_csv_records,
+    iter_parsed_rows,
 )
-from schemas.errors import JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnrecognisedHeader
 
 __all__ = [
     "DAYLIO_DEFAULT_MOOD_LEVELS",
@@ -139,26 +141,18 @@ def read_daylio(
     collector = EntryCollector(client_id=client_id, source="daylio")
     records = iter_csv_records(text)
     next(records)  # header
-    for line, cells in records:
-        if len(cells) != len(header):
-            collector.issues.append(
-                RowIssue(
-                    line=line,
-                    message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
-                )
-            )
-            continue
-        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
-        try:
-            day = _parse_date(row)
-            clock = _parse_time(row["time"])
-            level = _mood_level(row["mood"], levels)
-            kind = _kind(row["activities"], kinds)
-        except _CellError as exc:
-            collector.issues.append(
-                RowIssue(line=line, message=f"{exc.message}; row skipped", column=exc.column)
-            )
-            continue
+
+    def parse(row: Mapping[str, str]) -> tuple[date, time, int, str]:
+        return (
+            _parse_date(row),
+            _parse_time(row["time"]),
+            _mood_level(row["mood"], levels),
+            _kind(row["activities"], kinds),
+        )
+
+    for line, row, (day, clock, level, kind) in iter_parsed_rows(
+        records, header, parse, collector.issues
+    ):
         timestamp_utc = daylio_local_to_utc(datetime.combine(day, clock), zone)
         note = "\n".join(part for part in (row.get("note_title", ""), row["note"]) if part)
         collector.add(
@@ -212,13 +206,6 @@ def daylio_local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
-class _CellError(Exception):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
-
-
 def _label_levels(mood_labels: Mapping[str, int] | None) -> dict[str, int]:
     levels = {label.casefold(): level for label, level in DAYLIO_DEFAULT_MOOD_LEVELS.items()}
     for label, level in (mood_labels or {}).items():
@@ -242,7 +229,7 @@ def _parse_date(row: Mapping[str, str]) -> date:
         try:
             return date.fromisoformat(row["full_date"])
         except ValueError:
-            raise _CellError(
+            raise CellError(
                 "full_date", f"full_date is not a date (YYYY-MM-DD): {row['full_date']!r}"
             ) from None
     cleaned = " ".join(row["date"].replace(".", " ").replace(",", " ").split())
@@ -251,7 +238,7 @@ def _parse_date(row: Mapping[str, str]) -> date:
             return datetime.strptime(f"{row['year']} {cleaned}", fmt).date()
         except ValueError:
             continue
-    raise _CellError(
+    raise CellError(
         "date",
         f"cannot read year {row['year']!r} with date {row['date']!r} "
         "(expected e.g. '18 May' or 'May 18' in English)",
@@ -261,16 +248,16 @@ def _parse_date(row: Mapping[str, str]) -> date:
 def _parse_time(cell: str) -> time:
     match = _TIME.match(cell)
     if match is None:
-        raise _CellError("time", f"time is not like 18:52 or 6:50 pm: {cell!r}")
+        raise CellError("time", f"time is not like 18:52 or 6:50 pm: {cell!r}")
     hour, minute, meridiem = int(match[1]), int(match[2]), match[3]
     if minute > 59:
-        raise _CellError("time", f"time has minute {minute}: {cell!r}")
+        raise CellError("time", f"time has minute {minute}: {cell!r}")
     if meridiem is None:
         if hour > 23:
-            raise _CellError("time", f"time has hour {hour}: {cell!r}")
+            raise CellError("time", f"time has hour {hour}: {cell!r}")
     else:
         if not 1 <= hour <= 12:
-            raise _CellError("time", f"12-hour time has hour {hour}: {cell!r}")
+            raise CellError("time", f"12-hour time has hour {hour}: {cell!r}")
         hour = hour % 12 + (12 if meridiem.lower() == "p" else 0)
     return time(hour, minute)
 
@@ -278,7 +265,7 @@ def _parse_time(cell: str) -> time:
 def _mood_level(cell: str, levels: Mapping[str, int]) -> int:
     level = levels.get(cell.casefold())
     if level is None:
-        raise _CellError(
+        raise CellError(
             "mood",
             f"mood label {cell!r} is not one of Daylio's defaults (rad, good, meh, bad, awful) "
             "nor in this client's label map; add it to the map",
@@ -291,7 +278,7 @@ def _kind(cell: str, kinds: Mapping[str, str]) -> str:
         return "daily"
     found = {kinds[name] for name in _split_activities(cell) if name in kinds}
     if len(found) > 1:
-        raise _CellError("activities", "the entry is tagged both as before and as after a run")
+        raise CellError("activities", "the entry is tagged both as before and as after a run")
     return found.pop() if found else "daily"
 
 

@@ -5,6 +5,8 @@ Everything here works on ``bytes`` or ``str`` in memory; nothing opens files.
 - :func:`decode_csv_text` turns bytes into text (UTF-8, optional BOM) or raises.
 - :func:`iter_csv_records` yields ``(line, cells)`` with the 1-based physical line where each
   record starts, so row issues can name the line even when a quoted note spans several lines.
+- :func:`iter_parsed_rows` is the row loop of every reader: it skips and reports rows of the
+  wrong width and rows whose parser raises :class:`CellError`, and yields the rest parsed.
 - :func:`detect_journal_format` recognises the clinic template and every Daylio export era from
   the header alone.
 - :class:`JournalReadResult` and the frame schemas are what both journal readers return; entry ids
@@ -16,10 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import polars as pl
 
@@ -31,6 +33,7 @@ __all__ = [
     "DAYLIO_HEADERS",
     "JOURNAL_FRAME_SCHEMA",
     "JOURNAL_NOTES_FRAME_SCHEMA",
+    "CellError",
     "EntryCollector",
     "JournalFormat",
     "JournalReadResult",
@@ -39,8 +42,11 @@ __all__ = [
     "detect_journal_format",
     "header_cells",
     "iter_csv_records",
+    "iter_parsed_rows",
     "parse_number",
 ]
+
+_Parsed = TypeVar("_Parsed")
 
 JournalFormat = Literal["clinic_template", "daylio"]
 
@@ -205,6 +211,95 @@ def iter_csv_records(
         if not cells or all(not cell.strip() for cell in cells):
             continue
         yield start, cells
+
+
+class CellError(Exception):
+    """One cell of a CSV row breaks a rule; the row is skipped and reported.
+
+    Parameters
+    ----------
+    column : str
+        The column of the offending cell, reported as :attr:`RowIssue.column`.
+    message : str
+        Plain-language description; the reported message adds ``"; row skipped"``.
+    """
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+def iter_parsed_rows(
+    records: Iterable[tuple[int, list[str]]],
+    header: Sequence[str],
+    parse: Callable[[dict[str, str]], _Parsed],
+    issues: list[RowIssue],
+    *,
+    on_row: Callable[[int, dict[str, str]], None] | None = None,
+) -> Iterator[tuple[int, dict[str, str], _Parsed]]:
+    r"""Parse the data records of a CSV, reporting and skipping the rows that cannot be read.
+
+    A record with a different number of cells than the header, or whose ``parse`` raises
+    :class:`CellError`, is appended to ``issues`` (as it is met, so issues stay in line order
+    relative to what the caller adds) and not yielded.
+
+    Parameters
+    ----------
+    records : iterable of (int, list of str)
+        The data records after the header, as from :func:`iter_csv_records`.
+    header : sequence of str
+        The normalised header cells (see :func:`header_cells`).
+    parse : callable
+        Turns a row (column name -> cell, spaces stripped) into the parsed value, or raises
+        :class:`CellError`.
+    issues : list of RowIssue
+        Receives the issue of each skipped row.
+    on_row : callable, optional
+        Called with ``(line, row)`` for every row of the right width, before it is parsed
+        (also for rows that ``parse`` then refuses).
+
+    Yields
+    ------
+    tuple of (int, dict of str to str, object)
+        The line, the row and what ``parse`` returned, for each accepted row.
+
+    Examples
+    --------
+    >>> def parse(row):
+    ...     if not row["n"].isdigit():
+    ...         raise CellError("n", f"n must be a whole number, got {row['n']!r}")
+    ...     return int(row["n"])
+    >>> issues = []
+    >>> records = iter_csv_records("n,note\n 7 ,a\nx,b\n1\n")
+    >>> header = header_cells(next(records)[1])
+    >>> [(line, parsed) for line, _, parsed in iter_parsed_rows(records, header, parse, issues)]
+    [(2, 7)]
+    >>> for issue in issues:
+    ...     print(issue.line, issue.column, issue.message)
+    3 n n must be a whole number, got 'x'; row skipped
+    4 None expected 2 cells, found 1; row skipped
+    """
+    for line, cells in records:
+        if len(cells) != len(header):
+            issues.append(
+                RowIssue(
+                    line=line,
+                    message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
+                )
+            )
+            continue
+        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+        if on_row is not None:
+            on_row(line, row)
+        try:
+            parsed = parse(row)
+        except CellError as exc:
+            issues.append(
+                RowIssue(line=line, message=f"{exc.message}; row skipped", column=exc.column)
+            )
+            continue
+        yield line, row, parsed
 
 
 def header_problems(

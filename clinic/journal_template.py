@@ -12,20 +12,23 @@ A row that breaks a rule is left out and reported with its line number; the rest
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from clinic.journal_csv import (
     CLINIC_TEMPLATE_COLUMNS,
+    CellError,
     EntryCollector,
     JournalReadResult,
     decode_csv_text,
     detect_header,
     iter_csv_records,
+    iter_parsed_rows,
     parse_number,
 )
-from schemas.errors import JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnrecognisedHeader
 
 __all__ = ["CLINIC_TEMPLATE_KINDS", "CLINIC_TEMPLATE_RANGES", "read_clinic_template"]
 
@@ -96,35 +99,9 @@ def read_clinic_template(data: bytes, *, client_id: str, timezone: str) -> Journ
     collector = EntryCollector(client_id=client_id, source="clinic_template")
     records = iter_csv_records(text)
     next(records)  # header
-    for line, cells in records:
-        if len(cells) != len(header):
-            collector.issues.append(
-                RowIssue(
-                    line=line,
-                    message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
-                )
-            )
-            continue
-        row = dict(zip(header, cells, strict=True))
-        try:
-            timestamp_utc = _parse_timestamp(row["timestamp"])
-            kind = row["kind"].strip().lower()
-            if kind not in CLINIC_TEMPLATE_KINDS:
-                raise _CellError(
-                    "kind",
-                    f"kind must be one of pre_run, post_run, daily; got {row['kind'].strip()!r}",
-                )
-            values: dict[str, float | None] = {}
-            for column, (low, high) in CLINIC_TEMPLATE_RANGES.items():
-                try:
-                    values[column] = parse_number(row[column], column=column, low=low, high=high)
-                except ValueError as exc:
-                    raise _CellError(column, str(exc)) from None
-        except _CellError as exc:
-            collector.issues.append(
-                RowIssue(line=line, message=f"{exc.message}; row skipped", column=exc.column)
-            )
-            continue
+    for line, row, (timestamp_utc, kind, values) in iter_parsed_rows(
+        records, header, _parse_row, collector.issues
+    ):
         collector.add(
             line=line,
             timestamp_utc=timestamp_utc,
@@ -132,7 +109,7 @@ def read_clinic_template(data: bytes, *, client_id: str, timezone: str) -> Journ
             kind=kind,
             mood_scale_max=_MOOD_SCALE_MAX,
             values=values,
-            note=row["notes"].strip(),
+            note=row["notes"],
         )
     result = collector.result()
     logger.info(
@@ -144,23 +121,32 @@ def read_clinic_template(data: bytes, *, client_id: str, timezone: str) -> Journ
     return result
 
 
-class _CellError(Exception):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
+def _parse_row(row: Mapping[str, str]) -> tuple[datetime, str, dict[str, float | None]]:
+    timestamp_utc = _parse_timestamp(row["timestamp"])
+    kind = row["kind"].lower()
+    if kind not in CLINIC_TEMPLATE_KINDS:
+        raise CellError(
+            "kind", f"kind must be one of pre_run, post_run, daily; got {row['kind']!r}"
+        )
+    values: dict[str, float | None] = {}
+    for column, (low, high) in CLINIC_TEMPLATE_RANGES.items():
+        try:
+            values[column] = parse_number(row[column], column=column, low=low, high=high)
+        except ValueError as exc:
+            raise CellError(column, str(exc)) from None
+    return timestamp_utc, kind, values
 
 
 def _parse_timestamp(cell: str) -> datetime:
     text = cell.strip()
     if not text:
-        raise _CellError("timestamp", "timestamp is empty")
+        raise CellError("timestamp", "timestamp is empty")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise _CellError(
+        raise CellError(
             "timestamp", f"timestamp is not ISO 8601 (e.g. 2026-03-02T18:40:00+01:00): {text!r}"
         ) from None
     if parsed.utcoffset() is None:
-        raise _CellError("timestamp", f"timestamp has no UTC offset (e.g. +01:00 or Z): {text!r}")
+        raise CellError("timestamp", f"timestamp has no UTC offset (e.g. +01:00 or Z): {text!r}")
     return parsed.astimezone(UTC)

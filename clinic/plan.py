@@ -21,10 +21,12 @@ from typing import Any, Final
 import polars as pl
 
 from clinic.journal_csv import (
+    CellError,
     decode_csv_text,
     header_cells,
     header_problems,
     iter_csv_records,
+    iter_parsed_rows,
     parse_number,
 )
 from schemas.errors import PlanInvalid, RowIssue
@@ -121,23 +123,7 @@ def read_plan(data: bytes, *, client_id: str) -> PlanReadResult:
     notes: list[dict[str, Any]] = []
     issues: list[RowIssue] = []
     week_lines: dict[date, int] = {}
-    for line, cells in records:
-        if len(cells) != len(header):
-            issues.append(
-                RowIssue(
-                    line=line,
-                    message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
-                )
-            )
-            continue
-        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
-        try:
-            parsed = _parse_row(row)
-        except _CellError as exc:
-            issues.append(
-                RowIssue(line=line, message=f"{exc.message}; row skipped", column=exc.column)
-            )
-            continue
+    for line, row, parsed in iter_parsed_rows(records, header, _parse_row, issues):
         week = parsed["week_start"]
         if week in week_lines:
             issues.append(
@@ -164,13 +150,6 @@ def read_plan(data: bytes, *, client_id: str) -> PlanReadResult:
     return PlanReadResult(plans=plans, notes=notes_frame, issues=tuple(issues))
 
 
-class _CellError(Exception):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
-
-
 def _check_header(header: tuple[str, ...]) -> None:
     problems = header_problems(
         header, required=PLAN_REQUIRED_COLUMNS, optional=PLAN_OPTIONAL_COLUMNS
@@ -189,32 +168,30 @@ def _parse_row(row: dict[str, str]) -> dict[str, Any]:
     try:
         week = date.fromisoformat(text)
     except ValueError:
-        raise _CellError("week_start", f"week_start is not a date (YYYY-MM-DD): {text!r}") from None
+        raise CellError("week_start", f"week_start is not a date (YYYY-MM-DD): {text!r}") from None
     if week.isoweekday() != 1:
-        raise _CellError(
-            "week_start", f"week_start {week.isoformat()} is a {week:%A}, not a Monday"
-        )
+        raise CellError("week_start", f"week_start {week.isoformat()} is a {week:%A}, not a Monday")
     sessions_text = row["sessions"]
     if not sessions_text.isdigit() or int(sessions_text) > _MAX_SESSIONS:
-        raise _CellError(
+        raise CellError(
             "sessions", f"sessions must be a whole number 0-{_MAX_SESSIONS}, got {sessions_text!r}"
         )
     sessions = int(sessions_text)
     try:
         minutes = parse_number(row["minutes"], column="minutes", low=0.0, high=_MAX_MINUTES)
     except ValueError as exc:
-        raise _CellError("minutes", str(exc)) from None
+        raise CellError("minutes", str(exc)) from None
     if minutes is None:
-        raise _CellError("minutes", "minutes is empty")
+        raise CellError("minutes", "minutes is empty")
     if (sessions == 0) != (minutes == 0):
-        raise _CellError(
+        raise CellError(
             "minutes",
             f"sessions ({sessions}) and minutes ({minutes:g}) must both be zero (a rest week) "
             "or both be positive",
         )
     session_type_text = row.get("session_type", "").lower()
     if session_type_text and session_type_text not in PLAN_SESSION_TYPES:
-        raise _CellError(
+        raise CellError(
             "session_type",
             "session_type must be empty or one of "
             f"{', '.join(sorted(PLAN_SESSION_TYPES))}; got {row['session_type']!r}",

@@ -23,7 +23,14 @@ from typing import Any, Final
 
 import polars as pl
 
-from clinic.journal_csv import decode_csv_text, header_cells, header_problems, iter_csv_records
+from clinic.journal_csv import (
+    CellError,
+    decode_csv_text,
+    header_cells,
+    header_problems,
+    iter_csv_records,
+    iter_parsed_rows,
+)
 from schemas.errors import RosterInvalid, RowIssue
 
 __all__ = [
@@ -148,26 +155,18 @@ def read_roster(
         raise RosterInvalid("the file has no header line")
     header = header_cells(first[1])
     _check_header(header)
-    parsed_rows: dict[int, tuple[str, dict[str, Any]]] = {}
     lines_by_code: dict[str, list[int]] = {}
     issues: list[RowIssue] = []
-    for line, cells in records:
-        if len(cells) != len(header):
-            issues.append(
-                RowIssue(
-                    line=line,
-                    message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
-                )
-            )
-            continue
-        row = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+
+    def note_code(line: int, row: Mapping[str, str]) -> None:
         lines_by_code.setdefault(row["client_code"], []).append(line)
-        try:
-            parsed_rows[line] = (row["client_code"], _parse_row(row, limits))
-        except _CellError as exc:
-            issues.append(
-                RowIssue(line=line, message=f"{exc.message}; row skipped", column=exc.column)
-            )
+
+    parsed_rows = {
+        line: (row["client_code"], parsed)
+        for line, row, parsed in iter_parsed_rows(
+            records, header, lambda row: _parse_row(row, limits), issues, on_row=note_code
+        )
+    }
     accepted: dict[str, dict[str, Any]] = {}
     for code, lines in lines_by_code.items():
         if len(lines) > 1:
@@ -180,13 +179,6 @@ def read_roster(
     issues.sort(key=lambda issue: issue.line)
     logger.info("roster: %d clients, %d rows refused", roster.height, len(issues))
     return RosterReadResult(roster=roster, client_ids=client_ids, issues=tuple(issues))
-
-
-class _CellError(Exception):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
 
 
 def _duplicate_issue(line: int, code: str) -> RowIssue:
@@ -220,29 +212,29 @@ def _number(row: Mapping[str, str], column: str, low: float, high: float) -> flo
     try:
         value = float(text)
     except ValueError:
-        raise _CellError(column, f"{column} must be a number, got {text!r}") from None
+        raise CellError(column, f"{column} must be a number, got {text!r}") from None
     if not low <= value <= high:
-        raise _CellError(column, f"{column} must be between {low:g} and {high:g}, got {text}")
+        raise CellError(column, f"{column} must be between {low:g} and {high:g}, got {text}")
     return value
 
 
 def _parse_row(row: Mapping[str, str], limits: RosterLimits) -> dict[str, Any]:
     code = row["client_code"]
     if not _CLIENT_CODE.match(code):
-        raise _CellError(
+        raise CellError(
             "client_code",
             f"client code {code!r} must be 1-64 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit",
         )
     sex = row["sex"].lower()
     if sex not in _SEXES:
-        raise _CellError("sex", f"sex must be f, m or x, got {row['sex']!r}")
+        raise CellError("sex", f"sex must be f, m or x, got {row['sex']!r}")
     birth_year_text = row["birth_year"]
     if not birth_year_text.isdigit():
-        raise _CellError("birth_year", f"birth_year must be a year, got {birth_year_text!r}")
+        raise CellError("birth_year", f"birth_year must be a year, got {birth_year_text!r}")
     birth_year = int(birth_year_text)
     if not limits.birth_year_min <= birth_year <= limits.birth_year_max:
-        raise _CellError(
+        raise CellError(
             "birth_year",
             f"birth_year must be between {limits.birth_year_min} and {limits.birth_year_max}, "
             f"got {birth_year}",
@@ -250,17 +242,17 @@ def _parse_row(row: Mapping[str, str], limits: RosterLimits) -> dict[str, Any]:
     hr_rest = _number(row, "hr_rest", limits.hr_rest_min, limits.hr_rest_max)
     hr_max = _number(row, "hr_max", limits.hr_max_min, limits.hr_max_max)
     if not hr_rest < hr_max:
-        raise _CellError("hr_rest", f"hr_rest ({hr_rest:g}) must be below hr_max ({hr_max:g})")
+        raise CellError("hr_rest", f"hr_rest ({hr_rest:g}) must be below hr_max ({hr_max:g})")
     lthr: float | None = None
     if row.get("lthr"):
         lthr = _number(row, "lthr", limits.lthr_min, limits.lthr_max)
         if not hr_rest < lthr < hr_max:
-            raise _CellError(
+            raise CellError(
                 "lthr", f"lthr ({lthr:g}) must lie between hr_rest ({hr_rest:g}) and hr_max"
             )
     zone = row["timezone"]
     if zone not in _known_zones():
-        raise _CellError(
+        raise CellError(
             "timezone", f"timezone must be an IANA zone such as Europe/London, got {zone!r}"
         )
     return {

@@ -15,41 +15,26 @@ from typing import Any
 
 import polars as pl
 
+from schemas.base import polars_schema
+from schemas.hrv import Hrv
+from schemas.laps import Laps
+from schemas.samples import Samples
+
 log = logging.getLogger(__name__)
 
 UTC_US = pl.Datetime("us", "UTC")
 
-SAMPLE_COLUMNS: dict[str, pl.DataType] = {
-    "timestamp": UTC_US,
-    "elapsed_s": pl.Float64(),
-    "distance_m": pl.Float64(),
-    "speed_mps": pl.Float64(),
-    "hr_bpm": pl.Int16(),
-    "cadence_rpm": pl.Float64(),
-    "altitude_m": pl.Float64(),
-    "power_w": pl.Float64(),
-    "lat_deg": pl.Float64(),
-    "lon_deg": pl.Float64(),
-    "temperature_c": pl.Float64(),
-}
-"""Columns of a reader's samples frame, in order."""
+IDS = ("activity_id", "client_id")
+"""Identifier columns the pipeline adds to a reader's frames."""
 
-LAP_COLUMNS: dict[str, pl.DataType] = {
-    "lap_index": pl.Int32(),
-    "start_utc": UTC_US,
-    "elapsed_s": pl.Float64(),
-    "timer_s": pl.Float64(),
-    "distance_m": pl.Float64(),
-    "hr_mean_bpm": pl.Float64(),
-    "hr_max_bpm": pl.Float64(),
-    "cadence_mean_rpm": pl.Float64(),
-    "speed_mean_mps": pl.Float64(),
-    "ascent_m": pl.Float64(),
-}
-"""Columns of a reader's laps frame, in order."""
+SAMPLE_COLUMNS: dict[str, pl.DataType] = polars_schema(Samples, without=IDS)
+"""Columns of a reader's samples frame, in order (the ``samples`` table less its ids)."""
 
-RR_COLUMNS: dict[str, pl.DataType] = {"rr_index": pl.Int64(), "rr_s": pl.Float64()}
-"""Columns of a reader's RR-interval frame, in order."""
+LAP_COLUMNS: dict[str, pl.DataType] = polars_schema(Laps, without=IDS)
+"""Columns of a reader's laps frame, in order (the ``laps`` table less its ids)."""
+
+RR_COLUMNS: dict[str, pl.DataType] = polars_schema(Hrv, without=IDS)
+"""Columns of a reader's RR-interval frame, in order (the ``hrv`` table less its ids)."""
 
 
 def empty_frame(columns: dict[str, pl.DataType]) -> pl.DataFrame:

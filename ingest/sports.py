@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from schemas.motion import MOVING_SPEED_MPS
+
 SPORTS = ("running", "walking", "hiking", "cycling", "swimming", "rowing", "transition", "other")
 """The sports the warehouse knows."""
 
@@ -56,9 +58,6 @@ SUB_SPORT_ALIASES: dict[str, str] = {
 
 SPEED_BANDS_MPS: tuple[tuple[float, str], ...] = ((1.9, "walking"), (6.5, "running"))
 """Upper bounds of median moving speed used to infer a sport a file does not name."""
-
-MOVING_SPEED_MPS = 0.5
-"""Below this speed a sample counts as stopped."""
 
 
 def normalise_sport(name: object, sub_sport: object = None) -> str | None:

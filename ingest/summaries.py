@@ -7,7 +7,7 @@ Rules
 -----
 * ``duration_s``: last minus first sample time; device-reported elapsed time when there is none.
 * ``moving_time_s``: sum of the gaps between consecutive samples that are at most
-  :data:`MAX_GAP_S` long and whose speed is at least :data:`MOVING_SPEED_MPS`; with no speed channel,
+  :data:`MAX_SAMPLE_GAP_S` long and whose speed is at least :data:`MOVING_SPEED_MPS`; with no speed channel,
   the device's timer time, else the duration.
 * ``distance_m``: span of the cumulative distance channel; else the device's total.
 * ``elevation_gain_m``: sum of rises of the altitude after a centred 5-sample rolling mean (to
@@ -23,12 +23,9 @@ from typing import Any
 import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS
-from ingest.sports import MOVING_SPEED_MPS
+from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
 
-__all__ = ["MAX_GAP_S", "MAX_PLAUSIBLE_SPEED_MPS", "clean_samples", "summarize_activity"]
-
-MAX_GAP_S = 10.0
-"""A gap between samples longer than this is a pause, not moving time."""
+__all__ = ["MAX_PLAUSIBLE_SPEED_MPS", "clean_samples", "summarize_activity"]
 
 MAX_PLAUSIBLE_SPEED_MPS = 60.0
 """Speeds above this (216 km/h) are GPS glitches and become null."""
@@ -81,7 +78,7 @@ def _moving_time(samples: pl.DataFrame) -> float | None:
     if samples["speed_mps"].null_count() == samples.height:
         return None
     gap = pl.col("elapsed_s").diff().shift(-1)
-    moving = (gap <= MAX_GAP_S) & (pl.col("speed_mps") >= MOVING_SPEED_MPS)
+    moving = (gap <= MAX_SAMPLE_GAP_S) & (pl.col("speed_mps") >= MOVING_SPEED_MPS)
     return float(_scalar(samples, pl.when(moving).then(gap).sum()))
 
 

@@ -1,4 +1,4 @@
-"""XML hardening shared by the GPX and TCX readers.
+"""XML hardening shared by the GPX, TCX and Apple Health readers.
 
 Every XML document is first parsed with defusedxml, which refuses entity declarations (billion
 laughs, quadratic blow-up) and external references (``file://`` or ``http://`` entities, external
@@ -8,13 +8,15 @@ DTDs) while accepting a plain internal DTD. Only a document that passes is hande
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from schemas.errors import CorruptFile, UnsafeInput
 
-__all__ = ["clean_xml_bytes", "parse_safe"]
+__all__ = ["clean_xml_bytes", "parse_safe", "unsafe_xml_refused"]
 
 BOM = b"\xef\xbb\xbf"
 
@@ -24,6 +26,47 @@ def clean_xml_bytes(data: bytes) -> bytes:
     if data.startswith(BOM):
         data = data[len(BOM) :]
     return data.lstrip()
+
+
+@contextmanager
+def unsafe_xml_refused(subject: str = "file") -> Iterator[None]:
+    """Turn defusedxml's refusals raised in the block into :class:`UnsafeInput` (``xml_entities``).
+
+    Parameters
+    ----------
+    subject
+        What the message calls the document: "This <subject> contains hidden XML instructions ...".
+
+    Raises
+    ------
+    UnsafeInput
+        The document declares entities or references external resources (or, with
+        ``forbid_dtd=True``, has a DTD); ``detail`` names defusedxml's exception.
+
+    Examples
+    --------
+    >>> try:
+    ...     with unsafe_xml_refused("Apple Health export"):
+    ...         SafeET.fromstring(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>')
+    ... except UnsafeInput as exc:
+    ...     print(exc.reason_code, exc.detail)
+    ...     print(exc.message[:48])
+    xml_entities EntitiesForbidden
+    This Apple Health export contains hidden XML ins
+    """
+    try:
+        yield
+    except (
+        defusedxml.EntitiesForbidden,
+        defusedxml.ExternalReferenceForbidden,
+        defusedxml.DTDForbidden,
+    ) as exc:
+        raise UnsafeInput(
+            "xml_entities",
+            f"This {subject} contains hidden XML instructions (entities or links to other files) "
+            "that could be used to attack the system, so it was not opened.",
+            detail=type(exc).__name__,
+        ) from exc
 
 
 def parse_safe(data: bytes, *, kind: str) -> ET.Element:
@@ -43,25 +86,15 @@ def parse_safe(data: bytes, *, kind: str) -> ET.Element:
     CorruptFile
         The document is not well-formed XML.
     """
-    try:
-        root: ET.Element = SafeET.fromstring(clean_xml_bytes(data), forbid_dtd=False)
-    except (
-        defusedxml.EntitiesForbidden,
-        defusedxml.ExternalReferenceForbidden,
-        defusedxml.DTDForbidden,
-    ) as exc:
-        raise UnsafeInput(
-            "xml_entities",
-            "This file contains hidden XML instructions (entities or links to other files) "
-            "that could be used to attack the system, so it was not opened.",
-            detail=type(exc).__name__,
-        ) from exc
-    except ET.ParseError as exc:
-        raise CorruptFile(
-            f"{kind}_malformed",
-            f"This {kind.upper()} file is damaged (it is not valid XML) and could not be read.",
-            detail=str(exc),
-        ) from exc
+    with unsafe_xml_refused():
+        try:
+            root: ET.Element = SafeET.fromstring(clean_xml_bytes(data), forbid_dtd=False)
+        except ET.ParseError as exc:
+            raise CorruptFile(
+                f"{kind}_malformed",
+                f"This {kind.upper()} file is damaged (it is not valid XML) and could not be read.",
+                detail=str(exc),
+            ) from exc
     return root
 
 

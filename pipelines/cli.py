@@ -25,6 +25,9 @@ __all__ = ["main"]
 log = logging.getLogger("mindmiles")
 
 
+CONFIG_HELP = "TOML file of thresholds (or MINDMILES_CONFIG; see transform/config.py)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mindmiles",
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--inbox", help="the drop folder (or MINDMILES_INBOX)")
     ingest.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     ingest.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ingest.add_argument("--config", help=CONFIG_HELP)
     ingest.add_argument(
         "--settle-seconds",
         type=float,
@@ -105,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         help="last day shown, YYYY-MM-DD (default: the last day with data)",
     )
     report.add_argument("--out", help="output folder (default: <inbox>/_reports)")
+    report.add_argument("--config", help=CONFIG_HELP)
     return parser
 
 
@@ -135,7 +140,10 @@ def _run_ingest(settings: Settings, engine: str, out: TextIO) -> dict[str, objec
     if engine == "prefect":
         from pipelines.flows import ingest_flow
 
-        return ingest_flow(str(settings.inbox), str(settings.warehouse), settings.settle_seconds)
+        config = str(settings.config_file) if settings.config_file else None
+        return ingest_flow(
+            str(settings.inbox), str(settings.warehouse), settings.settle_seconds, config
+        )
     from pipelines.isolation import IsolatedParser
     from pipelines.run import run_ingest
 
@@ -166,7 +174,10 @@ def _print_summary(summary: dict[str, object], out: TextIO) -> None:
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_options(
-        inbox=args.inbox, warehouse=args.warehouse, settle_seconds=args.settle_seconds
+        inbox=args.inbox,
+        warehouse=args.warehouse,
+        config=args.config,
+        settle_seconds=args.settle_seconds,
     )
     summary = _run_ingest(settings, _engine(args.engine), out)
     if args.json:
@@ -221,7 +232,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     from report import default_report_dir, write_reports
     from warehouse.secret import load_secret
 
-    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
+    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse, config=args.config)
     secret = load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )
@@ -234,6 +245,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         weeks=args.weeks,
         as_of=args.as_of,
         generated=dt.datetime.now(dt.UTC),
+        thresholds=settings.thresholds,
     )
     for code, page in result.clients.items():
         out.write(f"{code}: {page}\n")

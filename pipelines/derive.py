@@ -15,6 +15,7 @@ from collections.abc import Collection
 import polars as pl
 
 from transform.adherence import build_weekly_adherence
+from transform.config import DEFAULT_THRESHOLDS, Thresholds
 from transform.daily_load import daily_load
 from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
@@ -22,6 +23,7 @@ from transform.indicators import indicators
 from transform.run_journal import build_run_journal
 from transform.trimp import activity_metrics, hr_load
 from warehouse.store import TableStore
+from warehouse.tables import sample_partitions
 
 __all__ = ["DERIVED_TABLES", "derive_for_clients", "last_data_date"]
 
@@ -47,8 +49,13 @@ CLIENTS_PER_CHUNK = 2
 """Clients derived together: bounds how many clients' samples are in memory at once."""
 
 
-def derive_for_clients(store: TableStore, clients: Collection[str]) -> dict[str, int]:
-    """Rebuild every derived table for ``clients``; return rows written per table.
+def derive_for_clients(
+    store: TableStore,
+    clients: Collection[str],
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> dict[str, int]:
+    """Rebuild every derived table for ``clients`` with ``thresholds``; return rows per table.
 
     Clients are processed :data:`CLIENTS_PER_CHUNK` at a time, so memory does not grow with the
     number of clients. ``daily_load`` runs, for each client, from the first to the last day with
@@ -74,6 +81,7 @@ def derive_for_clients(store: TableStore, clients: Collection[str]) -> dict[str,
             plans=_only(plans_all, chunk),
             roster=_only(roster_all, chunk),
             hrv=_only(hrv_all, chunk),
+            thresholds=thresholds,
         ).items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
@@ -96,22 +104,21 @@ def _derive_chunk(
     plans: pl.DataFrame,
     roster: pl.DataFrame,
     hrv: pl.DataFrame,
+    thresholds: Thresholds,
 ) -> dict[str, pl.DataFrame | None]:
-    partitions = (
-        activities.select("client_id", pl.col("start_utc").dt.year().fill_null(0).alias("year"))
-        .unique()
-        .rows()
-    )
+    load = thresholds.load
+    partitions = sample_partitions(activities).rows()
     samples = store.read("samples", partitions=partitions).drop("year")
-    run_journal = build_run_journal(activities, journal)
-    adherence = build_weekly_adherence(activities, journal, plans)
+    run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
+    adherence = build_weekly_adherence(activities, journal, plans, config=thresholds.adherence)
     metrics = activity_metrics(
         activities,
         roster,
-        hr_loads=hr_load(samples, roster),
+        hr_loads=hr_load(samples, roster, config=load),
         rpe=run_journal.select("activity_id", pl.col("post_rpe").alias("rpe")),
-        decoupling=decoupling_metrics(samples, activities),
-        hrv=hrv_metrics(hrv),
+        decoupling=decoupling_metrics(samples, activities, config=load),
+        hrv=hrv_metrics(hrv, config=load),
+        config=load,
     )
     del samples
     daily_frames = []
@@ -119,7 +126,9 @@ def _derive_chunk(
         end = last_data_date(_only(activities, [client]), _only(journal, [client]))
         if end is not None:
             daily_frames.append(
-                daily_load(_only(metrics, [client]), _only(journal, [client]), end_date=end)
+                daily_load(
+                    _only(metrics, [client]), _only(journal, [client]), end_date=end, config=load
+                )
             )
     daily = pl.concat(daily_frames, how="vertical_relaxed") if daily_frames else None
     return {
@@ -127,5 +136,5 @@ def _derive_chunk(
         "weekly_adherence": adherence,
         "activity_metrics": metrics,
         "daily_load": daily,
-        "indicators": indicators(daily, metrics) if daily is not None else None,
+        "indicators": indicators(daily, metrics, config=load) if daily is not None else None,
     }

@@ -22,8 +22,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from ingest.archive import ArchiveLimits
+from ingest.parse import FileResult
 from pipelines.isolation import IsolationLimits, parse_isolated
-from pipelines.parse import FileResult
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
 
@@ -102,10 +102,15 @@ def summary_markdown(summary: RunSummary) -> str:
     log_prints=False,
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
 )
-def ingest_flow(inbox: str, warehouse: str, settle_seconds: float = 2.0) -> dict[str, Any]:
-    """Take in everything ready in ``inbox`` and update ``warehouse``; returns the run summary."""
+def ingest_flow(
+    inbox: str, warehouse: str, settle_seconds: float = 2.0, config: str | None = None
+) -> dict[str, Any]:
+    """Take in everything ready in ``inbox`` and update ``warehouse``; returns the run summary.
+
+    ``config`` names the clinic's threshold file, if any (:func:`pipelines.settings.read_thresholds`).
+    """
     settings = Settings.from_options(
-        inbox=Path(inbox), warehouse=Path(warehouse), settle_seconds=settle_seconds
+        inbox=Path(inbox), warehouse=Path(warehouse), settle_seconds=settle_seconds, config=config
     )
     who = f"Prefect flow run {flow_run.get_name() or flow_run.get_id()}"
     summary = run_ingest(settings, parse_batches=_prefect_runner, who=who)

@@ -15,7 +15,7 @@ time and enforces :attr:`IsolationLimits.seconds_per_file` itself:
   (``on_parser_error="quarantine"``) the file gets ``parser_error`` and the error's type and code
   location (never its message, which may quote file content) are logged; ``"raise"`` stops the run.
 
-Results (:class:`~pipelines.parse.FileResult` with Polars frames) come back by pickle over a pipe.
+Results (:class:`~ingest.parse.FileResult` with Polars frames) come back by pickle over a pipe.
 Use as ``run_ingest(settings, parse_batches=isolated_runner())``.
 """
 
@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from schemas.errors import ConfigError
+from schemas.files import Outcome
 
 if TYPE_CHECKING:
     from ingest.archive import ArchiveLimits
-    from pipelines.parse import FileResult
+    from ingest.parse import FileResult
     from pipelines.run import ParseJob
 
 __all__ = [
@@ -243,13 +244,13 @@ def _gib(value: int) -> str:
 
 
 def _refused(job: ParseJob, cause: str, detail: str, *, limit: str = "") -> FileResult:
-    from pipelines.parse import FileResult
+    from ingest.parse import FileResult
 
     code = "parser_error" if cause == "parser_error" else "resource_limit"
     return FileResult(
         sha256=job.sha256,
         detected_format="unknown",
-        outcome="quarantined",
+        outcome=Outcome.QUARANTINED,
         reason_code=code,
         reason_message=REASON_MESSAGES[cause].format(limit=limit),
         detail=detail,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from clinic.roster import read_roster
 from pipelines.derive import derive_for_clients
 from pipelines.settings import Settings
 from schemas.errors import ConfigError
+from warehouse.files import remove_stale_temps, write_private
 from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.rotate import rotate_pseudonyms
@@ -64,17 +64,14 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
         store = TableStore(settings.warehouse)
         clients = set(store.read("activities")["client_id"].to_list())
         clients |= set(store.read("journal")["client_id"].to_list())
-        derive_for_clients(store, clients)
+        derive_for_clients(store, clients, thresholds=settings.thresholds)
         write_database(settings.warehouse)
         if settings.secret:
             tail = "Now set MINDMILES_SECRET to the new secret everywhere mindmiles runs."
         else:
             key_file = settings.key_file.expanduser()
-            tmp = key_file.with_name(key_file.name + ".new")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(new_secret.decode("utf-8") + "\n")
-            tmp.replace(key_file)
+            remove_stale_temps(key_file)
+            write_private(key_file, new_secret.decode("utf-8") + "\n")
             tail = f"The key file {key_file} now holds the new secret; delete {new_secret_file}."
     return (
         f"Rotated the pseudonyms of {result.clients} client(s) in {len(result.tables)} table(s). "

@@ -7,39 +7,20 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.parse import FileResult
+from ingest.parse import FileResult
+from schemas.base import polars_schema
+from schemas.files import Files, Outcome
 
-__all__ = ["flatten", "ledger_rows", "quarantine_note"]
+__all__ = ["ledger_rows", "quarantine_note"]
 
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
-    "sha256": pl.String(),
-    "client_id": pl.String(),
-    "received_utc": pl.Datetime("us", "UTC"),
-    "detected_format": pl.String(),
-    "outcome": pl.String(),
-    "reason_code": pl.String(),
-    "reason_message": pl.String(),
-    "decoder": pl.String(),
-    "container_sha256": pl.String(),
-    "activity_ids": pl.List(pl.String()),
-    "duplicate_of": pl.List(pl.String()),
-    "n_records": pl.Int64(),
-}
+LEDGER_SCHEMA: dict[str, pl.DataType] = polars_schema(Files)
 """Column types of the ``files`` table, in the order of :class:`schemas.files.Files`."""
-
-
-def flatten(result: FileResult) -> list[FileResult]:
-    """The result and all its archive members, depth first."""
-    out = [result]
-    for member in result.members:
-        out.extend(flatten(member))
-    return out
 
 
 def ledger_rows(result: FileResult, *, client_id: str, received: dt.datetime) -> pl.DataFrame:
     """One ``files`` row for the file and one per archive member."""
     rows: list[dict[str, Any]] = []
-    for item in flatten(result):
+    for item in result.walk():
         rows.append(
             {
                 "sha256": item.sha256,
@@ -60,19 +41,19 @@ def ledger_rows(result: FileResult, *, client_id: str, received: dt.datetime) ->
 
 
 ADVICE: dict[str, str] = {
-    "quarantined": (
+    Outcome.QUARANTINED: (
         "What to do: if you believe this file is a real workout, export it again from the watch\n"
         "or app and drop the new copy in the client's folder. The original is kept here untouched."
     ),
-    "ingested": (
+    Outcome.INGESTED: (
         "For your information: the file was taken in (the original is in _processed). Nothing to\n"
         "do unless the client says data is missing; then export the workout again and drop it in."
     ),
-    "duplicate": (
+    Outcome.DUPLICATE: (
         "For your information: nothing was lost; the workout was already held from another file.\n"
         "The original is in _processed. Nothing to do."
     ),
-    "skipped": (
+    Outcome.SKIPPED: (
         "For your information: the file is valid but holds no workout (for example a planned\n"
         "route or watch settings). The original is in _processed. Nothing to do."
     ),
@@ -93,12 +74,12 @@ def quarantine_note(result: FileResult, *, file_name: str) -> str:
     if result.evidence:
         lines.append("Failing checks (column, check, value):")
         lines.extend(f"  - {e['column']}: {e['check']} (got {e['value']})" for e in result.evidence)
-    refused = [m for m in flatten(result)[1:] if m.outcome == "quarantined"]
+    refused = [m for m in result.walk()[1:] if m.outcome == Outcome.QUARANTINED]
     if refused:
         lines.append("Files inside this archive that were refused:")
         lines.extend(
             f"  - {m.member_name or '(compressed file)'}: {m.reason_message} [{m.reason_code}]"
             for m in refused
         )
-    lines += ["", ADVICE.get(result.outcome, ADVICE["quarantined"])]
+    lines += ["", ADVICE.get(result.outcome, ADVICE[Outcome.QUARANTINED])]
     return "\n".join(lines) + "\n"

@@ -30,22 +30,24 @@ from clinic.tabular import classify_table_file
 from ingest.archive import ArchiveLimits
 from ingest.detect import detect_format
 from ingest.exports.wellness import daily_wellness_frame
+from ingest.parse import FileResult, parse_file, sha256_hex, validate_results
 from pipelines.derive import DERIVED_TABLES, derive_for_clients
-from pipelines.ledger import flatten, ledger_rows, quarantine_note
-from pipelines.parse import FileResult, parse_file, sha256_hex, validate_results
+from pipelines.duplicate_resolution import mark_duplicates, replace_held
+from pipelines.ledger import ledger_rows, quarantine_note
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
 from report import default_report_dir, write_reports
 from schemas.errors import MindmilesError, RosterInvalid, UnsupportedFormat
+from schemas.files import Outcome
 from schemas.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
-from transform.source_priority import resolve_copies
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run, read_pending, write_pending
 from warehouse.secret import load_secret, pseudonymize
 from warehouse.sql import DATABASE_NAME, write_database
 from warehouse.store import TableStore
+from warehouse.tables import with_sample_partition
 
 __all__ = ["ParseJob", "RunSummary", "parse_batch", "parse_job", "run_ingest"]
 
@@ -60,6 +62,8 @@ class ParseJob:
     client_id: str
     sha256: str
     size: int
+    detected_format: str | None = None
+    """The format discovery judged from the magic bytes (``None``: refused there, judged again)."""
 
 
 @dataclass
@@ -89,10 +93,10 @@ class RunSummary:
 
 
 OUTCOME_COUNTERS = {
-    "ingested": "ingested",
-    "duplicate": "duplicates",
-    "skipped": "skipped",
-    "quarantined": "quarantined",
+    Outcome.INGESTED: "ingested",
+    Outcome.DUPLICATE: "duplicates",
+    Outcome.SKIPPED: "skipped",
+    Outcome.QUARANTINED: "quarantined",
 }
 """Outcome of a file -> the :class:`RunSummary` counter it adds to."""
 
@@ -109,13 +113,18 @@ def parse_job(
         data = Path(job.path).read_bytes()
     except FileNotFoundError:
         # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
-        return FileResult(sha256=job.sha256, detected_format="unknown", outcome="deferred")
+        return FileResult(sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED)
     result = parse_file(
-        data, client_id=job.client_id, limits=limits, validate=False, on_member=on_member
+        data,
+        client_id=job.client_id,
+        limits=limits,
+        validate=False,
+        on_member=on_member,
+        detected_format=job.detected_format,
     )
     if result.sha256 != job.sha256:
         # The bytes changed between hashing and parsing: judged again on the next run.
-        result.outcome = "deferred"
+        result.outcome = Outcome.DEFERRED
     return result
 
 
@@ -187,158 +196,8 @@ def _load_roster(
     return roster, True
 
 
-DUPLICATE_MESSAGE = "This workout is already in the warehouse from another source ({reason})."
-
-
-@dataclass
-class Replacement:
-    """What :func:`_mark_duplicates` decided about activities already held.
-
-    ``lost``: held activities that a richer new copy replaces (removed once the new data is
-    written); ``restamp``: held activities whose source stamps change; ``ledger``: their files rows
-    as duplicates (written with this run's ledger); ``merged``: copies dropped in all.
-    """
-
-    merged: int = 0
-    lost: pl.DataFrame | None = None
-    restamp: pl.DataFrame | None = None
-    ledger: pl.DataFrame | None = None
-
-    @property
-    def clients(self) -> set[str]:
-        """Clients whose held activities change."""
-        frames = [f for f in (self.lost, self.restamp) if f is not None]
-        return {c for f in frames for c in f["client_id"].to_list()}
-
-
-def _mark_duplicate(item: FileResult, kept: list[str], reason: str | None) -> None:
-    item.outcome = "duplicate"
-    item.reason_code = "same_activity_held"
-    item.reason_message = DUPLICATE_MESSAGE.format(reason=reason or "same file content")
-    item.duplicate_of = kept
-
-
-def _mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement:
-    """Keep one copy of every run, the richest (:mod:`transform.source_priority`).
-
-    New copies that lose are dropped from ``results``; held copies that lose are returned in the
-    :class:`Replacement`, for :func:`_replace_held` once the new data is written, so the tables do
-    not depend on the order sources arrive in. An activity already held under the same id (the same
-    bytes: a replay after a crash, or the same FIT inside two exports) is rewritten, not dropped,
-    unless another export's copy of those bytes owns it.
-    """
-    items = [r for top in results for r in flatten(top) if r.activities is not None]
-    if not items:
-        return Replacement()
-    new = pl.concat(
-        [r.activities for r in items if r.activities is not None], how="vertical_relaxed"
-    )
-    held = store.read("activities")
-    pool = pl.concat(
-        [held.filter(pl.col("client_id").is_in(new["client_id"].unique().to_list())), new],
-        how="vertical_relaxed",
-    )
-    resolution = resolve_copies(pool)
-    dropped, stamps = resolution.dropped, resolution.kept
-    reasons = dict(zip(stamps["activity_id"], stamps["kept_reason"], strict=True))
-    owner = dict(zip(stamps["activity_id"], stamps["source_kind"], strict=True))
-    held_kind = dict(held.select("activity_id", "source_kind").iter_rows())
-    taken: set[str] = set()
-    merged = 0
-    for item in items:
-        assert item.activities is not None
-        rows = item.activities.select("activity_id", "source_kind").rows()
-        repeated = [
-            a for a, kind in rows if a in dropped or a in taken or owner.get(a, kind) != kind
-        ]
-        taken.update(a for a, _ in rows if a not in repeated)
-        merged += len(repeated)
-        merged += sum(a not in repeated and held_kind.get(a, kind) != kind for a, kind in rows)
-        keep = ~pl.col("activity_id").is_in(repeated)
-        for name in ("activities", "samples", "laps", "hrv"):
-            setattr(item, name, getattr(item, name).filter(keep))
-        if repeated and item.activities.is_empty():
-            kept = [dropped.get(a, a) for a in repeated]
-            _mark_duplicate(item, kept, reasons.get(kept[0]))
-        elif repeated:
-            item.duplicate_of = [dropped.get(a, a) for a in repeated]
-        if item.activities.height:
-            joined = item.activities.join(stamps, on="activity_id", how="left", suffix="_new")
-            has_stamp = pl.col("source_kind_new").is_not_null()
-            item.activities = joined.with_columns(
-                pl.when(has_stamp).then(pl.col(f"{c}_new")).otherwise(pl.col(c)).alias(c)
-                for c in STAMPS
-            ).select(item.activities.columns)
-    for top in results:
-        _settle_duplicates(top)
-    lost = held.filter(pl.col("activity_id").is_in(list(dropped)))
-    restamp = (
-        held.filter(~pl.col("activity_id").is_in(list(taken)))
-        .join(stamps, on="activity_id", suffix="_new")
-        .filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in STAMPS))
-        .with_columns(pl.col(f"{c}_new").alias(c) for c in STAMPS)
-        .select(held.columns)
-    )
-    return Replacement(
-        merged=merged + lost.height,
-        lost=lost if lost.height else None,
-        restamp=restamp if restamp.height else None,
-        ledger=_lost_ledger_rows(store, lost, dropped, reasons) if lost.height else None,
-    )
-
-
-STAMPS = ("kept_reason", "perceived_exertion", "source_kind", "source_type")
-"""Columns of ``activities`` that :func:`transform.source_priority.resolve_copies` sets."""
-
-
-def _lost_ledger_rows(
-    store: TableStore, lost: pl.DataFrame, dropped: dict[str, str], reasons: dict[str, str | None]
-) -> pl.DataFrame | None:
-    """The files rows of replaced held activities, turned into duplicates of the kept copy."""
-    lost_ids = lost["activity_id"].to_list()
-    ledger = store.read("files")
-    rows = ledger.filter(pl.col("activity_ids").list.eval(pl.element().is_in(lost_ids)).list.any())
-    if not rows.height:
-        return None
-    kept = [[dropped[a] for a in ids if a in dropped] for ids in rows["activity_ids"]]
-    messages = [DUPLICATE_MESSAGE.format(reason=reasons.get(k[0])) for k in kept]
-    return rows.with_columns(
-        outcome=pl.lit("duplicate"),
-        reason_code=pl.lit("same_activity_held"),
-        reason_message=pl.Series(messages, dtype=pl.String),
-        duplicate_of=pl.Series(kept, dtype=pl.List(pl.String)),
-    )
-
-
-def _replace_held(store: TableStore, replacement: Replacement) -> None:
-    """Record held copies that lost as duplicates, remove them, restamp held winners.
-
-    Called after the new data is written, in this order, so that a killed run converges.
-    """
-    if replacement.ledger is not None:
-        store.upsert("files", replacement.ledger)
-    if replacement.lost is not None:
-        keys = replacement.lost.select("activity_id")
-        year = pl.col("start_utc").dt.year().fill_null(0).cast(pl.Int32)
-        partitions = replacement.lost.select("client_id", year=year).unique()
-        store.delete("samples", keys, partition_values=partitions)
-        for name in ("laps", "hrv", "activities"):
-            store.delete(name, keys)
-    if replacement.restamp is not None:
-        store.upsert("activities", replacement.restamp)
-
-
-def _settle_duplicates(result: FileResult) -> None:
-    """A container whose members are all duplicates or skipped is a duplicate (bottom up)."""
-    for member in result.members:
-        _settle_duplicates(member)
-    outcomes = {m.outcome for m in result.members}
-    if result.members and outcomes <= {"duplicate", "skipped"} and "duplicate" in outcomes:
-        result.outcome = "duplicate"
-
-
 def _count_sources(kept: list[tuple[ParseJob, FileResult]], summary: RunSummary) -> None:
-    leaves = [m for _, r in kept for m in flatten(r)]
+    leaves = [m for _, r in kept for m in r.walk()]
     found = sum(m.activities.height for m in leaves if m.activities is not None)
     summary.activities_found += found
     summary.non_activity_files += sum(m.non_activity_kind is not None for m in leaves)
@@ -351,7 +210,7 @@ def _write_wellness(
     readings = [
         (job.client_id, m.sha256, reading)
         for job, r in kept
-        for m in flatten(r)
+        for m in r.walk()
         for reading in m.wellness
     ]
     if readings:
@@ -360,21 +219,25 @@ def _write_wellness(
 
 def _frames(results: list[FileResult], name: str) -> pl.DataFrame | None:
     frames = [
-        getattr(r, name) for top in results for r in flatten(top) if getattr(r, name) is not None
+        getattr(r, name) for top in results for r in top.walk() if getattr(r, name) is not None
     ]
     frames = [f for f in frames if f.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
-def _table_kind(data: bytes) -> str | None:
-    """``journal`` or ``plan`` for the clinic's CSVs; ``None`` for anything else (judged by content)."""
+def _judge_format(data: bytes) -> tuple[str | None, str | None]:
+    """Judge a file by its content, once, for both kinds of input.
+
+    Returns ``(activity format, None)`` for a watch file or archive, ``(None, "journal" | "plan")``
+    for the clinic's CSVs, ``(None, None)`` when refused (the parser then refuses it with the
+    reason).
+    """
     try:
-        detect_format(data)
+        return detect_format(data), None
     except UnsupportedFormat as error:
         if error.reason_code == "unknown_format":
-            return classify_table_file(data)
-        return None
-    return None
+            return None, classify_table_file(data)
+        return None, None
 
 
 def _write_tables(
@@ -400,13 +263,14 @@ def _write_tables(
         if frame is not None:
             store.upsert(name, frame)
     samples = _frames(results, "samples")
-    for item in (r for top in results for r in flatten(top)):
+    for item in (r for top in results for r in top.walk()):
         # The concatenated copy is all that is needed from here: half the memory.
         item.samples = None
     if samples is not None:
         # Positions near where each run starts and ends (home) never reach the analyst table.
         radii = privacy_radii(samples["client_id"].unique().to_list(), secret)
-        store.upsert("samples", trim_home_zones(samples, radii))
+        samples = with_sample_partition(trim_home_zones(samples, radii), activities)
+        store.upsert("samples", samples)
     return activities
 
 
@@ -441,16 +305,16 @@ def _discover(
         sha = sha256_hex(data)
         key = (client_id, sha)
         if key in known or key in seen:
-            found.repeats.append((candidate, sha, known.get(key, {"outcome": "ingested"})))
+            found.repeats.append((candidate, sha, known.get(key, {"outcome": Outcome.INGESTED})))
             continue
         seen.add(key)
-        kind = _table_kind(data)
+        fmt, kind = _judge_format(data)
         if kind is not None:
             zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
             table = read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)
             found.tables.append((candidate, table))
         else:
-            job = ParseJob(str(candidate.path), client_id, sha, candidate.size)
+            job = ParseJob(str(candidate.path), client_id, sha, candidate.size, fmt)
             found.jobs.append((candidate, job))
     return found
 
@@ -472,17 +336,17 @@ def _settle(
         pl.concat([ledger_rows(r, client_id=cid, received=received) for _, cid, r in moves]),
     )
     for candidate, _, result in moves:
-        for item in flatten(result):
+        for item in result.walk():
             if item.reason_code:
                 reasons[item.reason_code] += 1
         attr = OUTCOME_COUNTERS[result.outcome]
         setattr(summary, attr, getattr(summary, attr) + 1)
         note = quarantine_note(result, file_name=candidate.name)
-        if result.outcome == "quarantined":
+        if result.outcome == Outcome.QUARANTINED:
             inbox.quarantine(candidate, result.sha256, note)
             continue
         inbox.move_processed(candidate, result.sha256)
-        if result.reason_code or any(m.outcome == "quarantined" for m in flatten(result)[1:]):
+        if result.reason_code or any(m.outcome == Outcome.QUARANTINED for m in result.walk()[1:]):
             inbox.note_beside_processed(candidate, result.sha256, note)
 
 
@@ -574,17 +438,19 @@ def run_ingest(
             if progress:
                 progress(done, total)
             watch.lap("parse")
-            validate_results([r for r in results if r.outcome != "deferred"])
+            validate_results([r for r in results if r.outcome != Outcome.DEFERRED])
             watch.lap("validate")
-            summary.deferred += sum(r.outcome == "deferred" for r in results)
+            summary.deferred += sum(r.outcome == Outcome.DEFERRED for r in results)
             kept = [
-                (j, r) for j, r in zip(wave_jobs, results, strict=True) if r.outcome != "deferred"
+                (j, r)
+                for j, r in zip(wave_jobs, results, strict=True)
+                if r.outcome != Outcome.DEFERRED
             ]
             _count_sources(kept, summary)
-            replacement = _mark_duplicates([r for _, r in kept], store)
+            replacement = mark_duplicates([r for _, r in kept], store)
             summary.duplicates_merged += replacement.merged
             written = _write_tables([r for _, r in kept], store, timezones, secret)
-            _replace_held(store, replacement)
+            replace_held(store, replacement)
             _write_wellness(store, kept, timezones)
             affected |= replacement.clients
             if written is not None:
@@ -601,7 +467,7 @@ def run_ingest(
         for candidate, sha, previous in found.repeats:
             summary.duplicates += 1
             reasons["same_file_received_again"] += 1
-            if previous.get("outcome") == "quarantined":
+            if previous.get("outcome") == Outcome.QUARANTINED:
                 note = (
                     f"File: {candidate.name}\n"
                     f"This exact file was refused before: {previous.get('reason_message')}\n"
@@ -615,7 +481,7 @@ def run_ingest(
             affected |= set(store.read("activities")["client_id"].unique().to_list())
             affected |= set(roster["client_id"].to_list())
         write_pending(settings.warehouse, affected)
-        derive_for_clients(store, affected)
+        derive_for_clients(store, affected, thresholds=settings.thresholds)
         summary.clients_rebuilt = len(affected)
         watch.lap("derive")
 
@@ -629,6 +495,7 @@ def run_ingest(
                     out=default_report_dir(settings.inbox),
                     secret=secret,
                     generated=now(),
+                    thresholds=settings.thresholds,
                 )
             except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
                 log.error("the therapist reports were not refreshed: %s", exc)

@@ -238,6 +238,7 @@ def build_deployments(options: ServeOptions) -> tuple[RunnerDeployment, RunnerDe
         "inbox": str(options.settings.inbox),
         "warehouse": str(options.settings.warehouse),
         "settle_seconds": options.settings.settle_seconds,
+        "config": str(options.settings.config_file) if options.settings.config_file else None,
     }
     nightly = ingest_flow.to_deployment(
         name=NIGHTLY,
@@ -402,6 +403,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inbox", help="the drop folder (or MINDMILES_INBOX)")
     parser.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     parser.add_argument(
+        "--config", help="TOML file of thresholds (or MINDMILES_CONFIG; see transform/config.py)"
+    )
+    parser.add_argument(
         "--cron", default=DEFAULT_CRON, help="schedule of the nightly run (default: 0 2 * * *)"
     )
     parser.add_argument(
@@ -442,7 +446,10 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
 
     ZoneInfo(args.timezone)  # an unknown zone fails here, not at 02:00
     settings = Settings.from_options(
-        inbox=args.inbox, warehouse=args.warehouse, settle_seconds=args.settle_seconds
+        inbox=args.inbox,
+        warehouse=args.warehouse,
+        config=args.config,
+        settle_seconds=args.settle_seconds,
     )
     return ServeOptions(
         settings=settings,

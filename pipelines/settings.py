@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.archive import ArchiveLimits
 from schemas.errors import ConfigError
+from transform.config import Thresholds
 from warehouse.secret import default_key_file
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "read_thresholds"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Settings:
     lock_timeout_s: float = 3600.0
     """How long a run waits for another run holding the warehouse lock."""
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """Every threshold of the derived tables and the report (``--config FILE`` overrides)."""
+    config_file: Path | None = None
+    """The threshold file :attr:`thresholds` was read from (passed on to flow runs)."""
 
     @classmethod
     def from_options(
@@ -42,14 +48,18 @@ class Settings:
         inbox: str | Path | None,
         warehouse: str | Path | None,
         environ: Mapping[str, str] | None = None,
+        config: str | Path | None = None,
         **overrides: object,
     ) -> Settings:
         """Build settings from command-line options, falling back on ``MINDMILES_*`` variables.
 
+        ``config`` (or ``MINDMILES_CONFIG``) names a TOML file of thresholds
+        (:meth:`transform.config.Thresholds.from_mapping`).
+
         Raises
         ------
         ConfigError
-            The inbox or the warehouse is not given by either.
+            The inbox or the warehouse is not given by either, or the config file is unreadable.
         """
         env = os.environ if environ is None else environ
         inbox = inbox or env.get("MINDMILES_INBOX")
@@ -60,6 +70,10 @@ class Settings:
             raise ConfigError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
         key_file = env.get("MINDMILES_KEY_FILE")
         extra: dict[str, object] = dict(overrides)
+        config = config or env.get("MINDMILES_CONFIG")
+        if config:
+            extra.setdefault("thresholds", read_thresholds(Path(config)))
+            extra.setdefault("config_file", Path(config).absolute())
         if key_file:
             extra.setdefault("key_file", Path(key_file))
         return cls(
@@ -68,3 +82,23 @@ class Settings:
             secret=env.get("MINDMILES_SECRET") or None,
             **extra,  # type: ignore[arg-type]
         )
+
+
+def read_thresholds(path: Path) -> Thresholds:
+    """Read a clinic's threshold file (TOML), refusing it in one line when it cannot be used.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not TOML, or names an unknown or invalid setting.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Thresholds.from_mapping(data)
+    except ConfigError as exc:
+        raise ConfigError(f"the config file {path}: {exc}") from exc

@@ -9,8 +9,9 @@ import polars as pl
 
 from clinic.journal import read_journal
 from clinic.plan import read_plan
-from pipelines.parse import FileResult
+from ingest.parse import FileResult
 from schemas.errors import RowIssue, TableFileError
+from schemas.files import Outcome
 from transform.journal import merge_journal, merge_journal_notes
 from transform.plans import merge_plan_notes, merge_plans
 from warehouse.store import TableStore
@@ -53,7 +54,7 @@ def read_table_file(
     data: bytes, *, kind: str, sha256: str, client_id: str, timezone: str
 ) -> TableFileResult:
     """Read a journal or plan CSV; a file that cannot be read at all becomes a quarantine result."""
-    result = FileResult(sha256=sha256, detected_format=kind, outcome="ingested", decoder=kind)
+    result = FileResult(sha256=sha256, detected_format=kind, outcome=Outcome.INGESTED, decoder=kind)
     out = TableFileResult(result=result, kind=kind, client_id=client_id)
     try:
         if kind == "journal":
@@ -70,7 +71,7 @@ def read_table_file(
             issues = plan.issues
             result.n_records = plan.plans.height
     except TableFileError as error:
-        result.outcome = "quarantined"
+        result.outcome = Outcome.QUARANTINED
         result.reason_code = error.reason_code
         result.reason_message = error.message
         result.detail = error.detail
@@ -88,7 +89,7 @@ def merge_table_files(store: TableStore, files: Sequence[TableFileResult]) -> se
     wins on an edited entry; an entry missing from a shorter export is kept). A later plan file
     overrides the weeks it lists.
     """
-    taken = [f for f in files if f.result.outcome == "ingested"]
+    taken = [f for f in files if f.result.outcome == Outcome.INGESTED]
     clients = {f.client_id for f in taken}
     if not clients:
         return set()

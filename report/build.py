@@ -17,8 +17,6 @@ import csv
 import datetime as dt
 import io
 import logging
-import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,13 @@ import pandera.polars as pa
 import polars as pl
 
 from report.html import client_page_name, render_client_page, render_overview
-from report.model import ReportInputs, client_report, default_as_of, overview_rows
+from report.model import (
+    ReportInputs,
+    ReportRules,
+    client_report,
+    default_as_of,
+    overview_rows,
+)
 from schemas.activities import Activities
 from schemas.daily_load import DailyLoad
 from schemas.errors import ConfigError
@@ -36,6 +40,8 @@ from schemas.indicators import Indicators
 from schemas.journal import Journal
 from schemas.run_journal import RunJournal
 from schemas.weekly_adherence import WeeklyAdherence
+from transform.config import DEFAULT_THRESHOLDS, Thresholds
+from warehouse.files import write_private
 from warehouse.inbox import Inbox
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
@@ -123,15 +129,9 @@ def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write one page atomically (owner-only, like every file mindmiles writes)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_private(path, text)
 
 
 def write_reports(
@@ -144,6 +144,7 @@ def write_reports(
     weeks: int = 12,
     as_of: dt.date | None = None,
     generated: dt.datetime | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> ReportResult:
     """Render the overview and the client pages into ``out``.
 
@@ -166,6 +167,8 @@ def write_reports(
         Last day shown; default the last day with an activity or journal entry.
     generated
         Time shown in the footers (``None``: none).
+    thresholds
+        The run's thresholds; the pages state the adherence bands and the load-spike ratio of these.
 
     Raises
     ------
@@ -197,20 +200,25 @@ def write_reports(
         # roster clients by code, then clients missing from the roster by pseudonym
         ids = sorted(set(codes) | seen, key=lambda cid: (cid not in codes, codes.get(cid, cid)))
     result = ReportResult(overview=None, as_of=as_of)
+    rules = ReportRules.from_thresholds(thresholds)
     reports = []
     for client_id in ids:
         code = codes.get(client_id)
         if code is None:
             result.unknown_clients += 1
             code = f"id {client_id[:8]}"
-        report = client_report(inputs, client_id=client_id, code=code, as_of=as_of, weeks=weeks)
+        report = client_report(
+            inputs, client_id=client_id, code=code, as_of=as_of, weeks=weeks, rules=rules
+        )
         reports.append(report)
         page = out / CLIENT_DIR / client_page_name(code)
         _write_atomic(page, render_client_page(report, generated=generated))
         result.clients[code] = page
     if client is None:
         result.overview = out / OVERVIEW_NAME
-        overview = render_overview(overview_rows(reports), as_of=as_of, generated=generated)
+        overview = render_overview(
+            overview_rows(reports), as_of=as_of, generated=generated, rules=rules
+        )
         _write_atomic(result.overview, overview)
     log.info("wrote %d client report(s) up to %s", len(result.clients), as_of)
     return result

@@ -8,18 +8,18 @@ that opens correctly offline is guaranteed not to leak a request. Every value is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from report.model import (
-    ACWR_HIGH_RISK,
     ACWR_SWEET_SPOT,
-    BAND_WORDS,
+    DEFAULT_RULES,
     INDICATOR_TITLES,
     NO_DATA,
     OPEN_INDICATOR_DAYS,
     ClientReport,
     OverviewRow,
+    ReportRules,
 )
 from report.svg import (
     BAND_COLOURS,
@@ -85,12 +85,12 @@ def _page(title: str, body: str, *, generated: dt.datetime | None) -> str:
     )
 
 
-def _chip(band: str) -> str:
+def _chip(band: str, words: Mapping[str, str]) -> str:
     css = "nodata" if band == NO_DATA else band
     colour = BAND_COLOURS.get(band, NO_DATA_COLOUR)
-    words = BAND_WORDS.get(band, "no activity or journal entry this week")
+    title = words.get(band, "no activity or journal entry this week")
     return (
-        f'<span class="chip {escape(css)}" style="background:{colour}" title="{escape(words)}">'
+        f'<span class="chip {escape(css)}" style="background:{colour}" title="{escape(title)}">'
         f"{escape(band.replace('_', ' '))}</span>"
     )
 
@@ -131,6 +131,7 @@ def _indicator_list(codes: Sequence[str]) -> str:
 
 def _timeline(report: ClientReport) -> str:
     low, high = ACWR_SWEET_SPOT
+    spike = report.rules.acwr_spike
     panels = [
         Panel(
             title="Training load",
@@ -147,7 +148,7 @@ def _timeline(report: ClientReport) -> str:
             y_max=2.0 if max((v or 0.0) for v in [*report.acwr, 0.0]) <= 2.0 else None,
             zones=[
                 Zone(low, high, BAND_COLOURS["green"], f"{low}-{high}: usual range"),
-                Zone(ACWR_HIGH_RISK, None, BAND_COLOURS["red"], f"> {ACWR_HIGH_RISK}: load spike"),
+                Zone(spike, None, BAND_COLOURS["red"], f"> {spike}: load spike"),
             ],
         ),
         Panel(
@@ -199,9 +200,10 @@ def render_client_page(
         f"{report.as_of:%d %b %Y} (data up to {report.as_of:%a %d %b %Y}).</p>"
     )
     band = report.this_week_band
+    words = report.rules.band_words
     parts.append(
-        f"<p>This week (from {last:%d %b}): {_chip(band)} "
-        f"{escape(BAND_WORDS.get(band, 'no activity or journal entry this week'))}.</p>"
+        f"<p>This week (from {last:%d %b}): {_chip(band, words)} "
+        f"{escape(words.get(band, 'no activity or journal entry this week'))}.</p>"
     )
     if report.open_indicators:
         parts.append(
@@ -217,7 +219,7 @@ def render_client_page(
     parts.append(
         weekly_bars_svg(report.weeks, report.planned_minutes, report.done_minutes, report.bands)
     )
-    legend = " ".join(f"{_chip(b)} {escape(w)}" for b, w in BAND_WORDS.items())
+    legend = " ".join(f"{_chip(b, words)} {escape(w)}" for b, w in words.items())
     parts.append(f'<p class="muted">{legend}</p>')
 
     parts.append("<h2>Training load, mood and sleep</h2>")
@@ -226,7 +228,7 @@ def render_client_page(
         '<p class="muted">Fatigue (ATL) follows the last week of training, fitness (CTL) the last '
         "six weeks. A ratio of recent to longer-term load (ACWR) between "
         f"{ACWR_SWEET_SPOT[0]} and {ACWR_SWEET_SPOT[1]} is the usual range; above "
-        f"{ACWR_HIGH_RISK} load rose faster than the body is used to. Red triangles mark days "
+        f"{report.rules.acwr_spike} load rose faster than the body is used to. Red triangles mark days "
         "with an indicator.</p>"
     )
 
@@ -288,6 +290,7 @@ def render_overview(
     as_of: dt.date,
     generated: dt.datetime | None = None,
     client_dir: str = "clients",
+    rules: ReportRules = DEFAULT_RULES,
 ) -> str:
     """Render the clinic overview: one line per client, most concerning first.
 
@@ -302,6 +305,7 @@ def render_overview(
     client_dir
         Folder of the client pages, relative to the overview.
     """
+    words = rules.band_words
     body = [
         "<h1>Running therapy: clinic overview</h1>",
         f'<p class="muted">Week of {as_of - dt.timedelta(days=as_of.weekday()):%d %b %Y}, data up '
@@ -319,7 +323,7 @@ def render_overview(
             last = f"{row.last_data:%d %b}" if row.last_data else "never"
             lines.append(
                 f'<tr><td><a href="{escape(href)}">{escape(row.code)}</a></td>'
-                f'<td>{_chip(row.band)}</td><td class="num">{minutes}</td>'
+                f'<td>{_chip(row.band, words)}</td><td class="num">{minutes}</td>'
                 f"<td>{_indicator_list(row.open_indicators)}</td><td>{strip}</td>"
                 f'<td>{last}</td><td class="num">{row.refused_files}</td></tr>'
             )
@@ -330,6 +334,8 @@ def render_overview(
             '<th class="num">files refused</th></tr></thead>'
             f"<tbody>{''.join(lines)}</tbody></table>"
         )
-        legend = " ".join(f"{_chip(b)} {escape(w)}" for b, w in BAND_WORDS.items())
-        body.append(f'<p class="muted">{legend} {_chip(NO_DATA)} no activity or journal entry</p>')
+        legend = " ".join(f"{_chip(b, words)} {escape(w)}" for b, w in words.items())
+        body.append(
+            f'<p class="muted">{legend} {_chip(NO_DATA, words)} no activity or journal entry</p>'
+        )
     return _page("Running therapy: clinic overview", "".join(body), generated=generated)

@@ -5,8 +5,10 @@
 :func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
 clock: the caller chooses ``as_of`` (by default :func:`default_as_of`, the last day with data).
 
-Words shown to therapists are data (:data:`BAND_WORDS`, :data:`INDICATOR_TITLES`,
-:data:`QUALITY_FLAG_WORDS`, :data:`INSUFFICIENT_WORDS`), not scattered through the rendering.
+Words shown to therapists are data (:data:`INDICATOR_TITLES`, :data:`QUALITY_FLAG_WORDS`,
+:data:`INSUFFICIENT_WORDS`), not scattered through the rendering. Thresholds a page states (the
+adherence bands, the load-spike ratio) come from the run's :class:`transform.config.Thresholds`
+through :class:`ReportRules`, never restated here.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from schemas.codes import INDICATOR_LABELS
+from schemas.files import Outcome
+from transform.adherence import AdherenceConfig
+from transform.config import DEFAULT_THRESHOLDS, Thresholds
 
 __all__ = [
-    "ACWR_HIGH_RISK",
     "ACWR_SWEET_SPOT",
-    "BAND_WORDS",
     "CONCERN_ORDER",
+    "DEFAULT_RULES",
     "INDICATOR_TITLES",
     "INSUFFICIENT_WORDS",
     "OPEN_INDICATOR_DAYS",
@@ -46,17 +50,57 @@ OPEN_INDICATOR_DAYS = 7
 ACWR_SWEET_SPOT = (0.8, 1.3)
 """Acute:chronic ratio zone of lowest injury risk (Gabbett 2016), shaded green."""
 
-ACWR_HIGH_RISK = 1.5
-"""Acute:chronic ratio above which risk rises sharply (Gabbett 2016), shaded red."""
+BAND_NAMES: Mapping[str, str] = {"green": "on plan", "yellow": "partly on plan", "red": "off plan"}
+"""Plain name of each adherence band colour (its percentages come from the config)."""
 
-BAND_WORDS: Mapping[str, str] = {
-    "green": "on plan (80-120 % of planned minutes)",
-    "yellow": "partly on plan (50-80 % or 120-150 %)",
-    "red": "off plan (under 50 %, over 150 %, or no run in a planned week)",
-    "rest": "planned rest week",
-    "no_plan": "no plan for this week",
-}
-"""Plain words for each adherence band."""
+
+def _pct(value: float) -> str:
+    return f"{value:g}"
+
+
+def band_words(config: AdherenceConfig) -> dict[str, str]:
+    """Plain words for each adherence band, with the percentages of ``config``'s band table.
+
+    Examples
+    --------
+    >>> band_words(DEFAULT_THRESHOLDS.adherence)["yellow"]
+    'partly on plan (50-80 % or 120-150 % of planned minutes)'
+    """
+    spans: dict[str, list[str]] = {}
+    for band in config.bands:
+        spans.setdefault(band.name, []).append(f"{_pct(band.low_pct)}-{_pct(band.high_pct)} %")
+    words = {
+        name: f"{BAND_NAMES.get(name, name)} ({' or '.join(parts)} of planned minutes)"
+        for name, parts in spans.items()
+    }
+    words[config.fallback_band] = (
+        f"{BAND_NAMES.get(config.fallback_band, config.fallback_band)} "
+        "(any other share, or no run in a planned week)"
+    )
+    words[config.rest_band] = "planned rest week"
+    words[config.no_plan_band] = "no plan for this week"
+    return words
+
+
+@dataclass(frozen=True)
+class ReportRules:
+    """The thresholds a report states, taken from the run's thresholds."""
+
+    acwr_spike: float
+    """Acute:chronic ratio above which a load spike is flagged (``LoadConfig.acwr_spike``)."""
+    band_words: Mapping[str, str]
+    """Plain words for each adherence band (:func:`band_words`)."""
+
+    @classmethod
+    def from_thresholds(cls, thresholds: Thresholds) -> ReportRules:
+        """The rules of ``thresholds``."""
+        return cls(
+            acwr_spike=thresholds.load.acwr_spike, band_words=band_words(thresholds.adherence)
+        )
+
+
+DEFAULT_RULES = ReportRules.from_thresholds(DEFAULT_THRESHOLDS)
+"""The rules of the default thresholds."""
 
 NO_DATA = "no data"
 
@@ -168,6 +212,8 @@ class ClientReport:
     insufficient: list[tuple[dt.date, dt.date, str]] = field(default_factory=list)
     """(from, to, plain reason) of the insufficient-data ranges overlapping the window."""
     last_data: dt.date | None = None
+    rules: ReportRules = DEFAULT_RULES
+    """The thresholds this page states."""
 
     @property
     def this_week_band(self) -> str:
@@ -232,6 +278,7 @@ def client_report(
     code: str,
     as_of: dt.date,
     weeks: int = 12,
+    rules: ReportRules = DEFAULT_RULES,
 ) -> ClientReport:
     """Build one client's report for the ``weeks`` ISO weeks ending with the week of ``as_of``.
 
@@ -356,7 +403,7 @@ def client_report(
     ]
     refused = (
         _mine(inputs.files, client_id)
-        .filter(pl.col("outcome") == "quarantined")
+        .filter(pl.col("outcome") == Outcome.QUARANTINED)
         .group_by(pl.col("reason_message").fill_null("refused (no reason recorded)"))
         .len()
         .sort("len", "reason_message", descending=[True, False])
@@ -392,6 +439,7 @@ def client_report(
         quality_notes=quality,
         insufficient=insufficient,
         last_data=max(past_days) if past_days else None,
+        rules=rules,
     )
 
 

@@ -13,7 +13,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from schemas.errors import SchemaViolation
 
-__all__ = ["UTC", "DateTime", "utc_field", "validate_frame"]
+__all__ = ["UTC", "DateTime", "column_names", "polars_schema", "utc_field", "validate_frame"]
 
 UTC = {"time_unit": "us", "time_zone": "UTC"}
 """``dtype_kwargs`` of every timestamp column: microseconds, UTC."""
@@ -64,3 +64,23 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.Da
             "This file's data does not have the expected shape, so it was not taken in.",
             detail=f"{model.__name__}: {exc}",
         ) from exc
+
+
+def polars_schema(
+    model: type[pa.DataFrameModel], *, without: tuple[str, ...] = ()
+) -> dict[str, pl.DataType]:
+    """The Polars type of each column of ``model``, in order: column lists come from here.
+
+    Examples
+    --------
+    >>> from schemas.hrv import Hrv
+    >>> polars_schema(Hrv, without=("activity_id", "client_id"))
+    {'rr_index': Int64, 'rr_s': Float64}
+    """
+    columns = model.to_schema().columns
+    return {name: column.dtype.type for name, column in columns.items() if name not in without}
+
+
+def column_names(model: type[pa.DataFrameModel]) -> tuple[str, ...]:
+    """The columns of ``model``, in order."""
+    return tuple(model.to_schema().columns)

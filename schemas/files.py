@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import pandera.polars as pa
 
 from schemas.base import DateTime, utc_field
+from schemas.codes import REASON_CODES
 
-OUTCOMES = ["ingested", "duplicate", "skipped", "quarantined", "deferred"]
+__all__ = ["OUTCOMES", "Files", "Outcome"]
+
+
+class Outcome(StrEnum):
+    """What became of a file received: the only values of ``files.outcome``."""
+
+    INGESTED = "ingested"
+    """Taken in: its activities, journal rows or plan weeks are in the tables."""
+    DUPLICATE = "duplicate"
+    """Every activity it holds is already held (from this or another file)."""
+    SKIPPED = "skipped"
+    """A valid file that holds no workout (settings FIT, GPX route, an export's other files)."""
+    QUARANTINED = "quarantined"
+    """Refused, with a reason in plain words; moved to ``_quarantine``."""
+    DEFERRED = "deferred"
+    """Still being copied: left for the next run (never written to the table)."""
+
+
+OUTCOMES: list[str] = [outcome.value for outcome in Outcome]
 
 
 class Files(pa.DataFrameModel):
@@ -34,7 +55,11 @@ class Files(pa.DataFrameModel):
     )
     reason_code: str = pa.Field(
         nullable=True,
-        description="Stable code of why it was not ingested, or of what was salvaged.",
+        isin=list(REASON_CODES),
+        description=(
+            "Stable code of why it was not ingested, or of what was remarked on it; every value "
+            "and its meaning is listed in schemas/codes.py (REASON_CODES)."
+        ),
     )
     reason_message: str = pa.Field(
         nullable=True, description="The same reason in plain words, as in the quarantine note."

@@ -70,7 +70,7 @@ def corpus_bytes(name: str) -> bytes:
 @pytest.fixture(scope="session")
 def parsed_corpus() -> Callable[[str], Any]:
     """``parse(name) -> FileResult`` of ``parse_file`` on a corpus file, parsed once per session."""
-    from pipelines.parse import parse_file
+    from ingest.parse import parse_file
 
     cache: dict[str, Any] = {}
 

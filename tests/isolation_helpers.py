@@ -16,7 +16,7 @@ from pipelines.isolation import parse_job
 
 if TYPE_CHECKING:
     from ingest.archive import ArchiveLimits
-    from pipelines.parse import FileResult
+    from ingest.parse import FileResult
     from pipelines.run import ParseJob
 
 

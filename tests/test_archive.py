@@ -14,8 +14,7 @@ import zipfile
 import pytest
 
 from ingest.archive import ArchiveLimits, gunzip, iter_zip
-from pipelines.ledger import flatten
-from pipelines.parse import parse_file
+from ingest.parse import parse_file
 from schemas.errors import CorruptFile, UnsafeInput
 from tests.conftest import CORPUS_FILES, corpus_present
 
@@ -116,7 +115,7 @@ def test_strava_bulk_export_metadata_files_are_not_refused() -> None:
     )
     result = parse_file(export, client_id="c")
     assert result.outcome == "ingested"
-    assert [m.outcome for m in flatten(result) if m.outcome == "quarantined"] == []
+    assert [m.outcome for m in result.walk() if m.outcome == "quarantined"] == []
     assert result.reason_code is None
 
 
@@ -223,10 +222,10 @@ def test_nesting_up_to_max_depth_is_read_and_deeper_is_refused() -> None:
     # 3 containers: the outer one at depth 0, the innermost at depth 2; the workout at depth 3.
     ok = parse_file(nested_zip(3, (name, data)), client_id="c", limits=limits)
     assert (ok.outcome, ok.reason_code) == ("ingested", None)
-    assert [m.outcome for m in flatten(ok)] == ["ingested"] * 4
+    assert [m.outcome for m in ok.walk()] == ["ingested"] * 4
     deep = parse_file(nested_zip(4, (name, data)), client_id="c", limits=limits)
     assert (deep.outcome, deep.reason_code) == ("quarantined", "archive_too_deep")
-    assert all(m.activities is None for m in flatten(deep))
+    assert all(m.activities is None for m in deep.walk())
     # gzip counts as a level too: a .fit.gz inside 3 zips is one level too deep.
     gz_deep = parse_file(
         nested_zip(3, ("run.fit.gz", gzip.compress(data))), client_id="c", limits=limits

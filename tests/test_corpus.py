@@ -18,7 +18,6 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.ledger import flatten
 from tests.conftest import CORPUS_FILES, catalog_params, catalog_rows, corpus_bytes, require_corpus
 
 pytestmark = pytest.mark.corpus
@@ -122,12 +121,12 @@ def has_real_dates(row: dict[str, str]) -> bool:
 
 
 def all_samples(result: Any) -> pl.DataFrame:
-    frames = [item.samples for item in flatten(result) if item.samples is not None]
+    frames = [item.samples for item in result.walk() if item.samples is not None]
     return pl.concat(frames)
 
 
 def all_activities(result: Any) -> pl.DataFrame:
-    frames = [item.activities for item in flatten(result) if item.activities is not None]
+    frames = [item.activities for item in result.walk() if item.activities is not None]
     return pl.concat(frames)
 
 

@@ -29,8 +29,8 @@ import pytest
 from fitparse.records import Crc
 
 from ingest.archive import ArchiveLimits
+from ingest.parse import FileResult, parse_file, sha256_hex
 from pipelines.isolation import IsolationLimits, isolated_runner, parse_isolated
-from pipelines.parse import FileResult, parse_file, sha256_hex
 from pipelines.run import ParseJob, run_ingest
 from pipelines.settings import Settings
 from synthetic.gpx_writer import TrackPoint, encode_gpx
@@ -430,16 +430,12 @@ def _leaks(text: str, url: str) -> list[str]:
 def _result_text(result: FileResult) -> str:
     """Everything a result carries, including its frames, as text and as pickled bytes."""
     frames = [
-        getattr(r, n) for r in _flatten(result) for n in ("activities", "samples", "laps", "hrv")
+        getattr(r, n) for r in result.walk() for n in ("activities", "samples", "laps", "hrv")
     ]
-    shown = [repr(vars(r)) for r in _flatten(result)] + [
+    shown = [repr(vars(r)) for r in result.walk()] + [
         str(f.rows()) for f in frames if f is not None
     ]
     return "\n".join(shown) + pickle.dumps(result).decode("latin-1")
-
-
-def _flatten(result: FileResult) -> list[FileResult]:
-    return [result, *(m for member in result.members for m in _flatten(member))]
 
 
 # -- parse_file -------------------------------------------------------------------------------

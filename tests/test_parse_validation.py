@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.parse import parse_file, validate_results
+from ingest.parse import parse_file, validate_results
 
 
 def gpx(hr: int, minute: int) -> bytes:

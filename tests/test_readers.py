@@ -16,8 +16,8 @@ import pytest
 
 from ingest.detect import detect_format, read_activity_file
 from ingest.gpx import read_gpx
+from ingest.parse import parse_file
 from ingest.tcx import read_tcx
-from pipelines.parse import parse_file
 from schemas.errors import CorruptFile, IngestError, NotAnActivity, UnsafeInput, UnsupportedFormat
 
 T0 = dt.datetime(2024, 3, 2, 7, 0, 0, tzinfo=dt.UTC)

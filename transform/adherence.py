@@ -34,6 +34,9 @@ from typing import Final
 
 import polars as pl
 
+from schemas.base import column_names
+from schemas.weekly_adherence import WeeklyAdherence
+
 __all__ = [
     "ADHERENCE_COLUMNS",
     "DEFAULT_ADHERENCE_BANDS",
@@ -118,22 +121,7 @@ class AdherenceConfig:
 DEFAULT_ADHERENCE_CONFIG: Final = AdherenceConfig()
 
 #: Output columns, in order (see ``schemas/weekly_adherence.py``).
-ADHERENCE_COLUMNS: Final[tuple[str, ...]] = (
-    "client_id",
-    "week_start",
-    "iso_year",
-    "iso_week",
-    "planned_sessions",
-    "planned_minutes",
-    "session_type",
-    "completed_sessions",
-    "completed_minutes",
-    "adherence_ratio",
-    "band",
-    "on_plan_streak",
-    "journal_entries",
-    "journal_days",
-)
+ADHERENCE_COLUMNS: tuple[str, ...] = column_names(WeeklyAdherence)
 
 _WEEK: Final = "1w"
 

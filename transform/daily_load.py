@@ -51,6 +51,8 @@ import datetime as dt
 
 import polars as pl
 
+from schemas.base import column_names
+from schemas.daily_load import DailyLoad
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = ["DAILY_LOAD_COLUMNS", "daily_load"]
@@ -59,47 +61,7 @@ _EPS = 1e-9
 _VAR_FLOOR = 1e-12  # baseline variances below this (SD < 1e-6) count as 0
 
 #: Column order of the ``daily_load`` table.
-DAILY_LOAD_COLUMNS: tuple[str, ...] = (
-    "client_id",
-    "local_date",
-    "history_days",
-    "has_data",
-    "n_activities",
-    "n_runs",
-    "load",
-    "run_distance_m",
-    "atl",
-    "ctl",
-    "tsb",
-    "load_acute_mean",
-    "load_chronic_mean",
-    "load_chronic_uncoupled_mean",
-    "acwr_coupled",
-    "acwr_uncoupled",
-    "ewma_acute",
-    "ewma_chronic",
-    "acwr_ewma",
-    "load_week_sum",
-    "load_week_sd",
-    "monotony",
-    "monotony_sd_zero",
-    "strain",
-    "run_distance_week_m",
-    "run_distance_prev_week_m",
-    "run_distance_change_pct",
-    "consecutive_run_days",
-    "consecutive_active_days",
-    "journal_entries_week",
-    "mood_week_mean_frac",
-    "mood_baseline_mean_frac",
-    "mood_baseline_sd_frac",
-    "mood_z",
-    "sleep_week_mean_h",
-    "sleep_baseline_mean_h",
-    "sleep_baseline_sd_h",
-    "sleep_z",
-    "config_json",
-)
+DAILY_LOAD_COLUMNS: tuple[str, ...] = column_names(DailyLoad)
 
 
 def _over(expr: pl.Expr) -> pl.Expr:

@@ -43,7 +43,9 @@ from typing import Any
 
 import polars as pl
 
+from schemas.base import column_names
 from schemas.codes import INDICATOR_LABELS
+from schemas.indicators import Indicators
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
@@ -52,18 +54,7 @@ __all__ = [
 ]
 
 #: Column order of the ``indicators`` table.
-INDICATORS_COLUMNS: tuple[str, ...] = (
-    "client_id",
-    "local_date",
-    "until_date",
-    "indicator",
-    "reason",
-    "value",
-    "comparison",
-    "threshold",
-    "explanation",
-    "params_json",
-)
+INDICATORS_COLUMNS: tuple[str, ...] = column_names(Indicators)
 
 
 def _num(expr: pl.Expr, decimals: int = 2) -> pl.Expr:

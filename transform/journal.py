@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from transform.merge import merge_last_wins
+
 __all__ = ["merge_journal", "merge_journal_notes"]
 
 
@@ -45,7 +47,7 @@ def merge_journal(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     >>> merged.select("entry_id", "mood").rows()
     [('a', 7.0), ('b', 6.0)]
     """
-    return _merge_last_wins(
+    return merge_last_wins(
         frames, key=["entry_id"], order=["client_id", "timestamp_utc", "entry_id"]
     )
 
@@ -72,20 +74,4 @@ def merge_journal_notes(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     >>> merge_journal_notes([a, b])["note"].to_list()
     ['edited']
     """
-    return _merge_last_wins(frames, key=["entry_id"], order=["client_id", "entry_id"])
-
-
-def _merge_last_wins(
-    frames: Sequence[pl.DataFrame], *, key: list[str], order: list[str]
-) -> pl.DataFrame:
-    if not frames:
-        raise ValueError("at least one frame is needed (an empty one gives the schema)")
-    schema = frames[0].schema
-    for frame in frames[1:]:
-        if frame.schema != schema:
-            raise ValueError(f"frames differ in schema: {dict(schema)} != {dict(frame.schema)}")
-    return (
-        pl.concat(frames, how="vertical")
-        .unique(subset=key, keep="last", maintain_order=True)
-        .sort(order)
-    )
+    return merge_last_wins(frames, key=["entry_id"], order=["client_id", "entry_id"])

@@ -25,6 +25,8 @@ import json
 import math
 from typing import Any
 
+from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
+
 __all__ = ["DEFAULT_LOAD_CONFIG", "LoadConfig"]
 
 
@@ -104,7 +106,7 @@ class LoadConfig:
         ("x", 0.75, 1.795),
     )
     banister_default_sex: str = "x"
-    max_sample_gap_s: float = 10.0
+    max_sample_gap_s: float = MAX_SAMPLE_GAP_S
     hr_valid_min_bpm: float = 30.0
     hr_valid_max_bpm: float = 240.0
     min_hr_coverage: float = 0.8
@@ -116,7 +118,7 @@ class LoadConfig:
 
     decoupling_min_duration_s: float = 2400.0
     decoupling_warmup_s: float = 600.0
-    decoupling_stopped_speed_mps: float = 0.5
+    decoupling_stopped_speed_mps: float = MOVING_SPEED_MPS
     decoupling_max_speed_cv: float = 0.25
 
     hrv_rr_min_s: float = 0.3

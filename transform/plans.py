@@ -10,10 +10,16 @@ To cancel a week, the therapist plans it with 0 sessions and 0 minutes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import polars as pl
 
+from transform.merge import merge_last_wins
+
 __all__ = ["merge_plan_notes", "merge_plans"]
+
+#: A plan row is one client's one week; the later file wins per key.
+_WEEK_KEY: Final[list[str]] = ["client_id", "week_start"]
 
 
 def merge_plans(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -41,7 +47,7 @@ def merge_plans(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     >>> merge_plans([first, revision]).select("week_start", "minutes").rows()
     [(datetime.date(2026, 3, 2), 40.0), (datetime.date(2026, 3, 9), 60.0)]
     """
-    return _merge_last_wins(frames)
+    return merge_last_wins(frames, key=_WEEK_KEY, order=_WEEK_KEY)
 
 
 def merge_plan_notes(plans: Sequence[pl.DataFrame], notes: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -78,26 +84,13 @@ def merge_plan_notes(plans: Sequence[pl.DataFrame], notes: Sequence[pl.DataFrame
     """
     if len(plans) != len(notes):
         raise ValueError("plans and notes must come in pairs, one of each per plan file")
-    key = ["client_id", "week_start"]
-    winners = _merge_last_wins(
-        [frame.select(key).with_columns(_file=pl.lit(i)) for i, frame in enumerate(plans)]
+    key = _WEEK_KEY
+    winners = merge_last_wins(
+        [frame.select(key).with_columns(_file=pl.lit(i)) for i, frame in enumerate(plans)],
+        key=key,
+        order=key,
     )
-    tagged = _merge_last_wins(
-        [frame.with_columns(_file=pl.lit(i)) for i, frame in enumerate(notes)]
+    tagged = merge_last_wins(
+        [frame.with_columns(_file=pl.lit(i)) for i, frame in enumerate(notes)], key=key, order=key
     )
     return tagged.join(winners, on=[*key, "_file"], how="inner").drop("_file").sort(key)
-
-
-def _merge_last_wins(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    if not frames:
-        raise ValueError("at least one frame is needed (an empty one gives the schema)")
-    schema = frames[0].schema
-    for frame in frames[1:]:
-        if frame.schema != schema:
-            raise ValueError(f"frames differ in schema: {dict(schema)} != {dict(frame.schema)}")
-    key = ["client_id", "week_start"]
-    return (
-        pl.concat(frames, how="vertical")
-        .unique(subset=key, keep="last", maintain_order=True)
-        .sort(key)
-    )

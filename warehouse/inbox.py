@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.files import remove_stale_temps, write_private
+
 __all__ = ["Candidate", "Inbox"]
 
 PROCESSED = "_processed"
@@ -112,10 +114,8 @@ class Inbox:
         """Move a refused file to ``_quarantine/<client>/`` with ``<name>.reason.txt`` beside it."""
         target = self._target(QUARANTINE, candidate, data_sha256)
         reason = target.with_name(target.name + ".reason.txt")
-        tmp = reason.with_name(reason.name + ".tmp")
-        tmp.write_text(note, encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(reason)
+        remove_stale_temps(reason)
+        write_private(reason, note, mode=FILE_MODE)
         candidate.path.replace(target)
         target.chmod(FILE_MODE)
         return target
@@ -128,8 +128,6 @@ class Inbox:
         """
         target = self._target(PROCESSED, candidate, data_sha256)
         note_path = target.with_name(target.name + ".note.txt")
-        tmp = note_path.with_name(note_path.name + ".tmp")
-        tmp.write_text(note, encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(note_path)
+        remove_stale_temps(note_path)
+        write_private(note_path, note, mode=FILE_MODE)
         return note_path

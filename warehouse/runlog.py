@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from warehouse.files import remove_stale_temps, write_private
+
 __all__ = ["append_run", "read_pending", "read_runs", "write_pending"]
 
 
@@ -58,11 +60,9 @@ def read_pending(warehouse: Path) -> set[str]:
 def write_pending(warehouse: Path, clients: set[str]) -> None:
     """Record (atomically) the clients whose derived tables must be rebuilt; empty clears it."""
     path = _pending_path(warehouse)
+    remove_stale_temps(path)  # left by a writer killed mid-write (callers hold the lock)
     if not clients:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sorted(clients)), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_private(path, json.dumps(sorted(clients)))

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from schemas.errors import ConfigError
+from warehouse.files import write_private
 
 __all__ = ["ID_HEX_CHARS", "default_key_file", "load_secret", "pseudonymize"]
 
@@ -52,9 +53,7 @@ def load_secret(*, env_value: str | None, key_file: Path, warehouse: Path) -> by
         raise ConfigError("the key file must be kept outside the warehouse")
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+        write_private(key_file, secrets.token_hex(32) + "\n", exclusive=True)
     if key_file.stat().st_mode & 0o077:
         raise ConfigError(f"the key file {key_file} is readable by others; run chmod 600 on it")
     value = key_file.read_text().strip()

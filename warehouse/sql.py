@@ -25,8 +25,6 @@ import csv
 import io
 import json
 import logging
-import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from warehouse.files import install_private, temp_path
 from warehouse.store import TableStore
 from warehouse.tables import TABLES, TableSpec
 
@@ -347,7 +346,7 @@ def write_database(warehouse: Path) -> Path:
     warehouse.mkdir(parents=True, exist_ok=True, mode=0o700)
     for stale in warehouse.glob(f".{DATABASE_NAME}.*.tmp*"):
         stale.unlink(missing_ok=True)
-    tmp = warehouse / f".{DATABASE_NAME}.{uuid.uuid4().hex}.tmp"
+    tmp = temp_path(target)
     try:
         con = duckdb.connect(str(tmp))
         try:
@@ -355,10 +354,7 @@ def write_database(warehouse: Path) -> Path:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        tmp.chmod(0o600)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(target)
+        install_private(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)

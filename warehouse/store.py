@@ -22,13 +22,15 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
 from schemas.base import validate_frame
 from schemas.errors import WarehouseError
+from warehouse.files import fsync_dir
 from warehouse.tables import TABLES, TableSpec
 
 __all__ = ["TableStore"]
@@ -42,12 +44,14 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+@contextmanager
+def _removed_on_failure(version: Path) -> Iterator[None]:
+    """Remove the version folder being built if the block raises (anything, even Ctrl-C)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        yield
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        raise
 
 
 def _part_name(part: pl.DataFrame, spec: TableSpec) -> str:
@@ -151,15 +155,12 @@ class TableStore:
         if spec.sort_by:
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         new_version = self._new_version_dir(name)
-        try:
+        with _removed_on_failure(new_version):
             if spec.partition_by:
                 self._write_partitions(new_version, spec, frame)
             else:
                 self._write_file(frame, new_version / DATA_FILE)
             self._commit(name, new_version)
-        except BaseException:
-            shutil.rmtree(new_version, ignore_errors=True)
-            raise
 
     def upsert(
         self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
@@ -192,14 +193,11 @@ class TableStore:
         touched_str = {tuple(str(v) for v in row) for row in touched}
         keys = frame.select(spec.key).unique()
         new_version = self._new_version_dir(name)
-        try:
+        with _removed_on_failure(new_version):
             if previous is not None:
                 self._carry_over(previous, new_version, spec, keys=keys, touched=touched_str)
             self._write_partitions(new_version, spec, frame)
             self._commit(name, new_version)
-        except BaseException:
-            shutil.rmtree(new_version, ignore_errors=True)
-            raise
 
     def _carry_over(
         self,
@@ -249,12 +247,9 @@ class TableStore:
             else {tuple(str(v) for v in row) for row in partition_values.rows()}
         )
         new_version = self._new_version_dir(name)
-        try:
+        with _removed_on_failure(new_version):
             self._carry_over(previous, new_version, spec, keys=keys.select(on), touched=touched)
             self._commit(name, new_version)
-        except BaseException:
-            shutil.rmtree(new_version, ignore_errors=True)
-            raise
 
     def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
         """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
@@ -300,7 +295,7 @@ class TableStore:
         tmp_link.symlink_to(os.path.relpath(final, link.parent))
         old = self.current_version(name)
         tmp_link.replace(link)
-        _fsync_dir(link.parent)
+        fsync_dir(link.parent)
         if old is not None and old != final:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandera.polars as pa
+import polars as pl
 
 from schemas.activities import Activities
 from schemas.activity_metrics import ActivityMetrics
@@ -21,7 +22,7 @@ from schemas.run_journal import RunJournal
 from schemas.samples import Samples
 from schemas.weekly_adherence import WeeklyAdherence
 
-__all__ = ["TABLES", "TableSpec"]
+__all__ = ["TABLES", "TableSpec", "sample_partitions", "start_year", "with_sample_partition"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,32 @@ TABLES: dict[str, TableSpec] = {
 def register(spec: TableSpec) -> None:
     """Add a table to :data:`TABLES` (used by modules that define derived tables)."""
     TABLES[spec.name] = spec
+
+
+def start_year(start_utc: pl.Expr | None = None) -> pl.Expr:
+    """The ``year`` partition of an activity's samples: the UTC year of its start.
+
+    0 when the watch clock was never set (no start time). The one place this rule is stated.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> frame = pl.DataFrame({"start_utc": [dt.datetime(2026, 3, 1), None]})
+    >>> frame.select(start_year())["year"].to_list()
+    [2026, 0]
+    """
+    column = pl.col("start_utc") if start_utc is None else start_utc
+    return column.dt.year().fill_null(0).cast(pl.Int32).alias("year")
+
+
+def sample_partitions(activities: pl.DataFrame) -> pl.DataFrame:
+    """The ``(client_id, year)`` partitions of ``samples`` that hold these activities' samples."""
+    return activities.select("client_id", start_year()).unique()
+
+
+def with_sample_partition(samples: pl.DataFrame, activities: pl.DataFrame) -> pl.DataFrame:
+    """Add the ``year`` partition column to samples, from their activity's start."""
+    years = activities.select("activity_id", start_year())
+    return samples.join(years, on="activity_id", how="left").with_columns(
+        pl.col("year").fill_null(0)
+    )

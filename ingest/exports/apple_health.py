@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import defusedxml
 import defusedxml.ElementTree as SafeET
 import polars as pl
 
@@ -39,7 +38,8 @@ from ingest.exports.model import DecodedSource, ExportItem, SourceMeta
 from ingest.exports.zipview import CheckedZip
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, empty_frame
 from ingest.gpx import read_gpx
-from schemas.errors import CorruptFile, IngestError, UnsafeInput
+from ingest.xml_safety import unsafe_xml_refused
+from schemas.errors import CorruptFile, IngestError
 
 __all__ = [
     "WORKOUT_SPORTS",
@@ -205,20 +205,8 @@ def _top_level(stream: IO[bytes]) -> Iterator[ET.Element]:
 
 def _elements(open_stream: Callable[[], IO[bytes]], *, cut_doctype: bool) -> Iterator[ET.Element]:
     """Top-level elements, with the hardening and error translation of this module."""
-    try:
-        with open_stream() as raw:
-            yield from _top_level(io.BufferedReader(_DoctypeCut(raw)) if cut_doctype else raw)
-    except (
-        defusedxml.EntitiesForbidden,
-        defusedxml.ExternalReferenceForbidden,
-        defusedxml.DTDForbidden,
-    ) as exc:
-        raise UnsafeInput(
-            "xml_entities",
-            "This Apple Health export contains hidden XML instructions (entities or links to "
-            "other files) that could be used to attack the system, so it was not opened.",
-            detail=type(exc).__name__,
-        ) from exc
+    with unsafe_xml_refused("Apple Health export"), open_stream() as raw:
+        yield from _top_level(io.BufferedReader(_DoctypeCut(raw)) if cut_doctype else raw)
 
 
 def _workout(element: ET.Element) -> AppleWorkout | None:

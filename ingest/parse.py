@@ -34,6 +34,7 @@ from ingest.summaries import clean_samples, summarize_activity
 from schemas.activities import Activities
 from schemas.base import validate_frame
 from schemas.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
+from schemas.files import Outcome
 from schemas.hrv import Hrv
 from schemas.laps import Laps
 from schemas.samples import Samples
@@ -58,7 +59,7 @@ class FileResult:
 
     sha256: str
     detected_format: str
-    outcome: str
+    outcome: Outcome
     container_sha256: str | None = None
     reason_code: str | None = None
     reason_message: str | None = None
@@ -78,6 +79,19 @@ class FileResult:
     """:class:`ingest.exports.WellnessReading` values read from this file (monitoring FIT)."""
     non_activity_kind: str | None = None
     """A valid non-workout member of an export: its kind (``monitoring_b``, ``settings`` ...)."""
+
+    def walk(self) -> list[FileResult]:
+        """Return the result and every archive member below it, depth first (one ``files`` row each)."""
+        out = [self]
+        for member in self.members:
+            out.extend(member.walk())
+        return out
+
+    def leaves(self) -> list[FileResult]:
+        """The results below this one that are not containers (this one, if it is not)."""
+        if not self.members:
+            return [self]
+        return [leaf for member in self.members for leaf in member.leaves()]
 
     @property
     def activity_ids(self) -> list[str]:
@@ -118,11 +132,7 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
             }
         )
         ids = {"activity_id": activity_id, "client_id": client_id}
-        start = summary["start_utc"]
-        year = start.year if start is not None else 0
-        samples.append(
-            cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}, year=pl.lit(year))
-        )
+        samples.append(cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
     activities = pl.DataFrame(rows, infer_schema_length=None)
@@ -143,19 +153,13 @@ FRAME_MODELS: dict[str, type[pa.DataFrameModel]] = {
 }
 """The schema each of a file's frames must pass before it may be written."""
 
-PASS_THROUGH = {"samples": ("year",)}
-"""Columns a frame carries for the warehouse's partitioning that its schema does not list."""
-
 
 def _select(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    columns = [*FRAME_MODELS[name].to_schema().columns, *PASS_THROUGH.get(name, ())]
-    return frame.select(columns)
+    return frame.select(list(FRAME_MODELS[name].to_schema().columns))
 
 
 def _validated(name: str, frame: pl.DataFrame) -> pl.DataFrame:
-    extra = list(PASS_THROUGH.get(name, ()))
-    checked = validate_frame(FRAME_MODELS[name], frame.drop(extra))
-    return checked.with_columns(frame.select(extra)) if extra else checked
+    return validate_frame(FRAME_MODELS[name], frame)
 
 
 def validate_results(results: Sequence[FileResult]) -> None:
@@ -165,7 +169,7 @@ def validate_results(results: Sequence[FileResult]) -> None:
     file. When the batch fails, each file is checked on its own to find the culprits, whose
     outcome becomes ``quarantined`` with the failing checks as evidence.
     """
-    items = [r for top in results for r in _flatten([top]) if r.activities is not None]
+    items = [r for top in results for r in top.leaves() if r.activities is not None]
     if not items:
         return
     try:
@@ -210,7 +214,7 @@ def _failed(result: FileResult, error: IngestError) -> FileResult:
     skip = isinstance(error, NotAnActivity) or (
         result.container_sha256 is not None and error.reason_code in MEMBER_SKIP_CODES
     )
-    result.outcome = "skipped" if skip else "quarantined"
+    result.outcome = Outcome.SKIPPED if skip else Outcome.QUARANTINED
     result.reason_code = error.reason_code
     result.reason_message = error.message
     result.detail = error.detail
@@ -229,6 +233,7 @@ def parse_file(
     reader: Callable[[bytes, str], ParsedFile] = read_activity_file,
     validate: bool = True,
     on_member: Callable[[int], None] | None = None,
+    detected_format: str | None = None,
 ) -> FileResult:
     """Turn one file's bytes into frames and an outcome.
 
@@ -247,6 +252,9 @@ def parse_file(
         must then call :func:`validate_results` (cheaper for a batch).
     on_member
         Called with the number of members read so far while a whole-account export is read.
+    detected_format
+        The format the caller already judged from these bytes (:func:`ingest.detect.detect_format`);
+        ``None`` judges it here.
 
     Returns
     -------
@@ -258,12 +266,12 @@ def parse_file(
     result = FileResult(
         sha256=sha256,
         detected_format="unknown",
-        outcome="quarantined",
+        outcome=Outcome.QUARANTINED,
         container_sha256=container_sha256,
         member_name=member_name,
     )
     try:
-        fmt = detect_format(data)
+        fmt = detected_format or detect_format(data)
         result.detected_format = fmt
         if fmt == "zip":
             checked = open_checked_zip(data, limits)
@@ -296,7 +304,7 @@ def parse_file(
             frames = {name: _validated(name, frame) for name, frame in frames.items()}
     except IngestError as error:
         return _failed(result, error)
-    result.outcome = "ingested"
+    result.outcome = Outcome.INGESTED
     result.decoder = parsed.decoder
     result.warnings = parsed.warnings
     if "clock_not_set" in parsed.flags and not parsed.flags & {"recovered", "crc_mismatch"}:
@@ -383,14 +391,14 @@ def _parse_export(
                 reader=reader,
                 validate=validate,
             )
-            for leaf in _flatten([child]):
+            for leaf in child.leaves():
                 if leaf.activities is not None:
                     leaf.activities = apply_source_meta(leaf.activities, item.meta)
         elif isinstance(item, DecodedSource):
             child = FileResult(
                 sha256=item.sha256,
                 detected_format=item.parsed.source_format,
-                outcome="ingested",
+                outcome=Outcome.INGESTED,
                 container_sha256=result.sha256,
                 member_name=item.name,
                 decoder=item.parsed.decoder,
@@ -411,7 +419,7 @@ def _parse_export(
             child = FileResult(
                 sha256=item.sha256,
                 detected_format=item.detected_format,
-                outcome="skipped",
+                outcome=Outcome.SKIPPED,
                 container_sha256=result.sha256,
                 member_name=item.name,
                 reason_code="not_an_activity",
@@ -428,10 +436,14 @@ def _parse_export(
 def _summarise_container(result: FileResult) -> FileResult:
     """Set a container's outcome and reason from its members' outcomes."""
     result.reason_code = result.reason_message = None
-    outcomes = [m.outcome for m in _flatten(result.members)]
-    refused = [m for m in _flatten(result.members) if m.outcome == "quarantined"]
-    if "ingested" in outcomes:
-        result.outcome = "ingested"
+    outcomes = [m.outcome for m in [leaf for m in result.members for leaf in m.leaves()]]
+    refused = [
+        m
+        for m in [leaf for m in result.members for leaf in m.leaves()]
+        if m.outcome == Outcome.QUARANTINED
+    ]
+    if Outcome.INGESTED in outcomes:
+        result.outcome = Outcome.INGESTED
         if refused:
             result.reason_code = "some_members_refused"
             result.reason_message = (
@@ -439,22 +451,12 @@ def _summarise_container(result: FileResult) -> FileResult:
             )
     elif refused and len(refused) == len(outcomes):
         first = refused[0]
-        result.outcome = "quarantined"
+        result.outcome = Outcome.QUARANTINED
         result.reason_code = first.reason_code
         result.reason_message = first.reason_message
         result.detail = first.detail
     else:
-        result.outcome = "skipped"
+        result.outcome = Outcome.SKIPPED
         result.reason_code = "no_activities"
         result.reason_message = "This archive holds no recorded workout."
     return result
-
-
-def _flatten(results: list[FileResult]) -> list[FileResult]:
-    out: list[FileResult] = []
-    for r in results:
-        if r.members:
-            out.extend(_flatten(r.members))
-        else:
-            out.append(r)
-    return out
