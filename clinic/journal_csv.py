@@ -25,7 +25,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import polars as pl
 
-from schemas.errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue
+from schemas.errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue, TableFileError
 from schemas.ids import make_entry_id
 
 __all__ = [
@@ -318,6 +318,36 @@ def header_problems(
     repeated = sorted({name for name in header if list(header).count(name) > 1})
     checks = (("missing", missing), ("unknown", unknown), ("repeated", repeated))
     return [f"{what} column(s) " + ", ".join(names) for what, names in checks if names]
+
+
+def require_header(
+    header: Sequence[str],
+    *,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    error: type[TableFileError],
+    what: str,
+) -> None:
+    """Raise ``error`` (line 1, expected and found columns) when the header of a ``what`` is wrong.
+
+    Examples
+    --------
+    >>> from schemas.errors import PlanInvalid
+    >>> try:
+    ...     require_header(("week_start",), required=("week_start", "sessions"), error=PlanInvalid,
+    ...                    what="plan")
+    ... except PlanInvalid as exc:
+    ...     print(exc.message, "|", exc.detail)
+    the plan header is wrong: missing column(s) sessions | line 1; expected week_start,sessions; got week_start
+    """
+    problems = header_problems(header, required=required, optional=optional)
+    if problems:
+        raise error(
+            f"the {what} header is wrong: " + "; ".join(problems),
+            line=1,
+            expected=",".join(required) + "".join(f"[,{name}]" for name in optional),
+            got=",".join(header),
+        )
 
 
 def header_cells(cells: Sequence[str]) -> tuple[str, ...]:

@@ -24,10 +24,10 @@ from clinic.journal_csv import (
     CellError,
     decode_csv_text,
     header_cells,
-    header_problems,
     iter_csv_records,
     iter_parsed_rows,
     parse_number,
+    require_header,
 )
 from schemas.errors import PlanInvalid, RowIssue
 from schemas.plans import PLAN_SESSION_TYPES as SCHEMA_SESSION_TYPES
@@ -118,7 +118,13 @@ def read_plan(data: bytes, *, client_id: str) -> PlanReadResult:
     if first is None:
         raise PlanInvalid("the file has no header line")
     header = header_cells(first[1])
-    _check_header(header)
+    require_header(
+        header,
+        required=PLAN_REQUIRED_COLUMNS,
+        optional=PLAN_OPTIONAL_COLUMNS,
+        error=PlanInvalid,
+        what="plan",
+    )
     rows: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     issues: list[RowIssue] = []
@@ -148,19 +154,6 @@ def read_plan(data: bytes, *, client_id: str) -> PlanReadResult:
     )
     logger.info("plan: %d weeks, %d rows refused", plans.height, len(issues))
     return PlanReadResult(plans=plans, notes=notes_frame, issues=tuple(issues))
-
-
-def _check_header(header: tuple[str, ...]) -> None:
-    problems = header_problems(
-        header, required=PLAN_REQUIRED_COLUMNS, optional=PLAN_OPTIONAL_COLUMNS
-    )
-    if problems:
-        raise PlanInvalid(
-            "the plan header is wrong: " + "; ".join(problems),
-            line=1,
-            expected="week_start,sessions,minutes[,session_type][,notes]",
-            got=",".join(header),
-        )
 
 
 def _parse_row(row: dict[str, str]) -> dict[str, Any]:

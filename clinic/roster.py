@@ -27,9 +27,9 @@ from clinic.journal_csv import (
     CellError,
     decode_csv_text,
     header_cells,
-    header_problems,
     iter_csv_records,
     iter_parsed_rows,
+    require_header,
 )
 from schemas.errors import RosterInvalid, RowIssue
 
@@ -154,7 +154,13 @@ def read_roster(
     if first is None:
         raise RosterInvalid("the file has no header line")
     header = header_cells(first[1])
-    _check_header(header)
+    require_header(
+        header,
+        required=ROSTER_REQUIRED_COLUMNS,
+        optional=ROSTER_OPTIONAL_COLUMNS,
+        error=RosterInvalid,
+        what="roster",
+    )
     lines_by_code: dict[str, list[int]] = {}
     issues: list[RowIssue] = []
 
@@ -187,19 +193,6 @@ def _duplicate_issue(line: int, code: str) -> RowIssue:
         message=f"client code {code!r} is on more than one row; all its rows were skipped",
         column="client_code",
     )
-
-
-def _check_header(header: tuple[str, ...]) -> None:
-    problems = header_problems(
-        header, required=ROSTER_REQUIRED_COLUMNS, optional=ROSTER_OPTIONAL_COLUMNS
-    )
-    if problems:
-        raise RosterInvalid(
-            "the roster header is wrong: " + "; ".join(problems),
-            line=1,
-            expected=",".join(ROSTER_REQUIRED_COLUMNS) + "[,lthr]",
-            got=",".join(header),
-        )
 
 
 @cache
