@@ -79,9 +79,16 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
     for (client_id,), rows in indicators.sort("client_id", "local_date").group_by(
         "client_id", maintain_order=True
     ):
-        out.write(f"  {codes.get(str(client_id), client_id)}: {rows.height} indicator-days\n")
+        days = int(rows["days"].sum())
+        out.write(
+            f"  {codes.get(str(client_id), client_id)}: {rows.height} episode(s), "
+            f"{days} day(s) raised\n"
+        )
         for row in rows.unique("indicator", keep="last", maintain_order=True).iter_rows(named=True):
-            out.write(f"    {row['local_date']} {row['indicator']}: {row['explanation']}\n")
+            span = f"{row['local_date']} to {row['until_date']}" + (
+                " (ongoing)" if row["ongoing"] else ""
+            )
+            out.write(f"    {span} {row['indicator']}: {row['explanation']}\n")
     out.write(
         f"\nWarehouse: {warehouse}\nQuery it with SQL, e.g.:\n"
         f"  mindmiles query --warehouse {warehouse} "

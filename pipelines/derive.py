@@ -1,7 +1,8 @@
 """The derived tables, rebuilt for the clients a run affected (wiring of ``transform/``).
 
-Order: ``run_journal`` (journal join) and ``weekly_adherence`` from activities, journal and plans;
-then per-activity load (``activity_metrics``), ``daily_load`` and ``indicators``. Every derived table
+Order: ``run_journal`` (journal join); per-activity load and heart-rate zones
+(``activity_metrics``); ``weekly_adherence`` from activities, journal, plans and zones; then
+``daily_load`` and ``indicators``. Every derived table
 is keyed by ``client_id``: the rows of the affected clients are replaced, all others are untouched,
 so a run with nothing new rewrites nothing.
 """
@@ -21,7 +22,7 @@ from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
 from transform.indicators import indicators
 from transform.run_journal import build_run_journal
-from transform.trimp import activity_metrics, hr_load
+from transform.trimp import activity_metrics, hr_load, threshold_hour_load
 from warehouse.store import TableStore
 from warehouse.tables import sample_partitions
 
@@ -58,15 +59,19 @@ def derive_for_clients(
     """Rebuild every derived table for ``clients`` with ``thresholds``; return rows per table.
 
     Clients are processed :data:`CLIENTS_PER_CHUNK` at a time, so memory does not grow with the
-    number of clients. ``daily_load`` runs, for each client, from the first to the last day with
-    any activity or journal entry of that client, so the result depends on the data only (never on
-    the clock).
+    number of clients. ``daily_load`` runs, for each client, from their first day with any
+    activity or journal entry to the clinic's last such day (any client's), so the result depends
+    on the data only (never on the clock) and a client who stops recording keeps getting days.
     """
     if not clients:
         return {}
     ordered = sorted(clients)
-    activities_all = _only(store.read("activities"), ordered)
-    journal_all = _only(store.read("journal"), ordered)
+    activities_every, journal_every = store.read("activities"), store.read("journal")
+    # Every client's days run to the clinic's last day with data, so that a client who stops
+    # recording still has days on which disengagement or silence can be seen (data, no clock).
+    clinic_end = last_data_date(activities_every, journal_every)
+    activities_all = _only(activities_every, ordered)
+    journal_all = _only(journal_every, ordered)
     plans_all = _only(store.read("plans"), ordered)
     roster_all = _only(store.read("roster"), ordered)
     hrv_all = _only(store.read("hrv"), ordered)
@@ -82,6 +87,7 @@ def derive_for_clients(
             roster=_only(roster_all, chunk),
             hrv=_only(hrv_all, chunk),
             thresholds=thresholds,
+            clinic_end=clinic_end,
         ).items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
@@ -105,12 +111,12 @@ def _derive_chunk(
     roster: pl.DataFrame,
     hrv: pl.DataFrame,
     thresholds: Thresholds,
+    clinic_end: dt.date | None,
 ) -> dict[str, pl.DataFrame | None]:
     load = thresholds.load
     partitions = sample_partitions(activities).rows()
     samples = store.read("samples", partitions=partitions).drop("year")
     run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
-    adherence = build_weekly_adherence(activities, journal, plans, config=thresholds.adherence)
     metrics = activity_metrics(
         activities,
         roster,
@@ -120,10 +126,15 @@ def _derive_chunk(
         hrv=hrv_metrics(hrv, config=load),
         config=load,
     )
+    adherence = build_weekly_adherence(
+        activities, journal, plans, zones=metrics, config=thresholds.adherence
+    )
     del samples
     daily_frames = []
     for client in clients:
         end = last_data_date(_only(activities, [client]), _only(journal, [client]))
+        if end is not None and clinic_end is not None:
+            end = max(end, clinic_end)
         if end is not None:
             daily_frames.append(
                 daily_load(
@@ -136,5 +147,15 @@ def _derive_chunk(
         "weekly_adherence": adherence,
         "activity_metrics": metrics,
         "daily_load": daily,
-        "indicators": indicators(daily, metrics, config=load) if daily is not None else None,
+        "indicators": (
+            indicators(
+                daily,
+                metrics,
+                weekly_adherence=adherence,
+                calibration=threshold_hour_load(roster, config=load),
+                config=load,
+            )
+            if daily is not None
+            else None
+        ),
     }

@@ -477,7 +477,15 @@ def run_ingest(
                 inbox.move_processed(candidate, sha)
         watch.lap("write")
 
-        if roster_changed or any(store.current_version(name) is None for name in DERIVED_TABLES):
+        outdated = [name for name in DERIVED_TABLES if store.is_outdated(name)]
+        for name in outdated:  # written by an older mindmiles: rebuilt whole below
+            log.info("derived table %s has other columns than its model: rebuilding it", name)
+            store.reset(name)
+        if (
+            roster_changed
+            or outdated
+            or any(store.current_version(name) is None for name in DERIVED_TABLES)
+        ):
             affected |= set(store.read("activities")["client_id"].unique().to_list())
             affected |= set(roster["client_id"].to_list())
         write_pending(settings.warehouse, affected)
@@ -486,7 +494,11 @@ def run_ingest(
         watch.lap("derive")
 
         summary.reason_codes = dict(sorted(reasons.items()))
-        if affected or summary.files_seen or not (settings.warehouse / DATABASE_NAME).exists():
+        # Every table exists, empty when nothing fed it. After the derive check above, which
+        # reads a derived table without a version as "rebuild every client".
+        created = store.ensure_all()
+        database_missing = not (settings.warehouse / DATABASE_NAME).exists()
+        if created or affected or summary.files_seen or database_missing:
             write_database(settings.warehouse)
             try:
                 write_reports(

@@ -18,6 +18,7 @@ from report.model import (
     NO_DATA,
     OPEN_INDICATOR_DAYS,
     ClientReport,
+    IndicatorSummary,
     OverviewRow,
     ReportRules,
 )
@@ -119,10 +120,24 @@ def _sentence(text: str) -> str:
     return escape(text[:1].upper() + text[1:])
 
 
-def _days_raised(days: int, first: dt.date, last: dt.date) -> str:
-    if days == 1:
-        return f"raised on {last:%a %d %b}."
-    return f"raised on {days} days between {first:%d %b} and {last:%d %b}."
+def _days_raised(summary: IndicatorSummary) -> str:
+    s = summary
+    times = "once" if s.episodes == 1 else f"{s.episodes} times"
+    still = " and still holds" if s.ongoing else ""
+    if s.days == 1:
+        return f"raised {times}, on {s.last:%a %d %b}{still}."
+    return (
+        f"raised {times} ({s.days} days in all) between {s.first:%d %b} and {s.last:%d %b}{still}."
+    )
+
+
+def _mood_trend(row: OverviewRow) -> str:
+    if row.mood_recent is None:
+        return "no entries"
+    text = f"{row.mood_recent:.1f}/10"
+    if row.mood_change is not None:
+        text += f" ({row.mood_change:+.1f})"
+    return text
 
 
 def _indicator_list(codes: Sequence[str]) -> str:
@@ -256,7 +271,7 @@ def render_client_page(
     if report.indicator_summary:
         items = "".join(
             f"<li><strong>{_sentence(INDICATOR_TITLES.get(s.code, s.code))}</strong>: "
-            f"{_days_raised(s.days, s.first, s.last)} Latest: {escape(s.explanation)}</li>"
+            f"{_days_raised(s)} Latest: {escape(s.explanation)}</li>"
             for s in report.indicator_summary
         )
         parts.append(f"<ul>{items}</ul>")
@@ -324,12 +339,14 @@ def render_overview(
             lines.append(
                 f'<tr><td><a href="{escape(href)}">{escape(row.code)}</a></td>'
                 f'<td>{_chip(row.band, words)}</td><td class="num">{minutes}</td>'
-                f"<td>{_indicator_list(row.open_indicators)}</td><td>{strip}</td>"
+                f"<td>{_indicator_list(row.open_indicators)}</td>"
+                f'<td class="num">{_mood_trend(row)}</td><td>{strip}</td>'
                 f'<td>{last}</td><td class="num">{row.refused_files}</td></tr>'
             )
         body.append(
             "<table><thead><tr><th>client</th><th>this week</th>"
             '<th class="num">minutes done / planned</th><th>open indicators</th>'
+            '<th class="num">mood, last 4 weeks (change on before)</th>'
             f"<th>last {len(rows[0].weeks)} weeks</th><th>last data</th>"
             '<th class="num">files refused</th></tr></thead>'
             f"<tbody>{''.join(lines)}</tbody></table>"

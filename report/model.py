@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 OPEN_INDICATOR_DAYS = 7
-"""An indicator is *open* when raised on one of the last 7 days up to ``as_of``."""
+"""An indicator is *open* when an episode of it reaches one of the last 7 days up to ``as_of``."""
 
 ACWR_SWEET_SPOT = (0.8, 1.3)
 """Acute:chronic ratio zone of lowest injury risk (Gabbett 2016), shaded green."""
@@ -167,14 +167,18 @@ class RunRow:
 
 @dataclass(frozen=True)
 class IndicatorSummary:
-    """One indicator over the window: on how many days it was raised, and its latest words."""
+    """One indicator over the window: its episodes, the days raised, and its latest words."""
 
     code: str
     days: int
     first: dt.date
     last: dt.date
     explanation: str
-    """The explanation of the most recent day it was raised."""
+    """The explanation of the most recent episode (its peak day)."""
+    episodes: int = 1
+    """Episodes (runs of consecutive days raised) overlapping the window."""
+    ongoing: bool = False
+    """Whether the latest episode still held on the client's last day."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ class ClientReport:
     sleep_week: list[float | None]
     runs: list[RunRow]
     indicators: list[tuple[dt.date, str, str]]
-    """(day, code, plain explanation) of every indicator raised in the window, newest first."""
+    """(first day, code, plain explanation) of every episode in the window, newest first."""
     indicator_summary: list[IndicatorSummary]
     """Each indicator raised in the window, most recently raised first."""
     open_indicators: list[str]
@@ -235,6 +239,35 @@ class OverviewRow:
     weeks: list[dt.date]
     bands: list[str | None]
     concern: tuple[int, int, int]
+    mood_recent: float | None = None
+    """Mean daily mood (0-10) over the last :data:`MOOD_TREND_DAYS` days up to ``as_of``."""
+    mood_change: float | None = None
+    """``mood_recent`` minus the mean daily mood of the shown days before those (the client's
+    own earlier level); null when either has no entry."""
+
+
+MOOD_TREND_DAYS = 28
+"""The overview's mood trend: the last four weeks against the weeks shown before them."""
+
+
+def mood_trend(
+    days: Sequence[dt.date], mood: Sequence[float | None], as_of: dt.date
+) -> tuple[float | None, float | None]:
+    """Mean mood of the last :data:`MOOD_TREND_DAYS` days and its change on the days before.
+
+    Examples
+    --------
+    >>> d = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(56)]
+    >>> mood_trend(d, [7.0] * 28 + [5.0] * 28, d[-1])
+    (5.0, -2.0)
+    """
+    start = as_of - dt.timedelta(days=MOOD_TREND_DAYS - 1)
+    recent = [m for d, m in zip(days, mood, strict=True) if m is not None and start <= d <= as_of]
+    before = [m for d, m in zip(days, mood, strict=True) if m is not None and d < start]
+    if not recent:
+        return None, None
+    mean = sum(recent) / len(recent)
+    return mean, (mean - sum(before) / len(before)) if before else None
 
 
 def week_start(day: dt.date) -> dt.date:
@@ -346,25 +379,37 @@ def client_report(
     ]
 
     raised = _mine(inputs.indicators, client_id)
-    signals = raised.filter((pl.col("indicator") != "insufficient_data") & in_window).sort(
+    overlaps = (pl.col("until_date") >= first_day) & (pl.col("local_date") <= as_of)
+    episodes = raised.filter((pl.col("indicator") != "insufficient_data") & overlaps).sort(
         "local_date", "indicator", descending=[True, False]
     )
     indicator_rows = [
         (row["local_date"], row["indicator"], row["explanation"])
-        for row in signals.iter_rows(named=True)
+        for row in episodes.iter_rows(named=True)
     ]
     summary: dict[str, IndicatorSummary] = {}
-    for day, code_, text in indicator_rows:  # newest first: the first row seen is the latest
+    for row in episodes.iter_rows(named=True):  # newest first: the first seen is the latest
+        code_, first, last = row["indicator"], row["local_date"], min(row["until_date"], as_of)
+        span = (last - max(first, first_day)).days + 1
         seen = summary.get(code_)
         summary[code_] = (
-            IndicatorSummary(code_, 1, day, day, text)
+            IndicatorSummary(code_, span, first, last, row["explanation"], 1, bool(row["ongoing"]))
             if seen is None
-            else IndicatorSummary(code_, seen.days + 1, day, seen.last, seen.explanation)
+            else IndicatorSummary(
+                code_,
+                seen.days + span,
+                first,
+                seen.last,
+                seen.explanation,
+                seen.episodes + 1,
+                seen.ongoing,
+            )
         )
     open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
     open_codes: list[str] = []
-    for day, code_, _ in indicator_rows:
-        if day >= open_since and code_ not in open_codes:
+    for row in episodes.iter_rows(named=True):
+        code_ = row["indicator"]
+        if row["until_date"] >= open_since and code_ not in open_codes:
             open_codes.append(code_)
     insufficient = [
         (row["local_date"], row["until_date"], INSUFFICIENT_WORDS.get(row["reason"], row["reason"]))
@@ -447,6 +492,7 @@ def overview_row(report: ClientReport) -> OverviewRow:
     """Return the overview line of a client's report with its concern key (:func:`overview_rows`)."""
     band = report.this_week_band
     days_quiet = (report.as_of - report.last_data).days if report.last_data else 10_000
+    mood_recent, mood_change = mood_trend(report.days, report.mood, report.as_of)
     return OverviewRow(
         code=report.code,
         band=band,
@@ -458,6 +504,8 @@ def overview_row(report: ClientReport) -> OverviewRow:
         weeks=report.weeks,
         bands=report.bands,
         concern=(len(report.open_indicators), CONCERN_ORDER.get(band, 0), days_quiet),
+        mood_recent=mood_recent,
+        mood_change=mood_change,
     )
 
 

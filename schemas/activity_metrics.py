@@ -7,7 +7,24 @@ import polars as pl
 
 from schemas.codes import LOAD_SOURCES
 
-__all__ = ["ActivityMetrics"]
+__all__ = ["HR_ZONE_COLUMNS", "ActivityMetrics"]
+
+HR_ZONE_COLUMNS: tuple[str, ...] = (
+    "hr_zone1_s",
+    "hr_zone2_s",
+    "hr_zone3_s",
+    "hr_zone4_s",
+    "hr_zone5_s",
+)
+"""The time-in-zone columns, zone 1 first (one per ``LoadConfig.edwards_zone_floor_fractions``)."""
+
+_ZONE_RULE = (
+    "of the roster HRmax, lower edge included (LoadConfig.edwards_zone_floor_fractions). Each "
+    "sample with a valid HR (30-240 bpm) weighs the time to the next sample, capped at "
+    "max_sample_gap_s (10 s), as in hr_time_s; HR below 50 % HRmax is in no zone, so the five "
+    "zones sum to at most hr_time_s. Null when the activity has no valid HR time or the client "
+    "no usable roster HRmax."
+)
 
 
 class ActivityMetrics(pa.DataFrameModel):
@@ -19,7 +36,9 @@ class ActivityMetrics(pa.DataFrameModel):
     >>> row = {"activity_id": "a1", "client_id": "c1", "local_date": dt.date(2024, 1, 1),
     ...        "sport": "running", "duration_s": 1800.0, "moving_time_s": 1750.0,
     ...        "distance_m": 5000.0, "sampled_time_s": 1799.0, "hr_time_s": 1799.0,
-    ...        "hr_coverage": 1.0, "trimp_banister": 40.0, "trimp_edwards": 70.0,
+    ...        "hr_coverage": 1.0, "hr_zone1_s": 0.0, "hr_zone2_s": 1197.0,
+    ...        "hr_zone3_s": 602.0, "hr_zone4_s": 0.0, "hr_zone5_s": 0.0,
+    ...        "trimp_banister": 40.0, "trimp_edwards": 70.0,
     ...        "hrtss": None, "rpe": 4.0, "srpe": 116.7, "load": 40.0,
     ...        "load_source": "banister_trimp", "steady_run": False,
     ...        "ef_first_half_mpm_per_bpm": None, "ef_second_half_mpm_per_bpm": None,
@@ -58,6 +77,23 @@ class ActivityMetrics(pa.DataFrameModel):
     )
     hr_coverage: pl.Float64 = pa.Field(
         nullable=True, ge=0, le=1, description="hr_time_s / sampled_time_s (0-1)."
+    )
+    hr_zone1_s: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description=f"Seconds in HR zone 1, 50-60 % {_ZONE_RULE}"
+    )
+    hr_zone2_s: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description=f"Seconds in HR zone 2, 60-70 % {_ZONE_RULE}"
+    )
+    hr_zone3_s: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description=f"Seconds in HR zone 3, 70-80 % {_ZONE_RULE}"
+    )
+    hr_zone4_s: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description=f"Seconds in HR zone 4, 80-90 % {_ZONE_RULE}"
+    )
+    hr_zone5_s: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description=f"Seconds in HR zone 5, 90 % or more (over 100 % included) {_ZONE_RULE}",
     )
     trimp_banister: pl.Float64 = pa.Field(
         nullable=True,
@@ -154,6 +190,15 @@ class ActivityMetrics(pa.DataFrameModel):
         """hr_time_s never exceeds sampled_time_s."""
         return data.lazyframe.select(
             pl.col("hr_time_s").is_null() | (pl.col("hr_time_s") <= pl.col("sampled_time_s") + 1e-6)
+        )
+
+    @pa.dataframe_check
+    @classmethod
+    def hr_zones_within_hr_time(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """The five zones together never exceed hr_time_s."""
+        zones = pl.sum_horizontal(HR_ZONE_COLUMNS)
+        return data.lazyframe.select(
+            pl.col("hr_zone1_s").is_null() | (zones <= pl.col("hr_time_s") + 1e-6)
         )
 
     @pa.dataframe_check

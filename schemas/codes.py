@@ -24,6 +24,9 @@ INDICATOR_CODES: tuple[str, ...] = (
     "low_tsb",
     "aerobic_decoupling",
     "overload_low_wellbeing",
+    "disengagement",
+    "sustained_low_mood",
+    "journal_silence",
     "insufficient_data",
 )
 
@@ -35,6 +38,10 @@ INDICATOR_LABELS: dict[str, str] = {
     "no_rest_day": "no rest day",
     "low_tsb": "low training stress balance",
     "aerobic_decoupling": "heart-rate drift on a steady run",
+    "overload_low_wellbeing": "training load with low mood or sleep",
+    "disengagement": "planned running missed",
+    "sustained_low_mood": "mood low for a sustained period",
+    "journal_silence": "journal entries stopped",
 }
 
 #: Every value the ``reason`` column of an ``insufficient_data`` row can hold.

@@ -54,10 +54,10 @@ class DailyLoad(pa.DataFrameModel):
     atl: pl.Float64 = pa.Field(
         ge=0,
         description="Acute training load: ATL_t = ATL_{t-1} + (1 - e^(-1/7)) (load_t - ATL_{t-1}), "
-        "from 0 the day before the first day.",
+        "from the seed (mean daily load of the first 7 days) on the day before the first day.",
     )
     ctl: pl.Float64 = pa.Field(
-        ge=0, description="Chronic training load: as ATL with tau 42 days, from 0."
+        ge=0, description="Chronic training load: as ATL with tau 42 days, from the same seed."
     )
     tsb: pl.Float64 = pa.Field(
         description="Training stress balance: CTL - ATL of the previous day (0 on the first "
@@ -81,10 +81,10 @@ class DailyLoad(pa.DataFrameModel):
         "load_chronic_uncoupled_mean; null as acwr_coupled."
     )
     ewma_acute: pl.Float64 = pa.Field(
-        ge=0, description="EWMA of load, lambda = 2/(7+1) (Williams et al. 2017), from 0."
+        ge=0, description="EWMA of load, lambda = 2/(7+1) (Williams et al. 2017), from the seed."
     )
     ewma_chronic: pl.Float64 = pa.Field(
-        ge=0, description="EWMA of load, lambda = 2/(28+1) (Williams et al. 2017), from 0."
+        ge=0, description="EWMA of load, lambda = 2/(28+1) (Williams et al. 2017), from the seed."
     )
     acwr_ewma: pl.Float64 = _nullable_ratio(
         "EWMA ACWR: ewma_acute / ewma_chronic; null before 28 days of history or when "
@@ -93,15 +93,20 @@ class DailyLoad(pa.DataFrameModel):
     load_week_sum: pl.Float64 = _nullable_ratio("Sum of the last 7 daily loads (weekly load).")
     load_week_sd: pl.Float64 = _nullable_ratio("Sample SD (n-1) of the last 7 daily loads.")
     monotony: pl.Float64 = _nullable_ratio(
-        "Foster monotony: mean / sample SD of the last 7 daily loads; null before 7 days and "
-        "when the SD is 0 (see monotony_sd_zero)."
+        "Foster monotony: mean / sample SD of the last 7 daily loads, capped at monotony_cap "
+        "(10, as Runalyze); the cap for 7 identical non-zero loads (SD 0); null before 7 days "
+        "and for a week of rest."
+    )
+    monotony_uncapped: pl.Float64 = _nullable_ratio(
+        "Foster monotony before the cap (for analysts); null when the SD is 0 (see "
+        "monotony_sd_zero) and before 7 days."
     )
     monotony_sd_zero: bool = pa.Field(
         nullable=True,
         description="True when the last 7 daily loads are identical (SD 0, monotony "
         "undefined); null before 7 days.",
     )
-    strain: pl.Float64 = _nullable_ratio("Foster strain: load_week_sum * monotony.")
+    strain: pl.Float64 = _nullable_ratio("Foster strain: load_week_sum * monotony (capped).")
     run_distance_week_m: pl.Float64 = _nullable_ratio(
         "Running distance of the last 7 days, metres."
     )
@@ -120,6 +125,7 @@ class DailyLoad(pa.DataFrameModel):
     consecutive_active_days: pl.Int32 = pa.Field(
         ge=0, description="Days in a row, up to this day, with any activity (no rest day)."
     )
+    journal_entries: pl.Int32 = pa.Field(ge=0, description="Journal entries this day.")
     journal_entries_week: pl.Int32 = pa.Field(
         ge=0, description="Journal entries with mood or sleep in the last 7 days."
     )
@@ -175,7 +181,8 @@ class DailyLoad(pa.DataFrameModel):
     @pa.dataframe_check
     @classmethod
     def monotony_null_when_sd_zero(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """Monotony is never reported for a week of identical loads."""
+        """The uncapped monotony is never reported for a week of identical loads."""
         return data.lazyframe.select(
-            ~pl.col("monotony_sd_zero").fill_null(value=False) | pl.col("monotony").is_null()
+            ~pl.col("monotony_sd_zero").fill_null(value=False)
+            | pl.col("monotony_uncapped").is_null()
         )

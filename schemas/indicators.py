@@ -1,4 +1,4 @@
-"""Pandera model for the ``indicators`` table (one row per client, day and indicator raised)."""
+"""Pandera model for the ``indicators`` table (one row per client, indicator and episode)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ __all__ = ["Indicators"]
 
 
 class Indicators(pa.DataFrameModel):
-    """Overtraining indicators and "insufficient_data" notes, in plain language.
+    """Indicators for therapists and "insufficient_data" notes, in plain language.
+
+    One row per episode: a run of consecutive days on which the indicator was raised, from
+    ``local_date`` to ``until_date`` (``days`` of them; ``ongoing`` when it still held on the
+    client's last day). Value, threshold and explanation are those of the episode's peak day.
 
     Examples
     --------
     >>> import datetime as dt
     >>> row = {"client_id": "c1", "local_date": dt.date(2024, 3, 1),
-    ...        "until_date": dt.date(2024, 3, 1), "indicator": "low_tsb", "reason": None,
+    ...        "until_date": dt.date(2024, 3, 1), "days": 1, "ongoing": False,
+    ...        "indicator": "low_tsb", "reason": None,
     ...        "value": -34.0, "comparison": "<", "threshold": -30.0,
     ...        "explanation": "Training stress balance is -34.0 ...", "params_json": "{}"}
     >>> Indicators.validate(pl.DataFrame([row])).height
@@ -28,17 +33,23 @@ class Indicators(pa.DataFrameModel):
         str_length={"min_value": 1}, description="Keyed pseudonym of the client."
     )
     local_date: pl.Date = pa.Field(
-        description="Day the indicator was raised; for insufficient_data, the first day of the "
-        "range it covers."
+        description="First day of the episode (the day the indicator was first raised); for "
+        "insufficient_data, the first day of the range."
     )
     until_date: pl.Date = pa.Field(
-        description="Last day covered: equal to local_date except for insufficient_data "
-        "ranges (one row per client and contiguous range of days with the same reason)."
+        description="Last day of the episode (consecutive days raised) or of the range."
+    )
+    days: pl.Int32 = pa.Field(
+        ge=1, description="Days on which it was raised in this episode (until - local + 1)."
+    )
+    ongoing: bool = pa.Field(
+        description="True when the episode still held on the client's last judged day."
     )
     indicator: str = pa.Field(
         isin=INDICATOR_CODES,
         description="load_spike, high_monotony, distance_jump, no_rest_day, low_tsb, "
-        "aerobic_decoupling, overload_low_wellbeing or insufficient_data.",
+        "aerobic_decoupling, overload_low_wellbeing, disengagement, sustained_low_mood, "
+        "journal_silence or insufficient_data (plain words in schemas/codes.py).",
     )
     reason: str = pa.Field(
         nullable=True,
@@ -49,16 +60,17 @@ class Indicators(pa.DataFrameModel):
     )
     value: pl.Float64 = pa.Field(
         nullable=True,
-        description="The value judged (ratio, monotony, percent, days, TSB, z-score; for "
-        "insufficient_data the largest value in the range); null for a week of identical "
-        "loads (monotony undefined).",
+        description="The value judged on the episode's peak day (ratio, monotony, percent, days, "
+        "TSB, z-score, mood on 0-10; for insufficient_data the largest value in the range).",
     )
     comparison: str = pa.Field(
         isin=[">", ">=", "<", "<="],
         description="How value is compared to threshold to raise the indicator.",
     )
     threshold: pl.Float64 = pa.Field(
-        nullable=True, description="The threshold from LoadConfig that was applied."
+        nullable=True,
+        description="The threshold from LoadConfig that was applied (for sustained_low_mood the "
+        "client's own: the higher of baseline - 1 SD and low_mood_abs).",
     )
     explanation: str = pa.Field(
         str_length={"min_value": 1},

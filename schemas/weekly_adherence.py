@@ -45,6 +45,16 @@ class WeeklyAdherence(pa.DataFrameModel):
     completed_minutes: pl.Float64 = pa.Field(
         ge=0, description="Moving minutes of the counted sessions."
     )
+    easy_share: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1,
+        description="Share (0-1) of the HR-zone time (activity_metrics hr_zone1_s..hr_zone5_s) "
+        "of the week's counted runs (running sports only, walks left out) that lies in the easy "
+        "zones 1 to AdherenceConfig.easy_zones (default 2: 50-70 % HRmax). Time below 50 % "
+        "HRmax is in no zone and counts in neither part. Null when no counted run has HR-zone "
+        "time.",
+    )
     adherence_ratio: pl.Float64 = pa.Field(
         nullable=True,
         ge=0,

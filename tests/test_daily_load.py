@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from schemas.daily_load import DailyLoad
 from transform.daily_load import daily_load
+from transform.load_config import LoadConfig
 
 D0 = dt.date(2024, 3, 1)
 
@@ -76,6 +77,7 @@ def _journal(
 
 
 NO_JOURNAL = _journal()
+FROM_ZERO = LoadConfig(ewma_seed_days=0)  # the textbook start, to check the formulas themselves
 
 
 def _col(frame: pl.DataFrame, name: str) -> list[object]:
@@ -137,7 +139,7 @@ def test_atl_ctl_tsb_impulse() -> None:
     # CTL1 = 100 * 0.0235283 = 2.35283;  CTL2 = 2.35283 * e^(-1/42) = 2.29747
     # TSB1 = CTL0 - ATL0 = 0;  TSB2 = 2.35283 - 13.3122 = -10.9594;
     # TSB3 = 2.29747 - 11.5401 = -9.2426
-    out = daily_load(_acts({1: 100.0}), NO_JOURNAL, end_date=_day(3))
+    out = daily_load(_acts({1: 100.0}), NO_JOURNAL, end_date=_day(3), config=FROM_ZERO)
     assert _col(out, "atl")[:2] == pytest.approx([13.3122, 11.5401], abs=1e-4)
     assert _col(out, "ctl")[:2] == pytest.approx([2.35283, 2.29747], abs=1e-5)
     assert _col(out, "tsb") == pytest.approx([0.0, -10.9594, -9.2426], abs=1e-4)
@@ -146,8 +148,25 @@ def test_atl_ctl_tsb_impulse() -> None:
 def test_atl_constant_load_converges() -> None:
     # Constant load L from 0: ATL_n = L * (1 - e^(-n/7)). After 28 days with L = 50:
     # 50 * (1 - e^-4) = 50 * (1 - 0.0183156) = 49.0842
-    out = daily_load(_acts({i: 50.0 for i in range(1, 29)}), NO_JOURNAL, end_date=_day(28))
+    loads = _acts({i: 50.0 for i in range(1, 29)})
+    out = daily_load(loads, NO_JOURNAL, end_date=_day(28), config=FROM_ZERO)
     assert _col(out, "atl")[-1] == pytest.approx(49.0842, abs=1e-4)
+
+
+def test_seeded_ewma_starts_from_the_first_week() -> None:
+    # Default seed: the mean daily load of the first 7 days (here only 3 exist: 100, 0, 0)
+    # = 33.3333 on the day before day 1. ATL1 = 33.3333 + 0.1331221 * (100 - 33.3333)
+    # = 33.3333 + 8.8748 = 42.2081; ATL2 = 42.2081 * 0.8668779 = 36.5893.
+    out = daily_load(_acts({1: 100.0}), NO_JOURNAL, end_date=_day(3))
+    assert _col(out, "atl")[:2] == pytest.approx([42.2081, 36.5893], abs=1e-4)
+    # TSB1 = CTL0 - ATL0 = seed - seed = 0.
+    assert _col(out, "tsb")[0] == 0.0
+    # A constant load of 50 seeds at 50: ATL, CTL and both EWMAs are 50 from day 1 (from 0,
+    # ATL would still be 49.08 on day 28 and the EWMA ratio 1.156 instead of 1).
+    steady = daily_load(_acts({i: 50.0 for i in range(1, 29)}), NO_JOURNAL, end_date=_day(28))
+    for name in ("atl", "ctl", "ewma_acute", "ewma_chronic"):
+        assert _col(steady, name) == pytest.approx([50.0] * 28)
+    assert _col(steady, "acwr_ewma")[-1] == pytest.approx(1.0)
 
 
 # --- ACWR ---------------------------------------------------------------------------
@@ -174,7 +193,8 @@ def test_acwr_ewma_constant_load() -> None:
     # acute lambda 2/8 = 0.25: 1 - 0.75^28 = 1 - 0.000317 = 0.999683
     # chronic lambda 2/29: 1 - (27/29)^28 = 1 - 0.135218 = 0.864782
     # ACWR = 0.999683 / 0.864782 = 1.155997
-    out = daily_load(_acts({i: 20.0 for i in range(1, 29)}), NO_JOURNAL, end_date=_day(28))
+    loads = _acts({i: 20.0 for i in range(1, 29)})
+    out = daily_load(loads, NO_JOURNAL, end_date=_day(28), config=FROM_ZERO)
     assert _col(out, "ewma_acute")[-1] == pytest.approx(20.0 * 0.999683, abs=1e-4)
     assert _col(out, "acwr_ewma")[-1] == pytest.approx(1.155997, abs=1e-5)
     assert _col(out, "acwr_ewma")[-2] is None
@@ -212,19 +232,33 @@ def test_monotony_and_strain() -> None:
 
 
 def test_zero_sd_week() -> None:
-    # Seven identical loads of 50: SD 0 -> monotony undefined: null, flagged, strain null.
+    # Seven identical loads of 50: SD 0 -> the uncapped monotony is undefined (null, flagged);
+    # the shown monotony is the cap, 10 (Runalyze), and strain = 350 * 10 = 3500.
     out = daily_load(_acts({i: 50.0 for i in range(1, 8)}), NO_JOURNAL, end_date=_day(8))
     day7 = out.sort("local_date").row(6, named=True)
-    assert day7["monotony"] is None
+    assert day7["monotony_uncapped"] is None
+    assert day7["monotony"] == 10.0
     assert day7["monotony_sd_zero"] is True
-    assert day7["strain"] is None
+    assert day7["strain"] == pytest.approx(3500.0)
     # Day 8 is a rest day: loads 50 x 6 and 0, no longer identical.
     # mean 300/7 = 42.857; SD = sqrt((6 * 7.143^2 + 42.857^2) / 6) = sqrt(2142.86/6) = 18.898
     # monotony = 42.857 / 18.898 = 2.2678
     day8 = out.sort("local_date").row(7, named=True)
     assert day8["monotony_sd_zero"] is False
     assert day8["monotony"] == pytest.approx(2.2678, abs=1e-4)
+    assert day8["monotony_uncapped"] == pytest.approx(2.2678, abs=1e-4)
     assert DailyLoad.validate(out).height == 8
+
+
+def test_near_identical_days_are_capped_not_huge() -> None:
+    # Loads 184, 186, 184, 186, 184, 186, 184: mean = 1294 / 7 = 184.857;
+    # deviations -0.857 (x4), +1.143 (x3): squares 0.7347 * 4 + 1.3061 * 3 = 2.9388 + 3.9184
+    # = 6.8571; sample SD = sqrt(6.8571 / 6) = 1.0690; monotony = 184.857 / 1.0690 = 172.92.
+    loads = {i: (184.0 if i % 2 else 186.0) for i in range(1, 8)}
+    last = daily_load(_acts(loads), NO_JOURNAL, end_date=_day(7)).row(-1, named=True)
+    assert last["monotony_uncapped"] == pytest.approx(172.92, abs=0.01)
+    assert last["monotony"] == 10.0
+    assert last["strain"] == pytest.approx(1294.0 * 10.0)
 
 
 # --- distance and streaks -----------------------------------------------------------

@@ -15,10 +15,21 @@ import pytest
 
 from schemas.indicators import Indicators
 from transform.daily_load import daily_load
-from transform.indicators import indicators
+from transform.indicators import indicators as build_indicators
 from transform.load_config import LoadConfig
 
 D0 = dt.date(2024, 3, 1)
+
+# One hour at threshold = 100 load units: threshold-hour TSB equals the TSB of the frames.
+UNIT = pl.DataFrame(
+    {"client_id": ["c1"], "threshold_hour_load": [100.0], "lthr_source": ["roster"]}
+)
+
+
+def indicators(*args: Any, **kwargs: Any) -> pl.DataFrame:
+    """The indicators of hand-written daily frames, in loads where an hour at threshold is 100."""
+    return build_indicators(*args, **{"calibration": UNIT, **kwargs})
+
 
 QUIET: dict[str, Any] = {
     "acwr_ewma": 1.0,
@@ -33,6 +44,16 @@ QUIET: dict[str, Any] = {
     "mood_z": 0.0,
     "sleep_z": 0.0,
     "journal_entries_week": 5,
+    # read by the calendar-week distance, break and engagement rules: a run every day of
+    # 1.5 km (equal weeks: no jump), a settled chronic load, a journal entry a day at 7/10
+    "n_activities": 1,
+    "n_runs": 1,
+    "run_distance_m": 1500.0,
+    "ewma_chronic": 50.0,
+    "journal_entries": 1,
+    "mood_week_mean_frac": 0.7,
+    "mood_baseline_mean_frac": 0.7,
+    "mood_baseline_sd_frac": 0.1,
 }
 
 SCHEMA = {
@@ -51,6 +72,14 @@ SCHEMA = {
     "mood_z": pl.Float64,
     "sleep_z": pl.Float64,
     "journal_entries_week": pl.Int32,
+    "n_activities": pl.Int32,
+    "n_runs": pl.Int32,
+    "run_distance_m": pl.Float64,
+    "ewma_chronic": pl.Float64,
+    "journal_entries": pl.Int32,
+    "mood_week_mean_frac": pl.Float64,
+    "mood_baseline_mean_frac": pl.Float64,
+    "mood_baseline_sd_frac": pl.Float64,
 }
 
 
@@ -96,8 +125,6 @@ def test_quiet_history_raises_nothing_after_28_days() -> None:
         ("acwr_ewma", 1.5, 1.51, "load_spike"),
         # Foster 1998: monotony > 2.0
         ("monotony", 2.0, 2.1, "high_monotony"),
-        # Nielsen et al. 2014: weekly distance up > 30 % (novice runners)
-        ("run_distance_change_pct", 30.0, 31.0, "distance_jump"),
         # TSB below -30
         ("tsb", -30.0, -30.5, "low_tsb"),
     ],
@@ -124,14 +151,16 @@ def test_no_rest_day_at_seven() -> None:
     assert "7 days in a row" in raised["explanation"][0]
 
 
-def test_zero_sd_week_raises_monotony_without_value() -> None:
+def test_zero_sd_week_raises_monotony_at_the_cap() -> None:
+    # daily_load gives the cap (10) for 7 identical non-zero loads, nothing for 7 rest days
     overrides = {
         29: {"monotony": None, "monotony_sd_zero": True, "load_week_sum": 0.0},  # 7 rest days
-        30: {"monotony": None, "monotony_sd_zero": True, "load_week_sum": 350.0},  # 7 x 50
+        30: {"monotony": 10.0, "monotony_sd_zero": True, "load_week_sum": 350.0},  # 7 x 50
     }
     raised = _raised(indicators(_days(30, overrides), NO_RUNS))
     assert raised["indicator"].to_list() == ["high_monotony"]
-    assert raised["value"][0] is None
+    assert raised["value"][0] == 10.0
+    assert "exactly the same load" in raised["explanation"][0]
     assert raised["local_date"][0] == D0 + dt.timedelta(days=29)
 
 
@@ -148,12 +177,15 @@ def test_combined_signal_needs_load_and_low_wellbeing() -> None:
     }
     raised = _raised(indicators(_days(30, overrides), NO_RUNS))
     combined = raised.filter(pl.col("indicator") == "overload_low_wellbeing")
-    assert combined["local_date"].to_list() == [D0 + dt.timedelta(days=d) for d in (28, 29)]
-    # Day 30: the lower of the two low z-scores is the value.
-    assert combined["value"].to_list() == pytest.approx([-1.0, -1.4])
-    day30 = json.loads(combined["params_json"][1])
+    # Days 29 and 30: one episode of two days; its peak is day 30 (z -1.4, the lower of the
+    # two low z-scores of that day, below day 29's -1.0).
+    assert combined.select("local_date", "until_date", "days").rows() == [
+        (D0 + dt.timedelta(days=28), D0 + dt.timedelta(days=29), 2)
+    ]
+    assert combined["value"].to_list() == pytest.approx([-1.4])
+    day30 = json.loads(combined["params_json"][0])
     assert day30["load_signals_raised"] == ["high_monotony", "low_tsb"]
-    assert "mood (z = -1.2) and sleep (z = -1.4)" in combined["explanation"][1]
+    assert "mood (z = -1.2) and sleep (z = -1.4)" in combined["explanation"][0]
     assert raised.filter(pl.col("local_date") == D0 + dt.timedelta(days=27))[
         "indicator"
     ].to_list() == ["load_spike"]
@@ -244,6 +276,23 @@ def test_end_to_end_from_activities() -> None:
     )
     days = daily_load(acts, journal, end_date=D0 + dt.timedelta(days=27))
     out = Indicators.validate(indicators(days, acts))
-    last_day = out.filter(pl.col("local_date") == D0 + dt.timedelta(days=27))
+    end = D0 + dt.timedelta(days=27)
+    last_day = out.filter((pl.col("local_date") <= end) & (pl.col("until_date") >= end))
+    assert last_day.filter(pl.col("indicator") != "insufficient_data")["ongoing"].all()
     codes = set(last_day["indicator"])
     assert {"load_spike", "no_rest_day", "overload_low_wellbeing"} <= codes
+
+
+def test_low_tsb_is_judged_in_threshold_hour_units() -> None:
+    # A client whose hour at threshold is 150 TRIMP: TSB -45 TRIMP = -45 * 100 / 150 = -30.0,
+    # not below -30; -46.5 TRIMP = -31.0: raised, value -31 and the calibration in the params.
+    calibration = UNIT.with_columns(threshold_hour_load=pl.lit(150.0))
+    out = build_indicators(
+        _days(30, {29: {"tsb": -45.0}, 30: {"tsb": -46.5}}), NO_RUNS, calibration=calibration
+    )
+    raised = _raised(out)
+    assert raised.select("indicator", "local_date", "value").rows() == [
+        ("low_tsb", D0 + dt.timedelta(days=29), pytest.approx(-31.0))
+    ]
+    params = json.loads(raised["params_json"][0])
+    assert (params["threshold_hour_load"], params["tsb_trimp"]) == (150.0, -46.5)

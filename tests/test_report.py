@@ -82,10 +82,14 @@ def _activity(
 
 
 def _indicator(client: str, day: dt.date, code: str, text: str, **extra: Any) -> dict[str, Any]:
+    """One episode row: ``day`` to ``until`` (default: one day)."""
+    until = extra.pop("until", day)
     return {
         "client_id": client,
         "local_date": day,
-        "until_date": extra.pop("until", day),
+        "until_date": until,
+        "days": (until - day).days + 1,
+        "ongoing": extra.pop("ongoing", False),
         "indicator": code,
         "explanation": text,
         **extra,
@@ -153,6 +157,7 @@ def make_tables() -> dict[str, pl.DataFrame]:
             "ewma_chronic": 0.0,
             "consecutive_run_days": 1,
             "consecutive_active_days": 1,
+            "journal_entries": 1,
             "journal_entries_week": 1,
             "config_json": "{}",
         },
@@ -228,8 +233,15 @@ def make_tables() -> dict[str, pl.DataFrame]:
         "indicators",
         [
             _indicator(C1, D(2026, 3, 5), "distance_jump", "Distance rose 50 %."),
-            _indicator(C1, D(2026, 3, 16), "load_spike", "Load is 1.6 times the usual."),
-            _indicator(C1, D(2026, 3, 17), "load_spike", "Load is 1.7 times the usual."),
+            # one episode of two days; its words are those of its peak day
+            _indicator(
+                C1,
+                D(2026, 3, 16),
+                "load_spike",
+                "Load is 1.7 times the usual.",
+                until=D(2026, 3, 17),
+                ongoing=True,
+            ),
             _indicator(C1, D(2026, 3, 17), "overload_low_wellbeing", "Load with low mood."),
             _indicator(
                 C1,
@@ -283,7 +295,7 @@ def make_tables() -> dict[str, pl.DataFrame]:
                 "sha256": "3" * 64,
                 "client_id": C1,
                 "outcome": "quarantined",
-                "reason_code": "truncated",
+                "reason_code": "fit_truncated",
                 "reason_message": "The file is cut short.",
             },
             {"sha256": "4" * 64, "client_id": C1, "outcome": "ingested"},
@@ -367,19 +379,31 @@ def test_runs_newest_first_with_mood_change_and_walks_left_out(c1: model.ClientR
 
 
 def test_indicators_in_window_and_open_ones(c1: model.ClientReport) -> None:
+    # episodes, newest first by their first day
     assert [(d, code) for d, code, _ in c1.indicators] == [
-        (D(2026, 3, 17), "load_spike"),
         (D(2026, 3, 17), "overload_low_wellbeing"),
         (D(2026, 3, 16), "load_spike"),
         (D(2026, 3, 5), "distance_jump"),
     ]
-    assert [(s.code, s.days, s.first, s.last, s.explanation) for s in c1.indicator_summary] == [
-        ("load_spike", 2, D(2026, 3, 16), D(2026, 3, 17), "Load is 1.7 times the usual."),
-        ("overload_low_wellbeing", 1, D(2026, 3, 17), D(2026, 3, 17), "Load with low mood."),
-        ("distance_jump", 1, D(2026, 3, 5), D(2026, 3, 5), "Distance rose 50 %."),
+    summary = [
+        (s.code, s.episodes, s.days, s.first, s.last, s.ongoing, s.explanation)
+        for s in c1.indicator_summary
     ]
-    # open = raised from 12 Mar (as_of - 6 days) on
-    assert c1.open_indicators == ["load_spike", "overload_low_wellbeing"]
+    assert summary == [
+        (
+            "overload_low_wellbeing",
+            1,
+            1,
+            D(2026, 3, 17),
+            D(2026, 3, 17),
+            False,
+            "Load with low mood.",
+        ),
+        ("load_spike", 1, 2, D(2026, 3, 16), D(2026, 3, 17), True, "Load is 1.7 times the usual."),
+        ("distance_jump", 1, 1, D(2026, 3, 5), D(2026, 3, 5), False, "Distance rose 50 %."),
+    ]
+    # open = an episode reaching 12 Mar (as_of - 6 days) or later; newest first
+    assert c1.open_indicators == ["overload_low_wellbeing", "load_spike"]
     assert c1.insufficient == [
         (D(2026, 2, 20), D(2026, 3, 5), model.INSUFFICIENT_WORDS["short_history"])
     ]
@@ -419,6 +443,13 @@ def test_overview_puts_the_most_concerning_first() -> None:
         ("C002", "no data", 0),
         ("S", "green", 0),
     ]
+    # mood over the last 4 weeks: C001 6 (3 Mar: (7 + 5) / 2) and 8 (10 Mar: 4 of 5) -> 7.0;
+    # C002 3 of 5 -> 6.0; S none. The 3 weeks shown all lie in those 4 weeks: no "before".
+    assert [(r.mood_recent, r.mood_change) for r in rows] == [
+        (7.0, None),
+        (6.0, None),
+        (None, None),
+    ]
     assert rows[0].refused_files == 3
 
 
@@ -456,7 +487,7 @@ def test_timeline_breaks_lines_at_gaps_and_shades_acwr_zones(c1: model.ClientRep
     )
     assert lone.count('class="line"') == 2
     assert lone.count("<circle") == 1
-    assert text.count('class="marker"') == 4  # one per indicator row in the window
+    assert text.count('class="marker"') == 3  # one per episode in the window
 
 
 def test_nice_ticks_and_doctests() -> None:
@@ -474,14 +505,15 @@ def test_client_page_shows_plain_words(c1: model.ClientReport) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert "Client C001" in page
     assert (
-        "Sudden load increase</strong>: raised on 2 days between 16 Mar and 17 Mar. "
-        "Latest: Load is 1.7 times the usual." in page
+        "Sudden load increase</strong>: raised once (2 days in all) between 16 Mar and 17 Mar "
+        "and still holds. Latest: Load is 1.7 times the usual." in page
     )
     assert "1.6 times" not in page  # only the latest explanation of an indicator is shown
     assert (
-        "Weekly distance jump</strong>: raised on Thu 05 Mar. Latest: Distance rose 50 %." in page
+        "Weekly distance jump</strong>: raised once, on Thu 05 Mar. Latest: Distance rose 50 %."
+        in page
     )
-    assert "sudden load increase, high load together with low mood or sleep" in page
+    assert "high load together with low mood or sleep, sudden load increase" in page
     assert "5/10" in page
     assert "+2" in page
     assert "Weeks with no activity and no journal entry: 16 Mar." in page

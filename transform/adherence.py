@@ -25,6 +25,11 @@ Rules (all thresholds in :class:`AdherenceConfig`):
 - **On-plan streak**: number of consecutive weeks up to and including this one whose band is
   green or rest (``streak_bands``); any other band resets it to 0.
 - **Journal coverage**: journal entries in the week, and distinct days with an entry.
+- **Easy share** (given the per-activity zone times of ``activity_metrics``): of the HR-zone
+  time (``hr_zone1_s`` ... ``hr_zone5_s``) of the week's counted runs (counted sessions whose
+  sport is in ``run_sports``; walks are left out), the share in zones 1 to ``easy_zones``
+  (default 2: below 70 % HRmax). Time below zone 1 is in neither part. Null when no counted run
+  has HR-zone time, and when no zone times are given.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Final
 
 import polars as pl
 
+from schemas.activity_metrics import HR_ZONE_COLUMNS
 from schemas.base import column_names
 from schemas.weekly_adherence import WeeklyAdherence
 
@@ -105,6 +111,9 @@ class AdherenceConfig:
         Band for weeks without a plan row, and for planned rest weeks with no session.
     streak_bands : frozenset of str
         Bands that continue the on-plan streak.
+    easy_zones : int
+        HR zones 1 to ``easy_zones`` are easy for ``easy_share`` (1-5; default 2, i.e. below
+        70 % HRmax).
     """
 
     min_session_s: float = 600.0
@@ -116,6 +125,13 @@ class AdherenceConfig:
     no_plan_band: str = "no_plan"
     rest_band: str = "rest"
     streak_bands: frozenset[str] = frozenset({"green", "rest"})
+    easy_zones: int = 2
+
+    def __post_init__(self) -> None:
+        """Reject an easy-zone count outside the zones that exist."""
+        if not 1 <= self.easy_zones <= len(HR_ZONE_COLUMNS):
+            msg = f"easy_zones must be 1-{len(HR_ZONE_COLUMNS)}, got {self.easy_zones!r}"
+            raise ValueError(msg)
 
 
 DEFAULT_ADHERENCE_CONFIG: Final = AdherenceConfig()
@@ -131,6 +147,7 @@ def build_weekly_adherence(
     journal: pl.DataFrame,
     plans: pl.DataFrame,
     *,
+    zones: pl.DataFrame | None = None,
     config: AdherenceConfig = DEFAULT_ADHERENCE_CONFIG,
 ) -> pl.DataFrame:
     """Build ``weekly_adherence``: planned vs completed running per client and ISO week.
@@ -144,6 +161,10 @@ def build_weekly_adherence(
         The ``journal`` table (``client_id``, ``local_date`` are used).
     plans : polars.DataFrame
         The merged ``plans`` table (one row per client and week).
+    zones : polars.DataFrame, optional
+        Time in HR zones per activity: ``activity_id`` and ``hr_zone1_s`` ... ``hr_zone5_s``,
+        at most one row per activity (the ``activity_metrics`` table). ``activities`` must then
+        carry ``activity_id``. Without it ``easy_share`` is null.
     config : AdherenceConfig
         Thresholds and the band table; see the module docstring.
 
@@ -165,6 +186,12 @@ def build_weekly_adherence(
     >>> build_weekly_adherence(runs, journal, plans).select(
     ...     "completed_minutes", "adherence_ratio", "band", "on_plan_streak").row(0)
     (50.0, 0.8333333333333334, 'green', 1)
+    >>> zones = pl.DataFrame({"activity_id": ["r1", "r2"], "hr_zone1_s": [0.0, 0.0],
+    ...     "hr_zone2_s": [1200.0, 300.0], "hr_zone3_s": [300.0, 1200.0],
+    ...     "hr_zone4_s": [0.0, 0.0], "hr_zone5_s": [0.0, 0.0]})
+    >>> build_weekly_adherence(runs.with_columns(activity_id=pl.Series(["r1", "r2"])),
+    ...     journal, plans, zones=zones)["easy_share"][0]  # (1200 + 300) / 3000
+    0.5
     """
     plan_weeks = plans.select(
         "client_id",
@@ -173,13 +200,16 @@ def build_weekly_adherence(
         pl.col("minutes").cast(pl.Float64).alias("planned_minutes"),
         pl.col("session_type").cast(pl.String),
     )
-    dated = activities.filter(pl.col("local_date").is_not_null()).select(
+    dated = activities.filter(pl.col("local_date").is_not_null())
+    dated = _with_zone_seconds(dated, zones, config).select(
         "client_id",
         "sport",
         pl.coalesce(pl.col("moving_time_s"), pl.col("duration_s"))
         .cast(pl.Float64)
         .alias("moving_time_s"),
         pl.col("local_date").cast(pl.Date).dt.truncate(_WEEK).alias("week_start"),
+        "_easy_s",
+        "_zone_s",
     )
     entries = journal.select(
         "client_id",
@@ -207,6 +237,9 @@ def build_weekly_adherence(
             pl.when(pl.col("planned_minutes") > 0)
             .then(pl.col("_completed_s") / (pl.col("planned_minutes") * 60.0))
             .alias("adherence_ratio"),
+            pl.when(pl.col("_zone_s") > 0)
+            .then(pl.col("_easy_s") / pl.col("_zone_s"))
+            .alias("easy_share"),
             _band_expr(config).alias("band"),
             pl.col("week_start").dt.iso_year().cast(pl.Int32).alias("iso_year"),
             pl.col("week_start").dt.week().cast(pl.Int8).alias("iso_week"),
@@ -244,10 +277,32 @@ def _week_spine(
     )
 
 
+def _with_zone_seconds(
+    activities: pl.DataFrame, zones: pl.DataFrame | None, config: AdherenceConfig
+) -> pl.DataFrame:
+    """Add ``_easy_s`` and ``_zone_s``: an activity's seconds in the easy zones and in any zone.
+
+    Both are null for an activity without zone times (no HR, or no ``zones`` given).
+    """
+    if zones is None:
+        return activities.with_columns(
+            _easy_s=pl.lit(None, dtype=pl.Float64), _zone_s=pl.lit(None, dtype=pl.Float64)
+        )
+    easy = HR_ZONE_COLUMNS[: config.easy_zones]
+    per_activity = zones.select(
+        pl.col("activity_id"),
+        pl.sum_horizontal(pl.col(easy).cast(pl.Float64), ignore_nulls=False).alias("_easy_s"),
+        pl.sum_horizontal(pl.col(HR_ZONE_COLUMNS).cast(pl.Float64), ignore_nulls=False).alias(
+            "_zone_s"
+        ),
+    )
+    return activities.join(per_activity, on="activity_id", how="left", validate="m:1")
+
+
 def _completed(
     dated: pl.DataFrame, plan_weeks: pl.DataFrame, config: AdherenceConfig
 ) -> pl.DataFrame:
-    """Count sessions and sum their moving seconds per client and week."""
+    """Count sessions and sum their moving seconds and run zone seconds per client and week."""
     counts_walk = (
         pl.col("session_type").is_in(sorted(config.walk_session_types)).fill_null(value=False)
     )
@@ -262,9 +317,12 @@ def _completed(
             | (pl.col("sport").is_in(sorted(config.walk_sports)) & counts_walk)
         )
     )
+    is_run = pl.col("sport").is_in(sorted(config.run_sports))
     return counted.group_by("client_id", "week_start").agg(
         pl.len().cast(pl.Int32).alias("completed_sessions"),
         pl.col("moving_time_s").sum().alias("_completed_s"),
+        pl.col("_easy_s").filter(is_run).sum().alias("_easy_s"),
+        pl.col("_zone_s").filter(is_run).sum().alias("_zone_s"),
     )
 
 

@@ -10,7 +10,9 @@ Formulas (windows and constants from :class:`transform.load_config.LoadConfig`)
 --------------------------------------------------------------------------------
 ATL, CTL (Banister impulse-response, exponentially weighted)
     ``ATL_t = ATL_{t-1} + (1 - exp(-1/7)) * (load_t - ATL_{t-1})``, CTL the same with
-    tau 42, both starting from 0 on the day before the first day.
+    tau 42, both starting on the day before the first day from the seed: the mean daily
+    load of the client's first ``ewma_seed_days`` (7) days, rest days counting 0 (a
+    history of zeros before the first day would be invented; 0 days: start from 0).
 TSB
     ``TSB_t = CTL_{t-1} - ATL_{t-1}`` (the previous day's values: form going into
     the day); 0 on the first day.
@@ -20,13 +22,16 @@ ACWR, uncoupled (``acwr_uncoupled``, Windt & Gabbett 2019)
     the same acute mean / mean of the 21 days before the acute week (t-27..t-7).
 ACWR, EWMA (``acwr_ewma``, Williams et al. 2017)
     ``EWMA_t = lambda * load_t + (1 - lambda) * EWMA_{t-1}``, ``lambda = 2/(N+1)``,
-    N = 7 (acute) and 28 (chronic), starting from 0; ratio acute / chronic.
+    N = 7 (acute) and 28 (chronic), starting from the same seed; ratio acute / chronic.
     All ratios are null before 28 days of history and when the chronic value is 0.
 Monotony and strain (Foster 1998)
     ``monotony = mean / SD`` of the last 7 daily loads, SD with ``ddof = 1``
-    (sample SD); when the 7 loads are identical the SD is 0: ``monotony`` is null
-    and ``monotony_sd_zero`` is true (the indicator still fires for an identical
-    non-zero load every day). ``strain = 7-day load sum * monotony``.
+    (sample SD), kept as ``monotony_uncapped``; ``monotony`` is capped at
+    ``monotony_cap`` (10, as Runalyze): near-identical days give huge ratios (127 for
+    an SD of 1.4) that mean no more than "every day the same". When the 7 loads are
+    identical the SD is 0 (``monotony_sd_zero``): ``monotony_uncapped`` is null and
+    ``monotony`` is the cap for a non-zero load, null for a week of rest.
+    ``strain = 7-day load sum * monotony`` (capped).
 Distance
     ``run_distance_week_m``: 7-day rolling sum of running distance;
     ``run_distance_change_pct``: change against the 7 days before (null when that
@@ -108,9 +113,20 @@ def _window_stats(col: str, window: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     return n, mean, var.sqrt()
 
 
-def _ewma_from_zero(alpha: float) -> pl.Expr:
-    """Exponentially weighted load starting from 0 on the (seed) day before the first."""
-    return _over(pl.col("load").ewm_mean(alpha=alpha, adjust=False))
+def _ewma_from_seed(alpha: float) -> pl.Expr:
+    """Exponentially weighted load starting from the seed row's load (the day before the first).
+
+    Clipped at 0: round-off of the running update must not produce ``-1e-15``.
+    """
+    return _over(pl.col("load").ewm_mean(alpha=alpha, adjust=False)).clip(lower_bound=0.0)
+
+
+def _seed_load(days: int) -> pl.Expr:
+    """Mean daily load of the client's first ``days`` days (rest days 0), on the seed row."""
+    if days <= 0:
+        return pl.lit(0.0)
+    first_days = pl.col("load").filter(~pl.col("seed")).head(days)
+    return first_days.mean().over("client_id")
 
 
 def daily_load(
@@ -149,8 +165,10 @@ def daily_load(
     >>> journal = pl.DataFrame(schema={"client_id": pl.Utf8, "local_date": pl.Date,
     ...     "mood": pl.Float64, "mood_scale_max": pl.Int8, "sleep_hours": pl.Float64})
     >>> out = daily_load(acts, journal, end_date=dt.date(2024, 1, 2))
-    >>> [round(v, 3) for v in out["atl"]]  # 100 * (1 - e^(-1/7)), then * e^(-1/7)
-    [13.312, 11.54]
+    >>> # seed: mean load of the first days (100, 0) = 50; 50 + (100 - 50)(1 - e^(-1/7)),
+    >>> # then that times e^(-1/7)
+    >>> [round(v, 3) for v in out["atl"]]
+    [56.656, 49.114]
     """
     run_sports = list(config.run_sports)
     acts = activity_metrics.filter(
@@ -210,6 +228,11 @@ def daily_load(
             seed=_over(pl.int_range(pl.len())) == 0,
         )
     )
+    days = days.with_columns(
+        load=pl.when(pl.col("seed"))
+        .then(_seed_load(config.ewma_seed_days))
+        .otherwise(pl.col("load"))
+    )
     acute, chronic = config.acwr_acute_days, config.acwr_chronic_days
     load = pl.col("load")
     enough_acwr = pl.col("history_days") >= config.acwr_min_history_days
@@ -221,10 +244,10 @@ def daily_load(
     enough_sleep = sleep_n >= config.baseline_min_entries
     week = config.monotony_days
     days = days.with_columns(
-        atl=_ewma_from_zero(config.atl_alpha),
-        ctl=_ewma_from_zero(config.ctl_alpha),
-        ewma_acute=_ewma_from_zero(config.ewma_acute_lambda),
-        ewma_chronic=_ewma_from_zero(config.ewma_chronic_lambda),
+        atl=_ewma_from_seed(config.atl_alpha),
+        ctl=_ewma_from_seed(config.ctl_alpha),
+        ewma_acute=_ewma_from_seed(config.ewma_acute_lambda),
+        ewma_chronic=_ewma_from_seed(config.ewma_chronic_lambda),
         mood_week_mean_frac=mood_week,
         mood_baseline_mean_frac=pl.when(enough_mood).then(mood_mean),
         mood_baseline_sd_frac=pl.when(enough_mood).then(mood_sd),
@@ -242,7 +265,7 @@ def daily_load(
         load_chronic_mean=_over(load.rolling_mean(chronic)),
         load_chronic_uncoupled_mean=_over(load.shift(acute).rolling_mean(chronic - acute)),
         load_week_sum=_over(load.rolling_sum(week)),
-        load_week_sd=_over(load.rolling_std(week, ddof=config.monotony_ddof)),
+        load_week_sd=_over(load.rolling_std(week, ddof=config.monotony_ddof)).clip(lower_bound=0.0),
         monotony_sd_zero=pl.when(has_week).then(week_max == week_min),
         run_distance_week_m=_over(pl.col("run_distance_m").rolling_sum(config.distance_days)),
         journal_entries_week=_over(
@@ -258,7 +281,7 @@ def daily_load(
             pl.col("load_acute_mean"), pl.col("load_chronic_uncoupled_mean"), enough_acwr
         ),
         acwr_ewma=_ratio(pl.col("ewma_acute"), pl.col("ewma_chronic"), enough_acwr),
-        monotony=pl.when(~pl.col("monotony_sd_zero")).then(
+        monotony_uncapped=pl.when(~pl.col("monotony_sd_zero")).then(
             pl.col("load_week_sum") / week / pl.col("load_week_sd")
         ),
         run_distance_prev_week_m=_over(pl.col("run_distance_week_m").shift(config.distance_days)),
@@ -274,6 +297,12 @@ def daily_load(
             pl.col("sleep_baseline_sd_h"),
             pl.lit(value=True),
         ),
+    )
+    cap = config.monotony_cap
+    days = days.with_columns(
+        monotony=pl.when(pl.col("monotony_sd_zero") & (pl.col("load_week_sum") > 0))
+        .then(pl.lit(cap))
+        .otherwise(pl.col("monotony_uncapped").clip(upper_bound=cap))
     )
     days = days.with_columns(
         strain=pl.col("load_week_sum") * pl.col("monotony"),

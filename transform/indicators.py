@@ -1,17 +1,23 @@
-"""Overtraining indicators with plain-language explanations for therapists.
+"""Indicators for therapists, with plain-language explanations: load, engagement, mood.
 
-One row per client, day and indicator raised, with the value, the threshold, the
-comparison and the parameters used (``params_json``). Thresholds come from
+Each indicator is judged day by day, then collapsed into episodes (one row per run of
+consecutive raised days: :mod:`transform.indicator_rows`), with the value, the threshold,
+the comparison and the parameters used (``params_json``). Thresholds come from
 :class:`transform.load_config.LoadConfig`.
 
-Indicators (code: rule)
------------------------
-``load_spike``: EWMA acute:chronic workload ratio > 1.5 (Williams et al. 2017).
-``high_monotony``: Foster monotony > 2.0, or the same non-zero load on each of the
-last 7 days (SD 0, monotony undefined; ``value`` null).
-``distance_jump``: 7-day running distance more than 30 % above the 7 days before
-(Nielsen et al. 2014, novice runners). Not judged when the previous week had no
-running distance (a percentage of zero is meaningless).
+Load indicators (code: rule)
+----------------------------
+``load_spike``: EWMA acute:chronic workload ratio > 1.5 (Williams et al. 2017), judged only
+with a chronic EWMA load of at least ``acwr_min_chronic_load`` and not in the
+``return_hold_days`` (14) after a break of ``return_break_days`` (14) or more days without
+activity: a ratio over a near-zero or faded chronic load is an artefact of returning
+(Gabbett 2016; Impellizzeri et al. 2020 on the ratio's instability at low loads).
+``high_monotony``: Foster monotony (capped at 10, as Runalyze) > 2.0; the same non-zero load
+every day of the week is monotony at the cap.
+``distance_jump``: this calendar week's running distance (Monday to Sunday, local time) more
+than 30 % above all of last week's (Nielsen et al. 2014, novice runners), raised once per
+week on the day it is first exceeded, only when last week was fully observed and at least
+``distance_min_base_m`` (10 km), and not in the hold after a break.
 ``no_rest_day``: 7 or more days in a row with an activity.
 ``low_tsb``: training stress balance < -30.
 ``aerobic_decoupling``: Pa:HR decoupling > 5 % on a steady run (per run, on the
@@ -19,7 +25,12 @@ run's day; the largest value when several runs on one day; ``params_json`` lists
 the activity ids).
 ``overload_low_wellbeing``: at least one load signal (``combined_load_signals``)
 the same day *and* the 7-day mood or sleep mean at least one SD below the client's
-own 28-day baseline (z <= -1). Mood or sleep alone never raise an indicator.
+own 28-day baseline (z <= -1).
+
+Engagement and mood indicators (:mod:`transform.engagement`)
+-------------------------------------------------------------
+``disengagement``, ``sustained_low_mood``, ``journal_silence``: prompts for the therapist to
+check in, worded as such, never diagnoses; independent of training load.
 
 Insufficient data (``indicator = "insufficient_data"``, ``reason`` says which)
 -------------------------------------------------------------------------------
@@ -37,39 +48,27 @@ signal cannot be judged. Decoupling is judged per run and needs no history.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from schemas.base import column_names
 from schemas.codes import INDICATOR_LABELS
-from schemas.indicators import Indicators
+from transform.engagement import engagement_days
+from transform.indicator_rows import (
+    DAY_COLUMNS,
+    INDICATORS_COLUMNS,
+    collapse_episodes,
+    num,
+    params_json,
+    rows,
+)
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
     "INDICATORS_COLUMNS",
     "indicators",
 ]
-
-#: Column order of the ``indicators`` table.
-INDICATORS_COLUMNS: tuple[str, ...] = column_names(Indicators)
-
-
-def _num(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
-    """Round a number and render it as text for an explanation."""
-    return expr.cast(pl.Float64).round(decimals).cast(pl.Utf8)
-
-
-def _params_json(static: dict[str, Any], **dynamic: pl.Expr) -> pl.Expr:
-    """JSON object of the static parameters, extended with per-row values."""
-    text = json.dumps(static, sort_keys=True, separators=(",", ":"))
-    if not dynamic:
-        return pl.lit(text)
-    extra = pl.struct([e.alias(k) for k, e in dynamic.items()]).struct.json_encode()
-    extra = extra.str.slice(1)
-    return pl.concat_str(pl.lit(text[:-1] + ","), extra)
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,8 @@ class DailyRule:
     raised: pl.Expr
     explanation: pl.Expr
     params: dict[str, Any]
+    dynamic: dict[str, pl.Expr] = field(default_factory=dict)
+    """Per-row values written into ``params_json`` beside the static ``params``."""
 
 
 def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
@@ -90,19 +91,22 @@ def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
     c = config
     acwr = pl.col("acwr_ewma")
     mono = pl.col("monotony")
-    dist = pl.col("run_distance_change_pct")
+    dist = pl.col("week_run_distance_change_pct")
     streak = pl.col("consecutive_active_days")
-    tsb = pl.col("tsb")
+    tsb = pl.col("tsb_100")
     return (
         DailyRule(
             "load_spike",
             acwr,
             ">",
             c.acwr_spike,
-            acwr > c.acwr_spike,
+            (acwr > c.acwr_spike)
+            & (pl.col("ewma_chronic") >= c.acwr_min_chronic_load)
+            & (pl.col("history_days") >= c.acwr_min_history_days)
+            & ~pl.col("held_after_break"),
             pl.concat_str(
                 pl.lit("Training load over the last week is "),
-                _num(acwr),
+                num(acwr),
                 pl.lit(
                     " times the load the client has been used to over the last four weeks "
                     f"(exponentially weighted acute:chronic workload ratio; warning above "
@@ -116,6 +120,8 @@ def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
                 "chronic_n_days": c.acwr_chronic_days,
                 "lambda_acute": c.ewma_acute_lambda,
                 "lambda_chronic": c.ewma_chronic_lambda,
+                "min_chronic_load": c.acwr_min_chronic_load,
+                "held_after_break": [c.return_break_days, c.return_hold_days],
             },
         ),
         DailyRule(
@@ -124,40 +130,34 @@ def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
             ">",
             c.monotony_high,
             mono > c.monotony_high,
-            pl.concat_str(
+            pl.when(pl.col("monotony_sd_zero").fill_null(value=False))
+            .then(
                 pl.lit(
-                    f"Training was very similar from day to day over the last "
-                    f"{c.monotony_days} days (monotony "
-                ),
-                _num(mono),
-                pl.lit(
-                    f"; warning above {c.monotony_high}). With little difference between "
-                    "hard and easy days there is less room for recovery."
-                ),
+                    f"The client trained with exactly the same load on each of the last "
+                    f"{c.monotony_days} days, so training monotony is at its extreme (shown "
+                    f"as {c.monotony_cap:g}, the cap). With no easy days there is little room "
+                    "for recovery."
+                )
+            )
+            .otherwise(
+                pl.concat_str(
+                    pl.lit(
+                        f"Training was very similar from day to day over the last "
+                        f"{c.monotony_days} days (monotony "
+                    ),
+                    num(mono),
+                    pl.lit(
+                        f"; warning above {c.monotony_high:g}, values capped at "
+                        f"{c.monotony_cap:g}). With little difference between hard and easy "
+                        "days there is less room for recovery."
+                    ),
+                )
             ),
             {
-                "method": "Foster 1998: mean / SD of daily load",
+                "method": "Foster 1998: mean / SD of daily load, capped (Runalyze)",
                 "window_days": c.monotony_days,
                 "sd_ddof": c.monotony_ddof,
-            },
-        ),
-        DailyRule(
-            "high_monotony",
-            pl.lit(None, dtype=pl.Float64),
-            ">",
-            c.monotony_high,
-            pl.col("monotony_sd_zero") & (pl.col("load_week_sum") > 0),
-            pl.lit(
-                f"The client trained with exactly the same load on each of the last "
-                f"{c.monotony_days} days, so training monotony is at its extreme (it cannot "
-                "be computed as a number because the day-to-day variation is zero). With no "
-                "easy days there is little room for recovery."
-            ),
-            {
-                "method": "Foster 1998: mean / SD of daily load",
-                "window_days": c.monotony_days,
-                "sd_ddof": c.monotony_ddof,
-                "sd_zero": True,
+                "cap": c.monotony_cap,
             },
         ),
         DailyRule(
@@ -165,20 +165,26 @@ def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
             dist,
             ">",
             c.distance_increase_pct,
-            dist > c.distance_increase_pct,
+            pl.col("distance_jump_raised"),
             pl.concat_str(
-                pl.lit(f"Running distance in the last {c.distance_days} days ("),
-                _num(pl.col("run_distance_week_m") / 1000.0, 1),
-                pl.lit(" km) is "),
-                _num(dist, 0),
-                pl.lit(f" % more than in the {c.distance_days} days before ("),
-                _num(pl.col("run_distance_prev_week_m") / 1000.0, 1),
+                pl.lit("Running distance this week (Monday to "),
+                pl.col("local_date").dt.strftime("%A %-d %B"),
+                pl.lit(": "),
+                num(pl.col("week_run_distance_m") / 1000.0, 1),
+                pl.lit(" km) is already "),
+                num(dist, 0),
+                pl.lit(" % more than all of last week ("),
+                num(pl.col("prev_week_run_distance_m") / 1000.0, 1),
                 pl.lit(
                     f" km). Weekly increases above {c.distance_increase_pct:g} % have been "
                     "linked to running injuries in novice runners."
                 ),
             ),
-            {"method": "Nielsen et al. 2014", "window_days": c.distance_days},
+            {
+                "method": "Nielsen et al. 2014, calendar weeks (Monday to Sunday, local time)",
+                "min_base_m": c.distance_min_base_m,
+                "held_after_break": [c.return_break_days, c.return_hold_days],
+            },
         ),
         DailyRule(
             "no_rest_day",
@@ -204,45 +210,24 @@ def _daily_rules(config: LoadConfig) -> tuple[DailyRule, ...]:
             tsb < c.tsb_low,
             pl.concat_str(
                 pl.lit("Training stress balance is "),
-                _num(tsb, 1),
+                num(tsb, 1),
                 pl.lit(
-                    f" (warning below {c.tsb_low:g}): recent training is well above what the "
-                    "client is adapted to, so fatigue is likely to be high."
+                    f" (in units where one hour at the client's threshold is 100; warning below "
+                    f"{c.tsb_low:g}): recent training is well above what the client is adapted "
+                    "to, so fatigue is likely to be high."
                 ),
             ),
             {
-                "method": "TSB = CTL - ATL of the previous day",
+                "method": "TSB = CTL - ATL of the previous day, * 100 / threshold-hour load",
                 "atl_tau_days": c.atl_tau_days,
                 "ctl_tau_days": c.ctl_tau_days,
             },
+            {
+                "tsb_trimp": pl.col("tsb"),
+                "threshold_hour_load": pl.col("threshold_hour_load"),
+                "lthr_source": pl.col("lthr_source"),
+            },
         ),
-    )
-
-
-def _raised_rows(
-    frame: pl.DataFrame,
-    *,
-    code: str,
-    value: pl.Expr,
-    comparison: str,
-    threshold: float,
-    explanation: pl.Expr,
-    params_json: pl.Expr,
-    reason: str | None = None,
-    until_date: pl.Expr | None = None,
-) -> pl.DataFrame:
-    """Shape already-filtered rows into the indicators table."""
-    return frame.select(
-        "client_id",
-        "local_date",
-        until_date=pl.col("local_date") if until_date is None else until_date,
-        indicator=pl.lit(code),
-        reason=pl.lit(reason, dtype=pl.Utf8),
-        value=value.cast(pl.Float64),
-        comparison=pl.lit(comparison),
-        threshold=pl.lit(threshold, dtype=pl.Float64),
-        explanation=explanation,
-        params_json=params_json,
     )
 
 
@@ -270,6 +255,8 @@ def indicators(
     daily_load: pl.DataFrame,
     activity_metrics: pl.DataFrame,
     *,
+    weekly_adherence: pl.DataFrame | None = None,
+    calibration: pl.DataFrame | None = None,
     config: LoadConfig = DEFAULT_LOAD_CONFIG,
 ) -> pl.DataFrame:
     """Build the ``indicators`` table from ``daily_load`` and ``activity_metrics``.
@@ -280,13 +267,21 @@ def indicators(
         Output of :func:`transform.daily_load.daily_load`.
     activity_metrics
         Output of :func:`transform.trimp.activity_metrics` (for decoupling).
+    weekly_adherence
+        Output of :func:`transform.adherence.build_weekly_adherence` (planned weeks, for
+        ``disengagement``); ``None``: no client has a plan.
+    calibration
+        ``client_id``, ``threshold_hour_load`` and ``lthr_source``
+        (:func:`transform.trimp.threshold_hour_load`): TSB is judged in threshold-hour units;
+        ``None`` (or a client missing): ``default_threshold_hour_load``.
     config
         Thresholds; the ones used are written in each row's ``params_json``.
 
     Returns
     -------
     pl.DataFrame
-        Columns ``INDICATORS_COLUMNS``, sorted by client, day and indicator.
+        Columns ``INDICATORS_COLUMNS``, one row per episode, sorted by client, first day and
+        indicator.
 
     Examples
     --------
@@ -303,14 +298,12 @@ def indicators(
     ('insufficient_data', 'short_history', datetime.date(2024, 1, 10))
     """
     c = config
-    days = daily_load.sort("client_id", "local_date")
+    days = _with_context(daily_load.sort("client_id", "local_date"), calibration, c)
     judged = days.filter(pl.col("history_days") >= c.min_history_days)
     parts: list[pl.DataFrame] = []
     signal_columns: list[pl.Expr] = []
     for rule in _daily_rules(c):
         raised = rule.raised.fill_null(value=False)
-        if rule.code == "load_spike":
-            raised = raised & (pl.col("history_days") >= c.acwr_min_history_days)
         params = {
             **rule.params,
             "indicator": rule.code,
@@ -318,23 +311,117 @@ def indicators(
             "min_history_days": c.min_history_days,
         }
         parts.append(
-            _raised_rows(
+            rows(
                 judged.filter(raised),
                 code=rule.code,
                 value=rule.value,
                 comparison=rule.comparison,
                 threshold=rule.threshold,
                 explanation=rule.explanation,
-                params_json=_params_json(params),
+                params=params_json(params, **rule.dynamic),
             )
         )
         if rule.code in c.combined_load_signals:
             signal_columns.append(pl.when(raised).then(pl.lit(rule.code)))
     parts.append(_combined(judged, signal_columns, c))
     parts.append(_decoupling(activity_metrics, c))
-    parts.extend(_insufficient(days, signal_columns, c))
-    out = pl.concat([p.select(INDICATORS_COLUMNS) for p in parts], how="vertical_relaxed")
+    parts.append(engagement_days(days, weekly_adherence, c))
+    per_day = pl.concat([p.select(DAY_COLUMNS) for p in parts], how="vertical_relaxed")
+    last_days = days.group_by("client_id").agg(last_day=pl.col("local_date").max())
+    ranges = pl.concat(
+        [p.select(DAY_COLUMNS) for p in _insufficient(days, signal_columns, c)],
+        how="vertical_relaxed",
+    ).join(last_days, on="client_id", how="left")
+    ranges = ranges.with_columns(
+        days=((pl.col("until_date") - pl.col("local_date")).dt.total_days() + 1).cast(pl.Int32),
+        ongoing=(pl.col("until_date") >= pl.col("last_day")).fill_null(value=False),
+    )
+    out = pl.concat(
+        [collapse_episodes(per_day, last_days), ranges.select(INDICATORS_COLUMNS)],
+        how="vertical_relaxed",
+    )
     return out.sort("client_id", "local_date", "indicator", "reason", nulls_last=True)
+
+
+def _with_context(
+    days: pl.DataFrame, calibration: pl.DataFrame | None, c: LoadConfig
+) -> pl.DataFrame:
+    """Add what the rules judge beyond ``daily_load``: returns from a break, calendar weeks.
+
+    ``held_after_break``: within ``return_hold_days`` of the first activity after
+    ``return_break_days`` or more days without any. ``week_run_distance_m``: running distance
+    from Monday to this day; ``prev_week_run_distance_m``: all of last week (null unless the
+    client's history covers it); ``distance_jump_raised``: the first day of a week on which the
+    week's distance exceeds last week's by more than ``distance_increase_pct`` over a base of at
+    least ``distance_min_base_m`` (so one jump raises once). ``tsb_100``: TSB in threshold-hour
+    units (one hour at threshold = 100).
+    """
+    units = (
+        calibration.select("client_id", "threshold_hour_load", "lthr_source")
+        if calibration is not None
+        else pl.DataFrame(
+            schema={"client_id": pl.Utf8, "threshold_hour_load": pl.Float64, "lthr_source": pl.Utf8}
+        )
+    )
+    days = days.join(units, on="client_id", how="left").with_columns(
+        pl.col("threshold_hour_load").fill_null(c.default_threshold_hour_load),
+        pl.col("lthr_source").fill_null("default"),
+    )
+    # rounded so that unit conversion round-off (-30.000000000000004) cannot cross a threshold
+    scaled = pl.col("tsb") * 100.0 / pl.col("threshold_hour_load")
+    days = days.with_columns(tsb_100=scaled.round(9))
+    active = pl.col("n_activities") > 0
+    last_active = (
+        pl.when(active)
+        .then(pl.col("local_date"))
+        .forward_fill()
+        .over("client_id", order_by="local_date")
+    )
+    days = days.with_columns(
+        week_start=pl.col("local_date").dt.truncate("1w"),
+        prev_active=last_active.shift(1).over("client_id", order_by="local_date"),
+        first_day=pl.col("local_date").min().over("client_id"),
+    )
+    rest_before = (pl.col("local_date") - pl.col("prev_active")).dt.total_days() - 1
+    returned = active & (rest_before >= c.return_break_days).fill_null(value=False)
+    return_day = (
+        pl.when(returned)
+        .then(pl.col("local_date"))
+        .forward_fill()
+        .over("client_id", order_by="local_date")
+    )
+    since_return = (pl.col("local_date") - return_day).dt.total_days()
+    weeks = days.group_by("client_id", "week_start").agg(
+        prev_week_run_distance_m=pl.col("run_distance_m").sum()
+    )
+    days = days.with_columns(
+        held_after_break=(since_return < c.return_hold_days).fill_null(value=False),
+        week_run_distance_m=pl.col("run_distance_m")
+        .cum_sum()
+        .over(["client_id", "week_start"], order_by="local_date"),
+    ).join(
+        weeks.with_columns(week_start=pl.col("week_start") + pl.duration(days=7)),
+        on=["client_id", "week_start"],
+        how="left",
+    )
+    observed = pl.col("week_start") - pl.duration(days=7) >= pl.col("first_day")
+    prev = pl.when(observed).then(pl.col("prev_week_run_distance_m"))
+    days = days.with_columns(prev_week_run_distance_m=prev).with_columns(
+        week_run_distance_change_pct=pl.when(pl.col("prev_week_run_distance_m") > 0).then(
+            (pl.col("week_run_distance_m") / pl.col("prev_week_run_distance_m") - 1.0) * 100.0
+        )
+    )
+    candidate = (
+        (pl.col("prev_week_run_distance_m") >= c.distance_min_base_m)
+        & (pl.col("week_run_distance_change_pct") > c.distance_increase_pct)
+        & ~pl.col("held_after_break")
+    ).fill_null(value=False)
+    first_in_week = (
+        candidate.cast(pl.Int32).cum_sum().over(["client_id", "week_start"], order_by="local_date")
+    )
+    return days.with_columns(distance_jump_raised=candidate & (first_in_week == 1)).sort(
+        "client_id", "local_date"
+    )
 
 
 def _combined(judged: pl.DataFrame, signals: list[pl.Expr], c: LoadConfig) -> pl.DataFrame:
@@ -357,10 +444,10 @@ def _combined(judged: pl.DataFrame, signals: list[pl.Expr], c: LoadConfig) -> pl
     )
     wellbeing_text = pl.concat_str(
         pl.when(mood_low).then(
-            pl.concat_str(pl.lit("mood (z = "), _num(pl.col("mood_z")), pl.lit(")"))
+            pl.concat_str(pl.lit("mood (z = "), num(pl.col("mood_z")), pl.lit(")"))
         ),
         pl.when(sleep_low).then(
-            pl.concat_str(pl.lit("sleep (z = "), _num(pl.col("sleep_z")), pl.lit(")"))
+            pl.concat_str(pl.lit("sleep (z = "), num(pl.col("sleep_z")), pl.lit(")"))
         ),
         separator=" and ",
         ignore_nulls=True,
@@ -386,14 +473,14 @@ def _combined(judged: pl.DataFrame, signals: list[pl.Expr], c: LoadConfig) -> pl
         "min_journal_entries_7d": c.min_journal_entries_7d,
         "baseline_min_entries": c.baseline_min_entries,
     }
-    return _raised_rows(
+    return rows(
         raised,
         code="overload_low_wellbeing",
         value=worst,
         comparison="<=",
         threshold=low,
         explanation=explanation,
-        params_json=_params_json(
+        params=params_json(
             params,
             load_signals_raised=pl.col("load_signals"),
             mood_z=pl.col("mood_z"),
@@ -418,7 +505,7 @@ def _decoupling(activity_metrics: pl.DataFrame, c: LoadConfig) -> pl.DataFrame:
     )
     explanation = pl.concat_str(
         pl.lit("On a steady run, heart rate drifted upward relative to pace by "),
-        _num(pl.col("decoupling_pct"), 1),
+        num(pl.col("decoupling_pct"), 1),
         pl.lit(
             f" % between the first and the second half (warning above "
             f"{c.decoupling_high_pct:g} %). This can mean the run was longer than the "
@@ -434,14 +521,14 @@ def _decoupling(activity_metrics: pl.DataFrame, c: LoadConfig) -> pl.DataFrame:
         "stopped_speed_mps": c.decoupling_stopped_speed_mps,
         "max_speed_cv": c.decoupling_max_speed_cv,
     }
-    return _raised_rows(
+    return rows(
         per_day,
         code="aerobic_decoupling",
         value=pl.col("decoupling_pct"),
         comparison=">",
         threshold=c.decoupling_high_pct,
         explanation=explanation,
-        params_json=_params_json(params, activity_ids=pl.col("activity_ids")),
+        params=params_json(params, activity_ids=pl.col("activity_ids")),
     )
 
 
@@ -528,14 +615,14 @@ def _insufficient(days: pl.DataFrame, signals: list[pl.Expr], c: LoadConfig) -> 
             "value_is": "largest value in the range",
         }
         out.append(
-            _raised_rows(
+            rows(
                 ranges,
                 code="insufficient_data",
                 value=pl.col("value"),
                 comparison=gap.comparison,
                 threshold=gap.threshold,
                 explanation=explanation,
-                params_json=_params_json(params),
+                params=params_json(params),
                 reason=gap.reason,
                 until_date=pl.col("until_date"),
             )

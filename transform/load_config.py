@@ -96,6 +96,43 @@ class LoadConfig:
         Indicator thresholds.
     min_history_days, min_journal_entries_7d
         Below these, the indicators table says "insufficient_data".
+    ewma_seed_days
+        ATL, CTL and both EWMA loads start from the mean daily load of the client's first
+        ``ewma_seed_days`` days (rest days count as 0), not from 0, so the first weeks of the
+        chronic average are not pulled down by an invented zero history; 0 starts from 0.
+    monotony_cap
+        Monotony is capped at this value (Runalyze caps at 10) in ``monotony`` and in strain;
+        the uncapped value is kept in ``monotony_uncapped``.
+    acwr_min_chronic_load
+        ``load_spike`` is judged only when the chronic EWMA load is at least this (daily load
+        units: 15 is about two easy 30-minute runs a week); a ratio over a near-zero chronic
+        load says nothing (Gabbett 2016; Impellizzeri et al. 2020).
+    return_break_days, return_hold_days
+        After ``return_break_days`` or more days without any activity, ``load_spike`` and
+        ``distance_jump`` are held back for ``return_hold_days`` days from the first activity
+        back: a return from a break always looks like a spike against the faded chronic load.
+    distance_min_base_m
+        ``distance_jump`` compares calendar weeks (Monday to Sunday, the client's timezone) and
+        is judged only when the previous week's running distance was at least this (a
+        percentage of a tiny base means nothing).
+    disengagement_days, disengagement_low_weeks, disengagement_low_ratio
+        ``disengagement``: in a planned week, no run for ``disengagement_days`` days; or each of
+        the last ``disengagement_low_weeks`` complete planned weeks under
+        ``disengagement_low_ratio`` of the planned minutes and no run yet this week.
+    low_mood_days, low_mood_abs
+        ``sustained_low_mood``: the 7-day mean mood (0-10 scale) at or below the client's own
+        baseline minus one SD (``wellbeing_z_low``), or at or below ``low_mood_abs``, with at
+        least ``min_journal_entries_7d`` entries in the 7 days, for ``low_mood_days`` days in
+        a row (raised from that day on).
+    lthr_estimate_hrmax_fraction, default_threshold_hour_load
+        ``low_tsb`` is judged in threshold-hour units (one hour at the lactate threshold = 100,
+        as TSS and hrTSS): each client's TSB is scaled by 100 / the Banister TRIMP of 60 minutes
+        at their LTHR (roster ``lthr``; estimated as ``lthr_estimate_hrmax_fraction`` of HRmax,
+        0.85 (Friel), when missing; ``default_threshold_hour_load`` without a usable roster), so
+        ``tsb_low`` (-30) means the same for every client whatever the load's source.
+    journal_silence_days, journal_regular_entries
+        ``journal_silence``: no journal entry for ``journal_silence_days`` days by a client
+        who made at least ``journal_regular_entries`` entries in the 28 days before.
     combined_load_signals
         Indicator codes that count as a load signal for the combined signal.
     """
@@ -155,6 +192,21 @@ class LoadConfig:
         "no_rest_day",
         "low_tsb",
     )
+    ewma_seed_days: int = 7
+    monotony_cap: float = 10.0
+    acwr_min_chronic_load: float = 15.0
+    return_break_days: int = 14
+    return_hold_days: int = 14
+    distance_min_base_m: float = 10_000.0
+    disengagement_days: int = 10
+    disengagement_low_weeks: int = 2
+    disengagement_low_ratio: float = 0.5
+    low_mood_days: int = 10
+    low_mood_abs: float = 4.0
+    journal_silence_days: int = 7
+    journal_regular_entries: int = 12
+    lthr_estimate_hrmax_fraction: float = 0.85
+    default_threshold_hour_load: float = 150.0
 
     def __post_init__(self) -> None:
         """Reject values that would make the formulas meaningless."""

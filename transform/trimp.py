@@ -18,6 +18,11 @@ Banister TRIMP (Morton, Fitz-Clarke & Banister 1990)
 Edwards TRIMP (Edwards 1993)
     Minutes in the bands 50-60, 60-70, 70-80, 80-90, 90-100 % of HRmax weighted 1..5
     (a band includes its lower edge; >= 100 % counts as band 5; < 50 % counts 0).
+Time in heart-rate zones (``hr_zone1_s`` ... ``hr_zone5_s``)
+    Seconds of valid-HR sample time (the same ``dt`` as above) in each of the five
+    Edwards bands, zone ``n`` being the band of weight ``n``; time below 50 % HRmax
+    is in no zone, so the zones add up to at most ``hr_time_s``.  Null where Edwards
+    TRIMP is null (no valid HR time, or no usable roster HRmax).
 hrTSS (TRIMP-ratio method)
     ``hrTSS = TRIMP_activity / TRIMP_of_60_min_at_LTHR * 100`` where
     ``TRIMP_of_60_min_at_LTHR = 60 * x_L * k * exp(b * x_L)`` and
@@ -41,6 +46,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from schemas.activity_metrics import HR_ZONE_COLUMNS
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "banister_trimp_value",
     "hr_load",
     "session_rpe",
+    "threshold_hour_load",
     "with_load",
     "with_sample_dt",
 ]
@@ -142,6 +149,15 @@ def _hrr_fraction(hr: pl.Expr) -> pl.Expr:
     )
 
 
+def _hr_zone(valid_hr: pl.Expr, config: LoadConfig) -> pl.Expr:
+    """Return the %HRmax zone 0..5 of a valid HR (0 below the first floor); null without HRmax."""
+    frac_max = valid_hr / pl.col("hr_max")
+    zone: pl.Expr = pl.lit(0, dtype=pl.Int8)
+    for number, floor in enumerate(config.edwards_zone_floor_fractions, start=1):
+        zone = pl.when(frac_max >= floor).then(pl.lit(number, dtype=pl.Int8)).otherwise(zone)
+    return pl.when(frac_max.is_null() | (pl.col("hr_max") <= 0)).then(None).otherwise(zone)
+
+
 def hr_load(
     samples: pl.DataFrame,
     roster: pl.DataFrame,
@@ -164,9 +180,10 @@ def hr_load(
     -------
     pl.DataFrame
         One row per activity with samples: ``activity_id``, ``client_id``,
-        ``sampled_time_s``, ``hr_time_s``, ``hr_coverage``, ``trimp_banister``,
-        ``trimp_edwards``, ``hrtss``.  TRIMP is null when no valid HR sample exists
-        or the client has no usable roster row.
+        ``sampled_time_s``, ``hr_time_s``, ``hr_coverage``, ``hr_zone1_s`` ...
+        ``hr_zone5_s`` (seconds per %HRmax zone), ``trimp_banister``,
+        ``trimp_edwards``, ``hrtss``.  TRIMP and the zone times are null when no
+        valid HR sample time exists or the client has no usable roster row.
 
     Examples
     --------
@@ -178,17 +195,13 @@ def hr_load(
     >>> out = hr_load(s, r, config=LoadConfig(max_sample_gap_s=60.0))
     >>> round(out["trimp_edwards"][0], 1)  # 2 min at 150/190 = 79 % HRmax, weight 3
     6.0
+    >>> out.select("hr_zone2_s", "hr_zone3_s").row(0)  # the same 120 s, all in zone 3
+    (0.0, 120.0)
     """
     k, b = _sex_constant_exprs(config)
     hr = pl.col("hr_bpm").cast(pl.Float64)
     hr_ok = hr.is_between(config.hr_valid_min_bpm, config.hr_valid_max_bpm)
     valid_hr = pl.when(hr_ok).then(hr).otherwise(None)
-    floors = config.edwards_zone_floor_fractions
-    frac_max = valid_hr / pl.col("hr_max")
-    zone = pl.lit(0.0)
-    for weight, floor in enumerate(floors, start=1):
-        zone = pl.when(frac_max >= floor).then(pl.lit(float(weight))).otherwise(zone)
-    zone = pl.when(frac_max.is_null() | (pl.col("hr_max") <= 0)).then(None).otherwise(zone)
     x = _hrr_fraction(valid_hr)
     dt_min = pl.col("dt_s") / 60.0
     per_sample = with_sample_dt(samples, config=config).join(
@@ -200,21 +213,28 @@ def hr_load(
     ref_trimp = config.hrtss_reference_minutes * x_lthr * k * (b * x_lthr).exp()
     per_sample = per_sample.with_columns(
         banister=dt_min * x * k * (b * x).exp(),
-        edwards=dt_min * zone,
+        zone=_hr_zone(valid_hr, config),
         hr_dt=pl.when(hr_ok).then(pl.col("dt_s")).otherwise(0.0),
         ref_trimp=ref_trimp,
-    )
+    ).with_columns(edwards=dt_min * pl.col("zone"))
     has_hr = pl.col("hr_dt").sum() > 0
+    has_zones = has_hr & pl.col("zone").is_not_null().any()
+    zone_numbers = range(1, len(config.edwards_zone_floor_fractions) + 1)
+    zone_times = {
+        name: pl.when(has_zones)
+        .then(pl.col("dt_s").filter(pl.col("zone") == number).sum())
+        .otherwise(None)
+        for name, number in zip(HR_ZONE_COLUMNS, zone_numbers, strict=True)
+    }
     out = per_sample.group_by("activity_id", maintain_order=True).agg(
         pl.col("client_id").first(),
         sampled_time_s=pl.col("dt_s").sum(),
         hr_time_s=pl.col("hr_dt").sum(),
+        **zone_times,
         trimp_banister=pl.when(has_hr & pl.col("banister").is_not_null().any())
         .then(pl.col("banister").sum())
         .otherwise(None),
-        trimp_edwards=pl.when(has_hr & pl.col("edwards").is_not_null().any())
-        .then(pl.col("edwards").sum())
-        .otherwise(None),
+        trimp_edwards=pl.when(has_zones).then(pl.col("edwards").sum()).otherwise(None),
         ref_trimp=pl.col("ref_trimp").first(),
     )
     return out.with_columns(
@@ -453,6 +473,7 @@ ACTIVITY_METRICS_COLUMNS: tuple[str, ...] = (
     "sampled_time_s",
     "hr_time_s",
     "hr_coverage",
+    *HR_ZONE_COLUMNS,
     "trimp_banister",
     "trimp_edwards",
     "hrtss",
@@ -464,3 +485,43 @@ ACTIVITY_METRICS_COLUMNS: tuple[str, ...] = (
     *_HRV_COLUMNS,
     "config_json",
 )
+
+
+def threshold_hour_load(
+    roster: pl.DataFrame, *, config: LoadConfig = DEFAULT_LOAD_CONFIG
+) -> pl.DataFrame:
+    """Each client's load of one hour at the lactate threshold: the unit of threshold-hour TSB.
+
+    ``hrtss_reference_minutes`` (60) at ``x_L = (LTHR - HRrest) / (HRmax - HRrest)`` with the
+    client's Banister constants; LTHR from the roster, else ``lthr_estimate_hrmax_fraction`` of
+    HRmax; ``default_threshold_hour_load`` when HRrest and HRmax are unusable.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``client_id``, ``threshold_hour_load``, ``lthr_source`` (roster, estimated, default).
+
+    Examples
+    --------
+    >>> roster = pl.DataFrame({"client_id": ["c"], "sex": ["m"], "hr_rest": [50.0],
+    ...                        "hr_max": [190.0], "lthr": [162.0]})
+    >>> # x = (162 - 50) / 140 = 0.8; 60 * 0.8 * 0.64 * e^(1.92 * 0.8) = 30.72 * 4.6460 = 142.72
+    >>> round(threshold_hour_load(roster)["threshold_hour_load"][0], 2)
+    142.72
+    """
+    k, b = _sex_constant_exprs(config)
+    estimated = pl.col("hr_max") * config.lthr_estimate_hrmax_fraction
+    lthr = pl.coalesce(pl.col("lthr").cast(pl.Float64), estimated.cast(pl.Float64))
+    x = _hrr_fraction(lthr)
+    load = config.hrtss_reference_minutes * x * k * (b * x).exp()
+    return roster.select(
+        "client_id",
+        threshold_hour_load=pl.when(load > 0)
+        .then(load)
+        .otherwise(pl.lit(config.default_threshold_hour_load)),
+        lthr_source=pl.when(load.is_null() | (load <= 0))
+        .then(pl.lit("default"))
+        .when(pl.col("lthr").is_not_null())
+        .then(pl.lit("roster"))
+        .otherwise(pl.lit("estimated")),
+    )

@@ -5,9 +5,10 @@ After each run :func:`write_database` (re)writes ``<warehouse>/mindmiles.duckdb`
 
 - one view per analyst table of :data:`warehouse.tables.TABLES`, over
   ``<warehouse>/<table>/**/*.parquet`` (Hive partitions read back as columns, with the types the
-  schema gives them), with the columns in the order of the table's pandera model;
-- the convenience views of :data:`CONVENIENCE_VIEWS` (e.g. ``client_week``), created when every
-  table they read exists.
+  schema gives them), with the columns in the order of the table's pandera model; a table that
+  holds no Parquet file (never written, or an empty partitioned table) gets an empty view with
+  the same columns and types, so that every view answers in every warehouse;
+- the convenience views of :data:`CONVENIENCE_VIEWS` (e.g. ``client_week``).
 
 Restricted tables (``<warehouse>/restricted/``: free-text notes) never get a view.
 
@@ -66,7 +67,7 @@ OutputFormat = Literal["table", "csv", "json"]
 
 @dataclass(frozen=True)
 class ConvenienceView:
-    """A view joining analyst tables; created only when every table in ``requires`` exists."""
+    """A view joining analyst tables; created only when every table in ``requires`` has a view."""
 
     name: str
     requires: tuple[str, ...]
@@ -92,13 +93,23 @@ WITH mood AS (
     FROM journal
     GROUP BY ALL
 ),
-raised AS (
+episode_weeks AS (
     SELECT client_id,
-           CAST(date_trunc('week', local_date) AS DATE) AS week_start,
-           count(DISTINCT indicator) AS open_indicators,
-           string_agg(DISTINCT indicator, ',' ORDER BY indicator) AS indicator_codes
+           indicator,
+           CAST(unnest(generate_series(
+               CAST(date_trunc('week', local_date) AS TIMESTAMP),
+               CAST(date_trunc('week', until_date) AS TIMESTAMP),
+               INTERVAL 7 DAY
+           )) AS DATE) AS week_start
     FROM indicators
     WHERE indicator <> 'insufficient_data'
+),
+raised AS (
+    SELECT client_id,
+           week_start,
+           count(DISTINCT indicator) AS open_indicators,
+           string_agg(DISTINCT indicator, ',' ORDER BY indicator) AS indicator_codes
+    FROM episode_weeks
     GROUP BY ALL
 )
 SELECT w.client_id,
@@ -196,8 +207,9 @@ GROUP BY ALL
 ORDER BY client_id, week_start""",
     ),
     ExampleQuery(
-        "Which overtraining indicators were raised, how often, for how many clients?",
-        """SELECT indicator, count(*) AS days_raised, count(DISTINCT client_id) AS clients
+        "Which indicators were raised, how often, for how many clients?",
+        """SELECT indicator, count(*) AS episodes, sum(days) AS days_raised,
+       count(DISTINCT client_id) AS clients
 FROM indicators
 WHERE indicator <> 'insufficient_data'
 GROUP BY indicator
@@ -265,8 +277,8 @@ def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
     table_dir
         Absolute path analysts read (``<warehouse>/<table>``, a symlink to the current version).
     has_files
-        False when the current version holds no Parquet file (an empty partitioned table): the
-        view is then an empty, typed ``SELECT`` so that queries on it still work.
+        False when the table holds no Parquet file (never written, or an empty partitioned
+        table): the view is then an empty, typed ``SELECT`` so that queries on it still work.
 
     Returns
     -------
@@ -297,24 +309,19 @@ def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
     return f"SELECT {select} FROM read_parquet({pattern}{options})"
 
 
-def _analyst_tables(store: TableStore) -> dict[str, tuple[TableSpec, Path]]:
-    """Analyst tables that have been written at least once: name -> (spec, current version)."""
-    found: dict[str, tuple[TableSpec, Path]] = {}
+def _create_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
+    """Create every view on ``con``; return their names in creation order.
+
+    Every analyst table gets its view, written or not (a run writes an empty version of each
+    table, see :meth:`TableStore.ensure_all`; a warehouse before its first run has none).
+    """
+    store = TableStore(warehouse)
+    created: list[str] = []
     for name, spec in TABLES.items():
         if spec.restricted:
             continue
         version = store.current_version(name)
-        if version is not None:
-            found[name] = (spec, version)
-    return found
-
-
-def _create_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
-    """Create every view on ``con``; return their names in creation order."""
-    store = TableStore(warehouse)
-    created: list[str] = []
-    for name, (spec, version) in _analyst_tables(store).items():
-        has_files = any(version.rglob("*.parquet"))
+        has_files = version is not None and any(version.rglob("*.parquet"))
         sql = table_view_sql(spec, store.table_path(name), has_files=has_files)
         con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {sql}")
         created.append(name)

@@ -103,7 +103,7 @@ class TableStore:
         if version is None:
             return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         if not spec.partition_by:
-            return pl.read_parquet(version / DATA_FILE).select(empty.columns)
+            return self._conform(pl.read_parquet(version / DATA_FILE), empty)
         wanted = None if partitions is None else {tuple(str(v) for v in p) for p in partitions}
         frames = []
         for file, values in self._partition_files(version, spec):
@@ -117,11 +117,48 @@ class TableStore:
             return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
         frame = pl.concat(frames, how="diagonal_relaxed")
         frame = frame.with_columns([pl.col(c).cast(pl.Int32) for c in extra])
-        frame = frame.select([*empty.columns, *extra]).cast(empty.schema)
+        frame = self._conform(frame, empty).with_columns(frame.select(extra))
         if spec.sort_by:
             # A partition may hold several files (one per write): a stable order for readers.
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         return frame
+
+    @staticmethod
+    def _conform(frame: pl.DataFrame, empty: pl.DataFrame) -> pl.DataFrame:
+        """Return the model's columns, in order and typed.
+
+        A column that an older mindmiles did not write (the model gained it since) reads as null.
+        """
+        missing = [
+            pl.lit(None, dtype=empty.schema[c]).alias(c) for c in empty.columns if c not in frame
+        ]
+        return frame.with_columns(missing).select(empty.columns).cast(empty.schema)
+
+    def stored_columns(self, name: str) -> list[str] | None:
+        """Return the columns of the table's current files (partition columns excluded).
+
+        ``None`` before its first write or when it holds no file.
+        """
+        version = self.current_version(name)
+        if version is None:
+            return None
+        files = sorted(version.rglob("*.parquet"))
+        return list(pl.read_parquet_schema(files[0])) if files else None
+
+    def is_outdated(self, name: str) -> bool:
+        """Whether the table's files have other columns than its model now has.
+
+        True for a table written by an older mindmiles; derived tables in that state are
+        rebuilt whole.
+        """
+        stored = self.stored_columns(name)
+        spec = TABLES[name]
+        model = [c for c in spec.model.to_schema().columns if c not in spec.partition_by]
+        return stored is not None and stored != model
+
+    def reset(self, name: str) -> None:
+        """Replace the table's content with no rows (its model's columns), atomically."""
+        self.replace(name, self._empty(TABLES[name]))
 
     def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
         found = []
@@ -261,6 +298,40 @@ class TableStore:
         if frame is not None and frame.height:
             kept = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
         self.replace(name, kept)
+
+    def ensure_all(self) -> list[str]:
+        """Give every table that has never been written an empty version; return their names.
+
+        Each table of :data:`~warehouse.tables.TABLES` (restricted ones included) then exists on
+        disk, so that readers find every documented table even when nothing fed it (no journal,
+        no plan, no monitoring file). The empty version is written like any other: typed by the
+        table's model, validated, committed atomically; an empty partitioned table is a version
+        folder without files. Tables that have a version are left untouched, so a second call
+        writes nothing.
+
+        Returns
+        -------
+        list[str]
+            The tables given an empty version, in the order of ``TABLES``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     store = TableStore(Path(tmp))
+        ...     first, again = store.ensure_all(), store.ensure_all()
+        ...     rows = store.read("daily_wellness").height
+        >>> "daily_wellness" in first, rows, again
+        (True, 0, [])
+        """
+        created = []
+        for name in TABLES:
+            if self.current_version(name) is None:
+                self.replace(name, self.read(name))
+                created.append(name)
+        if created:
+            log.info("created %d empty table(s): %s", len(created), ", ".join(created))
+        return created
 
     def _new_version_dir(self, name: str) -> Path:
         versions = self._versions_dir(name)
