@@ -140,6 +140,20 @@ def _mood_trend(row: OverviewRow) -> str:
     return text
 
 
+def _week_totals_table(report: ClientReport) -> str:
+    rows = "".join(
+        f'<tr><td>{w.week:%d %b}</td><td class="num">{int(w.minutes) // 60}:'
+        f'{int(w.minutes) % 60:02d}</td><td class="num">{w.distance_km:.1f}</td>'
+        f'<td class="num">{w.load:.0f}</td></tr>'
+        for w in report.week_totals
+    )
+    return (
+        "<h3>Weekly totals (every sport)</h3><table><thead><tr><th>week of</th>"
+        '<th class="num">moving time (h:mm)</th><th class="num">distance (km)</th>'
+        f'<th class="num">load (TRIMP)</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
 def _indicator_list(codes: Sequence[str]) -> str:
     return ", ".join(escape(INDICATOR_TITLES.get(c, c)) for c in codes) or "none"
 
@@ -156,6 +170,13 @@ def _timeline(report: ClientReport) -> str:
                 Series("fatigue (ATL, 7-day)", report.atl, "#d84315"),
                 Series("fitness (CTL, 42-day)", report.ctl, "#1565c0"),
             ],
+        ),
+        Panel(
+            title="Form (TSB = fitness - fatigue)",
+            unit="TRIMP",
+            y_min=min([-10.0, *(v for v in report.tsb if v is not None)]),
+            y_max=max([10.0, *(v for v in report.tsb if v is not None)]),
+            series=[Series("form (TSB)", report.tsb, "#2e7d32")],
         ),
         Panel(
             title="Acute:chronic load ratio",
@@ -246,6 +267,8 @@ def render_client_page(
         f"{report.rules.acwr_spike} load rose faster than the body is used to. Red triangles mark days "
         "with an indicator.</p>"
     )
+
+    parts.append(_week_totals_table(report))
 
     parts.append("<h2>Runs and mood</h2>")
     if report.runs:

@@ -166,6 +166,16 @@ class RunRow:
 
 
 @dataclass(frozen=True)
+class WeekTotal:
+    """One ISO week of the client's training, every sport."""
+
+    week: dt.date
+    minutes: float
+    distance_km: float
+    load: float
+
+
+@dataclass(frozen=True)
 class IndicatorSummary:
     """One indicator over the window: its episodes, the days raised, and its latest words."""
 
@@ -196,6 +206,8 @@ class ClientReport:
     load: list[float | None]
     atl: list[float | None]
     ctl: list[float | None]
+    tsb: list[float | None]
+    """Form going into each day: CTL - ATL of the day before (load units)."""
     acwr: list[float | None]
     mood: list[float | None]
     mood_week: list[float | None]
@@ -216,6 +228,8 @@ class ClientReport:
     insufficient: list[tuple[dt.date, dt.date, str]] = field(default_factory=list)
     """(from, to, plain reason) of the insufficient-data ranges overlapping the window."""
     last_data: dt.date | None = None
+    week_totals: list[WeekTotal] = field(default_factory=list)
+    """Moving time, distance and load per week shown (oldest first)."""
     rules: ReportRules = DEFAULT_RULES
     """The thresholds this page states."""
 
@@ -470,6 +484,7 @@ def client_report(
         load=_by_day(daily, "load", days),
         atl=_by_day(daily, "atl", days),
         ctl=_by_day(daily, "ctl", days),
+        tsb=_by_day(daily, "tsb", days),
         acwr=_by_day(daily, "acwr_ewma", days),
         mood=_by_day(journal_days, "mood", days),
         mood_week=mood_week,
@@ -484,8 +499,32 @@ def client_report(
         quality_notes=quality,
         insufficient=insufficient,
         last_data=max(past_days) if past_days else None,
+        week_totals=_week_totals(activities, daily, week_list),
         rules=rules,
     )
+
+
+def _week_totals(
+    activities: pl.DataFrame, daily: pl.DataFrame, weeks: list[dt.date]
+) -> list[WeekTotal]:
+    """Moving time and distance (activities, every sport) and load (daily_load) per week."""
+    week = pl.col("local_date").dt.truncate("1w").alias("week")
+    moved = (
+        activities.filter(pl.col("local_date").is_not_null())
+        .group_by(week)
+        .agg(
+            minutes=pl.col("moving_time_s").fill_null(0.0).sum() / 60.0,
+            km=pl.col("distance_m").fill_null(0.0).sum() / 1000.0,
+        )
+    )
+    loads = daily.group_by(week).agg(load=pl.col("load").sum())
+    minutes = dict(zip(moved["week"], moved["minutes"], strict=True))
+    km = dict(zip(moved["week"], moved["km"], strict=True))
+    load = dict(zip(loads["week"], loads["load"], strict=True))
+    return [
+        WeekTotal(w, float(minutes.get(w, 0.0)), float(km.get(w, 0.0)), float(load.get(w, 0.0)))
+        for w in weeks
+    ]
 
 
 def overview_row(report: ClientReport) -> OverviewRow:

@@ -595,3 +595,16 @@ def test_load_inputs_reads_every_report_table(tmp_path: Path) -> None:
     empty = load_inputs(tmp_path / "nothing")
     assert empty.daily_load.height == 0
     assert "acwr_ewma" in empty.daily_load.columns
+
+
+def test_weekly_totals_and_form_line(c1: model.ClientReport) -> None:
+    # daily_load: 80 on 3 Mar, 60 on 10 Mar; the fixture's activities carry no moving time or
+    # distance, so those totals are 0 (the load comes from daily_load, time and km from activities)
+    assert [(w.week, w.minutes, w.distance_km, w.load) for w in c1.week_totals] == [
+        (D(2026, 3, 2), 0.0, 0.0, 80.0),
+        (D(2026, 3, 9), 0.0, 0.0, 60.0),
+        (D(2026, 3, 16), 0.0, 0.0, 0.0),
+    ]
+    page = html.render_client_page(c1)
+    assert "Weekly totals (every sport)" in page
+    assert "Form (TSB = fitness - fatigue)" in page
