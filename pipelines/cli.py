@@ -282,7 +282,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return COMMANDS[args.command](args, out)
     except MindmilesError as exc:
         sys.stderr.write(f"mindmiles: {exc}\n")
-        return 2
+        code = getattr(exc, "exit_code", 2)
+        return code if isinstance(code, int) else 2
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ a single bad row never raises: its reader returns a :class:`RowIssue` next to th
     │   ├── PlanInvalid                plan_invalid
     │   └── RosterInvalid              roster_invalid
     ├── ConfigError                    bad settings, missing secret, unreadable roster path
+    ├── QueryRefused                   invalid SQL, or SQL reaching outside the analyst tables
     ├── WarehouseError                 a table could not be written or read
     │   └── LockTimeout
     └── IngestError                    one input file cannot be taken in (reason_code, message)
@@ -50,6 +51,7 @@ __all__ = [
     "MindmilesError",
     "NotAnActivity",
     "PlanInvalid",
+    "QueryRefused",
     "ReaderRefused",
     "ResourceLimit",
     "RosterInvalid",
@@ -92,6 +94,15 @@ class ReaderRefused(MindmilesError):
 
 class ConfigError(MindmilesError):
     """Settings are missing or invalid (secret, folders, roster path)."""
+
+
+class QueryRefused(MindmilesError):
+    """``mindmiles query`` refused a statement: invalid SQL, or a reach outside the analyst tables.
+
+    A refusal of the input, not a failure of a run: the command exits 1.
+    """
+
+    exit_code = 1
 
 
 class WarehouseError(MindmilesError):

@@ -35,6 +35,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from schemas.errors import QueryRefused
 from warehouse.files import install_private, temp_path
 from warehouse.store import TableStore
 from warehouse.tables import TABLES, TableSpec
@@ -396,17 +397,50 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection)."""
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Prefix a text cell that a spreadsheet would run as a formula with ``'`` (OWASP).
+
+    Numbers are left alone: ``-5`` stays a number.
+
+    Examples
+    --------
+    >>> [spreadsheet_safe(v) for v in ("=HYPERLINK(1)", "@SUM(A1)", "-2+3", "walk", -5)]
+    ["'=HYPERLINK(1)", "'@SUM(A1)", "'-2+3", 'walk', -5]
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def render_rows(columns: list[str], rows: list[tuple[object, ...]], output: OutputFormat) -> str:
-    """Render a result as CSV (header first) or JSON lines (one object per row)."""
+    """Render a result as CSV (header first, formulas neutralised) or JSON lines."""
     if output == "json":
         return "".join(
             json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n" for row in rows
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerow([spreadsheet_safe(c) for c in columns])
+    writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
     return buffer.getvalue()
+
+
+def confine(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """Let ``con`` read the analyst tables' files and nothing else, for good.
+
+    No other file (``read_text('/etc/shadow')``, ``glob``, ``restricted/``), no ``COPY ... TO``,
+    ``ATTACH``, ``INSTALL`` or ``LOAD``; ``lock_configuration`` keeps any statement from lifting
+    it. DuckDB's ``allowed_directories`` with ``enable_external_access = false``.
+    """
+    root = warehouse.absolute()
+    allowed = [f"{root / name}/" for name, spec in TABLES.items() if not spec.restricted]
+    con.execute("SET allowed_directories = ?", [allowed])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def run_query(warehouse: Path, sql: str, *, output: OutputFormat = "table") -> str:
@@ -425,14 +459,24 @@ def run_query(warehouse: Path, sql: str, *, output: OutputFormat = "table") -> s
     -------
     str
         The rendered result; empty for a statement that returns no relation.
+
+    Raises
+    ------
+    QueryRefused
+        The SQL is invalid, or reaches for something outside the analyst tables (files,
+        ``restricted/``, ``COPY ... TO``, extensions); the message is DuckDB's first line.
     """
     con = connect(warehouse)
     try:
+        confine(con, warehouse)
         relation = con.sql(sql)
         if relation is None:
             return ""
         if output == "table":
             return str(relation) + "\n"
         return render_rows(list(relation.columns), relation.fetchall(), output)
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise QueryRefused(first) from exc
     finally:
         con.close()
