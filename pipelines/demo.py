@@ -47,6 +47,13 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
     )
     os.environ.setdefault("MINDMILES_SECRET", DEMO_SECRET)
     settings = Settings.from_options(inbox=inbox, warehouse=warehouse, settle_seconds=0.0)
+    if settings.secret == DEMO_SECRET:
+        out.write(
+            f"Clinic secret: the demo's own, MINDMILES_SECRET={DEMO_SECRET} (set it to query or "
+            "report on this warehouse; a real clinic keeps its own secret outside the warehouse)\n"
+        )
+    else:
+        out.write("Clinic secret: the one in MINDMILES_SECRET\n")
     if engine == "prefect":
         from pipelines.flows import ingest_flow
 

@@ -12,7 +12,7 @@ from warehouse.files import remove_stale_temps, write_private
 from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.rotate import rotate_pseudonyms
-from warehouse.secret import load_secret
+from warehouse.secret import load_secret, record_fingerprint
 from warehouse.sql import write_database
 from warehouse.store import TableStore
 
@@ -49,8 +49,12 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
     if len(new_secret) < MIN_SECRET_CHARS:
         raise ConfigError(f"the new secret must have at least {MIN_SECRET_CHARS} characters")
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who="rotate-key"):
+        # an interrupted rotation may already have recorded the new secret's fingerprint
         old_secret = load_secret(
-            env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
+            env_value=settings.secret,
+            key_file=settings.key_file,
+            warehouse=settings.warehouse,
+            or_fingerprint_of=new_secret,
         )
         if new_secret == old_secret:
             raise ConfigError("the new secret is the same as the current one")
@@ -66,6 +70,7 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
         clients |= set(store.read("journal")["client_id"].to_list())
         derive_for_clients(store, clients, thresholds=settings.thresholds)
         write_database(settings.warehouse)
+        record_fingerprint(settings.warehouse, new_secret)
         if settings.secret:
             tail = "Now set MINDMILES_SECRET to the new secret everywhere mindmiles runs."
         else:

@@ -44,7 +44,12 @@ from transform.privacy import privacy_radii, trim_home_zones
 from warehouse.inbox import Candidate, Inbox
 from warehouse.lock import warehouse_lock
 from warehouse.runlog import append_run, read_pending, write_pending
-from warehouse.secret import load_secret, pseudonymize
+from warehouse.secret import (
+    load_secret,
+    pseudonymize,
+    record_fingerprint,
+    recorded_fingerprint,
+)
 from warehouse.sql import DATABASE_NAME, write_database
 from warehouse.store import TableStore
 from warehouse.tables import with_sample_partition
@@ -408,6 +413,8 @@ def run_ingest(
         secret = load_secret(
             env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
         )
+        if recorded_fingerprint(settings.warehouse) is None:
+            record_fingerprint(settings.warehouse, secret)  # the warehouse's first run
         inbox = Inbox(settings.inbox, settle_seconds=settings.settle_seconds)
         reasons: Counter[str] = Counter()
         roster, roster_changed = _load_roster(inbox, store, secret, reasons)

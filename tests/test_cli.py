@@ -17,7 +17,7 @@ from tests.clinic_factory import CLIENT, SENTINEL_NOTE, SERIAL, make_small_clini
 def clinic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_small_clinic(inbox)
-    monkeypatch.setenv("MINDMILES_SECRET", "test-secret")
+    monkeypatch.setenv("MINDMILES_SECRET", "test-secret-of-sixteen-bytes")
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     return inbox, warehouse
 

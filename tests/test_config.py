@@ -101,7 +101,7 @@ def run_ingest(inbox: Path, warehouse: Path, *extra: str) -> None:
 def test_the_run_derives_with_the_configured_thresholds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MINDMILES_SECRET", "test-secret")
+    monkeypatch.setenv("MINDMILES_SECRET", "test-secret-of-sixteen-bytes")
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     results = {}
     for name, extra in (("default", ()), ("custom", ("--config", str(write(tmp_path, CUSTOM))))):

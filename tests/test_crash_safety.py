@@ -56,7 +56,7 @@ DROPS = 5
 BATCH_FILES = 1
 BATCHES_PER_WAVE = 2
 """Two files per wave: a drop of 4-5 files is settled in three waves."""
-SECRET = "crash-test"
+SECRET = "crash-test-secret-16b"
 ROSTER = (
     "client_code,sex,birth_year,hr_rest,hr_max,timezone\n"
     "C001,f,1990,55,185,Europe/London\nC002,m,1984,58,182,Europe/Paris\n"

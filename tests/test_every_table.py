@@ -104,7 +104,7 @@ def ingest(inbox: Path, warehouse: Path) -> int:
 def one_run_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_one_run_clinic(inbox)
-    monkeypatch.setenv("MINDMILES_SECRET", "test-secret")
+    monkeypatch.setenv("MINDMILES_SECRET", "test-secret-of-sixteen-bytes")
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     assert ingest(inbox, warehouse) == 0
     return inbox, warehouse

@@ -221,7 +221,7 @@ def test_cli_json_summary_counts_exports(tmp_path: Path, monkeypatch: pytest.Mon
     (settings.inbox / CLIENT).mkdir(parents=True)
     (settings.inbox / "roster.csv").write_text(ROSTER)
     drop(settings, {"4f0c1e_1.zip": garmin_full_export(), "export_67079323.zip": strava_five()})
-    monkeypatch.setenv("MINDMILES_SECRET", "cli-secret")
+    monkeypatch.setenv("MINDMILES_SECRET", "cli-secret-of-16-bytes")
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     out = io.StringIO()
     argv = [

@@ -527,7 +527,11 @@ def test_run_ingest_isolated_quarantines_each_attack_and_completes(
     outside_before = _tree(tmp_path.parent, skip=tmp_path)
 
     settings = Settings(
-        inbox=inbox, warehouse=warehouse, secret="s", settle_seconds=0.0, key_file=tmp_path / "key"
+        inbox=inbox,
+        warehouse=warehouse,
+        secret="s" * 16,
+        settle_seconds=0.0,
+        key_file=tmp_path / "key",
     )
     runner = isolated_runner(IsolationLimits(seconds_per_file=60), parse_one=misbehaving_parse)
     summary = run_ingest(settings, parse_batches=runner)

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.cli import main
 from tests.clinic_factory import CLIENT, JOURNAL, SENTINEL_NOTE, make_small_clinic
-from warehouse.secret import pseudonymize
+from warehouse.secret import FINGERPRINT_FILE, fingerprint, pseudonymize
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
 
@@ -65,6 +65,9 @@ def test_every_client_id_is_rewritten_and_no_row_lost(
     assert (warehouse / "samples" / f"client_id={new_id}").is_dir()
     notes = store.read("journal_notes").join(store.read("journal"), on="entry_id")
     assert notes["note"].to_list() == [SENTINEL_NOTE]  # notes still belong to their entries
+    # the warehouse now expects the new secret
+    recorded = (warehouse / FINGERPRINT_FILE).read_text().strip()
+    assert recorded == fingerprint(NEW.encode()) != fingerprint(OLD.encode())
 
 
 def test_the_same_journal_dropped_again_after_rotation_adds_nothing(

@@ -4,6 +4,11 @@
 comes from ``MINDMILES_SECRET`` or from a key file outside the warehouse, created on first use with
 mode 0600 (default ``$XDG_CONFIG_HOME/mindmiles/secret.key``, i.e. ``~/.config/mindmiles/``).
 Whoever holds the secret and the roster can map ids back to codes; the warehouse alone cannot.
+
+A secret shorter than :data:`MIN_SECRET_BYTES` is refused (with the roster's codes, a short
+secret is guessed and every pseudonym reversed at once). The warehouse records a fingerprint of
+the secret it was built with (``.state/secret.fingerprint``, never the secret); a command run with
+another secret stops before writing anything and names the fingerprint it expects.
 """
 
 from __future__ import annotations
@@ -17,7 +22,23 @@ from pathlib import Path
 from schemas.errors import ConfigError
 from warehouse.files import write_private
 
-__all__ = ["ID_HEX_CHARS", "default_key_file", "load_secret", "pseudonymize"]
+__all__ = [
+    "FINGERPRINT_FILE",
+    "ID_HEX_CHARS",
+    "MIN_SECRET_BYTES",
+    "default_key_file",
+    "fingerprint",
+    "load_secret",
+    "pseudonymize",
+    "record_fingerprint",
+    "recorded_fingerprint",
+]
+
+MIN_SECRET_BYTES = 16
+"""The shortest clinic secret accepted."""
+
+FINGERPRINT_FILE = Path(".state") / "secret.fingerprint"
+"""Where, under the warehouse, the fingerprint of its secret is kept."""
 
 ID_HEX_CHARS = 24
 """Length of a client_id (96 bits): collisions are negligible for any clinic's roster."""
@@ -29,7 +50,52 @@ def default_key_file() -> Path:
     return Path(base) / "mindmiles" / "secret.key"
 
 
-def load_secret(*, env_value: str | None, key_file: Path, warehouse: Path) -> bytes:
+def fingerprint(secret: bytes) -> str:
+    """A short public fingerprint of the secret (an HMAC of a fixed label; not the secret).
+
+    Examples
+    --------
+    >>> len(fingerprint(b"0123456789abcdef")), fingerprint(b"a" * 16) == fingerprint(b"b" * 16)
+    (16, False)
+    """
+    return hmac.new(secret, b"mindmiles secret fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def recorded_fingerprint(warehouse: Path) -> str | None:
+    """The fingerprint the warehouse was built with, or ``None`` before its first run."""
+    try:
+        return (warehouse / FINGERPRINT_FILE).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def record_fingerprint(warehouse: Path, secret: bytes) -> None:
+    """Record the fingerprint of ``secret`` as the warehouse's (at creation, and on rotation)."""
+    path = warehouse / FINGERPRINT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(path, fingerprint(secret) + "\n")
+
+
+def _check_fingerprint(warehouse: Path, secret: bytes, also: bytes | None = None) -> None:
+    expected = recorded_fingerprint(warehouse)
+    if expected is None or fingerprint(secret) == expected:
+        return
+    if also is not None and fingerprint(also) == expected:
+        return
+    raise ConfigError(
+        f"this warehouse was built with another clinic secret (fingerprint {expected}; the one "
+        f"given has {fingerprint(secret)}): set MINDMILES_SECRET or the key file "
+        "(MINDMILES_KEY_FILE) to the warehouse's secret; nothing was written"
+    )
+
+
+def load_secret(
+    *,
+    env_value: str | None,
+    key_file: Path,
+    warehouse: Path,
+    or_fingerprint_of: bytes | None = None,
+) -> bytes:
     """Return the clinic secret, creating the key file on first use.
 
     Parameters
@@ -39,13 +105,28 @@ def load_secret(*, env_value: str | None, key_file: Path, warehouse: Path) -> by
     key_file
         Path of the key file.
     warehouse
-        The warehouse root; the key file must not lie inside it.
+        The warehouse root; the key file must not lie inside it, and the secret must be the one
+        whose fingerprint it records (if any).
+    or_fingerprint_of
+        A second secret whose fingerprint is also accepted (key rotation, half done).
 
     Raises
     ------
     ConfigError
-        The key file lies inside the warehouse, is readable by others, or is empty.
+        The key file lies inside the warehouse, is readable by others, or is empty; the secret
+        is shorter than :data:`MIN_SECRET_BYTES`; or the warehouse records another secret.
     """
+    secret = _read_secret(env_value=env_value, key_file=key_file, warehouse=warehouse)
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"the clinic secret is {len(secret)} bytes long; it must be at least "
+            f"{MIN_SECRET_BYTES} (a short secret can be guessed from the roster's codes)"
+        )
+    _check_fingerprint(warehouse, secret, or_fingerprint_of)
+    return secret
+
+
+def _read_secret(*, env_value: str | None, key_file: Path, warehouse: Path) -> bytes:
     if env_value:
         return env_value.encode("utf-8")
     key_file = key_file.expanduser().absolute()
