@@ -99,15 +99,21 @@ class FileResult:
         return [] if self.activities is None else self.activities["activity_id"].to_list()
 
 
-def _activity_id(sha256: str, index: int) -> str:
-    return hashlib.sha256(f"{sha256}:{index}".encode()).hexdigest()[:ACTIVITY_ID_HEX]
+def _activity_id(client_id: str, sha256: str, index: int) -> str:
+    """Return the id of a file's ``index``-th session for one client.
+
+    The client is part of it: the same bytes dropped for two clients are two activities (and
+    their samples stay with each).
+    """
+    key = f"{client_id}:{sha256}:{index}"
+    return hashlib.sha256(key.encode()).hexdigest()[:ACTIVITY_ID_HEX]
 
 
 def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.DataFrame]:
     rows: list[dict[str, Any]] = []
     samples, laps, hrv = [], [], []
     for index, activity in enumerate(parsed.activities):
-        activity_id = _activity_id(sha256, index)
+        activity_id = _activity_id(client_id, sha256, index)
         cleaned, clean_flags = clean_samples(activity.samples)
         summary = summarize_activity(cleaned, activity.meta)
         flags = sorted(set(activity.meta.get("flags", set())) | parsed.flags | clean_flags)

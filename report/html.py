@@ -8,6 +8,7 @@ that opens correctly offline is guaranteed not to leak a request. Every value is
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -61,16 +62,23 @@ footer{margin-top:2rem;font-size:.8rem;color:#78909c}
 
 
 def client_page_name(code: str) -> str:
-    """File name of a client's page: the code with anything but letters, digits, - and _ as _.
+    """File name of a client's page, different for every two distinct codes.
+
+    The code with anything but ASCII letters, digits, - and _ as _, then 8 hex digits of the
+    SHA-256 of the code itself: ``A.1`` and ``A_1`` (or ``a1`` and ``A1`` on a file system that
+    ignores case) never share a page.
 
     Examples
     --------
     >>> client_page_name("C-001")
-    'C-001.html'
-    >>> client_page_name("../x y")
-    '___x_y.html'
+    'C-001-444743ab.html'
+    >>> client_page_name("A.1") != client_page_name("A_1")
+    True
+    >>> client_page_name("../x y")[:7]
+    '___x_y-'
     """
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in code) + ".html"
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in code)
+    return f"{safe}-{hashlib.sha256(code.encode('utf-8')).hexdigest()[:8]}.html"
 
 
 def _page(title: str, body: str, *, generated: dt.datetime | None) -> str:

@@ -16,7 +16,9 @@ class Activities(pa.DataFrameModel):
     """One row per activity (a session of a watch file); grain: ``activity_id``."""
 
     activity_id: str = pa.Field(
-        unique=True, description="Stable id of the activity (hash of its source)."
+        unique=True,
+        description="Stable id of the activity: a hash of the client, its source file's bytes "
+        "and its place in the file (the same file for two clients is two activities).",
     )
     client_id: str = pa.Field(description="Keyed pseudonym of the client (HMAC-SHA256).")
     source_format: str = pa.Field(

@@ -534,7 +534,8 @@ def test_pages_escape_and_fetch_nothing() -> None:
         assert not re.search(r"(src|href)=\"(https?:)?//", text)
         assert "url(" not in text
         assert "@import" not in text
-    assert 'href="clients/_b__.html"' in overview  # <, > and & each become _
+    # <, > and & each become _, then 8 hex digits of the code's SHA-256
+    assert re.search(r'href="clients/_b__-[0-9a-f]{8}\.html"', overview)
 
 
 def test_write_reports_end_to_end(tmp_path: Path) -> None:
@@ -548,7 +549,9 @@ def test_write_reports_end_to_end(tmp_path: Path) -> None:
     assert result.unknown_clients == 1
     overview = (out / "index.html").read_text(encoding="utf-8")
     assert overview.index("C001") < overview.index("C002") < overview.index("id ffffffff")
-    assert (out / "clients" / "C001.html").is_file()
+    assert result.clients["C001"].is_file()
+    assert result.clients["C001"].parent == out / "clients"
+    assert result.clients["C001"].name.startswith("C001-")
     # codes appear only in the report, never in the warehouse
     for path in warehouse.rglob("*"):
         if path.is_file():
@@ -608,3 +611,9 @@ def test_weekly_totals_and_form_line(c1: model.ClientReport) -> None:
     page = html.render_client_page(c1)
     assert "Weekly totals (every sport)" in page
     assert "Form (TSB = fitness - fatigue)" in page
+
+
+def test_codes_that_differ_only_in_punctuation_or_case_get_their_own_pages() -> None:
+    codes = ["A.1", "A_1", "A 1", "a1", "A1"]
+    names = [html.client_page_name(code) for code in codes]
+    assert len({name.lower() for name in names}) == len(codes)  # even on a case-blind disk
