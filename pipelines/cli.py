@@ -15,21 +15,36 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
+from pipelines.options import number_in
 from pipelines.settings import Settings
-from schemas.errors import MindmilesError
+from schemas.errors import ConfigError, MindmilesError
+from warehouse.store import TableStore
 
 __all__ = ["main"]
 
 log = logging.getLogger("mindmiles")
 
 
+EXIT_DONE, EXIT_REFUSED, EXIT_FAILED = 0, 1, 2
+"""Exit codes: the command did its work (files quarantined included); it refused its input
+(usage, settings, a missing inbox or warehouse, another secret, a refused query); the run
+itself failed (the warehouse could not be written, the lock was held, a bug)."""
+
 CONFIG_HELP = "TOML file of thresholds (or MINDMILES_CONFIG; see transform/config.py)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error exiting 1 (refused input) instead of argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mindmiles",
         description="Watch exports and mood journals to a validated Parquet warehouse.",
     )
@@ -56,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--config", help=CONFIG_HELP)
     ingest.add_argument(
         "--settle-seconds",
-        type=float,
+        type=number_in(0, 3600),
         default=2.0,
         help="leave files modified more recently than this for the next run",
     )
@@ -101,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
     report.add_argument("--inbox", help="the drop folder with roster.csv (or MINDMILES_INBOX)")
     report.add_argument("--client", help="only this client code's page (the overview is kept)")
-    report.add_argument("--weeks", type=int, default=12, help="ISO weeks shown (default 12)")
+    report.add_argument(
+        "--weeks",
+        type=number_in(1, 520, integer=True),
+        default=12,
+        help="ISO weeks shown (1-520, default 12)",
+    )
     report.add_argument(
         "--as-of",
         type=dt.date.fromisoformat,
@@ -179,6 +199,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         config=args.config,
         settle_seconds=args.settle_seconds,
     )
+    _existing_inbox(settings.inbox)
     summary = _run_ingest(settings, _engine(args.engine), out)
     if args.json:
         out.write(json.dumps(summary, sort_keys=True) + "\n")
@@ -188,10 +209,26 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _warehouse_path(value: str | None) -> Path:
+    """The warehouse of a command that only reads one: it must already be a warehouse."""
     value = value or os.environ.get("MINDMILES_WAREHOUSE")
     if not value:
         raise MindmilesError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
-    return Path(value)
+    return _existing_warehouse(Path(value))
+
+
+def _existing_warehouse(path: Path) -> Path:
+    if not TableStore(path).exists():
+        raise ConfigError(
+            f"{path} is not a mindmiles warehouse (no tables in it): check --warehouse or "
+            "MINDMILES_WAREHOUSE; `mindmiles ingest` creates one"
+        )
+    return path
+
+
+def _existing_inbox(path: Path) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"the inbox {path} does not exist or is not a folder: check --inbox")
+    return path
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -233,6 +270,8 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     from warehouse.secret import load_secret
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse, config=args.config)
+    _existing_warehouse(settings.warehouse)
+    _existing_inbox(settings.inbox)
     secret = load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )
@@ -282,8 +321,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return COMMANDS[args.command](args, out)
     except MindmilesError as exc:
         sys.stderr.write(f"mindmiles: {exc}\n")
-        code = getattr(exc, "exit_code", 2)
-        return code if isinstance(code, int) else 2
+        code = getattr(exc, "exit_code", EXIT_FAILED)
+        return code if isinstance(code, int) else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from pipelines.options import number_in
 from pipelines.settings import Settings
 from pipelines.watch import InboxWatcher
 
@@ -415,26 +416,26 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--poll-seconds",
-        type=float,
+        type=number_in(0.1, 3600),
         default=10.0,
         help="how often the folder watch looks at the inbox (default 10)",
     )
     parser.add_argument(
         "--settle-seconds",
-        type=float,
+        type=number_in(0, 3600),
         default=2.0,
         help="files modified more recently than this wait for a later look",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address of an embedded Prefect server")
     parser.add_argument(
         "--port",
-        type=int,
+        type=number_in(0, 65535, integer=True),
         default=4200,
         help="port of an embedded Prefect server (0: any free port; default 4200)",
     )
     parser.add_argument(
         "--keep-days",
-        type=float,
+        type=number_in(0.01, 36500),
         default=30.0,
         help="delete flow runs that ended longer ago than this (default 30)",
     )

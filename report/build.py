@@ -175,7 +175,7 @@ def write_reports(
     ConfigError
         ``out`` lies inside the warehouse, ``client`` is not in the roster, or ``weeks < 1``.
     """
-    if out.absolute().is_relative_to(warehouse.absolute()):
+    if out.resolve().is_relative_to(warehouse.resolve()):
         raise ConfigError(
             "the report folder must lie outside the warehouse (the reports show client codes)"
         )

@@ -93,7 +93,12 @@ class ReaderRefused(MindmilesError):
 
 
 class ConfigError(MindmilesError):
-    """Settings are missing or invalid (secret, folders, roster path)."""
+    """Settings are missing or invalid (secret, folders, roster path).
+
+    A refusal of the input, not a failure of a run: the command exits 1.
+    """
+
+    exit_code = 1
 
 
 class QueryRefused(MindmilesError):

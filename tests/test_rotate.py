@@ -109,7 +109,7 @@ def test_a_client_without_a_code_stops_the_rotation(
     new_file = tmp_path / "new.key"
     new_file.write_text(NEW)
     code, _ = run("rotate-key", *common, "--new-secret-file", str(new_file))
-    assert code == 2
+    assert code == 1
     store = TableStore(warehouse)
     assert store.read("activities")["client_id"].unique().to_list() == [
         pseudonymize(CLIENT, OLD.encode())

@@ -54,7 +54,7 @@ def test_another_secret_stops_before_writing_anything(
     before, inbox_before = tree(warehouse), tree(inbox)
     code, _ = ingest(inbox, warehouse, OTHER, tmp_path / "key")
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 1
     assert recorded in err
     assert "another clinic secret" in err
     assert err.count("\n") == 1
@@ -71,6 +71,6 @@ def test_a_short_secret_is_refused(
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     make_small_clinic(inbox)
     code, _ = ingest(inbox, warehouse, secret, tmp_path / "key")
-    assert code == 2
+    assert code == 1
     assert "at least 16" in capsys.readouterr().err
     assert not (warehouse / FINGERPRINT_FILE).exists()

@@ -91,6 +91,12 @@ class TableStore:
             return None
         return link.resolve()
 
+    def exists(self) -> bool:
+        """Whether this folder is a mindmiles warehouse: a run has written its state or a table."""
+        return (self.root / ".state").is_dir() or any(
+            self.table_path(name).is_symlink() for name in TABLES
+        )
+
     # -- reading -----------------------------------------------------------------------------
     def read(
         self, name: str, *, partitions: Iterable[tuple[object, ...]] | None = None
