@@ -27,20 +27,19 @@ __all__ = ["main"]
 log = logging.getLogger("mindmiles")
 
 
-EXIT_DONE, EXIT_REFUSED, EXIT_FAILED = 0, 1, 2
-"""Exit codes: the command did its work (files quarantined included); it refused its input
-(usage, settings, a missing inbox or warehouse, another secret, a refused query); the run
-itself failed (the warehouse could not be written, the lock was held, a bug)."""
-
 CONFIG_HELP = "TOML file of thresholds (or MINDMILES_CONFIG; see transform/config.py)"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error exiting 1 (refused input) instead of argparse's 2."""
+    """argparse, with a usage error exiting as refused input (1) instead of argparse's 2.
+
+    Exit codes: 0 the command did its work (files quarantined included), 1 it refused its input,
+    2 the run itself failed (:attr:`schemas.errors.MindmilesError.exit_code`).
+    """
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message}\n")
+        self.exit(ConfigError.exit_code, f"{self.prog}: error: {message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -321,8 +320,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return COMMANDS[args.command](args, out)
     except MindmilesError as exc:
         sys.stderr.write(f"mindmiles: {exc}\n")
-        code = getattr(exc, "exit_code", EXIT_FAILED)
-        return code if isinstance(code, int) else EXIT_FAILED
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -401,30 +401,32 @@ def client_report(
         (row["local_date"], row["indicator"], row["explanation"])
         for row in episodes.iter_rows(named=True)
     ]
-    summary: dict[str, IndicatorSummary] = {}
-    for row in episodes.iter_rows(named=True):  # newest first: the first seen is the latest
-        code_, first, last = row["indicator"], row["local_date"], min(row["until_date"], as_of)
-        span = (last - max(first, first_day)).days + 1
-        seen = summary.get(code_)
-        summary[code_] = (
-            IndicatorSummary(code_, span, first, last, row["explanation"], 1, bool(row["ongoing"]))
-            if seen is None
-            else IndicatorSummary(
-                code_,
-                seen.days + span,
-                first,
-                seen.last,
-                seen.explanation,
-                seen.episodes + 1,
-                seen.ongoing,
-            )
+    # one line per indicator, in the order of its latest episode (episodes are newest first);
+    # days are counted within the window
+    shown_until = pl.min_horizontal(pl.col("until_date"), pl.lit(as_of))
+    shown_from = pl.max_horizontal(pl.col("local_date"), pl.lit(first_day))
+    summary = [
+        IndicatorSummary(**row)
+        for row in episodes.with_columns(
+            shown_until=shown_until, span=(shown_until - shown_from).dt.total_days() + 1
         )
+        .group_by(pl.col("indicator").alias("code"), maintain_order=True)
+        .agg(
+            days=pl.col("span").sum(),
+            first=pl.col("local_date").min(),
+            last=pl.col("shown_until").max(),
+            explanation=pl.col("explanation").first(),
+            episodes=pl.len(),
+            ongoing=pl.col("ongoing").first(),
+        )
+        .iter_rows(named=True)
+    ]
     open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
-    open_codes: list[str] = []
-    for row in episodes.iter_rows(named=True):
-        code_ = row["indicator"]
-        if row["until_date"] >= open_since and code_ not in open_codes:
-            open_codes.append(code_)
+    open_codes = (
+        episodes.filter(pl.col("until_date") >= open_since)["indicator"]
+        .unique(maintain_order=True)
+        .to_list()
+    )
     insufficient = [
         (row["local_date"], row["until_date"], INSUFFICIENT_WORDS.get(row["reason"], row["reason"]))
         for row in raised.filter(
@@ -492,7 +494,7 @@ def client_report(
         sleep_week=_by_day(daily, "sleep_week_mean_h", days),
         runs=runs,
         indicators=indicator_rows,
-        indicator_summary=list(summary.values()),
+        indicator_summary=summary,
         open_indicators=open_codes,
         weeks_without_data=without,
         refused_files=refused_rows,

@@ -65,7 +65,13 @@ __all__ = [
 
 
 class MindmilesError(Exception):
-    """Root of every error raised by mindmiles."""
+    """Root of every error raised by mindmiles.
+
+    ``exit_code`` is what the command line exits with when the error stops a command: 2 (the
+    run itself failed) unless a subclass is a refusal of the input (1).
+    """
+
+    exit_code: ClassVar[int] = 2
 
 
 class ReaderRefused(MindmilesError):
@@ -98,7 +104,7 @@ class ConfigError(MindmilesError):
     A refusal of the input, not a failure of a run: the command exits 1.
     """
 
-    exit_code = 1
+    exit_code: ClassVar[int] = 1
 
 
 class QueryRefused(MindmilesError):
@@ -107,7 +113,7 @@ class QueryRefused(MindmilesError):
     A refusal of the input, not a failure of a run: the command exits 1.
     """
 
-    exit_code = 1
+    exit_code: ClassVar[int] = 1
 
 
 class WarehouseError(MindmilesError):

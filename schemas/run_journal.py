@@ -14,12 +14,6 @@ class RunJournal(pa.DataFrameModel):
     """Each activity with its pre-run and post-run journal entries and the mood change.
 
     Matching rules (windows, edges, ownership) are in ``transform/run_journal.py``.
-
-    Examples
-    --------
-    >>> from transform.run_journal import RUN_JOURNAL_COLUMNS
-    >>> list(RunJournal.to_schema().columns) == list(RUN_JOURNAL_COLUMNS)
-    True
     """
 
     activity_id: str = pa.Field(unique=True, description="Activity id, as in activities.")

@@ -14,12 +14,6 @@ class WeeklyAdherence(pa.DataFrameModel):
     """Planned vs completed running per client and ISO week, with a compliance band.
 
     Counting rules and band edges are in ``transform/adherence.py``.
-
-    Examples
-    --------
-    >>> from transform.adherence import ADHERENCE_COLUMNS
-    >>> list(WeeklyAdherence.to_schema().columns) == list(ADHERENCE_COLUMNS)
-    True
     """
 
     client_id: str = pa.Field(description="Keyed pseudonym of the client.")

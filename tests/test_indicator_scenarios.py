@@ -72,13 +72,15 @@ def journal(moods: dict[int, float]) -> pl.DataFrame:
 
 def plan(weeks: int, *, done: dict[int, float]) -> pl.DataFrame:
     """Weekly adherence rows: 3 sessions, 90 planned minutes; ``done`` minutes per week."""
+    minutes = [done.get(w, 0.0) for w in range(1, weeks + 1)]
     return pl.DataFrame(
         {
             "client_id": "c1",
             "week_start": [day(7 * (w - 1) + 1) for w in range(1, weeks + 1)],
             "planned_sessions": 3,
             "planned_minutes": 90.0,
-            "completed_minutes": [done.get(w, 0.0) for w in range(1, weeks + 1)],
+            "completed_minutes": minutes,
+            "adherence_ratio": [m / 90.0 for m in minutes],
         }
     )
 

@@ -58,6 +58,7 @@ import polars as pl
 
 from schemas.base import column_names
 from schemas.daily_load import DailyLoad
+from transform.day_runs import days_in_a_row
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = ["DAILY_LOAD_COLUMNS", "daily_load"]
@@ -76,22 +77,6 @@ def _over(expr: pl.Expr) -> pl.Expr:
 def _ratio(num: pl.Expr, den: pl.Expr, enough: pl.Expr) -> pl.Expr:
     """``num / den`` when ``enough`` and ``den > 0``, else null (never inf)."""
     return pl.when(enough & (den > _EPS)).then(num / den).otherwise(None)
-
-
-def _streak_block(flag: str) -> pl.Expr:
-    """Count the days so far on which ``flag`` did not hold (a streak's block id)."""
-    return _over((~pl.col(flag)).cast(pl.Int64).cum_sum())
-
-
-def _streak(flag: str, block: str) -> pl.Expr:
-    """Days in a row, up to and including each day, on which ``flag`` holds."""
-    return (
-        pl.col(flag)
-        .cast(pl.Int64)
-        .cum_sum()
-        .over("client_id", block, order_by="local_date")
-        .cast(pl.Int32)
-    )
 
 
 def _window_stats(col: str, window: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
@@ -274,7 +259,6 @@ def daily_load(
         ran=pl.col("n_runs") > 0,
         active=pl.col("n_activities") > 0,
     )
-    days = days.with_columns(ran_block=_streak_block("ran"), active_block=_streak_block("active"))
     days = days.with_columns(
         acwr_coupled=_ratio(pl.col("load_acute_mean"), pl.col("load_chronic_mean"), enough_acwr),
         acwr_uncoupled=_ratio(
@@ -285,8 +269,8 @@ def daily_load(
             pl.col("load_week_sum") / week / pl.col("load_week_sd")
         ),
         run_distance_prev_week_m=_over(pl.col("run_distance_week_m").shift(config.distance_days)),
-        consecutive_run_days=_streak("ran", "ran_block"),
-        consecutive_active_days=_streak("active", "active_block"),
+        consecutive_run_days=days_in_a_row(pl.col("ran")),
+        consecutive_active_days=days_in_a_row(pl.col("active")),
         mood_z=_ratio(
             pl.col("mood_week_mean_frac") - pl.col("mood_baseline_mean_frac"),
             pl.col("mood_baseline_sd_frac"),

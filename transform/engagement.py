@@ -24,42 +24,33 @@ from __future__ import annotations
 
 import polars as pl
 
+from transform.day_runs import days_in_a_row, days_since, last_day_when, per_client
 from transform.indicator_rows import DAY_COLUMNS, num, params_json, rows
 from transform.load_config import LoadConfig
 
 __all__ = ["engagement_days"]
 
 
-def _days_since(flag: pl.Expr) -> pl.Expr:
-    """Days since the last day on which ``flag`` held (0 on such a day; null before the first)."""
-    last = (
-        pl.when(flag)
-        .then(pl.col("local_date"))
-        .forward_fill()
-        .over("client_id", order_by="local_date")
-    )
-    return (pl.col("local_date") - last).dt.total_days()
-
-
-def _in_a_row(flag: pl.Expr) -> pl.Expr:
-    """Days in a row, up to and including each day, on which ``flag`` holds."""
-    block = (~flag).cast(pl.Int64).cum_sum().over("client_id", order_by="local_date")
-    return flag.cast(pl.Int64).cum_sum().over(["client_id", block], order_by="local_date")
-
-
 def _planned_weeks(weekly_adherence: pl.DataFrame | None, c: LoadConfig) -> pl.DataFrame:
     """Per client and planned week: whether it was under the disengagement ratio."""
-    schema = {"client_id": pl.Utf8, "week_start": pl.Date, "planned": pl.Boolean}
     if weekly_adherence is None or weekly_adherence.is_empty():
-        return pl.DataFrame(schema={**schema, "low": pl.Boolean, "ratio": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "client_id": pl.Utf8,
+                "week_start": pl.Date,
+                "planned": pl.Boolean,
+                "low": pl.Boolean,
+                "ratio": pl.Float64,
+            }
+        )
     planned = pl.col("planned_sessions").fill_null(0) > 0
-    ratio = (pl.col("completed_minutes") / pl.col("planned_minutes")).fill_nan(None)
+    ratio = pl.col("adherence_ratio").fill_null(0.0)
     return weekly_adherence.select(
         "client_id",
         "week_start",
         planned=planned,
-        low=planned & (ratio.fill_null(0.0) < c.disengagement_low_ratio),
-        ratio=ratio.fill_null(0.0),
+        low=planned & (ratio < c.disengagement_low_ratio),
+        ratio=ratio,
     )
 
 
@@ -73,7 +64,7 @@ def engagement_days(
     days
         ``daily_load`` rows with ``week_start`` (Monday of the day's week).
     weekly_adherence
-        Planned weeks (``planned_sessions``, ``planned_minutes``, ``completed_minutes``).
+        Planned weeks (``planned_sessions``, ``adherence_ratio``).
     c
         Thresholds.
     """
@@ -108,19 +99,13 @@ def _disengagement(
     )
     for frame in low_weeks:
         judged = judged.join(frame, on=["client_id", "week_start"], how="left")
-    last_run = (
-        pl.when(ran)
-        .then(pl.col("local_date"))
-        .forward_fill()
-        .over("client_id", order_by="local_date")
-    )
-    since_run = pl.coalesce(_days_since(ran), pl.col("history_days").cast(pl.Int64))
+    since_run = pl.coalesce(days_since(ran), pl.col("history_days").cast(pl.Int64))
     ran_this_week = (
         ran.cast(pl.Int32).cum_sum().over(["client_id", "week_start"], order_by="local_date")
     )
     back = range(1, c.disengagement_low_weeks + 1)
     judged = judged.with_columns(
-        last_run=last_run,
+        last_run=last_day_when(ran),
         since_run=since_run,
         planned=pl.col("planned").fill_null(value=False),
         low_weeks=pl.all_horizontal(pl.col(f"low_{b}").fill_null(value=False) for b in back),
@@ -193,7 +178,7 @@ def _sustained_low_mood(days: pl.DataFrame, c: LoadConfig) -> pl.DataFrame:
     limit = pl.max_horizontal(own, pl.lit(c.low_mood_abs))
     low = (mood <= limit) & (pl.col("journal_entries_week") >= c.min_journal_entries_7d)
     judged = days.with_columns(
-        mood10=mood, limit=limit, low_days=_in_a_row(low.fill_null(value=False))
+        mood10=mood, limit=limit, low_days=days_in_a_row(low.fill_null(value=False))
     )
     raised = judged.filter(pl.col("low_days") >= c.low_mood_days)
     return rows(
@@ -231,22 +216,10 @@ def _sustained_low_mood(days: pl.DataFrame, c: LoadConfig) -> pl.DataFrame:
 
 def _journal_silence(days: pl.DataFrame, c: LoadConfig) -> pl.DataFrame:
     wrote = pl.col("journal_entries") > 0
-    recent = (
-        pl.col("journal_entries")
-        .rolling_sum(28, min_samples=1)
-        .over("client_id", order_by="local_date")
-    )
-    at_last_entry = (
-        pl.when(wrote).then(recent).forward_fill().over("client_id", order_by="local_date")
-    )
-    last_entry = (
-        pl.when(wrote)
-        .then(pl.col("local_date"))
-        .forward_fill()
-        .over("client_id", order_by="local_date")
-    )
+    recent = per_client(pl.col("journal_entries").rolling_sum(28, min_samples=1))
+    at_last_entry = per_client(pl.when(wrote).then(recent).forward_fill())
     judged = days.with_columns(
-        silent=_days_since(wrote), regular=at_last_entry, last_entry=last_entry
+        silent=days_since(wrote), regular=at_last_entry, last_entry=last_day_when(wrote)
     )
     raised = judged.filter(
         (pl.col("silent") >= c.journal_silence_days)

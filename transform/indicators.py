@@ -54,6 +54,7 @@ from typing import Any
 import polars as pl
 
 from schemas.codes import INDICATOR_LABELS
+from transform.day_runs import days_since, last_day_when, per_client
 from transform.engagement import engagement_days
 from transform.indicator_rows import (
     DAY_COLUMNS,
@@ -371,26 +372,14 @@ def _with_context(
     scaled = pl.col("tsb") * 100.0 / pl.col("threshold_hour_load")
     days = days.with_columns(tsb_100=scaled.round(9))
     active = pl.col("n_activities") > 0
-    last_active = (
-        pl.when(active)
-        .then(pl.col("local_date"))
-        .forward_fill()
-        .over("client_id", order_by="local_date")
-    )
     days = days.with_columns(
         week_start=pl.col("local_date").dt.truncate("1w"),
-        prev_active=last_active.shift(1).over("client_id", order_by="local_date"),
+        prev_active=per_client(last_day_when(active).shift(1)),
         first_day=pl.col("local_date").min().over("client_id"),
     )
     rest_before = (pl.col("local_date") - pl.col("prev_active")).dt.total_days() - 1
     returned = active & (rest_before >= c.return_break_days).fill_null(value=False)
-    return_day = (
-        pl.when(returned)
-        .then(pl.col("local_date"))
-        .forward_fill()
-        .over("client_id", order_by="local_date")
-    )
-    since_return = (pl.col("local_date") - return_day).dt.total_days()
+    since_return = days_since(returned)
     weeks = days.group_by("client_id", "week_start").agg(
         prev_week_run_distance_m=pl.col("run_distance_m").sum()
     )

@@ -32,6 +32,9 @@ from typing import Final, Literal
 
 import polars as pl
 
+from schemas.base import column_names
+from schemas.run_journal import RunJournal
+
 __all__ = [
     "ACTIVITY_INPUT_COLUMNS",
     "DEFAULT_RUN_JOURNAL_CONFIG",
@@ -53,24 +56,8 @@ ACTIVITY_INPUT_COLUMNS: Final[tuple[str, ...]] = (
     "distance_m",
 )
 
-#: Output columns, in order (see ``schemas/run_journal.py``).
-RUN_JOURNAL_COLUMNS: Final[tuple[str, ...]] = (
-    *ACTIVITY_INPUT_COLUMNS,
-    "pre_found",
-    "pre_entry_id",
-    "pre_timestamp_utc",
-    "pre_minutes_before",
-    "pre_mood",
-    "pre_mood_scale_max",
-    "post_found",
-    "post_entry_id",
-    "post_timestamp_utc",
-    "post_minutes_after",
-    "post_mood",
-    "post_mood_scale_max",
-    "post_rpe",
-    "mood_change",
-)
+#: Output columns, in order: those of ``schemas/run_journal.py``.
+RUN_JOURNAL_COLUMNS: Final[tuple[str, ...]] = column_names(RunJournal)
 
 _US_PER_MINUTE: Final = 60_000_000
 

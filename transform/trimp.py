@@ -46,7 +46,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.activity_metrics import HR_ZONE_COLUMNS
+from schemas.activity_metrics import HR_ZONE_COLUMNS, ActivityMetrics
+from schemas.base import column_names
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
@@ -149,6 +150,16 @@ def _hrr_fraction(hr: pl.Expr) -> pl.Expr:
     )
 
 
+def _reference_trimp(lthr: pl.Expr, config: LoadConfig) -> pl.Expr:
+    """Banister TRIMP of ``hrtss_reference_minutes`` at ``lthr`` (roster columns in scope).
+
+    The unit of hrTSS and of threshold-hour TSB: one hour at the lactate threshold = 100.
+    """
+    k, b = _sex_constant_exprs(config)
+    x = _hrr_fraction(lthr)
+    return config.hrtss_reference_minutes * x * k * (b * x).exp()
+
+
 def _hr_zone(valid_hr: pl.Expr, config: LoadConfig) -> pl.Expr:
     """Return the %HRmax zone 0..5 of a valid HR (0 below the first floor); null without HRmax."""
     frac_max = valid_hr / pl.col("hr_max")
@@ -209,8 +220,7 @@ def hr_load(
         on="client_id",
         how="left",
     )
-    x_lthr = _hrr_fraction(pl.col("lthr"))
-    ref_trimp = config.hrtss_reference_minutes * x_lthr * k * (b * x_lthr).exp()
+    ref_trimp = _reference_trimp(pl.col("lthr"), config)
     per_sample = per_sample.with_columns(
         banister=dt_min * x * k * (b * x).exp(),
         zone=_hr_zone(valid_hr, config),
@@ -461,30 +471,8 @@ _HRV_COLUMNS: dict[str, pl.DataType] = {
     "hrv_pnn50_pct": pl.Float64(),
 }
 
-#: Column order of the ``activity_metrics`` table.
-ACTIVITY_METRICS_COLUMNS: tuple[str, ...] = (
-    "activity_id",
-    "client_id",
-    "local_date",
-    "sport",
-    "duration_s",
-    "moving_time_s",
-    "distance_m",
-    "sampled_time_s",
-    "hr_time_s",
-    "hr_coverage",
-    *HR_ZONE_COLUMNS,
-    "trimp_banister",
-    "trimp_edwards",
-    "hrtss",
-    "rpe",
-    "srpe",
-    "load",
-    "load_source",
-    *_DECOUPLING_COLUMNS,
-    *_HRV_COLUMNS,
-    "config_json",
-)
+#: Column order of the ``activity_metrics`` table (its model's).
+ACTIVITY_METRICS_COLUMNS: tuple[str, ...] = column_names(ActivityMetrics)
 
 
 def threshold_hour_load(
@@ -509,11 +497,9 @@ def threshold_hour_load(
     >>> round(threshold_hour_load(roster)["threshold_hour_load"][0], 2)
     142.72
     """
-    k, b = _sex_constant_exprs(config)
     estimated = pl.col("hr_max") * config.lthr_estimate_hrmax_fraction
     lthr = pl.coalesce(pl.col("lthr").cast(pl.Float64), estimated.cast(pl.Float64))
-    x = _hrr_fraction(lthr)
-    load = config.hrtss_reference_minutes * x * k * (b * x).exp()
+    load = _reference_trimp(lthr, config)
     return roster.select(
         "client_id",
         threshold_hour_load=pl.when(load > 0)
