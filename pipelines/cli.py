@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from pipelines.options import number_in
 from pipelines.settings import Settings
@@ -76,10 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--engine",
-        choices=["auto", "prefect", "local"],
+        choices=["auto", "prefect", "local", "dask"],
         default="auto",
         help="prefect: run as a Prefect flow; local: in this process without Prefect; "
+        "dask: a Prefect flow whose tasks run on a Dask cluster (--dask-address); "
         "auto (default): prefect when PREFECT_API_URL points at a server, else local",
+    )
+    ingest.add_argument(
+        "--dask-address",
+        help="the Dask scheduler, tcp://HOST:PORT, for --engine dask (or MINDMILES_DASK_ADDRESS)",
     )
 
     serve = sub.add_parser(
@@ -155,13 +161,44 @@ def _progress_printer(out: TextIO) -> tuple[object, object]:
     return progress, update
 
 
-def _run_ingest(settings: Settings, engine: str, out: TextIO) -> dict[str, object]:
-    if engine == "prefect":
+def dask_address(option: str | None) -> str:
+    """The Dask scheduler to run on, checked before anything starts.
+
+    Raises
+    ------
+    ConfigError
+        No address, not a ``tcp://HOST:PORT`` one, or no Prefect server for the workers.
+    """
+    address = option or os.environ.get("MINDMILES_DASK_ADDRESS")
+    if not address:
+        raise ConfigError(
+            "--engine dask needs the scheduler: use --dask-address tcp://HOST:PORT "
+            "or set MINDMILES_DASK_ADDRESS"
+        )
+    parts = urlsplit(address)
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+        raise ConfigError(f"--dask-address {address} is not tcp://HOST:PORT")
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError(
+            "--engine dask needs a Prefect server that the Dask workers can reach: set "
+            "PREFECT_API_URL (see docs/operations.md)"
+        )
+    return address
+
+
+def _run_ingest(
+    settings: Settings, engine: str, out: TextIO, *, address: str | None = None
+) -> dict[str, object]:
+    if engine in ("prefect", "dask"):
         from pipelines.flows import ingest_flow
 
         config = str(settings.config_file) if settings.config_file else None
         return ingest_flow(
-            str(settings.inbox), str(settings.warehouse), settings.settle_seconds, config
+            str(settings.inbox),
+            str(settings.warehouse),
+            settings.settle_seconds,
+            config,
+            dask_address=address,
         )
     from pipelines.isolation import IsolatedParser
     from pipelines.run import run_ingest
@@ -199,7 +236,9 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         settle_seconds=args.settle_seconds,
     )
     _existing_inbox(settings.inbox)
-    summary = _run_ingest(settings, _engine(args.engine), out)
+    engine = _engine(args.engine)
+    address = dask_address(args.dask_address) if engine == "dask" else None
+    summary = _run_ingest(settings, engine, out, address=address)
     if args.json:
         out.write(json.dumps(summary, sort_keys=True) + "\n")
     else:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -23,10 +24,18 @@ from transform.hrv_metrics import hrv_metrics
 from transform.indicators import indicators
 from transform.run_journal import build_run_journal
 from transform.trimp import activity_metrics, hr_load, threshold_hour_load
+from warehouse.location import Where
 from warehouse.store import TableStore
 from warehouse.tables import sample_partitions
 
-__all__ = ["DERIVED_TABLES", "derive_for_clients", "last_data_date"]
+__all__ = [
+    "DERIVED_TABLES",
+    "ChunkInputs",
+    "DeriveChunks",
+    "derive_chunk",
+    "derive_for_clients",
+    "last_data_date",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +59,45 @@ CLIENTS_PER_CHUNK = 2
 """Clients derived together: bounds how many clients' samples are in memory at once."""
 
 
+@dataclass(frozen=True)
+class ChunkInputs:
+    """Everything one chunk of clients needs except their samples (read where it runs)."""
+
+    warehouse: Where
+    clients: list[str]
+    activities: pl.DataFrame
+    journal: pl.DataFrame
+    plans: pl.DataFrame
+    roster: pl.DataFrame
+    hrv: pl.DataFrame
+    thresholds: Thresholds
+    clinic_end: dt.date | None
+
+
+DerivedFrames = dict[str, pl.DataFrame | None]
+DeriveChunks = Callable[[Sequence[ChunkInputs]], list[DerivedFrames]]
+"""Derives chunks of clients: in this process by default, as Dask tasks on a cluster."""
+
+
+def _derive_serially(chunks: Sequence[ChunkInputs]) -> list[DerivedFrames]:
+    return [derive_chunk(chunk) for chunk in chunks]
+
+
 def derive_for_clients(
     store: TableStore,
     clients: Collection[str],
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    derive_chunks: DeriveChunks | None = None,
 ) -> dict[str, int]:
     """Rebuild every derived table for ``clients`` with ``thresholds``; return rows per table.
 
     Clients are processed :data:`CLIENTS_PER_CHUNK` at a time, so memory does not grow with the
-    number of clients. ``daily_load`` runs, for each client, from their first day with any
-    activity or journal entry to the clinic's last such day (any client's), so the result depends
-    on the data only (never on the clock) and a client who stops recording keeps getting days.
+    number of clients; ``derive_chunks`` may run the chunks elsewhere (one task each on a
+    cluster), and the results are written here, one commit per table. ``daily_load`` runs, for
+    each client, from their first day with any activity or journal entry to the clinic's last
+    such day (any client's), so the result depends on the data only (never on the clock) and a
+    client who stops recording keeps getting days.
     """
     if not clients:
         return {}
@@ -75,12 +111,10 @@ def derive_for_clients(
     plans_all = _only(store.read("plans"), ordered)
     roster_all = _only(store.read("roster"), ordered)
     hrv_all = _only(store.read("hrv"), ordered)
-    outputs: dict[str, list[pl.DataFrame]] = {name: [] for name in DERIVED_TABLES}
-    for start in range(0, len(ordered), CLIENTS_PER_CHUNK):
-        chunk = ordered[start : start + CLIENTS_PER_CHUNK]
-        for name, frame in _derive_chunk(
-            store,
-            chunk,
+    chunks = [
+        ChunkInputs(
+            warehouse=store.root,
+            clients=chunk,
             activities=_only(activities_all, chunk),
             journal=_only(journal_all, chunk),
             plans=_only(plans_all, chunk),
@@ -88,7 +122,15 @@ def derive_for_clients(
             hrv=_only(hrv_all, chunk),
             thresholds=thresholds,
             clinic_end=clinic_end,
-        ).items():
+        )
+        for chunk in (
+            ordered[start : start + CLIENTS_PER_CHUNK]
+            for start in range(0, len(ordered), CLIENTS_PER_CHUNK)
+        )
+    ]
+    outputs: dict[str, list[pl.DataFrame]] = {name: [] for name in DERIVED_TABLES}
+    for derived in (derive_chunks or _derive_serially)(chunks):
+        for name, frame in derived.items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
     keys = pl.DataFrame({"client_id": ordered})
@@ -99,6 +141,21 @@ def derive_for_clients(
         written[name] = 0 if frame is None else frame.height
     log.info("derived tables rebuilt for %d client(s): %s", len(ordered), written)
     return written
+
+
+def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
+    """Derive one chunk of clients (reads their samples from the warehouse; writes nothing)."""
+    return _derive_chunk(
+        TableStore(inputs.warehouse),
+        inputs.clients,
+        activities=inputs.activities,
+        journal=inputs.journal,
+        plans=inputs.plans,
+        roster=inputs.roster,
+        hrv=inputs.hrv,
+        thresholds=inputs.thresholds,
+        clinic_end=inputs.clinic_end,
+    )
 
 
 def _derive_chunk(
@@ -112,7 +169,7 @@ def _derive_chunk(
     hrv: pl.DataFrame,
     thresholds: Thresholds,
     clinic_end: dt.date | None,
-) -> dict[str, pl.DataFrame | None]:
+) -> DerivedFrames:
     load = thresholds.load
     partitions = sample_partitions(activities).rows()
     samples = store.read("samples", partitions=partitions).drop("year")

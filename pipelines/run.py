@@ -31,7 +31,7 @@ from ingest.archive import ArchiveLimits
 from ingest.detect import detect_format
 from ingest.exports.wellness import daily_wellness_frame
 from ingest.parse import FileResult, parse_file, sha256_hex, validate_results
-from pipelines.derive import DERIVED_TABLES, derive_for_clients
+from pipelines.derive import DERIVED_TABLES, DeriveChunks, derive_for_clients
 from pipelines.duplicate_resolution import mark_duplicates, replace_held
 from pipelines.ledger import ledger_rows, quarantine_note
 from pipelines.settings import Settings
@@ -376,6 +376,7 @@ def run_ingest(
     settings: Settings,
     *,
     parse_batches: BatchRunner | None = None,
+    derive_chunks: DeriveChunks | None = None,
     progress: Progress | None = None,
     on_member: MemberProgress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -401,6 +402,9 @@ def run_ingest(
     on_member
         Called with the members read so far while a whole-account export is parsed in this
         process (``parse_batches=None``).
+    derive_chunks
+        How chunks of clients are derived; default in this process. The Dask engine maps a task
+        over them.
     who
         Names this run in the lock file, so that a waiting run can say whom it waits for.
     """
@@ -409,7 +413,7 @@ def run_ingest(
     watch = _Stopwatch()
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who):
         store = TableStore(settings.warehouse)
-        store.clean_stale()
+        store.clean_stale(before_removing=lambda: write_database(settings.warehouse))
         secret = load_secret(
             env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
         )
@@ -491,12 +495,14 @@ def run_ingest(
         if (
             roster_changed
             or outdated
-            or any(store.current_version(name) is None for name in DERIVED_TABLES)
+            or any(store.version(name) is None for name in DERIVED_TABLES)
         ):
             affected |= set(store.read("activities")["client_id"].unique().to_list())
             affected |= set(roster["client_id"].to_list())
         write_pending(settings.warehouse, affected)
-        derive_for_clients(store, affected, thresholds=settings.thresholds)
+        derive_for_clients(
+            store, affected, thresholds=settings.thresholds, derive_chunks=derive_chunks
+        )
         summary.clients_rebuilt = len(affected)
         watch.lap("derive")
 
@@ -518,6 +524,7 @@ def run_ingest(
                 )
             except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
                 log.error("the therapist reports were not refreshed: %s", exc)
+        store.vacuum()  # after the views moved on: plain Parquet readers see the current rows
         # Only now are the clients done: a run killed while publishing leaves them pending, so
         # that the next run publishes again even when it has nothing new to take in.
         write_pending(settings.warehouse, set())

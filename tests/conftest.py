@@ -83,9 +83,10 @@ def parsed_corpus() -> Callable[[str], Any]:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (it takes 15-50 s to start here)."""
+def prefect_harness() -> Iterator[str]:
+    """One temporary Prefect server for the whole session (15-50 s to start); yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):
-        yield
+        yield str(PREFECT_API_URL.value())

@@ -115,10 +115,10 @@ def _instrument() -> None:
     for method in ("upsert", "replace", "replace_clients"):
         hook = wrap(lambda _self, table, *_a, **_k: on_table(table), getattr(TableStore, method))
         setattr(TableStore, method, hook)
-    # within a table write, the moment its new version's file is written (the version is not
-    # committed yet: a kill now leaves a temporary version folder behind)
-    hook = wrap(lambda *_a, **_k: enter(phase[0], "file"), TableStore._write_file)
-    setattr(TableStore, "_write_file", hook)  # noqa: B010  (a private method, named)
+    # within a table write, the moment its new files are written (not committed yet: a kill
+    # now leaves files that no version references)
+    hook = wrap(lambda *_a, **_k: enter(phase[0], "file"), TableStore._write)
+    setattr(TableStore, "_write", hook)  # noqa: B010  (a private method, named)
     for method in ("move_processed", "quarantine"):
         hook = wrap(lambda *_a, _m=method, **_k: enter("settle", _m), getattr(Inbox, method))
         setattr(Inbox, method, hook)

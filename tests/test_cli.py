@@ -96,12 +96,12 @@ def test_derived_tables_and_privacy(clinic: tuple[Path, Path]) -> None:
         )[0]
         == 0
     )
-    week = pl.read_parquet(warehouse / "weekly_adherence" / "data.parquet")
+    week = pl.read_delta(str(warehouse / "weekly_adherence"))
     # plan: 2 sessions / 50 min in the week of 2026-03-02; done: 30 + 20 min -> 100 %, green.
     row = week.filter(pl.col("week_start") == pl.date(2026, 3, 2)).row(0, named=True)
     assert (row["planned_sessions"], row["completed_sessions"]) == (2, 2)
     assert row["band"] == "green"
-    run_journal = pl.read_parquet(warehouse / "run_journal" / "data.parquet").sort("activity_id")
+    run_journal = pl.read_delta(str(warehouse / "run_journal")).sort("activity_id")
     assert run_journal["post_found"].to_list() == [True, True]
     assert sorted(run_journal["mood_change"].to_list()) == [2.0, 2.0]  # 4 -> 6 and 5 -> 7
     # The note, the client code and the watch serial number are in no analyst table.
@@ -111,7 +111,7 @@ def test_derived_tables_and_privacy(clinic: tuple[Path, Path]) -> None:
         raw = path.read_bytes()
         for secret_text in (SENTINEL_NOTE.encode(), CLIENT.encode(), str(SERIAL).encode()):
             assert secret_text not in raw, path
-    notes = pl.read_parquet(warehouse / "restricted" / "journal_notes" / "data.parquet")
+    notes = pl.read_delta(str(warehouse / "restricted" / "journal_notes"))
     assert notes["note"].to_list() == [SENTINEL_NOTE]
 
 

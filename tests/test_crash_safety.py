@@ -124,15 +124,12 @@ def _state(warehouse: Path, *, tables: tuple[str, ...] = TABLES) -> State:
 
 
 def _readable_without_project_code(warehouse: Path) -> None:
-    """Each table's files open with plain Polars; the DuckDB views, where written, answer."""
+    """Each table opens with plain Polars through its Delta log; the DuckDB views answer."""
     store = TableStore(warehouse)
     for table in TABLES:
-        link = store.table_path(table)
-        if link.exists():
-            files = sorted(link.rglob("*.parquet"))
-            assert files, table
-            for file in files:
-                pl.read_parquet(file)
+        folder = store.table_path(table)
+        if (folder / "_delta_log").is_dir():
+            pl.read_delta(str(folder))
     database = warehouse / DATABASE_NAME
     if database.exists():
         with duckdb.connect(str(database), read_only=True) as con:
@@ -146,12 +143,16 @@ def _reports(inbox: Path) -> list[str]:
 
 
 def _strays(warehouse: Path) -> list[Path]:
-    """What killed writers leave: extra versions, temporary links and temporary files."""
-    found = [p for p in warehouse.rglob("*") if ".tmp" in p.name or p.name.endswith(".link")]
-    versions = warehouse / ".versions"
-    if versions.exists():
-        for table in versions.iterdir():
-            found += sorted(table.iterdir())[1:]
+    """What killed writers leave: data files no current table version references, temp files."""
+    found = [p for p in warehouse.rglob("*") if ".tmp" in p.name]
+    store = TableStore(warehouse)
+    for table in TABLES:
+        folder = store.table_path(table)
+        if not (folder / "_delta_log").is_dir():
+            continue
+        current = {Path(f) for f in store.files(table)}
+        on_disk = {p for p in folder.rglob("*.parquet") if "_delta_log" not in p.parts}
+        found += sorted(on_disk - current)
     return found
 
 
@@ -239,15 +240,16 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> Reference:
         def commit(
             self: TableStore,
             name: str,
-            new_version: Path,
+            attempt: Callable[[], Any],
             v: Versions = versions,
             spent: list[float] = recording,
-        ) -> None:
+        ) -> Any:
             # A commit is the one atomic step that makes a new version visible: record it.
-            real_commit(self, name, new_version)
+            done = real_commit(self, name, attempt)
             mark = time.monotonic()
             v[name].append(_state(self.root, tables=(name,))[name])
             spent[0] += time.monotonic() - mark
+            return done
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(TableStore, "_commit", commit)
@@ -302,8 +304,8 @@ def _plans(rng: random.Random, rounds: int) -> list[float | None]:
 def _aim(rng: random.Random, inbox: Path, killed_in: Counter[str]) -> Aim:
     """Up to 20 ms into the stage hit least so far, among those the next run will go through.
 
-    A kill aimed at writing comes while a table version's file is being written, so that some
-    kills certainly leave temporary folders for the next run to clean up.
+    A kill aimed at writing comes while a table's new files are being written, before their
+    commit, so that some kills certainly leave files for the next run to clean up.
 
     A run parses only when watch files wait in the inbox; it writes and settles when any file
     does (a journal too); it always derives and publishes.
@@ -394,7 +396,7 @@ def test_sigkill_at_random_points_converges(
     assert kills >= ROUNDS, f"only {kills} SIGKILLs landed in {len(plans)} attempts"
     missed = [stage for stage in KILL_STAGES if not killed_in[stage]]
     assert not missed, f"no kill landed in {missed}: {summary}"
-    # Temporary versions, links and files of killed writers are gone: one version per table.
+    # Files of killed writers that no commit references are gone.
     assert strays_seen, "no kill left anything to clean up: the cleanup check proves nothing"
     assert _strays(warehouse) == [], "a complete run left what killed writers left behind"
     assert not [p for p in default_report_dir(inbox).rglob("*") if ".tmp" in p.name]
@@ -449,17 +451,18 @@ def _failing_write(
 ) -> list[int]:
     """Make the ``fail_on_call``-th table file write leave half a file and raise ``make_error()``."""
     calls = [0]
-    real = TableStore._write_file
+    real = TableStore._write
 
-    def write(self: TableStore, frame: pl.DataFrame, path: Path) -> None:
+    def write(self: TableStore, name: str, frame: pl.DataFrame, **options: Any) -> None:
         calls[0] += 1
         if calls[0] == fail_on_call:
+            path = self.table_path(name) / "part-00000-half-written.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"PAR1 half a file")
             raise WarehouseError("could not write a table file") from make_error()
-        real(self, frame, path)
+        real(self, name, frame, **options)
 
-    monkeypatch.setattr(TableStore, "_write_file", write)
+    monkeypatch.setattr(TableStore, "_write", write)
     return calls
 
 
@@ -496,8 +499,9 @@ def test_failed_write_keeps_previous_version(
     for table in TABLES:
         assert after[table] in (before[table], reference[2][table])
     assert after["files"] == before["files"], "the ledger must not claim files whose data failed"
-    assert not list((settings.warehouse / ".versions").rglob("*.tmp")), "half-written version left"
+    assert _strays(settings.warehouse), "the failed write left no half-written file"
     assert _inputs(settings.inbox) >= dropped
     monkeypatch.undo()
     run_ingest(settings)
     assert _state(settings.warehouse) == reference[2]
+    assert _strays(settings.warehouse) == [], "the next run did not remove the half-written file"

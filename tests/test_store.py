@@ -1,13 +1,18 @@
-"""The versioned table store: atomic replace, stale clean-up, relative warehouse paths."""
+"""The Delta table store: keyed writes, vacuum, time travel, races, file modes, the old layout."""
 
 from __future__ import annotations
 
+import os
+import stat
+import threading
 from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from warehouse.store import TableStore
+from warehouse.tables import TABLES
 
 ROSTER = pl.DataFrame(
     {
@@ -22,11 +27,19 @@ ROSTER = pl.DataFrame(
 )
 
 
+def samples(activity: str, client: str, n: int, *, year: int = 2026, hr: int = 100) -> pl.DataFrame:
+    columns = list(TABLES["samples"].model.to_schema().columns)
+    rows = [
+        {"activity_id": activity, "client_id": client, "elapsed_s": float(i), "hr_bpm": hr + i}
+        for i in range(n)
+    ]
+    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows])
+    return TABLES["samples"].model.validate(frame).with_columns(year=pl.lit(year, pl.Int32))
+
+
 def test_a_relative_warehouse_path_keeps_its_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Regression: with a relative root, clean_stale compared relative version folders with the
-    resolved (absolute) link target and removed every current version (second `make demo`)."""
     monkeypatch.chdir(tmp_path)
     store = TableStore(Path("warehouse"))
     store.replace("roster", ROSTER)
@@ -36,17 +49,107 @@ def test_a_relative_warehouse_path_keeps_its_tables(
     assert again.read("roster").sort("client_id")["client_id"].to_list() == ["a1", "b2"]
 
 
-def test_stale_versions_and_links_are_removed(tmp_path: Path) -> None:
+def test_upsert_replaces_an_activity_whole_and_vacuum_leaves_the_current_rows(
+    tmp_path: Path,
+) -> None:
     store = TableStore(tmp_path / "warehouse")
+    store.upsert("samples", pl.concat([samples("a1", "c1", 3), samples("b1", "c2", 2)]))
+    store.upsert("samples", samples("a1", "c1", 2, hr=150))  # a1 again, with fewer rows
+    table = DeltaTable(store.table_uri("samples"))
+    assert table.version() == 1
+    current = pl.read_delta(store.table_uri("samples"))  # plain Polars through the log
+    assert current.group_by("activity_id").len().sort("activity_id").rows() == [
+        ("a1", 2),
+        ("b1", 2),
+    ]
+    assert current.filter(pl.col("activity_id") == "a1")["hr_bpm"].to_list() == [150, 151]
+    # Before vacuum a plain glob also reads the replaced file; after it, exactly the current rows.
+    pattern = str(tmp_path / "warehouse" / "samples" / "*" / "*" / "*.parquet")
+    assert pl.read_parquet(pattern).height == 3 + 2 + 2
+    assert store.vacuum() == 1
+    assert pl.read_parquet(pattern).height == 4
+    assert store.vacuum() == 0
+
+
+def test_history_days_keeps_earlier_versions_readable(tmp_path: Path) -> None:
+    store = TableStore(tmp_path / "warehouse", history_days=7)
     store.replace("roster", ROSTER)
-    current = store.current_version("roster")
-    assert current is not None
-    stray = current.parent / "v-killed-writer.tmp"
-    stray.mkdir()
-    (stray / "data.parquet").write_bytes(b"half")
-    link = tmp_path / "warehouse" / ".roster.deadbeef.link"
-    link.symlink_to(current)
-    assert store.clean_stale() == 2
-    assert not stray.exists()
-    assert not link.is_symlink()
-    assert store.read("roster").height == 2
+    store.replace("roster", ROSTER.head(1))
+    assert store.vacuum() == 0
+    assert store.read("roster", version=0).height == 2
+    assert pl.read_delta(store.table_uri("roster"), version=0).height == 2
+    assert store.read("roster").height == 1
+
+
+def test_files_a_killed_writer_left_are_removed_before_a_run(tmp_path: Path) -> None:
+    store = TableStore(tmp_path / "warehouse")
+    store.upsert("samples", samples("a1", "c1", 3))
+    orphan = (
+        tmp_path / "warehouse" / "samples" / "client_id=c1" / "year=2026" / "part-killed.parquet"
+    )
+    samples("x9", "c1", 5).drop("client_id", "year").write_parquet(orphan)
+    assert store.read("samples").height == 3  # never committed: not in the table
+    assert store.clean_stale() == 1
+    assert not orphan.exists()
+    assert store.read("samples").height == 3
+
+
+def test_concurrent_writers_both_commit(tmp_path: Path) -> None:
+    """Two writers racing on one table: the loser redoes its write on the winner's version."""
+    store = TableStore(tmp_path / "warehouse")
+    store.upsert("samples", samples("a0", "c1", 1))
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def write(activity: str) -> None:
+        try:
+            barrier.wait()
+            TableStore(tmp_path / "warehouse").upsert("samples", samples(activity, "c1", 4))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"a{i}",)) for i in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    counts = pl.read_delta(store.table_uri("samples")).group_by("activity_id").len()
+    assert dict(counts.iter_rows()) == {"a0": 1, "a1": 4, "a2": 4, "a3": 4, "a4": 4}
+
+
+def test_table_files_and_folders_are_owner_only(tmp_path: Path) -> None:
+    store = TableStore(tmp_path / "warehouse")
+    store.upsert("samples", samples("a1", "c1", 3))
+    store.replace("roster", ROSTER)
+    for path in (tmp_path / "warehouse").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+def test_a_warehouse_of_the_parquet_version_layout_is_moved_to_delta(tmp_path: Path) -> None:
+    """The layout before Delta (symlinks to version folders), written with plain Polars."""
+    root = tmp_path / "warehouse"
+    roster_version = root / ".versions" / "roster" / "v-1"
+    roster_version.mkdir(parents=True)
+    ROSTER.write_parquet(roster_version / "data.parquet")
+    (root / "roster").symlink_to(os.path.relpath(roster_version, root))
+    sample_version = root / ".versions" / "samples" / "v-2"
+    for client, year, n in (("c1", 2025, 2), ("c2", 2026, 3)):
+        folder = sample_version / f"client_id={client}" / f"year={year}"
+        folder.mkdir(parents=True)
+        samples(f"{client}a", client, n).drop("client_id", "year").write_parquet(
+            folder / "part-1.parquet"
+        )
+    (root / "samples").symlink_to(os.path.relpath(sample_version, root))
+
+    store = TableStore(root)
+    assert store.exists()
+    store.clean_stale()
+    assert not (root / ".versions").exists()
+    assert (root / "roster" / "_delta_log").is_dir()
+    assert pl.read_delta(str(root / "roster")).sort("client_id").equals(ROSTER)
+    moved = pl.read_delta(str(root / "samples"))
+    assert sorted(moved.select("client_id", "year").unique().rows()) == [("c1", 2025), ("c2", 2026)]
+    assert moved.height == 5
+    assert store.clean_stale() == 0  # nothing more to move

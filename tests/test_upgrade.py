@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
 
 from pipelines.cli import main
 from tests.clinic_factory import make_small_clinic
@@ -31,13 +32,10 @@ def run(inbox: Path, warehouse: Path) -> None:
 
 
 def age(store: TableStore, table: str, column: str) -> None:
-    """Rewrite the table's current file as an older mindmiles would have: without ``column``."""
-    version = store.current_version(table)
-    assert version is not None
-    (file,) = version.rglob("*.parquet")
-    frame = pl.read_parquet(file).drop(column)
-    file.chmod(0o600)
-    frame.write_parquet(file)
+    """Rewrite the table as an older mindmiles would have: without ``column``."""
+    uri = store.table_uri(table)
+    frame = pl.read_delta(uri).drop(column)
+    write_deltalake(uri, frame.to_arrow(), mode="overwrite", schema_mode="overwrite")
 
 
 def test_outdated_derived_tables_are_rebuilt(

@@ -283,7 +283,7 @@ def _view_columns(entries: Sequence[TableEntry]) -> dict[str, list[tuple[str, st
     try:
         for name, spec in registered.items():
             assert spec is not None
-            sql = table_view_sql(spec, Path("/nowhere") / name, has_files=False)
+            sql = table_view_sql(spec, [])
             con.execute(f'CREATE VIEW "{name}" AS {sql}')
         for view in CONVENIENCE_VIEWS:
             if all(t in registered for t in view.requires):

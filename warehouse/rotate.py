@@ -66,7 +66,7 @@ def rotate_pseudonyms(
     rotated = set(mapping.values())
     store = TableStore(warehouse)
     counts: dict[str, int] = {}
-    names = [n for n in TABLES if store.current_version(n) is not None]
+    names = [n for n in TABLES if store.version(n) is not None]
     old_of = {new: old for old, new in mapping.items()}
     journal = store.read("journal").with_columns(pl.col("client_id").replace(mapping))
     entry_map = _entry_id_map(journal, old_of)
@@ -86,6 +86,7 @@ def rotate_pseudonyms(
             frame = frame.with_columns(pl.col("entry_id").replace(entry_map))
         counts[name] = frame.height
         store.replace(name, frame)
+        store.purge_history(name)  # no old pseudonym left in old files or the Delta log
     pending = read_pending(warehouse)
     if pending:
         write_pending(warehouse, {mapping.get(c, c) for c in pending})

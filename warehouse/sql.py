@@ -3,11 +3,11 @@
 After each run :func:`write_database` (re)writes ``<warehouse>/mindmiles.duckdb``. The file holds
 **views only** — no rows of its own — so it never goes stale when a table gets a new version:
 
-- one view per analyst table of :data:`warehouse.tables.TABLES`, over
-  ``<warehouse>/<table>/**/*.parquet`` (Hive partitions read back as columns, with the types the
-  schema gives them), with the columns in the order of the table's pandera model; a table that
-  holds no Parquet file (never written, or an empty partitioned table) gets an empty view with
-  the same columns and types, so that every view answers in every warehouse;
+- one view per analyst table of :data:`warehouse.tables.TABLES`, over the data files of the Delta
+  table's current version (Hive partitions read back as columns, with the types the schema gives
+  them), with the columns in the order of the table's pandera model; a table that holds no file
+  (never written, or empty) gets an empty view with the same columns and types, so that every
+  view answers in every warehouse (DuckDB's ``delta`` extension is not needed);
 - the convenience views of :data:`CONVENIENCE_VIEWS` (e.g. ``client_week``).
 
 Restricted tables (``<warehouse>/restricted/``: free-text notes) never get a view.
@@ -26,7 +26,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -268,18 +268,21 @@ def _duckdb_types(columns: Mapping[str, pl.DataType]) -> dict[str, str]:
         con.close()
 
 
-def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
+def table_view_sql(
+    spec: TableSpec, files: list[str], *, stored: Collection[str] | None = None
+) -> str:
     """Return the ``SELECT`` behind a table's view.
 
     Parameters
     ----------
     spec
         The table.
-    table_dir
-        Absolute path analysts read (``<warehouse>/<table>``, a symlink to the current version).
-    has_files
-        False when the table holds no Parquet file (never written, or an empty partitioned
-        table): the view is then an empty, typed ``SELECT`` so that queries on it still work.
+    files
+        Absolute paths of the data files of the table's current Delta version; with none (never
+        written, or empty), the view is an empty, typed ``SELECT`` so that queries still work.
+    stored
+        The columns the files hold, when they may lack some the model has gained since (a
+        table written by an older mindmiles): those read as typed nulls.
 
     Returns
     -------
@@ -290,13 +293,13 @@ def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
     types = _duckdb_types(model_columns)
     extra = [c for c in spec.partition_by if c not in model_columns]
     names = [*model_columns, *extra]
-    if not has_files:
+    if not files:
         typed = [
             f"CAST(NULL AS {types.get(c, PARTITION_TYPE_DEFAULT)}) AS {_quote_ident(c)}"
             for c in names
         ]
         return "SELECT " + ", ".join(typed) + " WHERE false"
-    pattern = _quote_literal(str(table_dir / "**" / "*.parquet"))
+    pattern = "[" + ", ".join(_quote_literal(f) for f in files) + "]"
     options = ""
     if spec.partition_by:
         hive_types = ", ".join(
@@ -306,7 +309,13 @@ def table_view_sql(spec: TableSpec, table_dir: Path, *, has_files: bool) -> str:
         options = f", hive_partitioning = true, hive_types = {{{hive_types}}}"
     else:
         options = ", hive_partitioning = false"
-    select = ", ".join(_quote_ident(c) for c in names)
+    held = set(names) if stored is None else {*stored, *spec.partition_by}
+    select = ", ".join(
+        _quote_ident(c)
+        if c in held
+        else f"CAST(NULL AS {types.get(c, PARTITION_TYPE_DEFAULT)}) AS {_quote_ident(c)}"
+        for c in names
+    )
     return f"SELECT {select} FROM read_parquet({pattern}{options})"
 
 
@@ -321,9 +330,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
     for name, spec in TABLES.items():
         if spec.restricted:
             continue
-        version = store.current_version(name)
-        has_files = version is not None and any(version.rglob("*.parquet"))
-        sql = table_view_sql(spec, store.table_path(name), has_files=has_files)
+        sql = table_view_sql(spec, store.files(name), stored=store.stored_columns(name))
         con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {sql}")
         created.append(name)
     for view in CONVENIENCE_VIEWS:

@@ -1,131 +1,208 @@
-"""Atomic, versioned Parquet tables.
+"""The warehouse's tables as Delta Lake tables, on local disk or object storage alike.
 
 Layout::
 
-    <warehouse>/<table>            -> symlink to .versions/<table>/<version>/
-    <warehouse>/.versions/<table>/<version>/data.parquet              (unpartitioned)
-    <warehouse>/.versions/<table>/<version>/client_id=<id>/year=<y>/part-<hash>.parquet
+    <warehouse>/<table>/_delta_log/...                                   (the table's log)
+    <warehouse>/<table>/part-*.parquet                                   (unpartitioned)
+    <warehouse>/samples/client_id=<id>/year=<y>/part-*.parquet           (partitioned)
+    <warehouse>/restricted/<table>/...                                   (notes; no analyst path)
 
-A write builds a complete new version folder next to the current one, flushes it to disk, then
-swaps the table's symlink with one ``rename`` (atomic on POSIX). A reader — DuckDB, Polars, pandas
-reading ``<warehouse>/<table>/**/*.parquet`` — sees either the old or the new version, never a mix;
-a killed writer leaves only an unreferenced folder, removed by the next run
-(:meth:`TableStore.clean_stale`). Partition files a write does not touch are hard-linked from the
-previous version, and new rows of a partitioned table go to a new file of their partition, so an
-incremental write costs only what it adds (a file holding rows being replaced is rewritten).
+Every write is one Delta commit: readers (``polars.scan_delta``, DuckDB's ``delta_scan``, the
+views of ``mindmiles.duckdb``) see the old version or the new one, never a mix, on a local disk
+or on S3 where there is no rename. Concurrent writers commit optimistically; a commit that loses a
+race (:class:`deltalake.exceptions.CommitFailedError`) is redone on the new version, which the
+keyed writes make safe (writing an activity's rows again replaces them).
+
+Files that a commit removed stay on disk until :meth:`TableStore.vacuum`, which a run calls once
+at its start (with ``full``: files a killed writer left, never committed) and once at its end.
+So between runs a plain ``read_parquet('<wh>/activities/*.parquet')`` (or
+``'<wh>/samples/*/*/*.parquet'``) reads exactly the current rows, unless ``history_days`` keeps
+removed files for time travel. (A ``**`` glob would also reach ``_delta_log``, whose checkpoints,
+written every 100 commits, are Parquet files too.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import re
 import shutil
-import uuid
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
 from schemas.base import validate_frame
 from schemas.errors import WarehouseError
-from warehouse.files import fsync_dir
+from warehouse.location import Where, is_remote, join, local_path, normalize
 from warehouse.tables import TABLES, TableSpec
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 __all__ = ["TableStore"]
 
 log = logging.getLogger(__name__)
 
-DATA_FILE = "data.parquet"
-VERSIONS = ".versions"
-ROW_GROUP_SIZE = 1_000_000
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+PRIVATE_UMASK = 0o077
+"""Files and folders a write creates are readable by their owner only."""
+COMMIT_ATTEMPTS = 5
+"""How often a write that lost a race with another writer's commit is redone."""
+DEFAULT_LOG_RETENTION = "interval 30 days"
+DEFAULT_FILE_RETENTION = "interval 7 days"
+"""Delta's default retention of log entries and of removed files' tombstones."""
+LEGACY_VERSIONS = ".versions"
+"""Where the Parquet-and-symlink layout of mindmiles before Delta kept table versions."""
+
+T = TypeVar("T")
 
 
 @contextmanager
-def _removed_on_failure(version: Path) -> Iterator[None]:
-    """Remove the version folder being built if the block raises (anything, even Ctrl-C)."""
+def _private_files() -> Iterator[None]:
+    """Create files and folders owner-only for the duration of the block (process umask)."""
+    previous = os.umask(PRIVATE_UMASK)
     try:
         yield
-    except BaseException:
-        shutil.rmtree(version, ignore_errors=True)
-        raise
+    finally:
+        os.umask(previous)
 
 
-def _part_name(part: pl.DataFrame, spec: TableSpec) -> str:
-    """A partition file's name, from the keys it holds: the same rows always get the same name."""
-    digest = hashlib.sha256()
-    for value in part.select(spec.key).unique().sort(list(spec.key)).rows():
-        digest.update(repr(value).encode())
-    return f"part-{digest.hexdigest()[:16]}.parquet"
+SAFE_KEY = re.compile(r"[0-9A-Za-z_.:-]*")
+"""What a key value in a Delta predicate may hold: ids, hashes and dates, never free text."""
 
 
-def _partition_dir(values: Iterable[object], columns: Iterable[str]) -> str:
-    return "/".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
+def _in_list(column: str, values: Iterable[object]) -> str:
+    """A Delta predicate ``column IN (...)`` over ids or integers.
+
+    Examples
+    --------
+    >>> _in_list("year", [2026, 2025, 2026]), _in_list("activity_id", ["b1", "a0"])
+    ('year IN (2025, 2026)', "activity_id IN ('a0', 'b1')")
+    """
+    items = set()
+    for value in values:
+        if isinstance(value, int):
+            items.add(str(value))
+        elif isinstance(value, str) and SAFE_KEY.fullmatch(value):
+            items.add(f"'{value}'")
+        else:
+            raise WarehouseError(f"refusing an unexpected key value in {column}")
+    return f"{column} IN ({', '.join(sorted(items))})"
 
 
 class TableStore:
-    """Read and atomically replace the warehouse's Parquet tables."""
+    """Read and write the warehouse's Delta tables.
 
-    def __init__(self, root: Path) -> None:
-        # Absolute, so that version folders compare equal to the resolved table links whatever
-        # the working directory (a relative root once made clean_stale remove current versions).
-        self.root = root.absolute()
+    Parameters
+    ----------
+    root
+        The warehouse: a folder, or an object-store URI such as ``s3://bucket/prefix``.
+    history_days
+        How long files that a commit removed are kept for time travel
+        (``polars.scan_delta(uri, version=N)``); 0 removes them at the end of every run.
+    """
 
-    # -- paths -------------------------------------------------------------------------------
-    def table_path(self, name: str) -> Path:
-        """Path analysts read: ``<warehouse>/<table>`` (a symlink to the current version)."""
+    def __init__(self, root: Where, *, history_days: float = 0.0) -> None:
+        # Absolute, so that paths compare equal whatever the working directory.
+        self.root: Where = normalize(root)
+        self.history_days = history_days
+
+    # -- where -------------------------------------------------------------------------------
+    @property
+    def remote(self) -> bool:
+        """Whether the warehouse is on object storage."""
+        return is_remote(self.root)
+
+    def table_uri(self, name: str) -> str:
+        """The Delta table's location: an absolute path or an object-store URI."""
         spec = TABLES[name]
-        base = self.root / "restricted" if spec.restricted else self.root
-        return base / name
+        where = join(self.root, "restricted", name) if spec.restricted else join(self.root, name)
+        return str(where)
 
-    def _versions_dir(self, name: str) -> Path:
-        return self.root / VERSIONS / name
+    def table_path(self, name: str) -> Path:
+        """The folder analysts read, ``<warehouse>/<table>`` (local warehouses only)."""
+        path = local_path(self.table_uri(name))
+        if path is None:
+            raise WarehouseError(f"{self.root} is on object storage: it has no local table path")
+        return path
 
-    def current_version(self, name: str) -> Path | None:
-        """Folder of the table's current version, or ``None`` before its first write."""
-        link = self.table_path(name)
-        if not link.is_symlink():
+    def _open(self, name: str) -> DeltaTable | None:
+        # deltalake is imported where it is used: parsing workers import this module under a
+        # memory limit, and the Delta engine's address-space reservation would eat into it.
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.table_uri(name))
+        except TableNotFoundError:
             return None
-        return link.resolve()
+
+    def version(self, name: str) -> int | None:
+        """The table's current Delta version; ``None`` before its first write."""
+        table = self._open(name)
+        return None if table is None else table.version()
+
+    def files(self, name: str) -> list[str]:
+        """The data files of the table's current version (absolute paths or URIs)."""
+        table = self._open(name)
+        return [] if table is None else sorted(table.file_uris())
 
     def exists(self) -> bool:
-        """Whether this folder is a mindmiles warehouse: a run has written its state or a table."""
-        return (self.root / ".state").is_dir() or any(
-            self.table_path(name).is_symlink() for name in TABLES
-        )
+        """Whether this is a mindmiles warehouse: a run has written its state or a table."""
+        path = local_path(self.root)
+        if path is not None and ((path / ".state").is_dir() or (path / LEGACY_VERSIONS).is_dir()):
+            return True
+        return any(self._open(name) is not None for name in TABLES)
 
     # -- reading -----------------------------------------------------------------------------
     def read(
-        self, name: str, *, partitions: Iterable[tuple[object, ...]] | None = None
+        self,
+        name: str,
+        *,
+        partitions: Iterable[tuple[object, ...]] | None = None,
+        version: int | None = None,
     ) -> pl.DataFrame:
-        """Read a whole table (or only the given partitions) as an eager, schema-typed frame."""
+        """Read a whole table (or only the given partitions) as an eager, schema-typed frame.
+
+        ``version`` reads an earlier version of the table (time travel), while its files are kept.
+        """
         spec = TABLES[name]
-        version = self.current_version(name)
-        empty = self._empty(spec)
-        extra = [c for c in spec.partition_by if c not in empty.columns]
-        if version is None:
-            return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
-        if not spec.partition_by:
-            return self._conform(pl.read_parquet(version / DATA_FILE), empty)
-        wanted = None if partitions is None else {tuple(str(v) for v in p) for p in partitions}
-        frames = []
-        for file, values in self._partition_files(version, spec):
-            if wanted is not None and tuple(values) not in wanted:
-                continue
-            frame = pl.read_parquet(file).with_columns(
-                [pl.lit(v).alias(c) for c, v in zip(spec.partition_by, values, strict=True)]
+        typed_empty = self._typed_empty(spec)
+        table = self._open(name)
+        if table is None:
+            return typed_empty
+        if version is not None:
+            table.load_as_version(version)
+        if not table.file_uris():
+            return typed_empty
+        scan = pl.scan_delta(table)
+        if partitions is not None and spec.partition_by:
+            wanted = pl.DataFrame(
+                [list(p) for p in partitions], schema=list(spec.partition_by), orient="row"
             )
-            frames.append(frame)
-        if not frames:
-            return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
-        frame = pl.concat(frames, how="diagonal_relaxed")
-        frame = frame.with_columns([pl.col(c).cast(pl.Int32) for c in extra])
-        frame = self._conform(frame, empty).with_columns(frame.select(extra))
+            if wanted.is_empty():
+                return typed_empty
+            for column in spec.partition_by:
+                scan = scan.filter(
+                    pl.col(column)
+                    .cast(pl.String)
+                    .is_in(wanted[column].cast(pl.String).unique().implode())
+                )
+            frame = scan.collect().join(
+                wanted.with_columns(pl.all().cast(pl.String)),
+                left_on=[pl.col(c).cast(pl.String) for c in spec.partition_by],
+                right_on=list(spec.partition_by),
+                how="semi",
+            )
+        else:
+            frame = scan.collect()
+        if frame.is_empty():
+            return typed_empty
+        frame = self._conform(frame, typed_empty)
         if spec.sort_by:
-            # A partition may hold several files (one per write): a stable order for readers.
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         return frame
 
@@ -141,18 +218,18 @@ class TableStore:
         return frame.with_columns(missing).select(empty.columns).cast(empty.schema)
 
     def stored_columns(self, name: str) -> list[str] | None:
-        """Return the columns of the table's current files (partition columns excluded).
+        """Return the columns the table's Delta schema holds (partition columns excluded).
 
-        ``None`` before its first write or when it holds no file.
+        ``None`` before its first write.
         """
-        version = self.current_version(name)
-        if version is None:
+        table = self._open(name)
+        if table is None:
             return None
-        files = sorted(version.rglob("*.parquet"))
-        return list(pl.read_parquet_schema(files[0])) if files else None
+        partition = set(TABLES[name].partition_by)
+        return [f.name for f in table.schema().fields if f.name not in partition]
 
     def is_outdated(self, name: str) -> bool:
-        """Whether the table's files have other columns than its model now has.
+        """Whether the table has other columns than its model now has.
 
         True for a table written by an older mindmiles; derived tables in that state are
         rebuilt whole.
@@ -163,22 +240,20 @@ class TableStore:
         return stored is not None and stored != model
 
     def reset(self, name: str) -> None:
-        """Replace the table's content with no rows (its model's columns), atomically."""
+        """Replace the table's content with no rows (its model's columns), in one commit."""
         self.replace(name, self._empty(TABLES[name]))
 
-    def _partition_files(self, version: Path, spec: TableSpec) -> list[tuple[Path, list[str]]]:
-        found = []
-        for file in sorted(version.rglob("*.parquet")):
-            parts = file.relative_to(version).parts[:-1]
-            values = [part.split("=", 1)[1] for part in parts]
-            found.append((file, values))
-        return found
+    def _typed_empty(self, spec: TableSpec) -> pl.DataFrame:
+        """The model's empty frame plus the partition columns the model does not hold."""
+        empty = self._empty(spec)
+        extra = [c for c in spec.partition_by if c not in empty.columns]
+        return empty.with_columns([pl.lit(None, dtype=pl.Int32).alias(c) for c in extra])
 
     def _empty(self, spec: TableSpec) -> pl.DataFrame:
         schema = spec.model.to_schema()
-        dtypes = {name: column.dtype.type for name, column in schema.columns.items()}
         columns: dict[str, pl.DataType] = {}
-        for name, dtype in dtypes.items():
+        for name, column in schema.columns.items():
+            dtype = column.dtype.type
             if isinstance(dtype, type) and issubclass(dtype, pl.DataType):
                 dtype = dtype()
             if not isinstance(dtype, pl.DataType):
@@ -187,133 +262,167 @@ class TableStore:
         return pl.DataFrame(schema=columns)
 
     # -- writing -----------------------------------------------------------------------------
+    def _validated(self, spec: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
+        """Validate ``frame`` against the table's model; partition columns ride along."""
+        model_columns = spec.model.to_schema().columns
+        extra = [c for c in spec.partition_by if c not in model_columns]
+        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(
+            frame.select([pl.col(c).cast(pl.Int32) for c in extra])
+        )
+        if spec.sort_by:
+            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
+        return frame
+
+    def _commit(self, name: str, attempt: Callable[[], T]) -> T:
+        """Run one write; redo it when another writer's commit won the race."""
+        from deltalake.exceptions import CommitFailedError
+
+        for tries in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                with _private_files():
+                    return attempt()
+            except CommitFailedError as exc:
+                if tries == COMMIT_ATTEMPTS:
+                    raise WarehouseError(
+                        f"could not commit to {name}: other writers kept winning ({exc})"
+                    ) from exc
+                log.info("commit to %s lost a race with another writer; redoing it", name)
+                time.sleep(0.05 * 2**tries)
+            except OSError as exc:
+                raise WarehouseError(f"could not write table {name}: {exc.strerror}") from exc
+        raise AssertionError("unreachable")
+
+    def _write(
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        *,
+        predicate: str | None = None,
+        mode: str = "overwrite",
+    ) -> None:
+        from deltalake import write_deltalake
+
+        spec = TABLES[name]
+        exists = self._open(name) is not None
+        write_deltalake(
+            self.table_uri(name),
+            frame.to_arrow(),
+            mode=mode,  # type: ignore[arg-type]
+            partition_by=list(spec.partition_by) or None,
+            predicate=predicate if exists else None,
+            schema_mode="overwrite" if predicate is None and mode == "overwrite" else "merge",
+        )
+
     def replace(self, name: str, frame: pl.DataFrame) -> None:
-        """Validate ``frame`` and make it the table's whole content, atomically.
+        """Validate ``frame`` and make it the table's whole content, in one commit.
 
         A partitioned table's frame carries its partition columns (``year``) beside the schema's.
         """
         spec = TABLES[name]
-        extra = [c for c in spec.partition_by if c not in spec.model.to_schema().columns]
-        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(frame.select(extra))
-        if spec.sort_by:
-            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
-        new_version = self._new_version_dir(name)
-        with _removed_on_failure(new_version):
-            if spec.partition_by:
-                self._write_partitions(new_version, spec, frame)
-            else:
-                self._write_file(frame, new_version / DATA_FILE)
-            self._commit(name, new_version)
+        frame = self._validated(spec, frame)
+        self._commit(name, lambda: self._write(name, frame))
 
     def upsert(
         self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
     ) -> None:
-        """Replace the rows whose key appears in ``frame`` and add the new ones, atomically.
+        """Replace the rows whose key appears in ``frame`` and add the new ones, in one commit.
 
-        For a partitioned table only the partitions that ``frame`` touches are rewritten; the rest
-        are hard-linked from the current version.
+        A partitioned table rewrites only files of the partitions that ``frame`` (and
+        ``partition_values``, where rows being replaced may live) touches.
         """
         spec = TABLES[name]
         if not spec.partition_by:
-            current = self.read(name)
-            keys = frame.select(spec.key).unique()
-            kept = current.join(keys, on=list(spec.key), how="anti")
-            self.replace(
-                name, pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
-            )
+            self._commit(name, lambda: self._upsert_whole(name, frame))
             return
-        model_columns = list(spec.model.to_schema().columns)
-        extra = [c for c in spec.partition_by if c not in model_columns]
-        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(frame.select(extra))
-        if spec.sort_by:
-            frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
-        previous = self.current_version(name)
-        touched = (
-            frame.select(spec.partition_by).unique().rows()
-            if partition_values is None
-            else partition_values.rows()
-        )
-        touched_str = {tuple(str(v) for v in row) for row in touched}
+        frame = self._validated(spec, frame)
+        if frame.is_empty():
+            return
+        predicate = self._key_predicate(spec, frame, partition_values)
+        self._commit(name, lambda: self._write(name, frame, predicate=predicate))
+
+    def _upsert_whole(self, name: str, frame: pl.DataFrame) -> None:
+        spec = TABLES[name]
+        current = self.read(name)
         keys = frame.select(spec.key).unique()
-        new_version = self._new_version_dir(name)
-        with _removed_on_failure(new_version):
-            if previous is not None:
-                self._carry_over(previous, new_version, spec, keys=keys, touched=touched_str)
-            self._write_partitions(new_version, spec, frame)
-            self._commit(name, new_version)
+        kept = current.join(keys, on=list(spec.key), how="anti")
+        whole = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
+        self._write(name, self._validated(spec, whole))
 
-    def _carry_over(
-        self,
-        previous: Path,
-        version: Path,
-        spec: TableSpec,
-        *,
-        keys: pl.DataFrame,
-        touched: set[tuple[str, ...]],
-    ) -> None:
-        """Hard-link the previous version's files into ``version``, minus rows being replaced.
-
-        Only files of touched partitions are opened (their key columns only); a file holding rows
-        whose key is being written again is rewritten without them.
-        """
-        for file, values in self._partition_files(previous, spec):
-            target = version / file.relative_to(previous)
-            target.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-            if tuple(values) in touched:
-                held = pl.read_parquet(file, columns=list(spec.key))
-                if held.join(keys, on=list(spec.key), how="semi").height:
-                    rest = pl.read_parquet(file).join(keys, on=list(spec.key), how="anti")
-                    if rest.height:
-                        self._write_file(rest, target)
-                    continue
-            os.link(file, target)
+    @staticmethod
+    def _key_predicate(
+        spec: TableSpec, frame: pl.DataFrame, partition_values: pl.DataFrame | None
+    ) -> str:
+        """``<partitions> AND <key> IN (...)``: the rows being replaced, with partition pruning."""
+        (key,) = spec.key
+        touched = frame.select(spec.partition_by)
+        if partition_values is not None:
+            touched = pl.concat(
+                [touched, partition_values.select(spec.partition_by).cast(touched.schema)]
+            )
+        clauses = [_in_list(c, touched[c].unique().to_list()) for c in spec.partition_by]
+        clauses.append(_in_list(key, frame[key].unique().to_list()))
+        return " AND ".join(f"({c})" for c in clauses)
 
     def delete(
         self, name: str, keys: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
     ) -> None:
-        """Remove the rows whose key appears in ``keys``, atomically.
+        """Remove the rows whose key appears in ``keys``, in one commit.
 
         For a partitioned table, ``partition_values`` names the partitions that may hold them
         (only their files are opened); without it every partition is checked.
         """
         spec = TABLES[name]
-        previous = self.current_version(name)
-        if previous is None or keys.is_empty():
+        table = self._open(name)
+        if table is None or keys.is_empty():
             return
         on = list(spec.key)
         if not spec.partition_by:
-            self.replace(name, self.read(name).join(keys.select(on), on=on, how="anti"))
+            self._commit(
+                name,
+                lambda: self._write(
+                    name,
+                    self._validated(spec, self.read(name).join(keys.select(on), on=on, how="anti")),
+                ),
+            )
             return
-        touched = (
-            {tuple(values) for _, values in self._partition_files(previous, spec)}
-            if partition_values is None
-            else {tuple(str(v) for v in row) for row in partition_values.rows()}
-        )
-        new_version = self._new_version_dir(name)
-        with _removed_on_failure(new_version):
-            self._carry_over(previous, new_version, spec, keys=keys.select(on), touched=touched)
-            self._commit(name, new_version)
+        clauses = []
+        if partition_values is not None:
+            clauses = [
+                _in_list(c, partition_values[c].unique().to_list()) for c in spec.partition_by
+            ]
+        (key,) = on
+        clauses.append(_in_list(key, keys[key].unique().to_list()))
+        predicate = " AND ".join(f"({c})" for c in clauses)
+        self._commit(name, lambda: self._delete_where(name, predicate))
+
+    def _delete_where(self, name: str, predicate: str) -> None:
+        table = self._open(name)
+        if table is not None:
+            table.delete(predicate)
 
     def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
         """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
 
         Clients with no row in ``frame`` end with no rows; other clients are untouched.
         """
-        current = self.read(name)
-        kept = current.join(clients.select("client_id"), on="client_id", how="anti")
-        if frame is not None and frame.height:
-            kept = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
-        self.replace(name, kept)
+
+        def attempt() -> None:
+            spec = TABLES[name]
+            current = self.read(name)
+            kept = current.join(clients.select("client_id"), on="client_id", how="anti")
+            if frame is not None and frame.height:
+                kept = pl.concat([kept, frame.select(kept.columns)], how="vertical_relaxed")
+            self._write(name, self._validated(spec, kept))
+
+        self._commit(name, attempt)
 
     def ensure_all(self) -> list[str]:
         """Give every table that has never been written an empty version; return their names.
 
-        Each table of :data:`~warehouse.tables.TABLES` (restricted ones included) then exists on
-        disk, so that readers find every documented table even when nothing fed it (no journal,
-        no plan, no monitoring file). The empty version is written like any other: typed by the
-        table's model, validated, committed atomically; an empty partitioned table is a version
-        folder without files. Tables that have a version are left untouched, so a second call
-        writes nothing.
+        Each table of :data:`~warehouse.tables.TABLES` (restricted ones included) then exists,
+        so that readers find every documented table even when nothing fed it (no journal, no
+        plan, no monitoring file). The empty table is typed by its model and committed like any
+        other write. Tables that exist are left untouched, so a second call writes nothing.
 
         Returns
         -------
@@ -332,68 +441,149 @@ class TableStore:
         """
         created = []
         for name in TABLES:
-            if self.current_version(name) is None:
+            if self._open(name) is None:
                 self.replace(name, self.read(name))
                 created.append(name)
         if created:
             log.info("created %d empty table(s): %s", len(created), ", ".join(created))
         return created
 
-    def _new_version_dir(self, name: str) -> Path:
-        versions = self._versions_dir(name)
-        versions.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-        path = versions / f"v-{uuid.uuid4().hex}.tmp"
-        path.mkdir(mode=DIR_MODE)
-        return path
+    # -- housekeeping ------------------------------------------------------------------------
+    def vacuum(self, *, full: bool = False, dry_run: bool = False) -> int:
+        """Delete files no current version needs (older than ``history_days``); return how many.
 
-    def _write_file(self, frame: pl.DataFrame, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-        try:
-            frame.write_parquet(
-                path, compression="zstd", statistics=True, row_group_size=ROW_GROUP_SIZE
-            )
-            path.chmod(FILE_MODE)
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            raise WarehouseError(f"could not write a table file: {exc.strerror}") from exc
-
-    def _write_partitions(self, version: Path, spec: TableSpec, frame: pl.DataFrame) -> None:
-        for values, part in frame.group_by(list(spec.partition_by), maintain_order=True):
-            folder = version / _partition_dir(values, spec.partition_by)
-            self._write_file(part.drop(list(spec.partition_by)), folder / _part_name(part, spec))
-
-    def _commit(self, name: str, new_version: Path) -> None:
-        final = new_version.with_suffix("")
-        new_version.rename(final)
-        link = self.table_path(name)
-        link.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-        tmp_link = link.with_name(f".{name}.{uuid.uuid4().hex}.link")
-        tmp_link.symlink_to(os.path.relpath(final, link.parent))
-        old = self.current_version(name)
-        tmp_link.replace(link)
-        fsync_dir(link.parent)
-        if old is not None and old != final:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def clean_stale(self) -> int:
-        """Remove version folders and temporary links that no table points to; return how many."""
+        ``full`` also deletes files no commit ever referenced (left by a killed writer); call it
+        only while holding the warehouse's writer lock, since a running writer's files are not
+        committed yet. ``dry_run`` only counts them.
+        """
         removed = 0
-        versions_root = self.root / VERSIONS
-        if not versions_root.exists():
-            return 0
-        for table_dir in versions_root.iterdir():
-            name = table_dir.name
-            current = self.current_version(name) if name in TABLES else None
-            for version in table_dir.iterdir():
-                if version.resolve() != current:
-                    shutil.rmtree(version, ignore_errors=True)
-                    removed += 1
-        for base in (self.root, self.root / "restricted"):
-            if base.exists():
-                for tmp in base.glob(".*.link"):
-                    tmp.unlink(missing_ok=True)
-                    removed += 1
-        if removed:
-            log.info("removed %d stale temporary items left by an interrupted run", removed)
+        hours = round(self.history_days * 24)
+        for name in TABLES:
+            table = self._open(name)
+            if table is None:
+                continue
+            with _private_files():
+                doomed = table.vacuum(
+                    retention_hours=hours, dry_run=True, enforce_retention_duration=False, full=full
+                )
+                root = local_path(self.table_uri(name))
+                if root is not None:  # a tombstone stays listed after its file is gone
+                    doomed = [f for f in doomed if (root / f).exists()]
+                if doomed and not dry_run:
+                    table.vacuum(
+                        retention_hours=hours,
+                        dry_run=False,
+                        enforce_retention_duration=False,
+                        full=full,
+                    )
+            removed += len(doomed)
+        if removed and not dry_run:
+            log.info("vacuum: removed %d table file(s) no version needs", removed)
         return removed
+
+    def purge_history(self, name: str) -> None:
+        """Keep nothing of the table but its current version: no old file, log entry or folder.
+
+        For rewrites that must not leave the replaced values anywhere (a key rotation, an
+        erasure): old data files are deleted, the log is checkpointed and every earlier commit
+        (whose statistics and partition values quote old values) removed, then the table's usual
+        retention is restored.
+        """
+        from deltalake import DeltaTable
+
+        table = self._open(name)
+        if table is None:
+            return
+        with _private_files():
+            table.alter.set_table_properties(
+                {
+                    "delta.logRetentionDuration": "interval 0 days",
+                    "delta.deletedFileRetentionDuration": "interval 0 days",
+                }
+            )
+            table = DeltaTable(self.table_uri(name))
+            table.vacuum(
+                retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True
+            )
+            table = DeltaTable(self.table_uri(name))
+            table.create_checkpoint()
+            table.cleanup_metadata()
+            table.alter.set_table_properties(
+                {
+                    "delta.logRetentionDuration": DEFAULT_LOG_RETENTION,
+                    "delta.deletedFileRetentionDuration": DEFAULT_FILE_RETENTION,
+                }
+            )
+        root = local_path(self.table_uri(name))
+        if root is not None:  # partition folders named after values no row holds any more
+            for folder in sorted(root.rglob("*=*"), key=lambda p: len(p.parts), reverse=True):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+    def clean_stale(self, before_removing: Callable[[], object] | None = None) -> int:
+        """Before a run: migrate a pre-Delta warehouse, then remove what killed writers left.
+
+        ``before_removing`` runs first when there is something to remove (the run points the
+        DuckDB views at the current files, since a killed run may have left them on old ones).
+        """
+        self.migrate_legacy()
+        if not self.vacuum(full=True, dry_run=True):
+            return 0
+        if before_removing is not None:
+            before_removing()
+        return self.vacuum(full=True)
+
+    def migrate_legacy(self) -> list[str]:
+        """Turn the tables of a pre-Delta warehouse (Parquet versions behind symlinks) into Delta.
+
+        Each table is read through its symlink, written as a Delta table beside it, and put in
+        its place; a run killed half-way finishes the move on the next call. Returns the tables
+        migrated.
+        """
+        root = local_path(self.root)
+        if root is None or not (root / LEGACY_VERSIONS).is_dir():
+            return []
+        from deltalake import write_deltalake
+
+        migrated = []
+        staging = root / ".migrate"
+        for name in TABLES:
+            link = self.table_path(name)
+            staged = staging / name
+            if link.is_symlink():
+                frame = self._conform(
+                    _read_legacy(link, TABLES[name]), self._typed_empty(TABLES[name])
+                )
+                shutil.rmtree(staged, ignore_errors=True)
+                with _private_files():
+                    staged.parent.mkdir(parents=True, exist_ok=True)
+                    write_deltalake(
+                        str(staged),
+                        self._validated(TABLES[name], frame).to_arrow(),
+                        mode="overwrite",
+                        partition_by=list(TABLES[name].partition_by) or None,
+                    )
+                link.unlink()
+            if staged.is_dir() and not link.exists():
+                staged.rename(link)
+                migrated.append(name)
+        shutil.rmtree(root / LEGACY_VERSIONS, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        if migrated:
+            log.warning("moved %d table(s) to Delta Lake: %s", len(migrated), ", ".join(migrated))
+        return migrated
+
+
+def _read_legacy(link: Path, spec: TableSpec) -> pl.DataFrame:
+    """Read a pre-Delta table version (``data.parquet`` or hive partition folders)."""
+    files = sorted(link.resolve().rglob("*.parquet"))
+    frames = [pl.DataFrame()]
+    for file in files:
+        parts = file.relative_to(link.resolve()).parts[:-1]
+        values = [part.split("=", 1)[1] for part in parts]
+        frames.append(
+            pl.read_parquet(file).with_columns(
+                [pl.lit(v).alias(c) for c, v in zip(spec.partition_by, values, strict=True)]
+            )
+        )
+    return pl.concat(frames, how="diagonal_relaxed")
