@@ -262,11 +262,15 @@ def _write_tables(
         )
         .otherwise(pl.col("quality_flags"))
     )
+    held = store.read("activities").select("activity_id")
+    # Activities seen for the first time (the usual case) have no laps, HRV or samples yet:
+    # theirs are appended without looking for rows to replace.
+    new = activities.join(held, on="activity_id", how="semi").is_empty()
     store.upsert("activities", activities)
     for name in ("laps", "hrv"):
         frame = _frames(results, name)
         if frame is not None:
-            store.upsert(name, frame)
+            store.upsert(name, frame, new=new)
     samples = _frames(results, "samples")
     for item in (r for top in results for r in top.walk()):
         # The concatenated copy is all that is needed from here: half the memory.
@@ -275,7 +279,7 @@ def _write_tables(
         # Positions near where each run starts and ends (home) never reach the analyst table.
         radii = privacy_radii(samples["client_id"].unique().to_list(), secret)
         samples = with_sample_partition(trim_home_zones(samples, radii), activities)
-        store.upsert("samples", samples)
+        store.upsert("samples", samples, new=new)
     return activities
 
 

@@ -182,24 +182,26 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_data(
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
     killed: list[str] = []
+    finished = threading.Event()
 
     def kill_a_busy_worker() -> None:
         with Client(cluster.address, timeout=30) as client:
             pids = client.run(os.getpid)
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed:
-                for address, tasks in client.processing().items():
-                    if tasks and any("parse-batch" in str(t) for t in tasks):
-                        os.kill(pids[address], signal.SIGKILL)
-                        killed.append(address)
-                        return
-                time.sleep(0.02)
+            while not finished.is_set():
+                busy = [address for address, tasks in client.processing().items() if tasks]
+                if busy:
+                    time.sleep(0.3)  # well into its task
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed.append(busy[0])
+                    return
+                time.sleep(0.01)
 
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
     try:
         _ingest(inbox, warehouse, "--engine", "dask", "--dask-address", cluster.address)
     finally:
+        finished.set()
         killer.join()
         cluster.start_worker()  # back to two for whatever runs next
     assert killed, "no worker was caught with a batch in hand"

@@ -323,22 +323,32 @@ class TableStore:
         self._commit(name, lambda: self._write(name, frame))
 
     def upsert(
-        self, name: str, frame: pl.DataFrame, *, partition_values: pl.DataFrame | None = None
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        *,
+        partition_values: pl.DataFrame | None = None,
+        new: bool = False,
     ) -> None:
         """Replace the rows whose key appears in ``frame`` and add the new ones, in one commit.
 
-        A partitioned table rewrites only files of the partitions that ``frame`` (and
-        ``partition_values``, where rows being replaced may live) touches.
+        A table keyed by one column rewrites only the files holding rows being replaced (for a
+        partitioned table, looking only in the partitions that ``frame``, and
+        ``partition_values`` where replaced rows may live, touch). ``new`` says that no key of
+        ``frame`` is in the table yet: the rows are appended without looking (a blind append,
+        which never conflicts with another writer's commit).
         """
         spec = TABLES[name]
-        if not spec.partition_by:
-            self._commit(name, lambda: self._upsert_whole(name, frame))
-            return
         frame = self._validated(spec, frame)
-        if frame.is_empty():
+        if frame.is_empty() and partition_values is None:
             return
-        predicate = self._key_predicate(spec, frame, partition_values)
-        self._commit(name, lambda: self._write(name, frame, predicate=predicate))
+        if new:
+            self._commit(name, lambda: self._write(name, frame, mode="append"))
+        elif len(spec.key) == 1:
+            predicate = self._key_predicate(spec, frame, partition_values)
+            self._commit(name, lambda: self._write(name, frame, predicate=predicate))
+        else:
+            self._commit(name, lambda: self._upsert_whole(name, frame))
 
     def _upsert_whole(self, name: str, frame: pl.DataFrame) -> None:
         spec = TABLES[name]
@@ -354,12 +364,14 @@ class TableStore:
     ) -> str:
         """``<partitions> AND <key> IN (...)``: the rows being replaced, with partition pruning."""
         (key,) = spec.key
-        touched = frame.select(spec.partition_by)
-        if partition_values is not None:
-            touched = pl.concat(
-                [touched, partition_values.select(spec.partition_by).cast(touched.schema)]
-            )
-        clauses = [_in_list(c, touched[c].unique().to_list()) for c in spec.partition_by]
+        clauses = []
+        if spec.partition_by:
+            touched = frame.select(spec.partition_by)
+            if partition_values is not None:
+                touched = pl.concat(
+                    [touched, partition_values.select(spec.partition_by).cast(touched.schema)]
+                )
+            clauses = [_in_list(c, touched[c].unique().to_list()) for c in spec.partition_by]
         clauses.append(_in_list(key, frame[key].unique().to_list()))
         return " AND ".join(f"({c})" for c in clauses)
 
