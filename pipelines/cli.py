@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pipelines.options import number_in
 from pipelines.settings import Settings
 from schemas.errors import ConfigError, MindmilesError
+from warehouse.location import Where, is_remote, normalize
 from warehouse.store import TableStore
 
 __all__ = ["main"]
@@ -235,7 +236,8 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         config=args.config,
         settle_seconds=args.settle_seconds,
     )
-    _existing_inbox(settings.inbox)
+    if not is_remote(settings.inbox):
+        _existing_inbox(settings.inbox)
     engine = _engine(args.engine)
     address = dask_address(args.dask_address) if engine == "dask" else None
     summary = _run_ingest(settings, engine, out, address=address)
@@ -246,15 +248,15 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _warehouse_path(value: str | None) -> Path:
+def _warehouse_path(value: str | None) -> Where:
     """The warehouse of a command that only reads one: it must already be a warehouse."""
     value = value or os.environ.get("MINDMILES_WAREHOUSE")
     if not value:
         raise MindmilesError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
-    return _existing_warehouse(Path(value))
+    return _existing_warehouse(normalize(value))
 
 
-def _existing_warehouse(path: Path) -> Path:
+def _existing_warehouse(path: Where) -> Where:
     if not TableStore(path).exists():
         raise ConfigError(
             f"{path} is not a mindmiles warehouse (no tables in it): check --warehouse or "
@@ -263,7 +265,12 @@ def _existing_warehouse(path: Path) -> Path:
     return path
 
 
-def _existing_inbox(path: Path) -> Path:
+def _existing_inbox(path: Where) -> Path:
+    if is_remote(path):
+        raise ConfigError(
+            f"{path} is on object storage: this command needs the inbox as a local folder"
+        )
+    path = Path(path)
     if not path.is_dir():
         raise ConfigError(f"the inbox {path} does not exist or is not a folder: check --inbox")
     return path
@@ -299,7 +306,13 @@ def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
     from warehouse.sql import run_query
 
-    out.write(run_query(_warehouse_path(args.warehouse), args.sql, output=args.format))
+    warehouse = _warehouse_path(args.warehouse)
+    if is_remote(warehouse):
+        raise ConfigError(
+            "mindmiles query reads a local warehouse; on object storage use "
+            "polars.scan_delta('<warehouse>/<table>') (see the README)"
+        )
+    out.write(run_query(Path(warehouse), args.sql, output=args.format))
     return 0
 
 
@@ -309,14 +322,14 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse, config=args.config)
     _existing_warehouse(settings.warehouse)
-    _existing_inbox(settings.inbox)
+    inbox = _existing_inbox(settings.inbox)
     secret = load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )
     result = write_reports(
         warehouse=settings.warehouse,
-        inbox=settings.inbox,
-        out=Path(args.out) if args.out else default_report_dir(settings.inbox),
+        inbox=inbox,
+        out=Path(args.out) if args.out else default_report_dir(inbox),
         secret=secret,
         client=args.client,
         weeks=args.weeks,

@@ -105,14 +105,15 @@ def _on_runner(
     ) -> list[list[FileResult]]:
         if not batches:
             return []
-        futures = runner.map(parse_batch_task, {"jobs": list(batches), "limits": unmapped(limits)})
+        parameters = {"jobs": list(batches), "limits": unmapped(limits)}
+        futures = runner.map(parse_batch_task, parameters)  # type: ignore[arg-type]
         wait(futures)
         return [future.result() for future in futures]
 
     def derive(chunks: Sequence[ChunkInputs]) -> list[DerivedFrames]:
         if not chunks:
             return []
-        futures = runner.map(derive_chunk_task, {"inputs": list(chunks)})
+        futures = runner.map(derive_chunk_task, {"inputs": list(chunks)})  # type: ignore[arg-type]
         wait(futures)
         return [future.result() for future in futures]
 
@@ -162,11 +163,17 @@ def ingest_flow(
     who = f"Prefect flow run {flow_run.get_name() or flow_run.get_id()}"
     with ExitStack() as stack:
         if dask_address:
-            from prefect_dask import DaskTaskRunner
+            from prefect_dask.task_runners import DaskTaskRunner
 
             runner = stack.enter_context(DaskTaskRunner(address=dask_address))
             parse, derive = _on_runner(runner)
-            summary = run_ingest(settings, parse_batches=parse, derive_chunks=derive, who=who)
+            summary = run_ingest(
+                settings,
+                parse_batches=parse,
+                derive_chunks=derive,
+                who=who,
+                parse_from_origin=True,  # workers on other machines read the object store
+            )
         else:
             summary = run_ingest(settings, parse_batches=_prefect_runner, who=who)
     create_markdown_artifact(

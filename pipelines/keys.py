@@ -10,6 +10,7 @@ from pipelines.settings import Settings
 from schemas.errors import ConfigError
 from warehouse.files import remove_stale_temps, write_private
 from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
+from warehouse.location import is_remote
 from warehouse.lock import warehouse_lock
 from warehouse.rotate import rotate_pseudonyms
 from warehouse.secret import load_secret, record_fingerprint
@@ -58,7 +59,9 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
         )
         if new_secret == old_secret:
             raise ConfigError("the new secret is the same as the current one")
-        inbox = Inbox(settings.inbox)
+        if is_remote(settings.inbox):
+            raise ConfigError("rotate-key reads roster.csv from a local inbox folder: use one")
+        inbox = Inbox(Path(settings.inbox))
         result = rotate_pseudonyms(
             settings.warehouse,
             client_codes(inbox),
@@ -69,7 +72,8 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
         clients = set(store.read("activities")["client_id"].to_list())
         clients |= set(store.read("journal")["client_id"].to_list())
         derive_for_clients(store, clients, thresholds=settings.thresholds)
-        write_database(settings.warehouse)
+        if not is_remote(settings.warehouse):
+            write_database(Path(settings.warehouse))
         record_fingerprint(settings.warehouse, new_secret)
         if settings.secret:
             tail = "Now set MINDMILES_SECRET to the new secret everywhere mindmiles runs."

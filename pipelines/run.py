@@ -20,7 +20,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +43,10 @@ from schemas.files import Outcome
 from schemas.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
 from warehouse.inbox import Candidate, Inbox
+from warehouse.location import is_remote
 from warehouse.lock import warehouse_lock
+from warehouse.object_inbox import staged_inbox
+from warehouse.objects import read_source
 from warehouse.runlog import append_run, read_pending, write_pending
 from warehouse.secret import (
     load_secret,
@@ -115,7 +119,7 @@ def parse_job(
 ) -> FileResult:
     """Parse one file; schema validation is left to the run (one call per table per run)."""
     try:
-        data = Path(job.path).read_bytes()
+        data = read_source(job.path)
     except FileNotFoundError:
         # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
         return FileResult(sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED)
@@ -156,6 +160,12 @@ def parse_serially(
         if progress:
             progress(done, total)
     return out
+
+
+def _from_origin(job: ParseJob, settings: Settings) -> ParseJob:
+    """The job reading its file from the object-store inbox that the run's inbox is a copy of."""
+    relative = Path(job.path).relative_to(Path(settings.inbox)).as_posix()
+    return replace(job, path=f"{settings.inbox_origin}/{relative}")
 
 
 def make_batches(
@@ -385,6 +395,7 @@ def run_ingest(
     on_member: MemberProgress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     who: str = "mindmiles ingest",
+    parse_from_origin: bool = False,
 ) -> RunSummary:
     """Take in everything that is ready in the inbox; return what happened.
 
@@ -411,19 +422,33 @@ def run_ingest(
         over them.
     who
         Names this run in the lock file, so that a waiting run can say whom it waits for.
+    parse_from_origin
+        With an inbox on object storage, parsers read each file from the store rather than
+        from the run's local copy (Dask workers on other machines).
     """
     started = time.monotonic()
     summary = RunSummary()
     watch = _Stopwatch()
-    with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who):
-        store = TableStore(settings.warehouse)
-        store.clean_stale(before_removing=lambda: write_database(settings.warehouse))
+    local_warehouse = not is_remote(settings.warehouse)
+    with ExitStack() as held:
+        held.enter_context(
+            warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who)
+        )
+        if is_remote(settings.inbox):  # worked on through a local copy, under the lock
+            origin = str(settings.inbox)
+            local_inbox = held.enter_context(staged_inbox(origin))
+            settings = replace(settings, inbox=local_inbox, inbox_origin=origin)
+        store = TableStore(settings.warehouse, history_days=settings.history_days)
+        publish_views = (
+            (lambda: write_database(Path(settings.warehouse))) if local_warehouse else None
+        )
+        store.clean_stale(before_removing=publish_views)
         secret = load_secret(
             env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
         )
         if recorded_fingerprint(settings.warehouse) is None:
             record_fingerprint(settings.warehouse, secret)  # the warehouse's first run
-        inbox = Inbox(settings.inbox, settle_seconds=settings.settle_seconds)
+        inbox = Inbox(Path(settings.inbox), settle_seconds=settings.settle_seconds)
         reasons: Counter[str] = Counter()
         roster, roster_changed = _load_roster(inbox, store, secret, reasons)
         timezones = roster.select("client_id", "timezone")
@@ -435,12 +460,15 @@ def run_ingest(
         watch.lap("discover_hash")
 
         affected = read_pending(settings.warehouse)
+        jobs = [j for _, j in found.jobs]
+        if parse_from_origin and settings.inbox_origin:
+            jobs = [_from_origin(j, settings) for j in jobs]
         batches = make_batches(
-            [j for _, j in found.jobs],
+            jobs,
             max_files=settings.batch_files,
             max_bytes=settings.batch_bytes,
         )
-        candidate_of = {id(j): c for c, j in found.jobs}
+        candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}
         total, done = len(found.jobs), 0
         for wave in _waves(batches, settings.batches_per_wave):
             if parse_batches is None:
@@ -514,14 +542,17 @@ def run_ingest(
         # Every table exists, empty when nothing fed it. After the derive check above, which
         # reads a derived table without a version as "rebuild every client".
         created = store.ensure_all()
-        database_missing = not (settings.warehouse / DATABASE_NAME).exists()
+        database_missing = (
+            local_warehouse and not (Path(settings.warehouse) / DATABASE_NAME).exists()
+        )
         if created or affected or summary.files_seen or database_missing:
-            write_database(settings.warehouse)
+            if publish_views is not None:  # DuckDB views: local warehouses
+                publish_views()
             try:
                 write_reports(
                     warehouse=settings.warehouse,
-                    inbox=settings.inbox,
-                    out=default_report_dir(settings.inbox),
+                    inbox=Path(settings.inbox),
+                    out=default_report_dir(Path(settings.inbox)),
                     secret=secret,
                     generated=now(),
                     thresholds=settings.thresholds,

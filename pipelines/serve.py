@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING
 from pipelines.options import number_in
 from pipelines.settings import Settings
 from pipelines.watch import InboxWatcher
+from schemas.errors import ConfigError
+from warehouse.location import is_remote
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -94,6 +96,8 @@ class ServeOptions:
     keep_days: float = 30.0
     """Flow runs that ended longer ago than this are deleted."""
     server_timeout_s: float = 180.0
+    dask_address: str | None = None
+    """Run the flows' tasks on this Dask scheduler (``--engine dask``)."""
 
 
 # -- the embedded Prefect server -------------------------------------------------------------------
@@ -240,6 +244,7 @@ def build_deployments(options: ServeOptions) -> tuple[RunnerDeployment, RunnerDe
         "warehouse": str(options.settings.warehouse),
         "settle_seconds": options.settings.settle_seconds,
         "config": str(options.settings.config_file) if options.settings.config_file else None,
+        "dask_address": options.dask_address,
     }
     nightly = ingest_flow.to_deployment(
         name=NIGHTLY,
@@ -428,6 +433,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address of an embedded Prefect server")
     parser.add_argument(
+        "--engine",
+        choices=["prefect", "dask"],
+        default="prefect",
+        help="dask: the deployments' tasks run on a Dask cluster (--dask-address)",
+    )
+    parser.add_argument(
+        "--dask-address", help="the Dask scheduler, tcp://HOST:PORT (or MINDMILES_DASK_ADDRESS)"
+    )
+    parser.add_argument(
         "--port",
         type=number_in(0, 65535, integer=True),
         default=4200,
@@ -452,6 +466,16 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         config=args.config,
         settle_seconds=args.settle_seconds,
     )
+    if is_remote(settings.inbox):
+        raise ConfigError(
+            "serve watches a local inbox folder; for an inbox on object storage, schedule "
+            "`mindmiles ingest` (see docs/operations.md)"
+        )
+    address = None
+    if args.engine == "dask":
+        address = args.dask_address or os.environ.get("MINDMILES_DASK_ADDRESS")
+        if not address:
+            raise ConfigError("--engine dask needs --dask-address tcp://HOST:PORT")
     return ServeOptions(
         settings=settings,
         cron=args.cron,
@@ -460,6 +484,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         host=args.host,
         port=args.port,
         keep_days=args.keep_days,
+        dask_address=address,
     )
 
 
@@ -510,7 +535,9 @@ def serve(options: ServeOptions) -> int:
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         nightly, watch = build_deployments(options)
         loop = WatchLoop(
-            InboxWatcher(options.settings.inbox, settle_seconds=options.settings.settle_seconds),
+            InboxWatcher(
+                Path(options.settings.inbox), settle_seconds=options.settings.settle_seconds
+            ),
             options,
         )
         thread = threading.Thread(

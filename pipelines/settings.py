@@ -11,6 +11,7 @@ from pathlib import Path
 from ingest.archive import ArchiveLimits
 from schemas.errors import ConfigError
 from transform.config import Thresholds
+from warehouse.location import Where, normalize
 from warehouse.secret import default_key_file
 
 __all__ = ["Settings", "read_thresholds"]
@@ -20,8 +21,10 @@ __all__ = ["Settings", "read_thresholds"]
 class Settings:
     """Where things are and how a run behaves."""
 
-    inbox: Path
-    warehouse: Path
+    inbox: Where
+    """The drop folder, or an object-store URI (``s3://bucket/inbox``)."""
+    warehouse: Where
+    """The warehouse folder, or an object-store URI (``s3://bucket/warehouse``)."""
     secret: str | None = None
     """Clinic secret; ``None`` to use (and create) :attr:`key_file`."""
     key_file: Path = field(default_factory=default_key_file)
@@ -40,6 +43,10 @@ class Settings:
     """Every threshold of the derived tables and the report (``--config FILE`` overrides)."""
     config_file: Path | None = None
     """The threshold file :attr:`thresholds` was read from (passed on to flow runs)."""
+    history_days: float = 0.0
+    """Days that files replaced by a commit are kept for time travel (0: removed after each run)."""
+    inbox_origin: str | None = None
+    """The object-store inbox that :attr:`inbox` is a local copy of, during a run over one."""
 
     @classmethod
     def from_options(
@@ -69,6 +76,7 @@ class Settings:
         if not warehouse:
             raise ConfigError("no warehouse given: use --warehouse DIR or set MINDMILES_WAREHOUSE")
         key_file = env.get("MINDMILES_KEY_FILE")
+        history = env.get("MINDMILES_KEEP_HISTORY_DAYS")
         extra: dict[str, object] = dict(overrides)
         config = config or env.get("MINDMILES_CONFIG")
         if config:
@@ -76,9 +84,14 @@ class Settings:
             extra.setdefault("config_file", Path(config).absolute())
         if key_file:
             extra.setdefault("key_file", Path(key_file))
+        if history:
+            try:
+                extra.setdefault("history_days", float(history))
+            except ValueError:
+                raise ConfigError("MINDMILES_KEEP_HISTORY_DAYS is not a number of days") from None
         return cls(
-            inbox=Path(inbox),
-            warehouse=Path(warehouse),
+            inbox=normalize(inbox),
+            warehouse=normalize(warehouse),
             secret=env.get("MINDMILES_SECRET") or None,
             **extra,  # type: ignore[arg-type]
         )

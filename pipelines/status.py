@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from warehouse.location import Where
 from warehouse.runlog import read_runs
 from warehouse.store import TableStore
 
@@ -15,7 +15,7 @@ __all__ = ["render_status", "warehouse_status"]
 LAST_RUNS = 5
 
 
-def warehouse_status(warehouse: Path) -> dict[str, Any]:
+def warehouse_status(warehouse: Where) -> dict[str, Any]:
     """Counts by outcome and reason, refused files by client, activities, and the last runs."""
     store = TableStore(warehouse)
     files = store.read("files").filter(pl.col("container_sha256").is_null())

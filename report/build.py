@@ -43,6 +43,7 @@ from schemas.weekly_adherence import WeeklyAdherence
 from transform.config import DEFAULT_THRESHOLDS, Thresholds
 from warehouse.files import write_private
 from warehouse.inbox import Inbox
+from warehouse.location import Where
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
@@ -101,7 +102,7 @@ def _empty(model: type[pa.DataFrameModel]) -> pl.DataFrame:
     return pl.DataFrame(schema=columns)
 
 
-def load_inputs(warehouse: Path) -> ReportInputs:
+def load_inputs(warehouse: Where) -> ReportInputs:
     """Read the tables of :data:`REPORT_TABLES` (empty frames for tables not registered yet)."""
     store = TableStore(warehouse)
     frames = {
@@ -136,7 +137,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_reports(
     *,
-    warehouse: Path,
+    warehouse: Where,
     inbox: Path,
     out: Path,
     secret: bytes,
@@ -175,7 +176,7 @@ def write_reports(
     ConfigError
         ``out`` lies inside the warehouse, ``client`` is not in the roster, or ``weeks < 1``.
     """
-    if out.resolve().is_relative_to(warehouse.resolve()):
+    if isinstance(warehouse, Path) and out.resolve().is_relative_to(warehouse.resolve()):
         raise ConfigError(
             "the report folder must lie outside the warehouse (the reports show client codes)"
         )

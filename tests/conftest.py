@@ -8,9 +8,18 @@ parameter instead of an empty list, so an absent corpus shows up as a skip, neve
 from __future__ import annotations
 
 import csv
+import io
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +99,124 @@ def prefect_harness() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield str(PREFECT_API_URL.value())
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """An S3 API (moto) on 127.0.0.1; ``AWS_*`` variables point every client at it."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def new_bucket(self) -> str:
+        """Create an empty bucket; return its ``s3://`` URI."""
+        import boto3
+
+        name = f"mindmiles-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=self.endpoint).create_bucket(Bucket=name)
+        return f"s3://{name}"
+
+    def upload(self, folder: Path, uri: str) -> None:
+        """Put every file under ``folder`` at the same relative key under ``uri`` (boto3)."""
+        import boto3
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        client = boto3.client("s3", endpoint_url=self.endpoint)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = "/".join(filter(None, [prefix, path.relative_to(folder).as_posix()]))
+            client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+    def keys(self, uri: str) -> list[str]:
+        """Every key under ``uri``, relative to it (boto3)."""
+        import boto3
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        prefix = f"{prefix}/" if prefix else ""
+        pages = boto3.client("s3", endpoint_url=self.endpoint).get_paginator("list_objects_v2")
+        return sorted(
+            item["Key"][len(prefix) :]
+            for page in pages.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """Start ``python -m moto.server`` on a free loopback port for the session, stop it after."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "mindmiles-test",
+        "AWS_SECRET_ACCESS_KEY": "mindmiles-test",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(endpoint, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the moto S3 server did not start") from None
+                time.sleep(0.2)
+        yield S3Server(endpoint, env)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def demo_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo clinic's inbox (faults included), and the warehouse the local engine builds."""
+    from pipelines.cli import main
+    from synthetic.clinic import make_clinic
+
+    root = tmp_path_factory.mktemp("demo")
+    make_clinic(root / "template", seed=7, with_faults=True)
+    shutil.copytree(root / "template", root / "local-inbox")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINDMILES_SECRET", DEMO_SECRET)
+        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
+        argv = ["ingest", "--inbox", str(root / "local-inbox"), "--warehouse"]
+        argv += [str(root / "local-warehouse"), "--settle-seconds", "0", "--engine", "local"]
+        assert main(argv, out=io.StringIO()) == 0
+    return root / "template", root / "local-warehouse"
+
+
+DEMO_SECRET = "demo-clinic-test-secret-16+"
+VOLATILE = {"files": ("received_utc",)}
+"""Columns holding the wall-clock time of a run: not part of the content compared."""
+
+
+def warehouse_state(warehouse: Path | str) -> dict[str, list[tuple[str, ...]]]:
+    """Every table's rows, sorted, as text (run-time columns left out)."""
+    from warehouse.store import TableStore
+    from warehouse.tables import TABLES
+
+    store = TableStore(warehouse)
+    return {
+        name: sorted(
+            tuple(str(v) for v in row)
+            for row in store.read(name).drop(VOLATILE.get(name, ())).rows()
+        )
+        for name in TABLES
+    }

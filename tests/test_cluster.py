@@ -1,7 +1,9 @@
-"""The Dask engine on loopback: a scheduler and two workers started here, a Prefect server.
+"""The Dask engine on loopback: a scheduler and two workers, a Prefect server, an S3 server.
 
-The demo clinic ingested through the cluster gives the same tables, row for row, as the local
-engine; a worker SIGKILLed while it holds tasks costs a retry, nothing lost or doubled.
+All started by these tests on 127.0.0.1 and stopped by them. The demo clinic's inbox on S3,
+ingested through the cluster into a warehouse on S3, gives the same tables, row for row, as the
+local engine on local folders; a worker SIGKILLed while it holds tasks costs a retry, nothing lost
+or doubled.
 """
 
 from __future__ import annotations
@@ -19,18 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipelines.cli import main
-from synthetic.clinic import make_clinic
-from warehouse.store import TableStore
-from warehouse.tables import TABLES
+from tests.conftest import DEMO_SECRET, S3Server, warehouse_state
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
-SECRET = "cluster-test-secret-of-16-bytes"
-VOLATILE = {"files": ("received_utc",)}
-"""Columns holding the wall-clock time of a run: not part of the content compared."""
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
@@ -85,14 +83,17 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Scheduler and two single-thread workers; the workers report to the session's Prefect."""
+def cluster(
+    prefect_harness: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Scheduler and two single-thread workers; they report to the session's Prefect server."""
     log_dir = tmp_path_factory.mktemp("dask-logs")
     port = free_port()
     env = {
         **os.environ,
         "PREFECT_API_URL": prefect_harness,
-        "MINDMILES_SECRET": SECRET,
+        **s3_server.env,
+        "MINDMILES_SECRET": DEMO_SECRET,
         "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
         "POLARS_MAX_THREADS": "1",
     }
@@ -111,53 +112,41 @@ def cluster(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> I
         cluster.stop()
 
 
-def _state(warehouse: Path) -> dict[str, list[tuple[str, ...]]]:
-    store = TableStore(warehouse)
-    return {
-        name: sorted(
-            tuple(str(v) for v in row)
-            for row in store.read(name).drop(VOLATILE.get(name, ())).rows()
-        )
-        for name in TABLES
-    }
-
-
-def _ingest(inbox: Path, warehouse: Path, *engine: str) -> str:
+def _ingest(inbox: Path | str, warehouse: Path | str, *engine: str) -> str:
     out = io.StringIO()
     argv = ["ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--settle-seconds", "0"]
     assert main([*argv, *engine], out=out) == 0, out.getvalue()
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def demo_inboxes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The demo clinic (faults included), and the warehouse the local engine builds from it."""
-    root = tmp_path_factory.mktemp("demo")
-    make_clinic(root / "template", seed=7, with_faults=True)
-    shutil.copytree(root / "template", root / "local-inbox")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MINDMILES_SECRET", SECRET)
-        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
-        _ingest(root / "local-inbox", root / "local-warehouse", "--engine", "local")
-    return root / "template", root / "local-warehouse"
-
-
-def test_the_cluster_builds_the_tables_the_local_engine_builds(
+def test_the_cluster_builds_on_s3_the_tables_the_local_engine_builds(
     cluster: Cluster,
-    demo_inboxes: tuple[Path, Path],
+    demo_clinic: tuple[Path, Path],
+    s3_server: S3Server,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     prefect_harness: str,
 ) -> None:
-    template, local_warehouse = demo_inboxes
-    inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
-    shutil.copytree(template, inbox)
-    monkeypatch.setenv("MINDMILES_SECRET", SECRET)
+    template, local_warehouse = demo_clinic
+    bucket = s3_server.new_bucket()
+    inbox, warehouse = f"{bucket}/inbox", f"{bucket}/warehouse"
+    s3_server.upload(template, inbox)
+    waiting = [k for k in s3_server.keys(inbox) if "/" in k]
+    monkeypatch.setenv("MINDMILES_SECRET", DEMO_SECRET)
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
     _ingest(inbox, warehouse, "--engine", "dask", "--dask-address", cluster.address)
-    assert _state(warehouse) == _state(local_warehouse)
+    assert warehouse_state(warehouse) == warehouse_state(local_warehouse)
     assert _dask_ran_tasks(cluster, {"parse-batch", "derive-clients"})
+    # Plain Polars through the Delta log, no project code: the same activities.
+    activities = pl.read_delta(f"{warehouse}/activities")
+    assert activities.height == pl.read_delta(str(local_warehouse / "activities")).height
+    # Every waiting file was moved (copy, then delete) out of the client folders.
+    after = s3_server.keys(inbox)
+    left = [k for k in after if not k.startswith(("_", "roster.csv"))]
+    assert left == ["C004/2026-03-07-0555.fit.part"]  # a copy still arriving: waits, as locally
+    moved = {k.split("/", 2)[2] for k in after if k.startswith(("_processed/", "_quarantine/"))}
+    assert {k.split("/", 1)[1] for k in waiting if k not in left} <= moved
 
 
 def _dask_ran_tasks(cluster: Cluster, names: set[str]) -> bool:
@@ -168,17 +157,17 @@ def _dask_ran_tasks(cluster: Cluster, names: set[str]) -> bool:
 
 def test_a_worker_killed_mid_run_costs_a_retry_not_data(
     cluster: Cluster,
-    demo_inboxes: tuple[Path, Path],
+    demo_clinic: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     prefect_harness: str,
 ) -> None:
     from distributed import Client
 
-    template, local_warehouse = demo_inboxes
+    template, local_warehouse = demo_clinic
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     shutil.copytree(template, inbox)
-    monkeypatch.setenv("MINDMILES_SECRET", SECRET)
+    monkeypatch.setenv("MINDMILES_SECRET", DEMO_SECRET)
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
     killed: list[str] = []
@@ -204,5 +193,5 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_data(
         finished.set()
         killer.join()
         cluster.start_worker()  # back to two for whatever runs next
-    assert killed, "no worker was caught with a batch in hand"
-    assert _state(warehouse) == _state(local_warehouse)
+    assert killed, "no worker was caught with a task in hand"
+    assert warehouse_state(warehouse) == warehouse_state(local_warehouse)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
 from schemas.errors import ConfigError
 from schemas.ids import make_entry_id
+from warehouse.location import Where
 from warehouse.runlog import read_pending, write_pending
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
@@ -51,7 +51,7 @@ def _entry_id_map(journal: pl.DataFrame, old_of: dict[str, str]) -> dict[str, st
 
 
 def rotate_pseudonyms(
-    warehouse: Path, codes: Iterable[str], *, old_secret: bytes, new_secret: bytes
+    warehouse: Where, codes: Iterable[str], *, old_secret: bytes, new_secret: bytes
 ) -> RotationResult:
     """Rewrite every table's ``client_id`` from ``old_secret`` to ``new_secret``.
 

@@ -1,6 +1,8 @@
 """The record of runs: ``<warehouse>/.state/runs.jsonl`` (not an analyst table).
 
-Kept apart from the tables so that a run with nothing new leaves every table byte-identical.
+Kept apart from the tables so that a run with nothing new leaves every table untouched. Written
+only by the warehouse's one writer (under its lock), so a read-append-write is safe on object
+storage too, where nothing can be appended in place.
 """
 
 from __future__ import annotations
@@ -10,31 +12,32 @@ import os
 from pathlib import Path
 from typing import Any
 
-from warehouse.files import remove_stale_temps, write_private
+from warehouse.location import Where, is_remote
+from warehouse.state import delete_state, read_state, state_location, write_state
 
 __all__ = ["append_run", "read_pending", "read_runs", "write_pending"]
 
+RUNS = "runs.jsonl"
+PENDING = "pending_derive.json"
 
-def _path(warehouse: Path) -> Path:
-    return warehouse / ".state" / "runs.jsonl"
 
-
-def append_run(warehouse: Path, record: dict[str, Any]) -> None:
+def append_run(warehouse: Where, record: dict[str, Any]) -> None:
     """Append one run's summary."""
-    path = _path(warehouse)
+    line = json.dumps(record, sort_keys=True) + "\n"
+    if is_remote(warehouse):
+        write_state(warehouse, RUNS, (read_state(warehouse, RUNS) or "") + line)
+        return
+    path = Path(state_location(warehouse, RUNS))
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        handle.write(line)
 
 
-def read_runs(warehouse: Path) -> list[dict[str, Any]]:
+def read_runs(warehouse: Where) -> list[dict[str, Any]]:
     """All recorded runs, oldest first (unreadable lines are skipped)."""
-    path = _path(warehouse)
-    if not path.exists():
-        return []
     runs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in (read_state(warehouse, RUNS) or "").splitlines():
         try:
             runs.append(json.loads(line))
         except json.JSONDecodeError:
@@ -42,27 +45,20 @@ def read_runs(warehouse: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def _pending_path(warehouse: Path) -> Path:
-    return warehouse / ".state" / "pending_derive.json"
-
-
-def read_pending(warehouse: Path) -> set[str]:
+def read_pending(warehouse: Where) -> set[str]:
     """Clients whose derived tables a previous run promised but may not have rebuilt."""
-    path = _pending_path(warehouse)
-    if not path.exists():
+    text = read_state(warehouse, PENDING)
+    if text is None:
         return set()
     try:
-        return set(json.loads(path.read_text(encoding="utf-8")))
+        return set(json.loads(text))
     except (json.JSONDecodeError, TypeError):
         return set()
 
 
-def write_pending(warehouse: Path, clients: set[str]) -> None:
+def write_pending(warehouse: Where, clients: set[str]) -> None:
     """Record (atomically) the clients whose derived tables must be rebuilt; empty clears it."""
-    path = _pending_path(warehouse)
-    remove_stale_temps(path)  # left by a writer killed mid-write (callers hold the lock)
     if not clients:
-        path.unlink(missing_ok=True)
+        delete_state(warehouse, PENDING)
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(path, json.dumps(sorted(clients)))
+    write_state(warehouse, PENDING, json.dumps(sorted(clients)))

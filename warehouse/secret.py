@@ -21,6 +21,8 @@ from pathlib import Path
 
 from schemas.errors import ConfigError
 from warehouse.files import write_private
+from warehouse.location import Where
+from warehouse.state import read_state, write_state
 
 __all__ = [
     "FINGERPRINT_FILE",
@@ -61,22 +63,17 @@ def fingerprint(secret: bytes) -> str:
     return hmac.new(secret, b"mindmiles secret fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-def recorded_fingerprint(warehouse: Path) -> str | None:
+def recorded_fingerprint(warehouse: Where) -> str | None:
     """The fingerprint the warehouse was built with, or ``None`` before its first run."""
-    try:
-        return (warehouse / FINGERPRINT_FILE).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
+    return (read_state(warehouse, FINGERPRINT_FILE.name) or "").strip() or None
 
 
-def record_fingerprint(warehouse: Path, secret: bytes) -> None:
+def record_fingerprint(warehouse: Where, secret: bytes) -> None:
     """Record the fingerprint of ``secret`` as the warehouse's (at creation, and on rotation)."""
-    path = warehouse / FINGERPRINT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(path, fingerprint(secret) + "\n")
+    write_state(warehouse, FINGERPRINT_FILE.name, fingerprint(secret) + "\n")
 
 
-def _check_fingerprint(warehouse: Path, secret: bytes, also: bytes | None = None) -> None:
+def _check_fingerprint(warehouse: Where, secret: bytes, also: bytes | None = None) -> None:
     expected = recorded_fingerprint(warehouse)
     if expected is None or fingerprint(secret) == expected:
         return
@@ -93,7 +90,7 @@ def load_secret(
     *,
     env_value: str | None,
     key_file: Path,
-    warehouse: Path,
+    warehouse: Where,
     or_fingerprint_of: bytes | None = None,
 ) -> bytes:
     """Return the clinic secret, creating the key file on first use.
@@ -126,11 +123,11 @@ def load_secret(
     return secret
 
 
-def _read_secret(*, env_value: str | None, key_file: Path, warehouse: Path) -> bytes:
+def _read_secret(*, env_value: str | None, key_file: Path, warehouse: Where) -> bytes:
     if env_value:
         return env_value.encode("utf-8")
     key_file = key_file.expanduser().absolute()
-    if key_file.is_relative_to(warehouse.absolute()):
+    if isinstance(warehouse, Path) and key_file.is_relative_to(warehouse.absolute()):
         raise ConfigError("the key file must be kept outside the warehouse")
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -303,14 +303,24 @@ class TableStore:
         from deltalake import write_deltalake
 
         spec = TABLES[name]
+        partition_by = list(spec.partition_by) or None
+        if mode == "append":
+            write_deltalake(
+                self.table_uri(name),
+                frame.to_arrow(),
+                mode="append",
+                partition_by=partition_by,
+                schema_mode="merge",
+            )
+            return
         exists = self._open(name) is not None
         write_deltalake(
             self.table_uri(name),
             frame.to_arrow(),
-            mode=mode,  # type: ignore[arg-type]
-            partition_by=list(spec.partition_by) or None,
+            mode="overwrite",
+            partition_by=partition_by,
             predicate=predicate if exists else None,
-            schema_mode="overwrite" if predicate is None and mode == "overwrite" else "merge",
+            schema_mode="overwrite" if predicate is None else "merge",
         )
 
     def replace(self, name: str, frame: pl.DataFrame) -> None:
