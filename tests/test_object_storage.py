@@ -104,7 +104,7 @@ def test_two_runs_started_at_once_leave_one_copy(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     summaries = []
