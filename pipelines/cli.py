@@ -206,6 +206,7 @@ def _run_ingest(
 
     progress, update = _progress_printer(out)
     with IsolatedParser() as parser:
+        parser.warm()
         if progress is None:
             return asdict(run_ingest(settings, parse_batches=parser))
         with progress:  # type: ignore[attr-defined]
