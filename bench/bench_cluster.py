@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_backfill import write_inbox  # noqa: E402
+from bench_backfill import write_inbox
 
 SECRET = "bench-cluster-secret-16+"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -79,7 +79,10 @@ def dask_cluster(workers: int, env: dict[str, str], logs: Path) -> Iterator[str]
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextmanager

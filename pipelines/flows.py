@@ -14,9 +14,11 @@ on another worker; its rows are written once, by the flow.
 
 from __future__ import annotations
 
+import atexit
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from prefect import Task, flow, task, unmapped
@@ -31,7 +33,7 @@ from prefect.tasks import exponential_backoff
 from ingest.archive import ArchiveLimits
 from ingest.parse import FileResult
 from pipelines.derive import ChunkInputs, DerivedFrames, derive_chunk
-from pipelines.isolation import IsolationLimits, parse_isolated
+from pipelines.isolation import IsolatedParser, IsolationLimits
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
 
@@ -60,7 +62,24 @@ def _transient_io_error(task: Task[Any, Any], task_run: TaskRun, state: State[An
 
 
 BATCH_ISOLATION = IsolationLimits(workers=1)
-"""Each batch task parses in its own limited worker process; two tasks run at once (two cores)."""
+"""Each batch task parses in a limited worker process; two tasks run at once (two cores)."""
+
+_PARSERS = threading.local()
+
+
+def _thread_parser() -> IsolatedParser:
+    """The calling thread's parsing worker, kept for the next batch task it runs.
+
+    A fresh Python with Polars takes 1-2 s to start: a Dask worker (or a thread of the local task
+    runner) starts its limited child process once and reuses it, task after task. A child that
+    dies or runs out of time is replaced by the pool as usual.
+    """
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = IsolatedParser(BATCH_ISOLATION)
+        _PARSERS.parser = parser
+        atexit.register(parser.__exit__, None, None, None)
+    return parser
 
 
 @task(
@@ -73,7 +92,7 @@ BATCH_ISOLATION = IsolationLimits(workers=1)
 )
 def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
     """Parse one batch of files in a worker process with memory and time limits (a Prefect task)."""
-    return parse_isolated([jobs], limits, isolation=BATCH_ISOLATION)[0]
+    return _thread_parser()([jobs], limits)[0]
 
 
 @task(name="derive-clients", cache_policy=NO_CACHE, persist_result=False)
@@ -118,6 +137,18 @@ def _on_runner(
         return [future.result() for future in futures]
 
     return parse, derive
+
+
+MAX_BATCHES_PER_WAVE = 32
+"""Batches a flow on a cluster parses before it writes them (its memory: about 30 MB each)."""
+
+
+def _cluster_threads(address: str) -> int:
+    """Worker threads of the Dask cluster at ``address``."""
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:  # type: ignore[no-untyped-call]
+        return int(sum(client.nthreads().values()))
 
 
 def summary_markdown(summary: RunSummary) -> str:
@@ -167,8 +198,11 @@ def ingest_flow(
 
             runner = stack.enter_context(DaskTaskRunner(address=dask_address))
             parse, derive = _on_runner(runner)
+            # A wave holds a batch for every worker thread, twice over, so that the cluster is
+            # busy; bounded, since the flow holds a wave's frames before it writes them.
+            waves = min(MAX_BATCHES_PER_WAVE, max(2, 2 * _cluster_threads(dask_address)))
             summary = run_ingest(
-                settings,
+                replace(settings, batches_per_wave=waves),
                 parse_batches=parse,
                 derive_chunks=derive,
                 who=who,
