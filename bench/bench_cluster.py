@@ -60,16 +60,29 @@ def dask_cluster(workers: int, env: dict[str, str], logs: Path) -> Iterator[str]
     processes = [
         subprocess.Popen(
             [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            env=env, stdout=(logs / "scheduler.log").open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            env=env,
+            stdout=(logs / "scheduler.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
     ]
     for n in range(workers):
         processes.append(
             subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-                 "--no-dashboard"],
-                env=env, stdout=(logs / f"worker-{n}.log").open("wb"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    DASK,
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                ],
+                env=env,
+                stdout=(logs / f"worker-{n}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
         )
     try:
         with Client(address, timeout=60) as client:

@@ -74,10 +74,10 @@ def write_roster(inbox: Path, clients: int) -> None:
     (inbox / "roster.csv").write_text("\n".join(rows) + "\n")
 
 
-def versions(warehouse: Path) -> dict[str, str | None]:
-    """Current version folder of every table."""
+def versions(warehouse: Path) -> dict[str, int | None]:
+    """Current Delta version of every table."""
     store = TableStore(warehouse)
-    return {name: (str(v.name) if (v := store.current_version(name)) else None) for name in TABLES}
+    return {name: store.version(name) for name in TABLES}
 
 
 def timed(settings: Settings, workers: int) -> tuple[float, RunSummary]:
@@ -88,6 +88,7 @@ def timed(settings: Settings, workers: int) -> tuple[float, RunSummary]:
     """
     started = time.perf_counter()
     with IsolatedParser(IsolationLimits(workers=workers)) as parser:
+        parser.warm()  # as `mindmiles ingest` does
         summary = run_ingest(settings, parse_batches=parser)
     return time.perf_counter() - started, summary
 

@@ -88,9 +88,10 @@ def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement
         taken.update(a for a, _ in rows if a not in repeated)
         merged += len(repeated)
         merged += sum(a not in repeated and held_kind.get(a, kind) != kind for a, kind in rows)
-        keep = ~pl.col("activity_id").is_in(repeated)
-        for name in ("activities", "samples", "laps", "hrv"):
-            setattr(item, name, getattr(item, name).filter(keep))
+        if repeated:  # (a filter keeping every row would copy the samples for nothing)
+            keep = ~pl.col("activity_id").is_in(repeated)
+            for name in ("activities", "samples", "laps", "hrv"):
+                setattr(item, name, getattr(item, name).filter(keep))
         if repeated and item.activities.is_empty():
             kept = [dropped.get(a, a) for a in repeated]
             _mark_duplicate(item, kept, reasons.get(kept[0]))

@@ -232,6 +232,9 @@ class _Pool:
 
     def stop(self) -> None:
         for worker in list(self.workers):
+            if not worker.ready and not worker.conn.poll():
+                self.discard(worker)  # still importing (started early, never used): no waiting
+        for worker in list(self.workers):
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
         for worker in list(self.workers):

@@ -542,6 +542,7 @@ def run_ingest(
         # Every table exists, empty when nothing fed it. After the derive check above, which
         # reads a derived table without a version as "rebuild every client".
         created = store.ensure_all()
+        store.compact()  # the files that each wave's appends added, merged before the views
         database_missing = (
             local_warehouse and not (Path(settings.warehouse) / DATABASE_NAME).exists()
         )

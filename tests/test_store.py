@@ -153,3 +153,20 @@ def test_a_warehouse_of_the_parquet_version_layout_is_moved_to_delta(tmp_path: P
     assert sorted(moved.select("client_id", "year").unique().rows()) == [("c1", 2025), ("c2", 2026)]
     assert moved.height == 5
     assert store.clean_stale() == 0  # nothing more to move
+
+
+def test_appends_are_compacted_once_a_partition_holds_many_files(tmp_path: Path) -> None:
+    store = TableStore(tmp_path / "warehouse")
+    for i in range(5):
+        store.upsert("samples", samples(f"a{i}", "c1", 3), new=True)
+        store.upsert("roster", ROSTER.head(1).with_columns(client_id=pl.lit(f"k{i}")))
+    partition = tmp_path / "warehouse" / "samples" / "client_id=c1" / "year=2026"
+    assert len(store.files("samples")) == 5
+    assert store.compact(max_files=4) == ["samples", "roster"]
+    assert len(store.files("samples")) == 1
+    assert len(store.files("roster")) == 1
+    store.vacuum()
+    assert len(list(partition.glob("*.parquet"))) == 1
+    assert store.read("samples").height == 15
+    assert store.read("roster").height == 5
+    assert store.compact(max_files=4) == []

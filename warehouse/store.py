@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -352,6 +353,10 @@ class TableStore:
         frame = self._validated(spec, frame)
         if frame.is_empty() and partition_values is None:
             return
+        if not new and not spec.partition_by:
+            # Small tables: their key columns say at once whether any key is held already.
+            held = self._key_columns(name)
+            new = held is None or frame.join(held, on=list(spec.key), how="semi").is_empty()
         if new:
             self._commit(name, lambda: self._write(name, frame, mode="append"))
         elif len(spec.key) == 1:
@@ -359,6 +364,49 @@ class TableStore:
             self._commit(name, lambda: self._write(name, frame, predicate=predicate))
         else:
             self._commit(name, lambda: self._upsert_whole(name, frame))
+
+    def _key_columns(self, name: str) -> pl.DataFrame | None:
+        """The table's key columns (``None`` before its first write)."""
+        table = self._open(name)
+        if table is None:
+            return None
+        spec = TABLES[name]
+        if not table.file_uris():
+            return self._typed_empty(spec).select(spec.key)
+        return pl.scan_delta(table).select(spec.key).collect()
+
+    def compact(self, *, max_files: int = 16) -> list[str]:
+        """Merge the small files that appends leave into fewer, larger ones; return the tables.
+
+        Only tables (or, for ``samples``, partitions) holding more than ``max_files`` files are
+        rewritten, one commit each; the replaced files go at the next :meth:`vacuum`.
+        """
+        compacted = []
+        for name, spec in TABLES.items():
+            table = self._open(name)
+            if table is None:
+                continue
+            files = table.file_uris()
+            if spec.partition_by:
+                per_partition: Counter[tuple[str, ...]] = Counter()
+                for uri in files:
+                    parts = uri.split("/")[-1 - len(spec.partition_by) : -1]
+                    per_partition[tuple(part.split("=", 1)[1] for part in parts)] += 1
+                crowded = [values for values, n in per_partition.items() if n > max_files]
+                for values in crowded:
+                    filters = [(c, "=", v) for c, v in zip(spec.partition_by, values, strict=True)]
+                    with _private_files():
+                        table.optimize.compact(partition_filters=filters)
+                    table = self._open(name) or table
+                if crowded:
+                    compacted.append(name)
+            elif len(files) > max_files:
+                with _private_files():
+                    table.optimize.compact()
+                compacted.append(name)
+        if compacted:
+            log.info("compacted %s", ", ".join(compacted))
+        return compacted
 
     def _upsert_whole(self, name: str, frame: pl.DataFrame) -> None:
         spec = TABLES[name]
