@@ -15,6 +15,7 @@ on another worker; its rows are written once, by the flow.
 from __future__ import annotations
 
 import atexit
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -33,7 +34,7 @@ from prefect.tasks import exponential_backoff
 from ingest.archive import ArchiveLimits
 from ingest.parse import FileResult
 from pipelines.derive import ChunkInputs, DerivedFrames, derive_chunk
-from pipelines.isolation import IsolatedParser, IsolationLimits
+from pipelines.isolation import IsolatedParser, IsolationLimits, parse_job_pickled, unpickled
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
 
@@ -67,16 +68,27 @@ BATCH_ISOLATION = IsolationLimits(workers=1)
 _PARSERS = threading.local()
 
 
+def _on_dask_worker() -> bool:
+    """Whether this task runs on a Dask worker (whose threads live across tasks)."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def _thread_parser() -> IsolatedParser:
     """The calling thread's parsing worker, kept for the next batch task it runs.
 
-    A fresh Python with Polars takes 1-2 s to start: a Dask worker (or a thread of the local task
-    runner) starts its limited child process once and reuses it, task after task. A child that
-    dies or runs out of time is replaced by the pool as usual.
+    A fresh Python with Polars takes 1-2 s to start: a Dask worker thread starts its limited child
+    process once and reuses it, task after task. A child that dies or runs out of time is replaced
+    by the pool as usual.
     """
     parser = getattr(_PARSERS, "parser", None)
     if parser is None:
-        parser = IsolatedParser(BATCH_ISOLATION)
+        parser = IsolatedParser(BATCH_ISOLATION, parse_one=parse_job_pickled)
         _PARSERS.parser = parser
         atexit.register(parser.__exit__, None, None, None)
     return parser
@@ -90,9 +102,17 @@ def _thread_parser() -> IsolatedParser:
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_condition_fn=_transient_io_error,
 )
-def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[FileResult]:
-    """Parse one batch of files in a worker process with memory and time limits (a Prefect task)."""
-    return _thread_parser()([jobs], limits)[0]
+def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[bytes]:
+    """Parse one batch of files in a worker process with memory and time limits (a Prefect task).
+
+    The results stay pickled, as the worker process made them, until the flow reads them.
+    """
+    if _on_dask_worker():
+        results: list[FileResult | bytes] = list(_thread_parser()([jobs], limits)[0])
+    else:  # a thread of the local task runner: its process ends with the task
+        with IsolatedParser(BATCH_ISOLATION, parse_one=parse_job_pickled) as parser:
+            results = list(parser([jobs], limits)[0])
+    return [r if isinstance(r, bytes) else pickle.dumps(r, protocol=5) for r in results]
 
 
 @task(name="derive-clients", cache_policy=NO_CACHE, persist_result=False)
@@ -108,7 +128,7 @@ def _prefect_runner(
         return []
     futures = parse_batch_task.map(list(batches), unmapped(limits))
     wait(futures)  # every task ends before the first failure is raised: none is left unawaited
-    return [future.result() for future in futures]
+    return [[unpickled(r) for r in future.result()] for future in futures]
 
 
 def _on_runner(
@@ -127,7 +147,7 @@ def _on_runner(
         parameters = {"jobs": list(batches), "limits": unmapped(limits)}
         futures = runner.map(parse_batch_task, parameters)  # type: ignore[arg-type]
         wait(futures)
-        return [future.result() for future in futures]
+        return [[unpickled(r) for r in future.result()] for future in futures]
 
     def derive(chunks: Sequence[ChunkInputs]) -> list[DerivedFrames]:
         if not chunks:

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import time
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from schemas.errors import ConfigError
 from schemas.files import Outcome
@@ -52,6 +53,8 @@ __all__ = [
     "isolated_runner",
     "parse_isolated",
     "parse_job",
+    "parse_job_pickled",
+    "unpickled",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,23 @@ def parse_job(job: ParseJob, limits: ArchiveLimits) -> FileResult:
     from pipelines.run import parse_job as parse_in_process
 
     return parse_in_process(job, limits)
+
+
+def parse_job_pickled(job: ParseJob, limits: ArchiveLimits) -> FileResult:
+    """Parse one job and pickle its result in the worker (a ``parse_one`` for pass-through).
+
+    The parent then holds the result as ``bytes`` without unpickling it: a Dask worker hands it
+    on to the flow, which unpickles it once (:func:`unpickled`), instead of three times.
+    """
+    return cast("FileResult", pickle.dumps(parse_job(job, limits), protocol=5))
+
+
+def unpickled(result: FileResult | bytes) -> FileResult:
+    """A result of :func:`parse_job_pickled` (or one the parent made itself) as a FileResult."""
+    if isinstance(result, bytes):
+        value = pickle.loads(result)  # bytes from our own worker process, never from a file
+        return cast("FileResult", value)
+    return result
 
 
 # -- worker side -------------------------------------------------------------------------------

@@ -71,13 +71,17 @@ class Cluster:
             client.wait_for_workers(n, timeout=timeout_s)
 
     def stop(self) -> None:
-        for process in [*self.workers, self.scheduler]:
-            if process is not None and process.poll() is None:
-                process.terminate()
+        # Workers are killed: nothing of theirs needs saving, and their parsing children end
+        # when their parent's pipe closes.
+        for process in self.workers:
+            if process.poll() is None:
+                process.kill()
+        if self.scheduler is not None and self.scheduler.poll() is None:
+            self.scheduler.terminate()
         for process in [*self.workers, self.scheduler]:
             if process is not None:
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
 
