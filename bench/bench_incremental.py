@@ -28,6 +28,7 @@ from pipelines.isolation import IsolatedParser, IsolationLimits
 from pipelines.run import RunSummary, run_ingest
 from pipelines.settings import Settings
 from synthetic.run_model import simulate_run, write_run_fit
+from warehouse.inbox import Inbox
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
 
@@ -88,7 +89,7 @@ def timed(settings: Settings, workers: int) -> tuple[float, RunSummary]:
     """
     started = time.perf_counter()
     with IsolatedParser(IsolationLimits(workers=workers)) as parser:
-        parser.warm()  # as `mindmiles ingest` does
+        parser.warm(sum(1 for _ in Inbox(Path(settings.inbox)).candidates()))  # as the CLI does
         summary = run_ingest(settings, parse_batches=parser)
     return time.perf_counter() - started, summary
 

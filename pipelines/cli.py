@@ -187,6 +187,15 @@ def dask_address(option: str | None) -> str:
     return address
 
 
+def _waiting_files(settings: Settings) -> int:
+    """How many files wait in the client folders (a listing: nothing is opened)."""
+    if is_remote(settings.inbox):
+        return 2  # counted once the run has its copy; assume work
+    from warehouse.inbox import Inbox
+
+    return sum(1 for _ in Inbox(Path(settings.inbox)).candidates())
+
+
 def _run_ingest(
     settings: Settings, engine: str, out: TextIO, *, address: str | None = None
 ) -> dict[str, object]:
@@ -206,7 +215,7 @@ def _run_ingest(
 
     progress, update = _progress_printer(out)
     with IsolatedParser() as parser:
-        parser.warm()
+        parser.warm(_waiting_files(settings))
         if progress is None:
             return asdict(run_ingest(settings, parse_batches=parser))
         with progress:  # type: ignore[attr-defined]

@@ -513,13 +513,14 @@ class IsolatedParser:
     def __enter__(self) -> IsolatedParser:
         return self
 
-    def warm(self) -> None:
-        """Start the workers now, so that they import the readers while the run discovers files.
+    def warm(self, files: int) -> None:
+        """Start workers now for ``files`` waiting files, to import the readers during discovery.
 
-        A fresh Python with Polars takes about a second to start here: a nightly run with a few
-        new files would otherwise wait for it after its discovery.
+        A fresh Python with Polars takes one to two seconds to start here: a nightly run with a
+        few new files would otherwise wait for it after its discovery. No more workers start than
+        there are files (none for an empty inbox).
         """
-        while len(self._pool.workers) < self._pool.limits.workers:
+        while len(self._pool.workers) < min(self._pool.limits.workers, files):
             self._pool.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -463,9 +463,12 @@ def run_ingest(
         jobs = [j for _, j in found.jobs]
         if parse_from_origin and settings.inbox_origin:
             jobs = [_from_origin(j, settings) for j in jobs]
+        # Never fewer batches than a wave holds while there are files for them: every parsing
+        # worker (every cluster thread) gets work from the first wave on.
+        spread = -(-len(jobs) // max(1, settings.batches_per_wave))
         batches = make_batches(
             jobs,
-            max_files=settings.batch_files,
+            max_files=max(1, min(settings.batch_files, spread)),
             max_bytes=settings.batch_bytes,
         )
         candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}

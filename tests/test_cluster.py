@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
+from tests.clinic_factory import make_small_clinic
 from tests.conftest import DEMO_SECRET, S3Server, warehouse_state
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -97,11 +98,11 @@ def cluster(
         **os.environ,
         "PREFECT_API_URL": prefect_harness,
         **s3_server.env,
-        "MINDMILES_SECRET": DEMO_SECRET,
         "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
         "POLARS_MAX_THREADS": "1",
     }
     env.pop("PYTEST_CURRENT_TEST", None)
+    env.pop("MINDMILES_SECRET", None)  # workers never need the clinic secret
     cluster = Cluster(address=f"tcp://127.0.0.1:{port}", env=env, log_dir=log_dir)
     cluster.scheduler = subprocess.Popen(
         [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
@@ -159,16 +160,29 @@ def _dask_ran_tasks(cluster: Cluster, names: set[str]) -> bool:
     return all(name in text for name in names)
 
 
+@pytest.fixture(scope="module")
+def small_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The small clinic's inbox, and the warehouse the local engine builds from it."""
+    root = tmp_path_factory.mktemp("small")
+    make_small_clinic(root / "template")
+    shutil.copytree(root / "template", root / "inbox")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINDMILES_SECRET", DEMO_SECRET)
+        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
+        _ingest(root / "inbox", root / "warehouse", "--engine", "local")
+    return root / "template", root / "warehouse"
+
+
 def test_a_worker_killed_mid_run_costs_a_retry_not_data(
     cluster: Cluster,
-    demo_clinic: tuple[Path, Path],
+    small_clinic: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     prefect_harness: str,
 ) -> None:
     from distributed import Client
 
-    template, local_warehouse = demo_clinic
+    template, local_warehouse = small_clinic
     inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
     shutil.copytree(template, inbox)
     monkeypatch.setenv("MINDMILES_SECRET", DEMO_SECRET)

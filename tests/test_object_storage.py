@@ -182,3 +182,19 @@ def test_a_name_taken_by_other_bytes_gets_the_local_clash_name(s3_server: S3Serv
     (new,) = [k for k in renamed if k != "_processed/C001/run.fit"]
     assert read_object(f"{inbox}/{new}") == b"newer bytes"
     assert f"{new}.note.txt" in keys
+
+
+def test_a_killed_runs_local_copy_of_the_inbox_is_removed(s3_server: S3Server) -> None:
+    """The private copy is client data: a copy whose run is gone is deleted by the next run."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    import tempfile
+
+    abandoned = Path(tempfile.gettempdir()) / f"mindmiles-inbox-{dead.stdout.strip()}-x1"
+    (abandoned / "C001").mkdir(parents=True)
+    (abandoned / "C001" / "run.fit").write_bytes(b"a client's run")
+    inbox = f"{s3_server.new_bucket()}/inbox"
+    with staged_inbox(inbox) as local:
+        assert local.name.startswith(f"mindmiles-inbox-{os.getpid()}-")
+    assert not abandoned.exists()
+    assert not local.exists()

@@ -30,6 +30,8 @@ __all__ = ["NOT_STAGED", "staged_inbox"]
 
 log = logging.getLogger(__name__)
 
+COPY_PREFIX = "mindmiles-inbox-"
+"""Local copies are ``<tmp>/mindmiles-inbox-<pid>-<random>``, private to their owner."""
 NOT_STAGED = ("_processed", "_quarantine", "_reports")
 """Top-level folders of the inbox that a run never reads."""
 NOTE_SUFFIXES = (".reason.txt", ".note.txt")
@@ -38,7 +40,8 @@ NOTE_SUFFIXES = (".reason.txt", ".note.txt")
 @contextmanager
 def staged_inbox(uri: str) -> Iterator[Path]:
     """Yield a private local copy of the inbox at ``uri``; mirror the run's moves back after it."""
-    local = Path(tempfile.mkdtemp(prefix="mindmiles-inbox-"))
+    _remove_abandoned_copies()
+    local = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-"))
     staged: dict[str, tuple[int, int]] = {}
     try:
         for info in list_objects(uri):
@@ -63,6 +66,21 @@ def staged_inbox(uri: str) -> Iterator[Path]:
             _mirror_back(local, uri, staged)
         finally:
             shutil.rmtree(local, ignore_errors=True)
+
+
+def _remove_abandoned_copies() -> None:
+    """Delete the local copies that killed runs left (their process is gone): client data."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{COPY_PREFIX}*-*"):
+        pid = folder.name.removeprefix(COPY_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("removed the inbox copy of a run that was killed")
+        except PermissionError:
+            continue
 
 
 def _mirror_back(local: Path, uri: str, staged: dict[str, tuple[int, int]]) -> None:

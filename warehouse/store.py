@@ -351,7 +351,7 @@ class TableStore:
         """
         spec = TABLES[name]
         frame = self._validated(spec, frame)
-        if frame.is_empty() and partition_values is None:
+        if frame.is_empty():
             return
         if not new and not spec.partition_by:
             # Small tables: their key columns say at once whether any key is held already.
