@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pipelines.options import number_in
 from pipelines.settings import Settings
-from schemas.errors import ConfigError, MindmilesError
+from schemas.errors import ConfigError, MindmilesError, WarehouseError
 from warehouse.location import Where, is_remote, normalize
 from warehouse.store import TableStore
 
@@ -267,7 +267,11 @@ def _warehouse_path(value: str | None) -> Where:
 
 
 def _existing_warehouse(path: Where) -> Where:
-    if not TableStore(path).exists():
+    try:
+        exists = TableStore(path).exists()
+    except WarehouseError as exc:
+        raise ConfigError(f"{exc}: check --warehouse and the AWS_* settings") from exc
+    if not exists:
         raise ConfigError(
             f"{path} is not a mindmiles warehouse (no tables in it): check --warehouse or "
             "MINDMILES_WAREHOUSE; `mindmiles ingest` creates one"

@@ -90,3 +90,61 @@ def test_report_out_through_a_symlink_into_the_warehouse_is_refused(
     assert code == 1
     assert "outside the warehouse" in capsys.readouterr().err
     assert not any(p.suffix == ".html" for p in (warehouse / "restricted").rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "environment", "words"),
+    [
+        ([], {}, "--engine dask needs the scheduler"),
+        (["--dask-address", "127.0.0.1:8786"], {}, "is not tcp://HOST:PORT"),
+        (["--dask-address", "tcp://127.0.0.1:8786"], {}, "needs a Prefect server"),
+        (["--dask-address", "ftp://x:1"], {"PREFECT_API_URL": "http://127.0.0.1:1/api"}, "is not"),
+    ],
+    ids=["no-address", "no-scheme", "no-prefect-server", "wrong-scheme"],
+)
+def test_the_dask_engine_is_refused_before_anything_starts(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    environment: dict[str, str],
+    words: str,
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("MINDMILES_DASK_ADDRESS", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    inbox, warehouse = env / "inbox", env / "warehouse"
+    make_small_clinic(inbox)
+    argv = ["ingest", "--inbox", str(inbox), "--warehouse", str(warehouse), "--engine", "dask"]
+    code, _ = run(*argv, *extra)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert words in err
+    assert err.count("\n") == 1
+    assert not warehouse.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (
+            ["query", "--warehouse", "s3://no-such-bucket/wh", "SELECT 1"],
+            "cannot read the warehouse",
+        ),
+        (["report", "--warehouse", "s3://no-such-bucket/wh", "--inbox", "in"], "cannot read the"),
+        (["ingest", "--inbox", "ftp://host/in", "--warehouse", "w"], "unsupported location"),
+    ],
+    ids=["query-no-bucket", "report-no-bucket", "ftp"],
+)
+def test_locations_are_checked_before_anything_is_written(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    s3_server: object,
+    argv: list[str],
+    words: str,
+) -> None:
+    code, _ = run(*argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert words in err

@@ -140,6 +140,9 @@ class TableStore:
             return DeltaTable(self.table_uri(name))
         except TableNotFoundError:
             return None
+        except OSError as exc:  # storage unreachable, no such bucket, no permission
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise WarehouseError(f"cannot read the warehouse at {self.root}: {reason}") from exc
 
     def version(self, name: str) -> int | None:
         """The table's current Delta version; ``None`` before its first write."""
