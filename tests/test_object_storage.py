@@ -5,6 +5,7 @@ Expected tables come from the same clinic ingested into local folders by the loc
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli import main
 from schemas.errors import LockTimeout
 from tests.clinic_factory import make_small_clinic
 from tests.conftest import S3Server, warehouse_state
@@ -47,9 +49,10 @@ def small_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     root = tmp_path_factory.mktemp("small")
     make_small_clinic(root / "template")
     shutil.copytree(root / "template", root / "inbox")
-    env = {**os.environ, "MINDMILES_SECRET": SECRET, "MINDMILES_KEY_FILE": str(root / "key")}
-    subprocess.run(_ingest_argv(root / "inbox", root / "warehouse"), env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINDMILES_SECRET", SECRET)
+        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
+        assert main(_ingest_argv(root / "inbox", root / "warehouse")[1:], out=io.StringIO()) == 0
     return root / "template", warehouse_state(root / "warehouse")
 
 
