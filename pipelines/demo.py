@@ -103,7 +103,7 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
         f"  mindmiles query --warehouse {warehouse} "
         '"select client_id, week_start, band, mood_mean_10, indicator_codes from client_week"\n'
         f"  duckdb -c \"select * from '{warehouse}/weekly_adherence/*.parquet' limit 5\"\n"
-        f"or from Python: polars.scan_parquet('{warehouse}/samples/**/*.parquet', hive_partitioning=True)\n"
+        f"or from Python: polars.scan_delta('{warehouse}/samples') (every table is a Delta table)\n"
     )
     overview = default_report_dir(inbox) / "index.html"
     if overview.is_file():
