@@ -25,100 +25,23 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_backfill import write_inbox
 
+from tests.loopback import dask_cluster, moto_server
+
 SECRET = "bench-cluster-secret-16+"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-DASK = str(Path(sys.executable).with_name("dask"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def dask_cluster(workers: int, env: dict[str, str], logs: Path) -> Iterator[str]:
-    """A scheduler and ``workers`` single-thread workers, each its own process; yields the address."""
-    from distributed import Client
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    processes = [
-        subprocess.Popen(
-            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            env=env,
-            stdout=(logs / "scheduler.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    for n in range(workers):
-        processes.append(
-            subprocess.Popen(
-                [
-                    DASK,
-                    "worker",
-                    address,
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--host",
-                    "127.0.0.1",
-                    "--no-dashboard",
-                ],
-                env=env,
-                stdout=(logs / f"worker-{n}.log").open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-        )
-    try:
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(workers, timeout=120)
-        yield address
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@contextmanager
-def s3_server() -> Iterator[dict[str, str]]:
-    """A moto S3 server on loopback; yields the ``AWS_*`` variables that reach it."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    env = {
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ALLOW_HTTP": "true",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_REGION": "us-east-1",
-    }
-    time.sleep(3)
-    try:
-        yield env
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def corpus_inbox(inbox: Path) -> int:
@@ -221,10 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
                "DASK_DISTRIBUTED__WORKER__DAEMON": "False", "POLARS_MAX_THREADS": "1"}  # fmt: skip
         os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]
-        with s3_server() if args.s3 else _nothing() as aws:
+        with moto_server(root / "moto.log") if args.s3 else nullcontext() as aws:
             env.update(aws or {})
             os.environ.update(aws or {})
-            with dask_cluster(args.workers, env, root) as address:
+            with dask_cluster(args.workers, env, root) as cluster:
+                address = cluster.address
                 per_task = probe_orchestration(address, args.probe) * args.workers / args.probe
                 print(f"\norchestration: {per_task * 1000:.0f} ms per task on the cluster "
                       f"({args.probe} empty tasks over {args.workers} workers)\n")  # fmt: skip
@@ -244,11 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(_row(f"{label}: dask x{args.workers}, S3", seconds, base, summary))
     shutil.rmtree(root, ignore_errors=True)
     return 0
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def run_s3(inbox: Path, address: str, label: str) -> tuple[float, dict[str, Any]]:

@@ -145,34 +145,11 @@ def derive_for_clients(
 
 def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
     """Derive one chunk of clients (reads their samples from the warehouse; writes nothing)."""
-    return _derive_chunk(
-        TableStore(inputs.warehouse),
-        inputs.clients,
-        activities=inputs.activities,
-        journal=inputs.journal,
-        plans=inputs.plans,
-        roster=inputs.roster,
-        hrv=inputs.hrv,
-        thresholds=inputs.thresholds,
-        clinic_end=inputs.clinic_end,
-    )
-
-
-def _derive_chunk(
-    store: TableStore,
-    clients: list[str],
-    *,
-    activities: pl.DataFrame,
-    journal: pl.DataFrame,
-    plans: pl.DataFrame,
-    roster: pl.DataFrame,
-    hrv: pl.DataFrame,
-    thresholds: Thresholds,
-    clinic_end: dt.date | None,
-) -> DerivedFrames:
+    activities, journal, roster = inputs.activities, inputs.journal, inputs.roster
+    thresholds, clinic_end = inputs.thresholds, inputs.clinic_end
     load = thresholds.load
     partitions = sample_partitions(activities).rows()
-    samples = store.read("samples", partitions=partitions).drop("year")
+    samples = TableStore(inputs.warehouse).read("samples", partitions=partitions).drop("year")
     run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
     metrics = activity_metrics(
         activities,
@@ -180,15 +157,15 @@ def _derive_chunk(
         hr_loads=hr_load(samples, roster, config=load),
         rpe=run_journal.select("activity_id", pl.col("post_rpe").alias("rpe")),
         decoupling=decoupling_metrics(samples, activities, config=load),
-        hrv=hrv_metrics(hrv, config=load),
+        hrv=hrv_metrics(inputs.hrv, config=load),
         config=load,
     )
     adherence = build_weekly_adherence(
-        activities, journal, plans, zones=metrics, config=thresholds.adherence
+        activities, journal, inputs.plans, zones=metrics, config=thresholds.adherence
     )
     del samples
     daily_frames = []
-    for client in clients:
+    for client in inputs.clients:
         end = last_data_date(_only(activities, [client]), _only(journal, [client]))
         if end is not None and clinic_end is not None:
             end = max(end, clinic_end)

@@ -26,6 +26,7 @@ from prefect import Task, flow, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.context import FlowRunContext
 from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -121,23 +122,17 @@ def derive_chunk_task(inputs: ChunkInputs) -> DerivedFrames:
     return derive_chunk(inputs)
 
 
-def _prefect_runner(
-    batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
-) -> list[list[FileResult]]:
-    if not batches:
-        return []
-    futures = parse_batch_task.map(list(batches), unmapped(limits))
-    wait(futures)  # every task ends before the first failure is raised: none is left unawaited
-    return [[unpickled(r) for r in future.result()] for future in futures]
-
-
 def _on_runner(
     runner: TaskRunner[Any],
 ) -> tuple[
     Callable[[Sequence[Sequence[ParseJob]], ArchiveLimits], list[list[FileResult]]],
     Callable[[Sequence[ChunkInputs]], list[DerivedFrames]],
 ]:
-    """``parse_batches`` and ``derive_chunks`` that map their tasks on ``runner`` (Dask)."""
+    """``parse_batches`` and ``derive_chunks`` that map their tasks on ``runner``.
+
+    The flow's own thread pool, or a :class:`~prefect_dask.DaskTaskRunner`; every task ends
+    before the first failure is raised, so none is left unawaited.
+    """
 
     def parse(
         batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
@@ -219,20 +214,22 @@ def ingest_flow(
             from prefect_dask.task_runners import DaskTaskRunner
 
             runner = stack.enter_context(DaskTaskRunner(address=dask_address))
-            parse, derive = _on_runner(runner)
             # A wave holds a batch for every worker thread, twice over, so that the cluster is
             # busy; bounded, since the flow holds a wave's frames before it writes them.
             waves = min(MAX_BATCHES_PER_WAVE, max(2, 2 * _cluster_threads(dask_address)))
             batch = max(settings.batch_files, CLUSTER_BATCH_FILES)
-            summary = run_ingest(
-                replace(settings, batches_per_wave=waves, batch_files=batch),
-                parse_batches=parse,
-                derive_chunks=derive,
-                who=who,
-                parse_from_origin=True,  # workers on other machines read the object store
-            )
+            settings = replace(settings, batches_per_wave=waves, batch_files=batch)
         else:
-            summary = run_ingest(settings, parse_batches=_prefect_runner, who=who)
+            runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
+        parse, derive = _on_runner(runner)
+        summary = run_ingest(
+            settings,
+            parse_batches=parse,
+            derive_chunks=derive,
+            who=who,
+            # on a cluster, workers on other machines read an object-store inbox themselves
+            parse_from_origin=bool(dask_address),
+        )
     create_markdown_artifact(
         key="ingest-summary", markdown=summary_markdown(summary), description="mindmiles run record"
     )

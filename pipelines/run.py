@@ -272,10 +272,10 @@ def _write_tables(
         )
         .otherwise(pl.col("quality_flags"))
     )
-    held = store.read("activities").select("activity_id")
+    held = store.keys("activities")
     # Activities seen for the first time (the usual case) have no laps, HRV or samples yet:
     # theirs are appended without looking for rows to replace.
-    new = activities.join(held, on="activity_id", how="semi").is_empty()
+    new = held is None or activities.join(held, on="activity_id", how="semi").is_empty()
     store.upsert("activities", activities)
     for name in ("laps", "hrv"):
         frame = _frames(results, name)

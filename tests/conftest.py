@@ -11,14 +11,9 @@ import csv
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,55 +138,26 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """Start ``python -m moto.server`` on a free loopback port for the session, stop it after."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ALLOW_HTTP": "true",
-        "AWS_ACCESS_KEY_ID": "mindmiles-test",
-        "AWS_SECRET_ACCESS_KEY": "mindmiles-test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(endpoint, timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the moto S3 server did not start") from None
-                time.sleep(0.2)
-        yield S3Server(endpoint, env)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        process.terminate()
-        process.wait(timeout=20)
+    from tests.loopback import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as env:
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)  # deltalake, polars and obstore read them
+        try:
+            yield S3Server(env["AWS_ENDPOINT_URL"], env)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
-@pytest.fixture(scope="session")
-def demo_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The demo clinic's inbox (faults included), and the warehouse the local engine builds."""
+def _reference(root: Path, make: Callable[[Path], object]) -> tuple[Path, Path]:
+    """A clinic's inbox (``root/template``) and the warehouse the local engine builds from it."""
     from pipelines.cli import main
-    from synthetic.clinic import make_clinic
 
-    root = tmp_path_factory.mktemp("demo")
-    make_clinic(root / "template", seed=7, with_faults=True)
+    make(root / "template")
     shutil.copytree(root / "template", root / "local-inbox")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINDMILES_SECRET", DEMO_SECRET)
@@ -202,13 +168,33 @@ def demo_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "template", root / "local-warehouse"
 
 
+@pytest.fixture(scope="session")
+def demo_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo clinic's inbox (faults included), and the warehouse the local engine builds."""
+    from synthetic.clinic import make_clinic
+
+    return _reference(
+        tmp_path_factory.mktemp("demo"), lambda inbox: make_clinic(inbox, seed=7, with_faults=True)
+    )
+
+
+@pytest.fixture(scope="session")
+def small_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The small clinic's inbox (four runs), and the warehouse the local engine builds."""
+    from tests.clinic_factory import make_small_clinic
+
+    return _reference(tmp_path_factory.mktemp("small"), make_small_clinic)
+
+
 DEMO_SECRET = "demo-clinic-test-secret-16+"
 VOLATILE = {"files": ("received_utc",)}
 """Columns holding the wall-clock time of a run: not part of the content compared."""
 
 
-def warehouse_state(warehouse: Path | str) -> dict[str, list[tuple[str, ...]]]:
-    """Every table's rows, sorted, as text (run-time columns left out)."""
+def warehouse_state(
+    warehouse: Path | str, *, tables: Iterable[str] | None = None
+) -> dict[str, list[tuple[str, ...]]]:
+    """Each table's rows (every table's by default), sorted, as text (run-time columns left out)."""
     from warehouse.store import TableStore
     from warehouse.tables import TABLES
 
@@ -218,5 +204,5 @@ def warehouse_state(warehouse: Path | str) -> dict[str, list[tuple[str, ...]]]:
             tuple(str(v) for v in row)
             for row in store.read(name).drop(VOLATILE.get(name, ())).rows()
         )
-        for name in TABLES
+        for name in (TABLES if tables is None else tables)
     }

@@ -12,88 +12,26 @@ import io
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from pipelines.cli import main
-from tests.clinic_factory import make_small_clinic
 from tests.conftest import DEMO_SECRET, S3Server, warehouse_state
+from tests.loopback import DaskCluster, dask_cluster
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-
-DASK = str(Path(sys.executable).with_name("dask"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Cluster:
-    """A Dask scheduler and its workers, each a process of its own on 127.0.0.1."""
-
-    address: str
-    env: dict[str, str]
-    log_dir: Path
-    scheduler: subprocess.Popen[bytes] | None = None
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("wb")
-        worker = subprocess.Popen(
-            [DASK, "worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-             "--no-dashboard", "--death-timeout", "60"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.workers.append(worker)
-        return worker
-
-    def alive_workers(self) -> int:
-        from distributed import Client
-
-        with Client(self.address, timeout=30) as client:
-            return len(client.scheduler_info()["workers"])
-
-    def wait_for_workers(self, n: int, timeout_s: float = 120) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=30) as client:
-            client.wait_for_workers(n, timeout=timeout_s)
-
-    def stop(self) -> None:
-        # Workers are killed: nothing of theirs needs saving, and their parsing children end
-        # when their parent's pipe closes.
-        for process in self.workers:
-            if process.poll() is None:
-                process.kill()
-        if self.scheduler is not None and self.scheduler.poll() is None:
-            self.scheduler.terminate()
-        for process in [*self.workers, self.scheduler]:
-            if process is not None:
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
 
 
 @pytest.fixture(scope="module")
 def cluster(
     prefect_harness: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+) -> Iterator[DaskCluster]:
     """Scheduler and two single-thread workers; they report to the session's Prefect server."""
-    log_dir = tmp_path_factory.mktemp("dask-logs")
-    port = free_port()
     env = {
         **os.environ,
         "PREFECT_API_URL": prefect_harness,
@@ -103,18 +41,8 @@ def cluster(
     }
     env.pop("PYTEST_CURRENT_TEST", None)
     env.pop("MINDMILES_SECRET", None)  # workers never need the clinic secret
-    cluster = Cluster(address=f"tcp://127.0.0.1:{port}", env=env, log_dir=log_dir)
-    cluster.scheduler = subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        env=env, stdout=(log_dir / "scheduler.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        cluster.start_worker()
-        cluster.start_worker()
-        cluster.wait_for_workers(2)
+    with dask_cluster(2, env, tmp_path_factory.mktemp("dask-logs")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def _ingest(inbox: Path | str, warehouse: Path | str, *engine: str) -> str:
@@ -125,7 +53,7 @@ def _ingest(inbox: Path | str, warehouse: Path | str, *engine: str) -> str:
 
 
 def test_the_cluster_builds_on_s3_the_tables_the_local_engine_builds(
-    cluster: Cluster,
+    cluster: DaskCluster,
     demo_clinic: tuple[Path, Path],
     s3_server: S3Server,
     tmp_path: Path,
@@ -154,27 +82,14 @@ def test_the_cluster_builds_on_s3_the_tables_the_local_engine_builds(
     assert {k.split("/", 1)[1] for k in waiting if k not in left} <= moved
 
 
-def _dask_ran_tasks(cluster: Cluster, names: set[str]) -> bool:
+def _dask_ran_tasks(cluster: DaskCluster, names: set[str]) -> bool:
     """Whether the workers' logs show Prefect task runs of each name (they log to stdout)."""
     text = "".join(p.read_text(errors="replace") for p in cluster.log_dir.glob("worker-*.log"))
     return all(name in text for name in names)
 
 
-@pytest.fixture(scope="module")
-def small_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The small clinic's inbox, and the warehouse the local engine builds from it."""
-    root = tmp_path_factory.mktemp("small")
-    make_small_clinic(root / "template")
-    shutil.copytree(root / "template", root / "inbox")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MINDMILES_SECRET", DEMO_SECRET)
-        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
-        _ingest(root / "inbox", root / "warehouse", "--engine", "local")
-    return root / "template", root / "warehouse"
-
-
 def test_a_worker_killed_mid_run_costs_a_retry_not_data(
-    cluster: Cluster,
+    cluster: DaskCluster,
     small_clinic: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -39,6 +39,7 @@ from pipelines.settings import Settings
 from report import default_report_dir
 from schemas.errors import WarehouseError
 from synthetic.run_model import simulate_run, write_run_fit, write_run_gpx
+from tests.conftest import warehouse_state
 from tests.crash_child import Aim, ForkServer
 from warehouse.sql import DATABASE_NAME
 from warehouse.store import TableStore
@@ -46,8 +47,6 @@ from warehouse.tables import TABLES as ALL_TABLES
 
 TABLES = tuple(sorted(ALL_TABLES))
 """Every table of the warehouse, derived ones included."""
-VOLATILE = {"files": ("received_utc",)}
-"""Columns that hold the wall-clock time of a run: not part of the content compared."""
 ROUNDS = 20
 """SIGKILLs that must land mid-run (the issue asks for at least 20)."""
 MAX_EXTRA_ATTEMPTS = 10
@@ -66,7 +65,7 @@ STAGES = ("start", "parse", "write", "settle", "derive", "publish")
 KILL_STAGES = STAGES[1:]
 """Stages every crash test must have killed a run in."""
 
-State = dict[str, list[tuple[Any, ...]]]
+State = dict[str, list[tuple[str, ...]]]
 
 
 def _drop_files(index: int) -> dict[str, bytes]:
@@ -111,16 +110,6 @@ def _drop(inbox: Path, files: dict[str, bytes]) -> set[str]:
         old = time.time() - 60
         os.utime(path, (old, old))
     return {hashlib.sha256(data).hexdigest() for data in files.values()}
-
-
-def _state(warehouse: Path, *, tables: tuple[str, ...] = TABLES) -> State:
-    """Each table's content as sorted rows (volatile columns left out)."""
-    store = TableStore(warehouse)
-    state: State = {}
-    for table in tables:
-        frame = store.read(table).drop(VOLATILE.get(table, ()))
-        state[table] = sorted(tuple(str(v) for v in row) for row in frame.rows())
-    return state
 
 
 def _readable_without_project_code(warehouse: Path) -> None:
@@ -229,7 +218,7 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     root = tmp_path_factory.mktemp("reference")
     settings = _settings(root / "inbox", root / "warehouse", root / "key")
     committed: list[Versions] = []
-    states = [_state(settings.warehouse)]
+    states = [warehouse_state(settings.warehouse)]
     seconds, reports = [], []
     real_commit = TableStore._commit
     for drop in range(DROPS):
@@ -247,7 +236,7 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> Reference:
             # A commit is the one atomic step that makes a new version visible: record it.
             done = real_commit(self, name, attempt)
             mark = time.monotonic()
-            v[name].append(_state(self.root, tables=(name,))[name])
+            v[name].append(warehouse_state(self.root, tables=(name,))[name])
             spent[0] += time.monotonic() - mark
             return done
 
@@ -257,7 +246,7 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> Reference:
             run_ingest(settings)
         seconds.append(time.monotonic() - started - recording[0])  # the run's own time
         committed.append(versions)
-        states.append(_state(settings.warehouse))
+        states.append(warehouse_state(settings.warehouse))
         reports.append(_reports(settings.inbox))
     return Reference(committed, states, seconds, _views(settings.warehouse), reports)
 
@@ -342,7 +331,7 @@ def test_sigkill_at_random_points_converges(
     plans = _plans(rng, ROUNDS) + _plans(rng, MAX_EXTRA_ATTEMPTS)
     drop = 0
     dropped = _drop(inbox, _drop_files(drop))
-    before = _state(warehouse)
+    before = warehouse_state(warehouse)
     killed_in: Counter[str] = Counter()
     completions = strays_seen = 0
     started = time.monotonic()
@@ -356,7 +345,7 @@ def test_sigkill_at_random_points_converges(
             attempt = fork_server.attempt(_request(settings), kill_after_s=plan * run_seconds)
         in_runs += attempt.seconds
         _readable_without_project_code(warehouse)
-        after = _state(warehouse)
+        after = warehouse_state(warehouse)
         for table in TABLES:
             sequence = committed[drop][table]
             was, now = _position(sequence, before[table]), _position(sequence, after[table])
@@ -378,7 +367,7 @@ def test_sigkill_at_random_points_converges(
     for rest in range(drop + 1, DROPS):
         dropped |= _drop(inbox, _drop_files(rest))
     run_ingest(settings)
-    assert _state(warehouse) == reference[DROPS]
+    assert warehouse_state(warehouse) == reference[DROPS]
     assert _views(warehouse) == reference_runs.views
     assert _inputs(inbox) >= dropped
     assert not [
@@ -432,11 +421,11 @@ def test_a_run_killed_while_publishing_is_finished_by_the_next(
     attempt = fork_server.attempt(_request(settings), aim=aim)
     assert not attempt.completed, "the run ended before the kill"
     assert attempt.stages[-1] == ("publish", aim.detail)
-    assert _state(settings.warehouse) == reference_runs.states[drop + 1]  # the data was in
+    assert warehouse_state(settings.warehouse) == reference_runs.states[drop + 1]  # the data was in
     if leaves is not None:
         assert list(settings.warehouse.glob(leaves)), f"the kill left no {leaves}"
     run_ingest(settings)
-    assert _state(settings.warehouse) == reference_runs.states[drop + 1]
+    assert warehouse_state(settings.warehouse) == reference_runs.states[drop + 1]
     assert _views(settings.warehouse) == reference_runs.views
     assert _reports(settings.inbox) == reference_runs.reports[drop]
     assert _strays(settings.warehouse) == []
@@ -487,7 +476,7 @@ def test_failed_write_keeps_previous_version(
     )
     _drop(settings.inbox, _drop_files(0))
     run_ingest(settings)
-    before = _state(settings.warehouse)
+    before = warehouse_state(settings.warehouse)
     assert before == reference[1]
     dropped = _drop(settings.inbox, _drop_files(1))
     calls = _failing_write(monkeypatch, fail_on_call, error)
@@ -495,7 +484,7 @@ def test_failed_write_keeps_previous_version(
         run_ingest(settings)
     assert calls[0] == fail_on_call
     _readable_without_project_code(settings.warehouse)
-    after = _state(settings.warehouse)
+    after = warehouse_state(settings.warehouse)
     for table in TABLES:
         assert after[table] in (before[table], reference[2][table])
     assert after["files"] == before["files"], "the ledger must not claim files whose data failed"
@@ -503,5 +492,5 @@ def test_failed_write_keeps_previous_version(
     assert _inputs(settings.inbox) >= dropped
     monkeypatch.undo()
     run_ingest(settings)
-    assert _state(settings.warehouse) == reference[2]
+    assert warehouse_state(settings.warehouse) == reference[2]
     assert _strays(settings.warehouse) == [], "the next run did not remove the half-written file"

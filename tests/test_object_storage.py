@@ -5,105 +5,92 @@ Expected tables come from the same clinic ingested into local folders by the loc
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pipelines.cli import main
 from schemas.errors import LockTimeout
-from tests.clinic_factory import make_small_clinic
-from tests.conftest import S3Server, warehouse_state
+from tests.conftest import DEMO_SECRET, S3Server, warehouse_state
 from warehouse import lock as lock_module
 from warehouse.lock import warehouse_lock
 from warehouse.object_inbox import staged_inbox
 from warehouse.objects import read_object, write_object
 
-SECRET = "object-storage-test-secret"
 MINDMILES = str(Path(sys.executable).with_name("mindmiles"))
 
 
-def _env(s3_server: S3Server, tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, **s3_server.env, "MINDMILES_SECRET": SECRET}
-    env["MINDMILES_KEY_FILE"] = str(tmp_path / "key")
-    env.pop("PREFECT_API_URL", None)
-    return env
-
-
-def _ingest_argv(inbox: str | Path, warehouse: str | Path) -> list[str]:
-    return [MINDMILES, "ingest", "--inbox", str(inbox), "--warehouse", str(warehouse),
+def _ingest_argv(inbox: str, warehouse: str) -> list[str]:
+    return [MINDMILES, "ingest", "--inbox", inbox, "--warehouse", warehouse,
             "--settle-seconds", "0", "--engine", "local", "--json"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def small_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
-    """The small clinic, and the tables the local engine builds from it in local folders."""
-    root = tmp_path_factory.mktemp("small")
-    make_small_clinic(root / "template")
-    shutil.copytree(root / "template", root / "inbox")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MINDMILES_SECRET", SECRET)
-        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
-        assert main(_ingest_argv(root / "inbox", root / "warehouse")[1:], out=io.StringIO()) == 0
-    return root / "template", warehouse_state(root / "warehouse")
+@dataclass(frozen=True)
+class OnS3:
+    """The small clinic's inbox uploaded to a new bucket, a warehouse beside it, and what to expect."""
+
+    inbox: str
+    warehouse: str
+    env: dict[str, str]
+    """For ``mindmiles`` subprocesses: the S3 server and the clinic secret."""
+    expected: dict[str, list[tuple[str, ...]]]
+    """The tables the local engine builds from the same clinic in local folders."""
+
+    def waiting(self, s3_server: S3Server) -> list[str]:
+        """Objects still in the client folders."""
+        return [k for k in s3_server.keys(self.inbox) if not k.startswith("_") and "/" in k]
 
 
-def _waiting(s3_server: S3Server, inbox: str) -> list[str]:
-    return [k for k in s3_server.keys(inbox) if not k.startswith("_") and "/" in k]
-
-
-def test_a_run_killed_mid_commit_is_finished_by_the_next(
-    s3_server: S3Server, small_reference: tuple[Path, dict[str, object]], tmp_path: Path
-) -> None:
-    template, expected = small_reference
+@pytest.fixture
+def on_s3(s3_server: S3Server, small_clinic: tuple[Path, Path], tmp_path: Path) -> OnS3:
+    template, local_warehouse = small_clinic
     bucket = s3_server.new_bucket()
-    inbox, warehouse = f"{bucket}/inbox", f"{bucket}/warehouse"
-    s3_server.upload(template, inbox)
-    env = _env(s3_server, tmp_path)
-    run = subprocess.Popen(_ingest_argv(inbox, warehouse), env=env,
+    s3_server.upload(template, f"{bucket}/inbox")
+    env = {**os.environ, **s3_server.env, "MINDMILES_SECRET": DEMO_SECRET}
+    env["MINDMILES_KEY_FILE"] = str(tmp_path / "key")
+    env.pop("PREFECT_API_URL", None)
+    return OnS3(f"{bucket}/inbox", f"{bucket}/warehouse", env, warehouse_state(local_warehouse))
+
+
+def test_a_run_killed_mid_commit_is_finished_by_the_next(on_s3: OnS3, s3_server: S3Server) -> None:
+    run = subprocess.Popen(_ingest_argv(on_s3.inbox, on_s3.warehouse), env=on_s3.env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     # Kill it as soon as the samples table has its first commit: activities and samples are in,
     # the ledger and the inbox moves are not.
     deadline = time.monotonic() + 120
-    while not any(k.startswith("samples/_delta_log/") for k in s3_server.keys(warehouse)):
+    while not any(k.startswith("samples/_delta_log/") for k in s3_server.keys(on_s3.warehouse)):
         assert run.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "the run never committed samples"
         time.sleep(0.01)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    assert len(_waiting(s3_server, inbox)) == 4, "a file left the inbox before its data was in"
-    lease = read_object(f"{warehouse}/.state/writer.lease")
+    assert len(on_s3.waiting(s3_server)) == 4, "a file left the inbox before its data was in"
+    lease = read_object(f"{on_s3.warehouse}/.state/writer.lease")
     assert lease is not None, "the killed run's lease is still there"
     # The next run takes over the lease of the dead process at once and converges.
     started = time.monotonic()
-    done = subprocess.run(_ingest_argv(inbox, warehouse), env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        _ingest_argv(on_s3.inbox, on_s3.warehouse), env=on_s3.env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 60
-    assert warehouse_state(warehouse) == expected
-    assert _waiting(s3_server, inbox) == []
-    assert read_object(f"{warehouse}/.state/writer.lease") is None
+    assert warehouse_state(on_s3.warehouse) == on_s3.expected
+    assert on_s3.waiting(s3_server) == []
+    assert read_object(f"{on_s3.warehouse}/.state/writer.lease") is None
 
 
-def test_two_runs_started_at_once_leave_one_copy(
-    s3_server: S3Server, small_reference: tuple[Path, dict[str, object]], tmp_path: Path
-) -> None:
-    template, expected = small_reference
-    bucket = s3_server.new_bucket()
-    inbox, warehouse = f"{bucket}/inbox", f"{bucket}/warehouse"
-    s3_server.upload(template, inbox)
-    env = _env(s3_server, tmp_path)
+def test_two_runs_started_at_once_leave_one_copy(on_s3: OnS3, s3_server: S3Server) -> None:
     runs = [
         subprocess.Popen(
-            _ingest_argv(inbox, warehouse),
-            env=env,
+            _ingest_argv(on_s3.inbox, on_s3.warehouse),
+            env=on_s3.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -116,9 +103,9 @@ def test_two_runs_started_at_once_leave_one_copy(
         assert run.returncode == 0, err
         summaries.append(json.loads(out))
     assert sorted(s["ingested"] for s in summaries) == [0, 4]  # one took them in, one found none
-    assert warehouse_state(warehouse) == expected
-    assert _waiting(s3_server, inbox) == []
-    processed = [k for k in s3_server.keys(inbox) if k.startswith("_processed/")]
+    assert warehouse_state(on_s3.warehouse) == on_s3.expected
+    assert on_s3.waiting(s3_server) == []
+    processed = [k for k in s3_server.keys(on_s3.inbox) if k.startswith("_processed/")]
     assert len(processed) == 4
 
 

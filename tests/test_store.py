@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -94,28 +95,36 @@ def test_files_a_killed_writer_left_are_removed_before_a_run(tmp_path: Path) -> 
     assert store.read("samples").height == 3
 
 
-def test_concurrent_writers_both_commit(tmp_path: Path) -> None:
-    """Two writers racing on one table: the loser redoes its write on the winner's version."""
+def test_writers_racing_on_the_same_rows_leave_one_copy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four writers replace one activity's rows at once: Delta refuses the commits that lost the
+    race, the store redoes them on the winner's version, and one writer's rows remain."""
+    caplog.set_level(logging.INFO, logger="warehouse.store")
     store = TableStore(tmp_path / "warehouse")
-    store.upsert("samples", samples("a0", "c1", 1))
+    store.upsert("samples", samples("a0", "c1", 4))
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 
-    def write(activity: str) -> None:
+    def write(n: int) -> None:
         try:
             barrier.wait()
-            TableStore(tmp_path / "warehouse").upsert("samples", samples(activity, "c1", 4))
+            TableStore(tmp_path / "warehouse").upsert("samples", samples("a0", "c1", 4, hr=110 + n))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(f"a{i}",)) for i in range(1, 5)]
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert not errors
-    counts = pl.read_delta(store.table_uri("samples")).group_by("activity_id").len()
-    assert dict(counts.iter_rows()) == {"a0": 1, "a1": 4, "a2": 4, "a3": 4, "a4": 4}
+    assert "lost a race with another writer" in caplog.text  # the races did happen
+    rows = pl.read_delta(store.table_uri("samples"))
+    assert rows.height == 4
+    first_hr = rows.sort("elapsed_s")["hr_bpm"].to_list()
+    assert first_hr[0] in (110, 111, 112, 113)
+    assert first_hr == list(range(first_hr[0], first_hr[0] + 4))  # one writer's rows, whole
 
 
 def test_table_files_and_folders_are_owner_only(tmp_path: Path) -> None:

@@ -57,13 +57,16 @@ def _split(uri: str) -> tuple[Any, str]:
 
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
+    """Obstore's errors, translated at the boundary: a missing object is FileNotFoundError."""
+    from obstore.exceptions import NotFoundError
+
     try:
         yield
     except FileNotFoundError:
         raise
-    except Exception as exc:  # obstore's errors, translated at the boundary
-        if type(exc).__name__ == "NotFoundError":
-            raise FileNotFoundError(what) from exc
+    except NotFoundError as exc:
+        raise FileNotFoundError(what) from exc
+    except Exception as exc:
         raise WarehouseError(f"object storage: could not {what} ({type(exc).__name__})") from exc
 
 
@@ -97,32 +100,25 @@ def write_object(uri: str, data: bytes) -> None:
 
 def create_object(uri: str, data: bytes) -> bool:
     """Create the object only if it does not exist; ``False`` when it does (a conditional put)."""
-    import obstore
-
-    store, key = _split(uri)
-    try:
-        with _translated(f"create {uri}"):
-            obstore.put(store, key, data, mode="create")
-    except WarehouseError as exc:
-        if type(exc.__cause__).__name__ == "AlreadyExistsError":
-            return False
-        raise
-    return True
+    return _conditional_put(uri, data, "create")
 
 
 def replace_object_if(uri: str, data: bytes, e_tag: str | None) -> bool:
     """Overwrite the object only if it is still the version ``e_tag``; ``False`` otherwise."""
+    return _conditional_put(uri, data, {"e_tag": e_tag} if e_tag else "create")
+
+
+def _conditional_put(uri: str, data: bytes, mode: Any) -> bool:
+    """Put under a condition; ``False`` when the condition does not hold (another writer won)."""
     import obstore
+    from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
 
     store, key = _split(uri)
-    try:
-        with _translated(f"replace {uri}"):
-            obstore.put(store, key, data, mode={"e_tag": e_tag} if e_tag else "create")
-    except (WarehouseError, FileNotFoundError) as exc:
-        cause = type(getattr(exc, "__cause__", None)).__name__
-        if isinstance(exc, FileNotFoundError) or cause in ("PreconditionError", "NotFoundError"):
+    with _translated(f"write {uri}"):
+        try:
+            obstore.put(store, key, data, mode=mode)
+        except (AlreadyExistsError, PreconditionError, NotFoundError):
             return False
-        raise
     return True
 
 

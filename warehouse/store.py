@@ -358,7 +358,7 @@ class TableStore:
             return
         if not new and not spec.partition_by:
             # Small tables: their key columns say at once whether any key is held already.
-            held = self._key_columns(name)
+            held = self.keys(name)
             new = held is None or frame.join(held, on=list(spec.key), how="semi").is_empty()
         if new:
             self._commit(name, lambda: self._write(name, frame, mode="append"))
@@ -368,8 +368,8 @@ class TableStore:
         else:
             self._commit(name, lambda: self._upsert_whole(name, frame))
 
-    def _key_columns(self, name: str) -> pl.DataFrame | None:
-        """The table's key columns (``None`` before its first write)."""
+    def keys(self, name: str) -> pl.DataFrame | None:
+        """The table's key columns only (``None`` before its first write)."""
         table = self._open(name)
         if table is None:
             return None
