@@ -142,7 +142,7 @@ def timed_run(
     )
     with PeakRss() as rss:
         started = time.perf_counter()
-        summary = run_ingest(settings, parse_batches=parser)
+        summary = run_ingest(settings, parse_batches=parser, parse_ahead=True)
         elapsed = time.perf_counter() - started
     return elapsed, summary, rss.peak
 

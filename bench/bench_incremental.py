@@ -90,7 +90,7 @@ def timed(settings: Settings, workers: int) -> tuple[float, RunSummary]:
     started = time.perf_counter()
     with IsolatedParser(IsolationLimits(workers=workers)) as parser:
         parser.warm(sum(1 for _ in Inbox(Path(settings.inbox)).candidates()))  # as the CLI does
-        summary = run_ingest(settings, parse_batches=parser)
+        summary = run_ingest(settings, parse_batches=parser, parse_ahead=True)
     return time.perf_counter() - started, summary
 
 

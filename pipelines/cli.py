@@ -217,9 +217,14 @@ def _run_ingest(
     with IsolatedParser() as parser:
         parser.warm(_waiting_files(settings))
         if progress is None:
-            return asdict(run_ingest(settings, parse_batches=parser))
+            return asdict(run_ingest(settings, parse_batches=parser, parse_ahead=True))
         with progress:  # type: ignore[attr-defined]
-            summary = run_ingest(settings, parse_batches=parser, progress=update)  # type: ignore[arg-type]
+            summary = run_ingest(
+                settings,
+                parse_batches=parser,
+                progress=update,  # type: ignore[arg-type]
+                parse_ahead=True,
+            )
             return asdict(summary)
 
 

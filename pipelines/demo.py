@@ -65,7 +65,7 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
         from pipelines.run import run_ingest
 
         with IsolatedParser() as parser:
-            summary = asdict(run_ingest(settings, parse_batches=parser))
+            summary = asdict(run_ingest(settings, parse_batches=parser, parse_ahead=True))
     out.write(
         f"Run: {summary['files_seen']} files seen, {summary['ingested']} ingested, "
         f"{summary['duplicates']} duplicates, {summary['skipped']} skipped, "

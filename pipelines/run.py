@@ -19,7 +19,8 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -232,11 +233,18 @@ def _write_wellness(
         store.upsert("daily_wellness", daily_wellness_frame(readings, timezones))
 
 
+PER_ACTIVITY_TABLES = ("samples", "laps", "hrv")
+
+
 def _frames(results: list[FileResult], name: str) -> pl.DataFrame | None:
     frames = [
         getattr(r, name) for top in results for r in top.walk() if getattr(r, name) is not None
     ]
     frames = [f for f in frames if f.height]
+    if name in PER_ACTIVITY_TABLES:
+        # Each reader's rows come in recording order: put the activities in key order too, so
+        # that the store finds the frame sorted instead of sorting a million rows again.
+        frames.sort(key=lambda frame: frame["activity_id"][0])
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
@@ -369,6 +377,27 @@ def _settle(
             inbox.note_beside_processed(candidate, result.sha256, note)
 
 
+def _parsed_waves(
+    waves: list[list[list[ParseJob]]],
+    parse: Callable[[list[list[ParseJob]]], list[list[FileResult]]],
+    *,
+    ahead: bool,
+    held: ExitStack,
+) -> Iterator[tuple[list[list[ParseJob]], list[list[FileResult]]]]:
+    """Each wave with its parsed results; with ``ahead``, the next wave parses meanwhile."""
+    if not ahead or len(waves) < 2:
+        for wave in waves:
+            yield wave, parse(wave)
+        return
+    pool = held.enter_context(ThreadPoolExecutor(1, thread_name_prefix="mindmiles-parse"))
+    pending = pool.submit(parse, waves[0])
+    for index, wave in enumerate(waves):
+        parsed = pending.result()
+        if index + 1 < len(waves):
+            pending = pool.submit(parse, waves[index + 1])
+        yield wave, parsed
+
+
 def _waves(batches: list[list[ParseJob]], size: int) -> list[list[list[ParseJob]]]:
     return [batches[i : i + size] for i in range(0, len(batches), size)] or []
 
@@ -396,6 +425,7 @@ def run_ingest(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     who: str = "mindmiles ingest",
     parse_from_origin: bool = False,
+    parse_ahead: bool = False,
 ) -> RunSummary:
     """Take in everything that is ready in the inbox; return what happened.
 
@@ -425,6 +455,10 @@ def run_ingest(
     parse_from_origin
         With an inbox on object storage, parsers read each file from the store rather than
         from the run's local copy (Dask workers on other machines).
+    parse_ahead
+        Parse the next wave while this one is written (``parse_batches`` is then called from
+        one other thread, one call at a time): the parsing workers stay busy while the tables
+        are written. The CLI's local engine sets it; Prefect task mapping does not.
     """
     started = time.monotonic()
     summary = RunSummary()
@@ -473,11 +507,15 @@ def run_ingest(
         )
         candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}
         total, done = len(found.jobs), 0
-        for wave in _waves(batches, settings.batches_per_wave):
+
+        def parse_wave(wave: list[list[ParseJob]]) -> list[list[FileResult]]:
             if parse_batches is None:
-                parsed = parse_serially(wave, settings.limits, on_member=on_member)
-            else:
-                parsed = parse_batches(wave, settings.limits)
+                return parse_serially(wave, settings.limits, on_member=on_member)
+            return parse_batches(wave, settings.limits)
+
+        for wave, parsed in _parsed_waves(
+            _waves(batches, settings.batches_per_wave), parse_wave, ahead=parse_ahead, held=held
+        ):
             wave_jobs = [j for batch in wave for j in batch]
             results = [r for batch in parsed for r in batch]
             done += len(wave_jobs)

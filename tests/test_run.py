@@ -351,3 +351,41 @@ def test_key_file_is_not_needed_when_the_secret_is_given(
     settings, _ = synthetic_run
     assert not settings.key_file.exists()
     assert not any(p.name == "secret.key" for p in settings.warehouse.rglob("*"))
+
+
+def test_parsing_ahead_overlaps_the_writes_and_builds_the_same_tables(
+    small_clinic: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """With ``parse_ahead`` the next wave is parsed before this wave's files are written and moved."""
+    import shutil
+    import threading
+
+    from pipelines.run import parse_batch
+    from tests.conftest import DEMO_SECRET, warehouse_state
+
+    template, reference = small_clinic
+    inbox = tmp_path / "inbox"
+    shutil.copytree(template, inbox)
+    processed_when_called: list[int] = []
+    threads: set[str] = set()
+
+    def parse_batches(wave, limits):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        processed_when_called.append(len(list((inbox / "_processed").rglob("*.fit"))))
+        return [parse_batch(batch, limits) for batch in wave]
+
+    settings = Settings(
+        inbox=inbox,
+        warehouse=tmp_path / "warehouse",
+        secret=DEMO_SECRET,
+        settle_seconds=0.0,
+        key_file=tmp_path / "key",
+        batch_files=1,
+        batches_per_wave=1,
+    )
+    summary = run_ingest(settings, parse_batches=parse_batches, parse_ahead=True)
+    assert summary.ingested == 4
+    # One wave per file; the second wave was parsed while the first was still being written.
+    assert processed_when_called[:2] == [0, 0]
+    assert threads and threading.main_thread().name not in threads
+    assert warehouse_state(settings.warehouse) == warehouse_state(reference)

@@ -127,28 +127,40 @@ def trim_home_zones(samples: pl.DataFrame, radii: pl.DataFrame) -> pl.DataFrame:
     if samples.is_empty():
         return samples
     positioned = pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null()
-    per_activity = pl.col("activity_id")
-    first_lat = pl.col("lat_deg").filter(positioned).first().over(per_activity)
-    first_lon = pl.col("lon_deg").filter(positioned).first().over(per_activity)
-    last_lat = pl.col("lat_deg").filter(positioned).last().over(per_activity)
-    last_lon = pl.col("lon_deg").filter(positioned).last().over(per_activity)
-    lookup = radii.select(
-        pl.col("client_id").cast(pl.String), pl.col("radius_m").cast(pl.Float64).alias("_radius_m")
-    ).unique(subset="client_id", keep="first")
-    marked = samples.join(lookup, on="client_id", how="left", maintain_order="left")
+    # Each activity's first and last fix, found once per activity and joined back: window
+    # expressions over a million rows cost several times as much.
+    ends = (
+        samples.lazy()
+        .filter(positioned)
+        .group_by("activity_id")
+        .agg(
+            _lat0=pl.col("lat_deg").first(),
+            _lon0=pl.col("lon_deg").first(),
+            _lat1=pl.col("lat_deg").last(),
+            _lon1=pl.col("lon_deg").last(),
+        )
+    )
+    lookup = (
+        radii.lazy()
+        .select(
+            pl.col("client_id").cast(pl.String),
+            pl.col("radius_m").cast(pl.Float64).alias("_radius_m"),
+        )
+        .unique(subset="client_id", keep="first")
+    )
+    marked = (
+        samples.lazy()
+        .join(ends, on="activity_id", how="left", maintain_order="left")
+        .join(lookup, on="client_id", how="left", maintain_order="left")
+    )
+    lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
     near = (
         pl.col("_radius_m").is_null()
-        | (
-            _distance_m(pl.col("lat_deg"), pl.col("lon_deg"), first_lat, first_lon)
-            <= pl.col("_radius_m")
-        )
-        | (
-            _distance_m(pl.col("lat_deg"), pl.col("lon_deg"), last_lat, last_lon)
-            <= pl.col("_radius_m")
-        )
+        | (_distance_m(lat, lon, pl.col("_lat0"), pl.col("_lon0")) <= pl.col("_radius_m"))
+        | (_distance_m(lat, lon, pl.col("_lat1"), pl.col("_lon1")) <= pl.col("_radius_m"))
     )
     hidden = positioned & near
     blanked = marked.with_columns(
         [pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in POSITION_COLUMNS]
     )
-    return blanked.select(samples.columns).cast(samples.schema)
+    return blanked.select(samples.columns).collect().cast(samples.schema)

@@ -29,7 +29,7 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -73,6 +73,30 @@ def _private_files() -> Iterator[None]:
 
 SAFE_KEY = re.compile(r"[0-9A-Za-z_.:-]*")
 """What a key value in a Delta predicate may hold: ids, hashes and dates, never free text."""
+
+
+def _is_sorted(frame: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether ``frame``'s rows are already in ``columns`` order (a stable sort would keep them).
+
+    Checking costs a pass over the key columns; sorting a million rows of samples, which arrive
+    in order from the readers, costs many. Keys holding nulls are left to the sort.
+
+    Examples
+    --------
+    >>> _is_sorted(pl.DataFrame({"a": ["x", "x", "y"], "b": [2, 3, 1]}), ["a", "b"])
+    True
+    >>> _is_sorted(pl.DataFrame({"a": ["x", "x", "y"], "b": [3, 2, 1]}), ["a", "b"])
+    False
+    """
+    if frame.height < 2:
+        return True
+    if any(frame[c].null_count() for c in columns):
+        return False
+    in_order = pl.lit(value=True)
+    for column in reversed(columns):
+        here, after = pl.col(column), pl.col(column).shift(-1)
+        in_order = (here < after) | ((here == after) & in_order)
+    return bool(frame.select(in_order.head(frame.height - 1).all()).item())
 
 
 def _in_list(column: str, values: Iterable[object]) -> str:
@@ -206,7 +230,7 @@ class TableStore:
         if frame.is_empty():
             return typed_empty
         frame = self._conform(frame, typed_empty)
-        if spec.sort_by:
+        if spec.sort_by and not _is_sorted(frame, spec.sort_by):
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         return frame
 
@@ -273,7 +297,7 @@ class TableStore:
         frame = validate_frame(spec.model, frame.drop(extra)).with_columns(
             frame.select([pl.col(c).cast(pl.Int32) for c in extra])
         )
-        if spec.sort_by:
+        if spec.sort_by and not _is_sorted(frame, spec.sort_by):
             frame = frame.sort(list(spec.sort_by), nulls_last=True, maintain_order=True)
         return frame
 
