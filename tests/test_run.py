@@ -387,5 +387,6 @@ def test_parsing_ahead_overlaps_the_writes_and_builds_the_same_tables(
     assert summary.ingested == 4
     # One wave per file; the second wave was parsed while the first was still being written.
     assert processed_when_called[:2] == [0, 0]
-    assert threads and threading.main_thread().name not in threads
+    assert threads
+    assert threading.main_thread().name not in threads
     assert warehouse_state(settings.warehouse) == warehouse_state(reference)
