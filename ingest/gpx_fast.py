@@ -60,8 +60,8 @@ from ingest.gpx import (
     sensor_value,
 )
 from ingest.sports import infer_sport, normalise_sport
-from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
-from schemas.errors import NotAnActivity, ReaderRefused
+from ingest.xml_safety import clean_xml_bytes, declare_unbound_prefixes, local_name, parse_safe
+from schemas.errors import CorruptFile, NotAnActivity, ReaderRefused
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "StreamRefused", "read_gpx_auto", "read_gpx_fast"]
 
@@ -657,6 +657,10 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
 def read_gpx_auto(data: bytes) -> ParsedFile:
     """Decode a GPX file with the streaming reader, or with gpxpy when the stream refuses it.
 
+    A document that uses a namespace prefix it never declares (not namespace-well-formed, so every
+    XML parser refuses it) is read once more with the prefixes declared
+    (:func:`ingest.xml_safety.declare_unbound_prefixes`), and the first warning says so.
+
     Parameters
     ----------
     data
@@ -665,7 +669,7 @@ def read_gpx_auto(data: bytes) -> ParsedFile:
     Returns
     -------
     ParsedFile
-        ``decoder`` names the reader used; after a fallback the first warning says why
+        ``decoder`` names the reader used; after a fallback a warning says why
         (``"streaming reader refused: ...; decoded with gpxpy"``).
 
     Raises
@@ -673,6 +677,24 @@ def read_gpx_auto(data: bytes) -> ParsedFile:
     UnsafeInput, CorruptFile, NotAnActivity
         As :func:`ingest.gpx.read_gpx`.
     """
+    try:
+        return _read_either(data)
+    except CorruptFile as exc:
+        if exc.reason_code != "gpx_malformed" or not (exc.detail or "").startswith(
+            "unbound prefix"
+        ):
+            raise
+        repaired, prefixes = declare_unbound_prefixes(data)
+        if not prefixes:
+            raise
+        parsed = _read_either(repaired)
+        parsed.warnings.insert(
+            0, f"namespace prefix(es) {', '.join(prefixes)} used but never declared; declared"
+        )
+        return parsed
+
+
+def _read_either(data: bytes) -> ParsedFile:
     return read_with_fallback(
         data,
         fast=read_gpx_fast,
