@@ -4,7 +4,8 @@ Heart rate, cadence, temperature, power, speed and distance are read from any ex
 whose local name appears in :data:`EXTENSION_FIELDS`, whatever its namespace: Garmin's
 TrackPointExtension v1 and v2 (``gpxtpx:hr``, ``cad``, ``atemp``, ``wtemp``, ``speed``), Garmin's
 power extension (``pwr:PowerInWatts``), Garmin's GpxExtensions v3 (``gpxx:Temperature``), Cluetrust's
-``gpxdata`` (``hr``, ``cadence``, ``temp``, ``distance``, ``power``), Apple Health's bare ``<speed>``,
+``gpxdata`` (``hr``, ``cadence``, ``temp``, ``power``, and ``distance``, read in that namespace
+only), Apple Health's bare ``<speed>``,
 and the namespace-less vendor elements real exports hold (Holux ``<bpm>``/``<rpm>``, Strava's
 ``<cadence>``/``<power>``). In GPX 1.1 they stand inside the point's ``<extensions>``; GPX 1.0 has no
 ``<extensions>`` element of its own, and exporters put them either in one anyway or directly in the
@@ -36,7 +37,7 @@ import polars as pl
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
 from ingest.geo import derived_speed_mps, track_distance_m
 from ingest.sports import infer_sport, normalise_sport
-from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
+from ingest.xml_safety import UNDECLARED_PREFIX_URI, clean_xml_bytes, local_name, parse_safe
 from schemas.errors import CorruptFile, NotAnActivity
 
 __all__ = ["read_gpx"]
@@ -61,8 +62,36 @@ EXTENSION_FIELDS: dict[str, str] = {
 }
 """Extension element local name (lower case) -> sample column."""
 
+GPXDATA_NS = "http://www.cluetrust.com/XML/GPXDATA/1/0"
+"""Cluetrust's GPX data extension (Movescount, OpenTracks)."""
+
+ONLY_IN_NAMESPACES: dict[str, tuple[str, ...]] = {
+    "distance": (GPXDATA_NS, UNDECLARED_PREFIX_URI + "gpxdata"),
+}
+"""Local names read only in these namespaces: ``gpxdata:distance`` is documented as the cumulative
+distance; another vendor's ``distance`` may be a step or a lap distance."""
+
 WHOLE_COLUMNS = frozenset({"hr_bpm"})
 """Columns stored as whole numbers: values are rounded half up, never truncated."""
+
+
+def extension_column(tag: str) -> str | None:
+    """The sample column an extension element (``{uri}name`` tag) fills, or ``None``.
+
+    Examples
+    --------
+    >>> extension_column("{http://www.garmin.com/xmlschemas/PowerExtension/v1}PowerInWatts")
+    'power_w'
+    >>> extension_column("{urn:example}distance") is None
+    True
+    """
+    name = local_name(tag).lower()
+    column = EXTENSION_FIELDS.get(name)
+    namespaces = ONLY_IN_NAMESPACES.get(name)
+    if column is None or namespaces is None:
+        return column
+    namespace = tag[1 : tag.index("}")] if tag.startswith("{") else ""
+    return column if namespace in namespaces else None
 
 
 def sensor_value(column: str, text: str) -> float | None:
@@ -120,7 +149,7 @@ def _extension_values(elements: Iterable[Any]) -> dict[str, float]:
         for element in root.iter():
             if not isinstance(element.tag, str):
                 continue  # a comment or processing instruction
-            column = EXTENSION_FIELDS.get(local_name(element.tag).lower())
+            column = extension_column(element.tag)
             if column is None or column in values or element.text is None:
                 continue
             value = sensor_value(column, element.text)

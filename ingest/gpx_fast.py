@@ -54,6 +54,7 @@ from ingest.gpx import (
     EXTENSION_FIELDS,
     TRACK_JOIN_GAP,
     _what_instead,
+    extension_column,
     extension_roots,
     finish_samples,
     read_gpx,
@@ -440,7 +441,7 @@ def _stream(data: bytes, prolog: _Prolog) -> _Document:
                             column = sensor_columns.get(node.tag)
                             if column is None:
                                 column = sensor_columns[node.tag] = (
-                                    EXTENSION_FIELDS.get(local_name(str(node.tag)).lower()) or ""
+                                    (extension_column(node.tag) or "")
                                     if isinstance(node.tag, str)
                                     else ""
                                 )

@@ -406,3 +406,23 @@ def test_distance_from_positions_is_within_3_percent_of_the_devices(name: str) -
         pl.Series(seconds),
     )
     assert measured[-1] == pytest.approx(device, rel=0.03)
+
+
+OTHER_DISTANCE_GPX = b"""<?xml version="1.0"?>
+<gpx version="1.1" creator="hand" xmlns="http://www.topografix.com/GPX/1/1" xmlns:v="urn:vendor">
+<trk><trkseg>
+<trkpt lat="45.0" lon="7.0"><time>2024-03-02T07:00:00Z</time>
+<extensions><v:distance>0</v:distance></extensions></trkpt>
+<trkpt lat="45.0009" lon="7.0"><time>2024-03-02T07:00:30Z</time>
+<extensions><v:distance>7</v:distance></extensions></trkpt>
+</trkseg></trk></gpx>"""
+"""A vendor ``distance`` that is not gpxdata's cumulative distance (here a step of 7 m)."""
+
+
+@pytest.mark.parametrize("read", GPX_READERS, ids=GPX_IDS)
+def test_only_gpxdata_distance_is_taken_as_the_files_distance(
+    read: Callable[[bytes], ParsedFile],
+) -> None:
+    samples = read(OTHER_DISTANCE_GPX).activities[0].samples
+    # 0.0009 degrees of latitude along a meridian: 0.0009 * pi / 180 * 6 371 008.8 m = 100.08 m
+    assert samples["distance_m"].to_list() == pytest.approx([0.0, 100.08], abs=0.01)
