@@ -26,11 +26,12 @@ gpxpy stays the reference
     (``GPXTrackPoint.gpx_10_fields`` / ``gpx_11_fields``, ``GPXTrack``), and waypoints, routes and
     metadata are read by gpxpy's own field code on the small part of the tree that holds them. As
     in gpxpy, a document whose ``version`` is not ``"1.1"`` is read with the GPX 1.0 fields (no
-    track ``<type>``, no point ``<extensions>``). A document the stream cannot vouch for raises
-    :class:`StreamRefused` with a reason from :data:`REFUSAL_REASONS`; :func:`read_gpx_auto` then
-    reads it with gpxpy and says why in :attr:`~ingest.frames.ParsedFile.warnings`. In particular
-    every document gpxpy would reject (``gpx_invalid``) is refused here, so that gpxpy raises its
-    own error.
+    track ``<type>``); its points' extension values are read as :func:`ingest.gpx.read_gpx` reads
+    them (:func:`ingest.gpx.extension_roots`), since gpxpy keeps none for GPX 1.0. A document the
+    stream cannot vouch for raises :class:`StreamRefused` with a reason from
+    :data:`REFUSAL_REASONS`; :func:`read_gpx_auto` then reads it with gpxpy and says why in
+    :attr:`~ingest.frames.ParsedFile.warnings`. In particular every document gpxpy would reject
+    (``gpx_invalid``) is refused here, so that gpxpy raises its own error.
 """
 
 from __future__ import annotations
@@ -49,11 +50,19 @@ import gpxpy.gpxfield
 import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile, read_with_fallback
-from ingest.geo import cumulative_distance_m
-from ingest.gpx import EXTENSION_FIELDS, TRACK_JOIN_GAP, _what_instead, read_gpx
+from ingest.gpx import (
+    EXTENSION_FIELDS,
+    TRACK_JOIN_GAP,
+    _what_instead,
+    extension_column,
+    extension_roots,
+    finish_samples,
+    read_gpx,
+    sensor_value,
+)
 from ingest.sports import infer_sport, normalise_sport
-from ingest.xml_safety import clean_xml_bytes, local_name, parse_safe
-from schemas.errors import NotAnActivity, ReaderRefused
+from ingest.xml_safety import clean_xml_bytes, declare_unbound_prefixes, local_name, parse_safe
+from schemas.errors import CorruptFile, NotAnActivity, ReaderRefused
 
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "StreamRefused", "read_gpx_auto", "read_gpx_fast"]
 
@@ -420,26 +429,30 @@ def _stream(data: bytes, prolog: _Prolog) -> _Document:
                     child = item.find(time_tag)
                     track.times.append(None if child is None else child.text)
                     known += child is not None
-                    if is_11:
-                        child = item.find(ext_tag)
-                        if child is not None:
-                            known += 1
-                            index = len(track.times) - 1
-                            for node in child.iter():
-                                column = sensor_columns.get(node.tag)
-                                if column is None:
-                                    column = sensor_columns[node.tag] = (
-                                        EXTENSION_FIELDS.get(local_name(node.tag).lower()) or ""
-                                    )
-                                if not column or node.text is None:
-                                    continue
-                                values = track.sensors[column]
-                                if index in values:  # the first readable value wins
-                                    continue
-                                try:
-                                    values[index] = float(node.text.strip())
-                                except ValueError:
-                                    continue
+                    roots = (
+                        ([] if (child := item.find(ext_tag)) is None else [child])
+                        if is_11
+                        else extension_roots(item, namespace, gpx_11=False)
+                    )
+                    if roots:
+                        known += is_11
+                        index = len(track.times) - 1
+                        for node in (node for root_ in roots for node in root_.iter()):
+                            column = sensor_columns.get(node.tag)
+                            if column is None:
+                                column = sensor_columns[node.tag] = (
+                                    (extension_column(node.tag) or "")
+                                    if isinstance(node.tag, str)
+                                    else ""
+                                )
+                            if not column or node.text is None:
+                                continue
+                            values = track.sensors[column]
+                            if index in values:  # the first readable value wins
+                                continue
+                            value = sensor_value(column, node.text)
+                            if value is not None:
+                                values[index] = value
                     if len(item) > known:
                         _check_children(item, point_checks, "trkpt")
                     item.clear()
@@ -546,14 +559,7 @@ def _samples(outing: _Outing) -> pl.DataFrame:
     for name in SENSOR_COLUMNS:
         if any(t.sensors[name] for t in tracks):
             columns[name] = [t.sensors[name].get(i) for t in tracks for i in range(len(t.lat))]
-    frame = pl.DataFrame(columns, schema=SAMPLE_COLUMNS, strict=False)
-    start = frame["timestamp"].drop_nulls().min()
-    distance = cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg"))
-    elapsed = (pl.col("timestamp") - pl.lit(start)).dt.total_microseconds() / 1e6
-    frame = frame.with_columns(distance_m=distance, elapsed_s=elapsed)
-    derived_speed = (pl.col("distance_m").diff() / pl.col("elapsed_s").diff()).fill_nan(None)
-    derived_speed = pl.when(pl.col("elapsed_s").diff() > 0).then(derived_speed)
-    return frame.with_columns(speed_mps=pl.coalesce(pl.col("speed_mps"), derived_speed))
+    return finish_samples(pl.DataFrame(columns, schema=SAMPLE_COLUMNS, strict=False))
 
 
 def _instant(value: object) -> dt.datetime:
@@ -652,6 +658,10 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
 def read_gpx_auto(data: bytes) -> ParsedFile:
     """Decode a GPX file with the streaming reader, or with gpxpy when the stream refuses it.
 
+    A document that uses a namespace prefix it never declares (not namespace-well-formed, so every
+    XML parser refuses it) is read once more with the prefixes declared
+    (:func:`ingest.xml_safety.declare_unbound_prefixes`), and the first warning says so.
+
     Parameters
     ----------
     data
@@ -660,7 +670,7 @@ def read_gpx_auto(data: bytes) -> ParsedFile:
     Returns
     -------
     ParsedFile
-        ``decoder`` names the reader used; after a fallback the first warning says why
+        ``decoder`` names the reader used; after a fallback a warning says why
         (``"streaming reader refused: ...; decoded with gpxpy"``).
 
     Raises
@@ -668,6 +678,24 @@ def read_gpx_auto(data: bytes) -> ParsedFile:
     UnsafeInput, CorruptFile, NotAnActivity
         As :func:`ingest.gpx.read_gpx`.
     """
+    try:
+        return _read_either(data)
+    except CorruptFile as exc:
+        if exc.reason_code != "gpx_malformed" or not (exc.detail or "").startswith(
+            "unbound prefix"
+        ):
+            raise
+        repaired, prefixes = declare_unbound_prefixes(data)
+        if not prefixes:
+            raise
+        parsed = _read_either(repaired)
+        parsed.warnings.insert(
+            0, f"namespace prefix(es) {', '.join(prefixes)} used but never declared; declared"
+        )
+        return parsed
+
+
+def _read_either(data: bytes) -> ParsedFile:
     return read_with_fallback(
         data,
         fast=read_gpx_fast,

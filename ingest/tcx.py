@@ -1,7 +1,18 @@
-"""TCX reader: one activity per ``<Activity>``, multi-sport sessions included.
+"""TCX reader: one activity per ``<Activity>`` (multi-sport sessions included) or timed ``<Course>``.
 
 Trackpoint children map to sample columns through :data:`TRACKPOINT_FIELDS`; Garmin's ActivityExtension
 ``TPX`` (``Speed``, ``RunCadence``, ``Watts``) is read by local name, whatever its namespace prefix.
+Heart rate is rounded half up to whole beats, never truncated.
+
+A ``<Course>`` whose trackpoints carry times is a recorded workout saved as a course (Garmin Connect
+exports rides that way): it is read like an activity, without laps (a course's laps have no start
+time), with the flag ``tcx_course``; a course without times is a planned route and is skipped.
+
+Distance is the file's own ``DistanceMeters`` where it carries one, else measured from positions as
+the GPX readers measure it (:func:`ingest.geo.track_distance_m`). Speed is the file's own ``Speed``
+where present, else distance step over time step, null (never negative) where a device's cumulative
+distance steps back. One activity or course without a timed trackpoint is skipped with a warning;
+it never takes the file's other activities with it.
 """
 
 from __future__ import annotations
@@ -10,10 +21,8 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import polars as pl
-
 from ingest.frames import LAP_COLUMNS, SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
-from ingest.geo import cumulative_distance_m
+from ingest.gpx import finish_samples, sensor_value
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import local_name, parse_safe
 from schemas.errors import CorruptFile, NotAnActivity
@@ -51,9 +60,9 @@ def _time(text: str | None) -> dt.datetime | None:
         return None
     try:
         when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a time, or one that falls outside years 1-9999 in UTC
         return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 def _float(text: str | None) -> float | None:
@@ -73,8 +82,8 @@ def _trackpoint(point: ET.Element) -> dict[str, Any]:
             row["timestamp"] = _time(element.text)
             continue
         column = TRACKPOINT_FIELDS.get(name)
-        if column is not None and column not in row:
-            row[column] = _float(element.text)
+        if column is not None and column not in row and element.text is not None:
+            row[column] = sensor_value(column, element.text)
     return row
 
 
@@ -90,44 +99,29 @@ def _lap(lap: ET.Element, index: int) -> dict[str, Any]:
     return row
 
 
-def _samples(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    frame = frame_from_rows(rows, SAMPLE_COLUMNS)
-    start = frame["timestamp"].drop_nulls().min()
-    elapsed = (pl.col("timestamp") - pl.lit(start)).dt.total_microseconds() / 1e6
-    frame = frame.with_columns(elapsed_s=elapsed)
-    if (
-        frame["distance_m"].null_count() == frame.height
-        and frame["lat_deg"].null_count() < frame.height
-    ):
-        frame = frame.with_columns(
-            distance_m=cumulative_distance_m(pl.col("lat_deg"), pl.col("lon_deg"))
-        )
-    derived = pl.when(pl.col("elapsed_s").diff() > 0).then(
-        pl.col("distance_m").diff() / pl.col("elapsed_s").diff()
-    )
-    return frame.with_columns(speed_mps=pl.coalesce(pl.col("speed_mps"), derived))
-
-
 def _activity(element: ET.Element) -> ParsedActivity | None:
+    """An ``<Activity>`` or ``<Course>`` as an activity; ``None`` without a timed trackpoint."""
+    course = local_name(element.tag) == "Course"
     laps = [e for e in element if local_name(e.tag) == "Lap"]
+    containers = [element] if course else laps  # a course's trackpoints stand in its <Track>
     rows = [
         _trackpoint(point)
-        for lap in laps
-        for point in lap.iter()
+        for container in containers
+        for point in container.iter()
         if local_name(point.tag) == "Trackpoint"
     ]
     rows = [row for row in rows if row.get("timestamp") is not None]
     if not rows:
         return None
-    samples = _samples(rows)
-    flags: set[str] = set()
+    samples = finish_samples(frame_from_rows(rows, SAMPLE_COLUMNS))
+    flags: set[str] = {"tcx_course"} if course else set()
     sport = normalise_sport(element.get("Sport"))
     if sport in (None, "other"):
         inferred = infer_sport(samples["speed_mps"])
         if sport is None:
             sport = inferred
             flags.add("sport_inferred")
-    lap_rows = [_lap(lap, i) for i, lap in enumerate(laps)]
+    lap_rows = [] if course else [_lap(lap, i) for i, lap in enumerate(laps)]
     return ParsedActivity(
         meta={"sport": sport, "sub_sport": element.get("Sport"), "start_utc": None, "flags": flags},
         samples=samples,
@@ -153,17 +147,28 @@ def read_tcx(data: bytes) -> ParsedFile:
     CorruptFile
         Not well-formed XML or not a TrainingCenterDatabase (``tcx_malformed``, ``tcx_invalid``).
     NotAnActivity
-        Courses or workouts only, or activities without any timed trackpoint.
+        Planned workouts or untimed courses only: no activity or course with a timed trackpoint.
     """
     root = parse_safe(data, kind="tcx")
     if local_name(root.tag) != "TrainingCenterDatabase":
         raise CorruptFile("tcx_invalid", "This file looks like TCX but is not a workout file.")
-    elements = [e for e in root.iter() if local_name(e.tag) == "Activity"]
-    activities = [a for a in (_activity(e) for e in elements) if a is not None]
+    elements = [e for e in root.iter() if local_name(e.tag) in ("Activity", "Course")]
+    read = [(element, _activity(element)) for element in elements]
+    activities = [activity for _, activity in read if activity is not None]
     if not activities:
         raise NotAnActivity(
             "not_an_activity", "This TCX file holds no recorded workout (no timed track points)."
         )
+    skipped = [local_name(element.tag) for element, activity in read if activity is None]
+    warnings = (
+        [f"{len(skipped)} activit(ies) or course(s) without timed track points skipped"]
+        if skipped
+        else []
+    )
     return ParsedFile(
-        source_format="tcx", activities=activities, device=_device(root), decoder="tcx"
+        source_format="tcx",
+        activities=activities,
+        device=_device(root),
+        decoder="tcx",
+        warnings=warnings,
     )

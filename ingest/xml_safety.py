@@ -7,6 +7,7 @@ DTDs) while accepting a plain internal DTD. Only a document that passes is hande
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,13 @@ import defusedxml.ElementTree as SafeET
 
 from schemas.errors import CorruptFile, UnsafeInput
 
-__all__ = ["clean_xml_bytes", "parse_safe", "unsafe_xml_refused"]
+__all__ = [
+    "UNDECLARED_PREFIX_URI",
+    "clean_xml_bytes",
+    "declare_unbound_prefixes",
+    "parse_safe",
+    "unsafe_xml_refused",
+]
 
 BOM = b"\xef\xbb\xbf"
 
@@ -96,6 +103,47 @@ def parse_safe(data: bytes, *, kind: str) -> ET.Element:
                 detail=str(exc),
             ) from exc
     return root
+
+
+UNDECLARED_PREFIX_URI = "urn:mindmiles:undeclared-prefix:"
+"""Namespace given to a prefix a document uses without declaring it (followed by the prefix)."""
+_PREFIXED_TAG = re.compile(rb"</?([A-Za-z_][\w.\-]*):[A-Za-z_]")
+_DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.\-]*)[ \t\r\n]*=")
+_ROOT_START = re.compile(rb"<(?![?!])[^ \t\r\n/>]+")
+
+
+def declare_unbound_prefixes(data: bytes) -> tuple[bytes, list[str]]:
+    """Declare on the root element every tag prefix the document uses but never declares.
+
+    Some exporters (a Strava GPX converter writing ``<gpxdata:cadence>``) use a namespace prefix
+    without declaring it, which makes the document not namespace-well-formed: every XML parser
+    refuses it. Declaring each such prefix with a namespace of its own
+    (:data:`UNDECLARED_PREFIX_URI` + prefix) changes nothing else, and the readers, which match
+    extension elements by local name, read them. Only the readers' retry after an
+    ``unbound prefix`` error calls this.
+
+    Returns
+    -------
+    tuple[bytes, list[str]]
+        The document (BOM and leading white space stripped) with the declarations added, and the
+        prefixes declared; the input unchanged and ``[]`` when no prefix is missing.
+
+    Examples
+    --------
+    >>> fixed, prefixes = declare_unbound_prefixes(b"<gpx><a:hr>1</a:hr></gpx>")
+    >>> fixed, prefixes
+    (b'<gpx xmlns:a="urn:mindmiles:undeclared-prefix:a"><a:hr>1</a:hr></gpx>', ['a'])
+    """
+    clean = clean_xml_bytes(data)
+    used = set(_PREFIXED_TAG.findall(clean)) - {b"xml", b"xmlns"}
+    missing = sorted(used - set(_DECLARED_PREFIX.findall(clean)))
+    root = _ROOT_START.search(clean)
+    if not missing or root is None:
+        return data, []
+    declarations = b"".join(
+        b' xmlns:%s="%s%s"' % (prefix, UNDECLARED_PREFIX_URI.encode(), prefix) for prefix in missing
+    )
+    return clean[: root.end()] + declarations + clean[root.end() :], [p.decode() for p in missing]
 
 
 def local_name(tag: str) -> str:

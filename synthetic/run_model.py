@@ -206,11 +206,20 @@ def _route(
     distance: FloatArray,
     home: tuple[float, float],
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Lay a wobbly closed loop from and back to ``home``; return lat, lon, loop angle."""
+    """Lay a wobbly closed loop from and back to ``home``; return lat, lon, loop angle.
+
+    The loop's length along the ground equals ``distance`` (what the FIT records say): the loop
+    angle of each point is found from the arc length of the wobbly shape, so that a distance
+    computed from the positions (less their 1 m of GPS noise) agrees with the device's.
+    """
     total = max(float(distance[-1]), 1.0)
-    theta = 2.0 * math.pi * distance / total
     phase0, wobble_phase = rng.uniform(0.0, 2.0 * math.pi, 2)
-    radius = total / (2.0 * math.pi)
+    grid = np.linspace(0.0, 2.0 * math.pi, 20_001)
+    shape = 1.0 + 0.15 * np.sin(3.0 * grid + wobble_phase)
+    steps = np.hypot(np.diff(shape * np.cos(grid)), np.diff(shape * np.sin(grid)))
+    arc = np.concatenate([[0.0], np.cumsum(steps)])  # loop length for a radius of 1
+    radius = total / float(arc[-1])
+    theta = np.interp(distance / radius, arc, grid)
     r = radius * (1.0 + 0.15 * np.sin(3.0 * theta + wobble_phase))
     r0 = radius * (1.0 + 0.15 * math.sin(wobble_phase))
     east = r * np.cos(theta + phase0) - r0 * math.cos(phase0) + rng.normal(0.0, 1.0, theta.size)

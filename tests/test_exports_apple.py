@@ -22,7 +22,7 @@ from ingest.exports import DecodedSource, detect_export, iter_export, open_check
 from ingest.exports.apple_health import read_health_xml
 from schemas.errors import CorruptFile, UnsafeInput
 from synthetic.run_model import SimulatedRun, simulate_run, write_run_gpx
-from tests.test_exports_strava import path_length_m
+from tests.test_exports_strava import GPX_DISTANCE_REL
 
 LIMITS = ArchiveLimits()
 
@@ -235,7 +235,7 @@ def test_route_and_heart_rate_inside_the_window_become_samples() -> None:
     )
     assert positioned["timestamp"][0] == ROUTE_START
     assert float(positioned["distance_m"].max()) == pytest.approx(
-        path_length_m(route_run()), rel=1e-3
+        float(route_run().distance[-1]), rel=GPX_DISTANCE_REL
     )
     assert samples["elapsed_s"][0] == 0.0
     # the workout's start and end bound the two readings
