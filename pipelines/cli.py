@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="what was taken in, what was refused and why")
     status.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    status.add_argument(
+        "--inbox", help="the drop folder, to list its open problems (or MINDMILES_INBOX)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
 
     query = sub.add_parser("query", help="run SQL over the warehouse tables (DuckDB)")
@@ -383,9 +386,15 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.problems import open_problems
     from pipelines.status import render_status, warehouse_status
 
-    status = warehouse_status(_warehouse_path(args.warehouse))
+    warehouse = _warehouse_path(args.warehouse)
+    inbox = args.inbox or os.environ.get("MINDMILES_INBOX")
+    problems = None
+    if inbox and not is_remote(normalize(inbox)):
+        problems = open_problems(_existing_inbox(normalize(inbox)))
+    status = warehouse_status(warehouse, problems=problems)
     out.write(
         json.dumps(status, sort_keys=True, default=str) + "\n"
         if args.json
@@ -408,6 +417,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.problems import open_problems
     from report import default_report_dir, write_reports
     from warehouse.secret import load_secret
 
@@ -427,6 +437,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         as_of=args.as_of,
         generated=dt.datetime.now(dt.UTC),
         thresholds=settings.thresholds,
+        problems=open_problems(inbox),
     )
     for code, page in result.clients.items():
         out.write(f"{code}: {page}\n")

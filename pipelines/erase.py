@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.problems import open_problems
 from pipelines.settings import Settings
 from report import default_report_dir, write_reports
 from report.build import CLIENT_DIR, roster_codes
@@ -185,6 +186,7 @@ def erase_client(
                     secret=secret,
                     generated=now(),
                     thresholds=settings.thresholds,
+                    problems=open_problems(inbox),
                 )
             except (OSError, MindmilesError) as exc:
                 log.error("the therapist reports were not refreshed: %s", exc)
