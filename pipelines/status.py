@@ -8,7 +8,7 @@ import polars as pl
 
 from warehouse.location import Where
 from warehouse.problems import OpenProblems
-from warehouse.runlog import read_runs
+from warehouse.runlog import read_receipts, read_runs
 from warehouse.store import TableStore
 
 __all__ = ["render_status", "warehouse_status"]
@@ -44,6 +44,7 @@ def warehouse_status(warehouse: Where, *, problems: OpenProblems | None = None) 
         "clients": activities["client_id"].n_unique(),
         "runs": read_runs(warehouse)[-LAST_RUNS:],
         "open_problems": None if problems is None else problems.to_dict(),
+        "erasures": read_receipts(warehouse)[-LAST_RUNS:],
     }
 
 
@@ -104,5 +105,11 @@ def render_status(status: dict[str, Any]) -> str:
             f"Last run finished {last.get('finished_utc')}: {last.get('files_seen')} files seen, "
             f"{last.get('ingested')} ingested, {last.get('quarantined')} quarantined, "
             f"{last.get('deferred')} deferred (still being copied)."
+        )
+    if status.get("erasures"):
+        last = status["erasures"][-1]
+        lines.append(
+            f"Last erasure finished {last.get('finished_utc')}: {last.get('rows_total')} row(s), "
+            f"{last.get('files')} file(s) removed."
         )
     return "\n".join(lines) + "\n"
