@@ -76,10 +76,18 @@ class Planted:
     export: Path
     refused_in_roster: tuple[int, str]
     refused_without_tty: tuple[int, str]
+    refused_wrong_answer: tuple[int, str]
     state_before_erase: dict[str, pl.DataFrame]
     erase_output: str
     second: tuple[int, str, list[tuple[str, int]], list[tuple[str, int]]]
     """Second erasure: exit code, output, files (name, mtime) before and after."""
+
+
+class _Terminal(io.StringIO):
+    """Standard input as a terminal with the given typed answer."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -147,6 +155,8 @@ def planted(demo_clinic: tuple[Path, Path], tmp_path_factory: pytest.TempPathFac
         roster.write_text(roster.read_text().replace(ROSTER_ROW, ""))  # staff take them off
         patch.setattr(sys, "stdin", io.StringIO())  # no terminal to confirm on
         refused_without_tty = _run(erase)
+        patch.setattr(sys, "stdin", _Terminal("C001\n"))  # another code typed: not confirmed
+        refused_wrong_answer = _run(erase)
         state_before_erase = {name: store.read(name) for name in TABLES}
         code, erase_output = _run([*erase, "--yes"])
         assert code == 0, erase_output
@@ -162,6 +172,7 @@ def planted(demo_clinic: tuple[Path, Path], tmp_path_factory: pytest.TempPathFac
         export=export,
         refused_in_roster=refused_in_roster,
         refused_without_tty=refused_without_tty,
+        refused_wrong_answer=refused_wrong_answer,
         state_before_erase=state_before_erase,
         erase_output=erase_output,
         second=(second_code, second_output, listing, relisted),
@@ -209,6 +220,15 @@ def test_export_refuses_a_folder_inside_the_warehouse_or_inbox(
 def test_erase_asks_and_refuses_a_client_still_on_the_roster(planted: Planted) -> None:
     assert planted.refused_in_roster[0] == 1
     assert planted.refused_without_tty[0] == 1
+    code, prompt = planted.refused_wrong_answer
+    assert code == 1
+    rows = sum(
+        frame.filter(pl.col("client_id") == planted.client_id).height
+        for frame in planted.before.values()
+    )
+    assert f"{rows} row(s) in " in prompt
+    assert "6 file(s) in 3 inbox folder(s), 1 report page(s)" in prompt
+    assert prompt.endswith(f"Type the client code ({CODE}) to go ahead: ")
     # Neither refusal changed anything: the client's rows were all there just before erasure
     held = planted.state_before_erase["activities"]
     assert held.filter(pl.col("client_id") == planted.client_id).height == 2
