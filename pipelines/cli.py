@@ -1,6 +1,7 @@
 """The ``mindmiles`` command line: ``main(argv) -> exit code``, no state in globals.
 
-Commands: ``demo``, ``ingest``, ``status``, ``query``, ``report``. Options fall back on
+Commands: ``demo``, ``ingest``, ``serve``, ``rotate-key``, ``erase``, ``export``, ``status``,
+``query``, ``report``. Options fall back on
 ``MINDMILES_INBOX``, ``MINDMILES_WAREHOUSE`` and ``MINDMILES_SECRET``.
 """
 
@@ -12,10 +13,10 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from pipelines.options import number_in
@@ -23,6 +24,9 @@ from pipelines.settings import Settings
 from schemas.errors import ConfigError, MindmilesError, WarehouseError
 from warehouse.location import Where, is_remote, normalize
 from warehouse.store import TableStore
+
+if TYPE_CHECKING:
+    from pipelines.erase import ErasurePlan
 
 __all__ = ["main"]
 
@@ -107,8 +111,27 @@ def _parser() -> argparse.ArgumentParser:
         help="file holding the new secret (e.g. made with: openssl rand -hex 32 > new.key)",
     )
 
+    erase = sub.add_parser(
+        "erase", help="remove everything held of one client (rows, history, files, report page)"
+    )
+    erase.add_argument("--client", required=True, help="the client's code (their folder's name)")
+    erase.add_argument("--inbox", help="the drop folder with roster.csv (or MINDMILES_INBOX)")
+    erase.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    export = sub.add_parser(
+        "export", help="one client's rows of every table, the data dictionary and their files"
+    )
+    export.add_argument("--client", required=True, help="the client's code (their folder's name)")
+    export.add_argument("--out", required=True, help="a new folder outside warehouse and inbox")
+    export.add_argument("--inbox", help="the drop folder (or MINDMILES_INBOX)")
+    export.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+
     status = sub.add_parser("status", help="what was taken in, what was refused and why")
     status.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
+    status.add_argument(
+        "--inbox", help="the drop folder, to list its open problems (or MINDMILES_INBOX)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
 
     query = sub.add_parser("query", help="run SQL over the warehouse tables (DuckDB)")
@@ -310,10 +333,73 @@ def _cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _confirm_erasure(code: str, out: TextIO) -> Callable[[ErasurePlan], bool]:
+    """Show what would go and ask on the terminal; refuse without one (use ``--yes``)."""
+
+    def confirm(plan: ErasurePlan) -> bool:
+        if not sys.stdin.isatty():
+            raise ConfigError("erase asks for confirmation on a terminal: add --yes to skip it")
+        out.write(
+            f"This removes everything held of {code}, for good: "
+            f"{sum(plan.rows.values())} row(s) in {len(plan.rows)} table(s) (every stored "
+            f"version), {plan.files} file(s) in {len(plan.folders)} inbox folder(s), "
+            f"{len(plan.pages)} report page(s).\n"
+        )
+        out.write(f"Type the client code ({code}) to go ahead: ")
+        out.flush()
+        return sys.stdin.readline().strip() == code
+
+    return confirm
+
+
+def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.erase import erase_client
+
+    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
+    _existing_warehouse(settings.warehouse)
+    _existing_inbox(settings.inbox)
+    confirm = (lambda plan: True) if args.yes else _confirm_erasure(args.client, out)
+    receipt = erase_client(settings, args.client, confirm=confirm)
+    if receipt is None:
+        out.write(f"Nothing of {args.client} is held: nothing was changed.\n")
+        return 0
+    out.write(
+        f"Erased {args.client}: {sum(receipt.rows.values())} row(s) from "
+        f"{len(receipt.rows)} table(s) and their history, {receipt.files} file(s). "
+        "The receipt (date and counts only) is in the run log.\n"
+    )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.export import export_client
+
+    settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
+    _existing_warehouse(settings.warehouse)
+    _existing_inbox(settings.inbox)
+    result = export_client(
+        settings,
+        args.client,
+        out=Path(args.out),
+        date=dt.datetime.now(dt.UTC).date().isoformat(),
+    )
+    out.write(
+        f"Exported {sum(result.rows.values())} row(s) of {args.client} from "
+        f"{len(result.rows)} table(s) and {result.files} file(s) to {result.out}\n"
+    )
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.problems import open_problems
     from pipelines.status import render_status, warehouse_status
 
-    status = warehouse_status(_warehouse_path(args.warehouse))
+    warehouse = _warehouse_path(args.warehouse)
+    inbox = args.inbox or os.environ.get("MINDMILES_INBOX")
+    problems = None
+    if inbox and not is_remote(normalize(inbox)):
+        problems = open_problems(_existing_inbox(normalize(inbox)))
+    status = warehouse_status(warehouse, problems=problems)
     out.write(
         json.dumps(status, sort_keys=True, default=str) + "\n"
         if args.json
@@ -336,6 +422,7 @@ def _cmd_query(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from pipelines.problems import open_problems
     from report import default_report_dir, write_reports
     from warehouse.secret import load_secret
 
@@ -355,6 +442,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         as_of=args.as_of,
         generated=dt.datetime.now(dt.UTC),
         thresholds=settings.thresholds,
+        problems=open_problems(inbox),
     )
     for code, page in result.clients.items():
         out.write(f"{code}: {page}\n")
@@ -373,6 +461,8 @@ COMMANDS = {
     "ingest": _cmd_ingest,
     "serve": _cmd_serve,
     "rotate-key": _cmd_rotate,
+    "erase": _cmd_erase,
+    "export": _cmd_export,
     "status": _cmd_status,
     "query": _cmd_query,
     "report": _cmd_report,

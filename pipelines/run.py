@@ -36,6 +36,7 @@ from ingest.parse import FileResult, parse_file, sha256_hex, validate_results
 from pipelines.derive import DERIVED_TABLES, DeriveChunks, derive_for_clients
 from pipelines.duplicate_resolution import mark_duplicates, replace_held
 from pipelines.ledger import ledger_rows, quarantine_note
+from pipelines.problems import open_problems
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
 from report import default_report_dir, write_reports
@@ -598,6 +599,7 @@ def run_ingest(
                     secret=secret,
                     generated=now(),
                     thresholds=settings.thresholds,
+                    problems=open_problems(Path(settings.inbox)),
                 )
             except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
                 log.error("the therapist reports were not refreshed: %s", exc)

@@ -1,4 +1,4 @@
-"""What ``mindmiles status`` reports: outcomes, refusals and the last runs."""
+"""What ``mindmiles status`` reports: outcomes, refusals, open problems and the last runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import polars as pl
 
 from warehouse.location import Where
-from warehouse.runlog import read_runs
+from warehouse.problems import OpenProblems
+from warehouse.runlog import read_receipts, read_runs
 from warehouse.store import TableStore
 
 __all__ = ["render_status", "warehouse_status"]
@@ -15,8 +16,12 @@ __all__ = ["render_status", "warehouse_status"]
 LAST_RUNS = 5
 
 
-def warehouse_status(warehouse: Where) -> dict[str, Any]:
-    """Counts by outcome and reason, refused files by client, activities, and the last runs."""
+def warehouse_status(warehouse: Where, *, problems: OpenProblems | None = None) -> dict[str, Any]:
+    """Counts by outcome and reason, refused files by client, activities, and the last runs.
+
+    With ``problems`` (the inbox's, :func:`pipelines.problems.open_problems`), also the open
+    problems under ``open_problems``; without, that key is ``None``.
+    """
     store = TableStore(warehouse)
     files = store.read("files").filter(pl.col("container_sha256").is_null())
     activities = store.read("activities")
@@ -38,7 +43,34 @@ def warehouse_status(warehouse: Where) -> dict[str, Any]:
         "activities": activities.height,
         "clients": activities["client_id"].n_unique(),
         "runs": read_runs(warehouse)[-LAST_RUNS:],
+        "open_problems": None if problems is None else problems.to_dict(),
+        "erasures": read_receipts(warehouse)[-LAST_RUNS:],
     }
+
+
+def _render_problems(problems: dict[str, Any]) -> list[str]:
+    """The open problems, each with what fixes it (folder names: staff-facing)."""
+    if not problems["count"]:
+        return ["Open problems: none."]
+    lines = [f"Open problems ({problems['count']}), listed until fixed:"]
+    for name in problems["folders_without_roster"]:
+        lines.append(
+            f"  - folder {name} has no row in roster.csv: its files are taken in, but heart-rate "
+            "zones, load and local dates need the row (add it)."
+        )
+    for issue in problems["roster_rows_refused"]:
+        lines.append(f"  - roster.csv line {issue['line']} refused: {issue['message']} (fix it).")
+    for stale in problems["stale_files"]:
+        lines.append(
+            f"  - {stale['folder']}/{stale['path']} has looked half-copied for {stale['hours']} h "
+            "and is left for later by every run: copy it again whole, or remove it."
+        )
+    for folder, count in problems["quarantined"].items():
+        lines.append(
+            f"  - {count} refused file(s) in _quarantine/{folder}/: read each .reason.txt, then "
+            "drop a good copy in the client's folder or delete the file."
+        )
+    return lines
 
 
 def render_status(status: dict[str, Any]) -> str:
@@ -59,10 +91,12 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(
             "Refused files are in <inbox>/_quarantine/<client>/, each with a .reason.txt note."
         )
+    if status.get("open_problems") is not None:
+        lines += _render_problems(status["open_problems"])
     if status["runs"]:
         last = status["runs"][-1]
         missing = last.get("clients_without_roster") or 0
-        if missing:
+        if missing and status.get("open_problems") is None:
             lines.append(
                 f"{missing} client folder(s) have no row in roster.csv: their files are taken in, "
                 "but heart-rate zones, load and local dates need the roster row (add it)."
@@ -71,5 +105,11 @@ def render_status(status: dict[str, Any]) -> str:
             f"Last run finished {last.get('finished_utc')}: {last.get('files_seen')} files seen, "
             f"{last.get('ingested')} ingested, {last.get('quarantined')} quarantined, "
             f"{last.get('deferred')} deferred (still being copied)."
+        )
+    if status.get("erasures"):
+        last = status["erasures"][-1]
+        lines.append(
+            f"Last erasure finished {last.get('finished_utc')}: {last.get('rows_total')} row(s), "
+            f"{last.get('files')} file(s) removed."
         )
     return "\n".join(lines) + "\n"

@@ -42,8 +42,9 @@ from schemas.run_journal import RunJournal
 from schemas.weekly_adherence import WeeklyAdherence
 from transform.config import DEFAULT_THRESHOLDS, Thresholds
 from warehouse.files import write_private
-from warehouse.inbox import Inbox
+from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.location import Where
+from warehouse.problems import OpenProblems
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
@@ -129,6 +130,16 @@ def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
     return {pseudonymize(code, secret): code for code in codes if code}
 
 
+def _folder_names(inbox: Inbox) -> list[str]:
+    """Names of the client folders: waiting, processed and quarantined ones."""
+    names = [f.name for f in inbox.client_folders()]
+    for area in (PROCESSED, QUARANTINE):
+        folder = inbox.root / area
+        if folder.is_dir():
+            names += [p.name for p in folder.iterdir() if p.is_dir()]
+    return sorted(set(names))
+
+
 def _write_atomic(path: Path, text: str) -> None:
     """Write one page atomically (owner-only, like every file mindmiles writes)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -146,6 +157,7 @@ def write_reports(
     as_of: dt.date | None = None,
     generated: dt.datetime | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    problems: OpenProblems | None = None,
 ) -> ReportResult:
     """Render the overview and the client pages into ``out``.
 
@@ -170,6 +182,8 @@ def write_reports(
         Time shown in the footers (``None``: none).
     thresholds
         The run's thresholds; the pages state the adherence bands and the load-spike ratio of these.
+    problems
+        The inbox's open problems, listed at the top of the overview (``None``: not shown).
 
     Raises
     ------
@@ -184,7 +198,11 @@ def write_reports(
         raise ConfigError("--weeks must be at least 1")
     for stale in out.rglob(".*.tmp"):  # left by a writer killed mid-page
         stale.unlink(missing_ok=True)
-    codes = roster_codes(Inbox(inbox).roster_path, secret)
+    box = Inbox(inbox)
+    codes = roster_codes(box.roster_path, secret)
+    # Clients missing from the roster are named after their folder (staff-facing pages only)
+    folder_codes = {pseudonymize(name, secret): name for name in _folder_names(box)}
+    named = folder_codes | codes
     inputs = load_inputs(warehouse)
     as_of = as_of or default_as_of(inputs) or dt.datetime.now(dt.UTC).date()
     seen = (
@@ -199,7 +217,7 @@ def write_reports(
         ids = wanted
     else:
         # roster clients by code, then clients missing from the roster by pseudonym
-        ids = sorted(set(codes) | seen, key=lambda cid: (cid not in codes, codes.get(cid, cid)))
+        ids = sorted(set(codes) | seen, key=lambda cid: (cid not in codes, named.get(cid, cid)))
     result = ReportResult(overview=None, as_of=as_of)
     rules = ReportRules.from_thresholds(thresholds)
     reports = []
@@ -207,7 +225,7 @@ def write_reports(
         code = codes.get(client_id)
         if code is None:
             result.unknown_clients += 1
-            code = f"id {client_id[:8]}"
+            code = folder_codes.get(client_id, f"id {client_id[:8]}")
         report = client_report(
             inputs, client_id=client_id, code=code, as_of=as_of, weeks=weeks, rules=rules
         )
@@ -218,7 +236,11 @@ def write_reports(
     if client is None:
         result.overview = out / OVERVIEW_NAME
         overview = render_overview(
-            overview_rows(reports), as_of=as_of, generated=generated, rules=rules
+            overview_rows(reports),
+            as_of=as_of,
+            generated=generated,
+            rules=rules,
+            problems=problems,
         )
         _write_atomic(result.overview, overview)
     log.info("wrote %d client report(s) up to %s", len(result.clients), as_of)

@@ -33,6 +33,7 @@ from report.svg import (
     timeline_svg,
     weekly_bars_svg,
 )
+from warehouse.problems import OpenProblems
 
 __all__ = ["CSP", "client_page_name", "render_client_page", "render_overview"]
 
@@ -79,6 +80,30 @@ def client_page_name(code: str) -> str:
     """
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in code)
     return f"{safe}-{hashlib.sha256(code.encode('utf-8')).hexdigest()[:8]}.html"
+
+
+def _problems_html(problems: OpenProblems) -> str:
+    """The inbox's open problems, each with what fixes it (they stay until fixed)."""
+    items = [
+        f"<li>Folder <b>{escape(name)}</b> has no row in roster.csv: heart-rate zones, load and "
+        "local dates need it (add the row).</li>"
+        for name in problems.folders_without_roster
+    ]
+    items += [
+        f"<li>roster.csv line {issue.line} refused: {escape(issue.message)}</li>"
+        for issue in problems.roster_rows_refused
+    ]
+    items += [
+        f"<li>{escape(stale.folder)}/{escape(stale.path)} has looked half-copied for "
+        f"{stale.hours} h and is left for later by every run (copy it again, or remove it).</li>"
+        for stale in problems.stale_files
+    ]
+    items += [
+        f"<li>{count} refused file(s) in _quarantine/{escape(folder)}/ wait for someone to read "
+        "their .reason.txt.</li>"
+        for folder, count in problems.quarantined.items()
+    ]
+    return f"<h2>Open problems ({problems.count})</h2><ul>{''.join(items)}</ul>"
 
 
 def _page(title: str, body: str, *, generated: dt.datetime | None) -> str:
@@ -337,6 +362,7 @@ def render_overview(
     generated: dt.datetime | None = None,
     client_dir: str = "clients",
     rules: ReportRules = DEFAULT_RULES,
+    problems: OpenProblems | None = None,
 ) -> str:
     """Render the clinic overview: one line per client, most concerning first.
 
@@ -350,6 +376,8 @@ def render_overview(
         Generation time shown in the footer (``None``: not shown).
     client_dir
         Folder of the client pages, relative to the overview.
+    problems
+        The inbox's open problems, listed first (``None``: not shown).
     """
     words = rules.band_words
     body = [
@@ -358,6 +386,8 @@ def render_overview(
         f"to {as_of:%a %d %b %Y}. Clients with open indicators and off-plan weeks come first. "
         f"Open indicators: raised in the last {OPEN_INDICATOR_DAYS} days.</p>",
     ]
+    if problems is not None and problems.count:
+        body.append(_problems_html(problems))
     if not rows:
         body.append("<p>No client has data yet.</p>")
     else:

@@ -617,3 +617,19 @@ def test_codes_that_differ_only_in_punctuation_or_case_get_their_own_pages() -> 
     codes = ["A.1", "A_1", "A 1", "a1", "A1"]
     names = [html.client_page_name(code) for code in codes]
     assert len({name.lower() for name in names}) == len(codes)  # even on a case-blind disk
+
+
+def test_a_client_missing_from_the_roster_is_named_after_their_folder(tmp_path: Path) -> None:
+    """Issue 18: such a client was listed as ``id 54d18de1`` although staff know the folder."""
+    warehouse, inbox = make_warehouse(tmp_path)
+    roster = inbox / "roster.csv"
+    roster.write_text(
+        "\n".join(line for line in ROSTER.splitlines() if not line.startswith("C002,")) + "\n"
+    )
+    (inbox / "_processed" / "C002").mkdir(parents=True)  # their files were taken in
+    result = write_reports(
+        warehouse=warehouse, inbox=inbox, out=tmp_path / "out", secret=SECRET, as_of=AS_OF
+    )
+    assert sorted(result.clients) == ["C001", "C002", "id ffffffff"]
+    assert result.unknown_clients == 2
+    assert result.clients["C002"].name.startswith("C002-")

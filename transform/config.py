@@ -36,7 +36,7 @@ from transform.adherence import DEFAULT_ADHERENCE_CONFIG, AdherenceBand, Adheren
 from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 from transform.run_journal import DEFAULT_RUN_JOURNAL_CONFIG, RunJournalConfig
 
-__all__ = ["DEFAULT_THRESHOLDS", "Thresholds"]
+__all__ = ["DEFAULT_THRESHOLDS", "STALE_DEFERRAL", "Thresholds"]
 
 _WINDOW_SUFFIX: Final = "_s"
 
@@ -129,6 +129,11 @@ def _convert(section: str, key: str, current: Any, value: Any) -> Any:
         raise ConfigError(f"[{section}] {key} = {value!r}: {exc}") from exc
     raise ConfigError(f"[{section}] {key} cannot be set from a config file")
 
+
+STALE_DEFERRAL: Final = dt.timedelta(hours=1)
+"""A file still looking half-copied (a ``.part`` name, a changing size) for longer than this is an
+open problem in ``mindmiles status`` and the report overview: a copy takes minutes, so it was
+abandoned (an interrupted download) and will be deferred by every run until someone acts."""
 
 DEFAULT_THRESHOLDS: Final = Thresholds()
 """The published defaults of every threshold."""

@@ -64,6 +64,18 @@ class Inbox:
             p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
         )
 
+    def client_areas(self, code: str) -> list[Path]:
+        """The client's folders: ``<code>``, ``_processed/<code>`` and ``_quarantine/<code>``.
+
+        Raises
+        ------
+        ValueError
+            ``code`` is not a plain folder name (it would name a folder outside these).
+        """
+        if not code or code.startswith(("_", ".")) or Path(code).name != code:
+            raise ValueError(f"{code!r} is not a client folder name")
+        return [self.root / code, self.root / PROCESSED / code, self.root / QUARANTINE / code]
+
     def candidates(self) -> Iterator[Candidate]:
         """Every regular file in the client folders, in a stable order (symlinks are ignored)."""
         for folder in self.client_folders():

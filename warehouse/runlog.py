@@ -15,10 +15,19 @@ from typing import Any
 from warehouse.location import Where, is_remote
 from warehouse.state import delete_state, read_state, state_location, write_state
 
-__all__ = ["append_run", "read_pending", "read_runs", "write_pending"]
+__all__ = [
+    "RECEIPT_KIND",
+    "append_run",
+    "read_pending",
+    "read_receipts",
+    "read_runs",
+    "write_pending",
+]
 
 RUNS = "runs.jsonl"
 PENDING = "pending_derive.json"
+RECEIPT_KIND = "erasure"
+"""``kind`` of an erasure receipt in the run log (runs have no ``kind``)."""
 
 
 def append_run(warehouse: Where, record: dict[str, Any]) -> None:
@@ -34,15 +43,26 @@ def append_run(warehouse: Where, record: dict[str, Any]) -> None:
         handle.write(line)
 
 
-def read_runs(warehouse: Where) -> list[dict[str, Any]]:
-    """All recorded runs, oldest first (unreadable lines are skipped)."""
-    runs = []
+def _records(warehouse: Where) -> list[dict[str, Any]]:
+    records = []
     for line in (read_state(warehouse, RUNS) or "").splitlines():
         try:
-            runs.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
-    return runs
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def read_runs(warehouse: Where) -> list[dict[str, Any]]:
+    """All recorded runs, oldest first (unreadable lines and erasure receipts are skipped)."""
+    return [r for r in _records(warehouse) if "kind" not in r]
+
+
+def read_receipts(warehouse: Where) -> list[dict[str, Any]]:
+    """The erasure receipts (``kind: erasure``) of the run log, oldest first."""
+    return [r for r in _records(warehouse) if r.get("kind") == RECEIPT_KIND]
 
 
 def read_pending(warehouse: Where) -> set[str]:

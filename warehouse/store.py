@@ -497,6 +497,26 @@ class TableStore:
         if table is not None:
             table.delete(predicate)
 
+    def count_client(self, name: str, client_id: str) -> int:
+        """How many rows of the table belong to ``client_id`` (0 for a table never written)."""
+        table = self._open(name)
+        if table is None or not table.file_uris():
+            return 0
+        rows = pl.scan_delta(table).filter(pl.col("client_id") == client_id).select(pl.len())
+        return int(rows.collect().item())  # partitions and file statistics prune the scan
+
+    def delete_client(self, name: str, client_id: str) -> int:
+        """Remove every row of ``client_id`` from the table, in one commit; return how many.
+
+        Nothing is written when the table holds none of them. The removed rows stay in the
+        table's history (older versions, the Delta log) until :meth:`purge_history`.
+        """
+        held = self.count_client(name, client_id)
+        if held:
+            predicate = _in_list("client_id", [client_id])
+            self._commit(name, lambda: self._delete_where(name, predicate))
+        return held
+
     def replace_clients(self, name: str, frame: pl.DataFrame | None, clients: pl.DataFrame) -> None:
         """Replace all rows of the given clients (``client_id`` frame) with ``frame``'s rows.
 
