@@ -15,6 +15,7 @@ import math
 import polars as pl
 import pytest
 
+from ingest.exports.model import SourceMeta, apply_source_meta
 from ingest.parse import parse_file
 from synthetic.gpx_writer import TrackPoint, encode_gpx
 from transform.adherence import AdherenceConfig, build_weekly_adherence
@@ -156,3 +157,21 @@ def test_a_ride_without_type_no_longer_counts_as_a_run_in_adherence() -> None:
     assert row["completed_sessions"] == 1
     # 660 points a second apart: 659 gaps, less the first (its point has no speed yet).
     assert row["completed_minutes"] == pytest.approx(658 / 60)
+
+
+def test_an_exports_own_type_replaces_an_inferred_sport() -> None:
+    # A Strava export's activities.csv names the type the GPX itself lacks: it is the file's own
+    # evidence, so it replaces a guess (and an unknown) but never a sport the file named.
+    frame = pl.DataFrame(
+        {
+            "sport": ["running", "unknown", "running"],
+            "quality_flags": ["sport_inferred", "sport_inferred", ""],
+            "source_kind": ["file"] * 3,
+            "source_type": [None] * 3,
+            "perceived_exertion": [None] * 3,
+        },
+        schema_overrides={"source_type": pl.String, "perceived_exertion": pl.Float64},
+    )
+    stamped = apply_source_meta(frame, SourceMeta("strava", source_type="Ride"))
+    assert stamped["sport"].to_list() == ["cycling", "cycling", "running"]
+    assert stamped["quality_flags"].to_list() == ["", "", ""]
