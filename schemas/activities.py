@@ -128,10 +128,11 @@ class Activities(pa.DataFrameModel):
     )
     values_refused: pl.Int64 = pa.Field(
         ge=0,
+        nullable=True,
         description=(
             "Sample and summary values left null because they were physically impossible "
             "(outside the samples/activities ranges, e.g. a heart rate of 300); flag "
-            "values_refused when above 0."
+            "values_refused when above 0; null for activities taken in before it was counted."
         ),
     )
     channel_sources: str = pa.Field(
