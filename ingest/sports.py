@@ -155,7 +155,13 @@ def normalise_sport(name: object, sub_sport: object = None) -> str | None:
 
 
 CREATOR_SPORTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bedge\s*\d|\belemnt\b|\bkaroo\b|\bbryton\b|\blezyne\b", re.I), "cycling"),
+    (
+        re.compile(
+            r"\bedge\s*\d|\belemnt\b|\bkaroo\b|\bbryton\b|\blezyne\b|\bipbike\b|\bifor_powell\b",
+            re.I,
+        ),
+        "cycling",
+    ),
     (re.compile(r"\bnike\s*run\b|\bstryd\b", re.I), "running"),
 )
 """Creator applications and devices that record one sport (bike computers, running-only apps)."""

@@ -131,22 +131,26 @@ def _outside(name: str, bounds: Bounds) -> pl.Expr:
     return bad.fill_null(value=False)
 
 
-def _without_impossible_steps(samples: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Take out of the cumulative distance every step faster than the schema's top speed.
+def _without_impossible_steps(
+    samples: pl.DataFrame, refused_position: pl.Expr | None
+) -> tuple[pl.DataFrame, int]:
+    """Take out of the cumulative distance the steps to and from a refused position.
 
-    A step of the cumulative distance that would need more than the ``samples`` schema's
-    maximum speed over its time (at least one second) is impossible: typically the jump to and
-    from a position off the globe, or a device's distance glitch. The step is removed (the
-    distance after it shifts back by the jump), and each one is counted as a refused value.
+    A reader that measures distance along the positions adds the jump to a position off the
+    globe and back. A step into or out of a sample whose position was refused, and that would
+    need more than the ``samples`` schema's top speed over its time (at least one second), is
+    removed (the distance after it shifts back by the jump) and counted as a refused value. Other
+    steps are the device's own and are left alone.
     """
-    if not {"distance_m", "elapsed_s"} <= set(samples.columns):
+    if refused_position is None or not {"distance_m", "elapsed_s"} <= set(samples.columns):
         return samples, 0
     top = SAMPLE_BOUNDS["speed_mps"][1]
     if top is None:
         return samples, 0
     step = pl.col("distance_m").diff()
     seconds = pl.col("elapsed_s").diff().clip(lower_bound=1.0)
-    jump = (step.is_not_nan() & (step.abs() > top * seconds)).fill_null(value=False)
+    near = refused_position | refused_position.shift(1).fill_null(value=False)
+    jump = (near & step.is_not_nan() & (step.abs() > top * seconds)).fill_null(value=False)
     count = int(samples.select(jump.sum()).item())
     if not count:
         return samples, 0
@@ -163,8 +167,8 @@ def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
     20-250, speed 0-60 m/s, latitude -90-90 ...), or NaN, is refused: it becomes null and is
     counted per channel; the rest of the sample and of the workout is kept. So a speed a reader
     derived from a cumulative distance that steps back (negative) never reaches the tables, and
-    a step of the cumulative distance faster than the top speed is taken out of it
-    (:func:`_without_impossible_steps`, counted under ``distance_m``).
+    a step of the cumulative distance to or from a refused position, faster than the top speed,
+    is taken out of it (:func:`_without_impossible_steps`, counted under ``distance_m``).
 
     Examples
     --------
@@ -177,7 +181,6 @@ def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
     {'speed_mps': 2, 'hr_bpm': 1, 'position': 1}
     """
     flags: set[str] = set()
-    samples, jumps = _without_impossible_steps(samples)
     present = {n: b for n, b in SAMPLE_BOUNDS.items() if n in samples.columns}
     outside = {n: _outside(n, b) for n, b in present.items()}
     for name, sentinel in SENTINELS.items():
@@ -186,6 +189,7 @@ def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
     position_bad: pl.Expr | None = None
     if all(n in present for n in POSITION):
         position_bad = outside[POSITION[0]] | outside[POSITION[1]]
+    samples, jumps = _without_impossible_steps(samples, position_bad)
     channels = {n: e for n, e in outside.items() if n not in POSITION}
     if position_bad is not None:
         channels["position"] = position_bad
