@@ -9,6 +9,7 @@ of here except programming errors.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +30,8 @@ from ingest.exports import (
     open_checked_zip,
 )
 from ingest.frames import ParsedFile
-from ingest.sports import normalise_sport
-from ingest.summaries import clean_samples, summarize_activity
+from ingest.sports import decide_sport
+from ingest.summaries import clean_samples, refused_summary_values, summarize_activity
 from schemas.activities import Activities
 from schemas.base import validate_frame
 from schemas.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
@@ -109,36 +110,59 @@ def _activity_id(client_id: str, sha256: str, index: int) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:ACTIVITY_ID_HEX]
 
 
-def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.DataFrame]:
+@dataclass
+class Frames:
+    """A parsed file's four frames, and the values refused on the way (``{channel: count}``)."""
+
+    tables: dict[str, pl.DataFrame]
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
     rows: list[dict[str, Any]] = []
     samples, laps, hrv = [], [], []
+    refused: Counter[str] = Counter()
     for index, activity in enumerate(parsed.activities):
         activity_id = _activity_id(client_id, sha256, index)
-        cleaned, clean_flags = clean_samples(activity.samples)
-        summary = summarize_activity(cleaned, activity.meta)
-        flags = sorted(set(activity.meta.get("flags", set())) | parsed.flags | clean_flags)
+        cleaned = clean_samples(activity.samples)
+        summary, summary_refused = refused_summary_values(
+            summarize_activity(cleaned.samples, activity.meta)
+        )
+        refused.update(cleaned.refused)
+        refused.update(summary_refused)
+        sport, sport_flags = _sport(activity.meta, cleaned.samples, parsed.device)
+        reader_flags = set(activity.meta.get("flags", set())) - {"sport_inferred"}
+        flags = sorted(
+            reader_flags
+            | parsed.flags
+            | cleaned.flags
+            | sport_flags
+            | ({"values_refused"} if summary_refused else set())
+        )
         rows.append(
             {
                 "activity_id": activity_id,
                 "client_id": client_id,
                 "source_format": parsed.source_format,
                 "device": parsed.device,
-                "sport": _sport(activity.meta),
+                "sport": sport,
                 "sub_sport": _text(activity.meta.get("sub_sport")),
                 "local_date": None,
                 **summary,
                 "clock_set": "clock_not_set" not in flags,
                 "recovered": "recovered" in flags,
                 "quality_flags": ",".join(flags),
+                "values_refused": cleaned.n_refused + sum(summary_refused.values()),
                 "source_sha256": sha256,
                 "source_kind": "file",
                 "source_type": None,
                 "perceived_exertion": None,
                 "kept_reason": None,
+                "channel_sources": None,
             }
         )
         ids = {"activity_id": activity_id, "client_id": client_id}
-        samples.append(cleaned.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
+        samples.append(cleaned.samples.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
     activities = pl.DataFrame(rows, infer_schema_length=None)
@@ -148,7 +172,96 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
         "laps": pl.concat(laps),
         "hrv": pl.concat(hrv),
     }
-    return {name: _select(name, frame) for name, frame in frames.items()}
+    return Frames({name: _select(name, frame) for name, frame in frames.items()}, dict(refused))
+
+
+def _validated_frames(
+    frames: dict[str, pl.DataFrame],
+) -> tuple[dict[str, pl.DataFrame], list[SchemaViolation], int]:
+    """Validate a file's frames; in a multi-activity file, refuse only the activities that fail.
+
+    Returns the validated frames of the activities that pass, the failures of those that do
+    not, and the number of activities in the file. Raises the first failure when no activity
+    passes (the file holds no workout that can be read).
+    """
+    try:
+        return {name: _validated(name, frame) for name, frame in frames.items()}, [], 1
+    except SchemaViolation:
+        ids = frames["activities"]["activity_id"].to_list()
+        if len(ids) <= 1:
+            raise
+    kept: list[dict[str, pl.DataFrame]] = []
+    errors: list[SchemaViolation] = []
+    for aid in ids:
+        mine = pl.col("activity_id") == aid
+        try:
+            kept.append(
+                {name: _validated(name, frame.filter(mine)) for name, frame in frames.items()}
+            )
+        except SchemaViolation as error:
+            errors.append(error)
+    if not kept:
+        raise errors[0]
+    return {name: pl.concat([k[name] for k in kept]) for name in frames}, errors, len(ids)
+
+
+def _remark(result: FileResult, code: str, message: str) -> None:
+    """Say ``message`` on an ingested file: as its reason when it has none, else appended."""
+    if result.reason_code is None:
+        result.reason_code, result.reason_message = code, message
+    else:
+        result.reason_message = f"{result.reason_message} {message}"
+
+
+CHANNEL_WORDS: dict[str, str] = {
+    "hr_bpm": "heart rate",
+    "speed_mps": "speed",
+    "distance_m": "distance",
+    "cadence_rpm": "cadence",
+    "altitude_m": "altitude",
+    "power_w": "power",
+    "position": "position",
+    "temperature_c": "temperature",
+    "hr_mean_bpm": "mean heart rate",
+    "hr_max_bpm": "maximum heart rate",
+    "cadence_mean_rpm": "mean cadence",
+    "cadence_max_rpm": "maximum cadence",
+    "duration_s": "duration",
+    "moving_time_s": "moving time",
+    "elevation_gain_m": "elevation gain",
+}
+"""Plain words for the channels named in a file's note (staff read it)."""
+
+
+def _note_refused(result: FileResult, refused: dict[str, int]) -> None:
+    """Say in the file's note which impossible values were blanked (workouts kept)."""
+    if not refused:
+        return
+    listed = ", ".join(
+        f"{CHANNEL_WORDS.get(channel, channel.replace('_', ' '))} {count}"
+        for channel, count in sorted(refused.items())
+    )
+    total = sum(refused.values())
+    _remark(
+        result,
+        "values_refused",
+        f"Some physically impossible values were left blank ({total}: {listed}); "
+        "the workout itself was kept.",
+    )
+
+
+def _note_partial(result: FileResult, errors: list[SchemaViolation], total: int) -> None:
+    """Say in the file's note that some of its workouts were refused, and keep the evidence."""
+    if not errors:
+        return
+    _remark(
+        result,
+        "some_activities_refused",
+        f"{len(errors)} of the {total} workouts in this file could not be taken in "
+        "(impossible data); the others were.",
+    )
+    result.detail = "; ".join(e.detail for e in errors)
+    result.evidence = [row for e in errors for row in e.evidence]
 
 
 FRAME_MODELS: dict[str, type[pa.DataFrameModel]] = {
@@ -183,13 +296,18 @@ def validate_results(results: Sequence[FileResult]) -> None:
             _validated(name, pl.concat([getattr(r, name) for r in items], how="vertical_relaxed"))
     except SchemaViolation:
         for item in items:
+            frames = {name: getattr(item, name) for name in FRAME_MODELS}
             try:
-                for name in FRAME_MODELS:
-                    setattr(item, name, _validated(name, getattr(item, name)))
+                checked, errors, total = _validated_frames(frames)
             except SchemaViolation as error:
                 _failed(item, error)
                 item.activities = item.samples = item.laps = item.hrv = None
                 item.n_records = 0
+            else:
+                for name, frame in checked.items():
+                    setattr(item, name, frame)
+                item.n_records = checked["samples"].height
+                _note_partial(item, errors, total)
         for top in results:
             _resummarise(top)
 
@@ -206,9 +324,17 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _sport(meta: dict[str, Any]) -> str:
-    """The warehouse sport of a session: the reader's sport, refined by its sub-sport if generic."""
-    return normalise_sport(meta.get("sport"), meta.get("sub_sport")) or "other"
+def _sport(meta: dict[str, Any], samples: pl.DataFrame, device: str | None) -> tuple[str, set[str]]:
+    """The warehouse sport of a session and the flags of how it was found.
+
+    The file's own sport (refined by its sub-sport if generic) when it names one; otherwise
+    (the reader found none and guessed, flag ``sport_inferred``) the evidence of the creator
+    application and of the data (:func:`ingest.sports.decide_sport`).
+    """
+    named = meta.get("sport")
+    if "sport_inferred" not in meta.get("flags", set()) and named is not None:
+        return decide_sport(named, meta.get("sub_sport"), samples=None, creator=None)
+    return decide_sport(None, None, samples=samples, creator=device)
 
 
 MEMBER_SKIP_CODES = frozenset({"unknown_format", "empty_file"})
@@ -305,9 +431,11 @@ def parse_file(
                 validate=validate,
             )
         parsed = reader(data, fmt)
-        frames = _frames(parsed, sha256=sha256, client_id=client_id)
+        built = _frames(parsed, sha256=sha256, client_id=client_id)
+        frames, total = built.tables, 1
+        errors: list[SchemaViolation] = []
         if validate:
-            frames = {name: _validated(name, frame) for name, frame in frames.items()}
+            frames, errors, total = _validated_frames(frames)
     except IngestError as error:
         return _failed(result, error)
     result.outcome = Outcome.INGESTED
@@ -327,6 +455,8 @@ def parse_file(
             else "This file's checksum is wrong, but its data read correctly and was kept."
         )
         result.detail = "; ".join(parsed.warnings)
+    _note_refused(result, built.refused)
+    _note_partial(result, errors, total)
     result.n_records = frames["samples"].height
     result.activities = frames["activities"]
     result.samples = frames["samples"]
@@ -410,13 +540,18 @@ def _parse_export(
                 decoder=item.parsed.decoder,
             )
             try:
-                frames = _frames(item.parsed, sha256=item.sha256, client_id=client_id)
+                built = _frames(item.parsed, sha256=item.sha256, client_id=client_id)
+                frames = built.tables
                 frames["activities"] = apply_source_meta(frames["activities"], item.metas)
+                errors: list[SchemaViolation] = []
+                total = 1
                 if validate:
-                    frames = {name: _validated(name, frame) for name, frame in frames.items()}
+                    frames, errors, total = _validated_frames(frames)
             except IngestError as error:
                 child = _failed(child, error)
             else:
+                _note_refused(child, built.refused)
+                _note_partial(child, errors, total)
                 child.activities, child.samples = frames["activities"], frames["samples"]
                 child.laps, child.hrv = frames["laps"], frames["hrv"]
                 child.n_records = frames["samples"].height

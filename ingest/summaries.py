@@ -18,51 +18,245 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 from typing import Any
 
+import pandera.polars as pa
 import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS
+from schemas.activities import Activities
 from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
+from schemas.samples import Samples
 
-__all__ = ["MAX_PLAUSIBLE_SPEED_MPS", "clean_samples", "summarize_activity"]
-
-MAX_PLAUSIBLE_SPEED_MPS = 60.0
-"""Speeds above this (216 km/h) are GPS glitches and become null."""
+__all__ = [
+    "SAMPLE_BOUNDS",
+    "CleanedSamples",
+    "clean_samples",
+    "refused_summary_values",
+    "summarize_activity",
+]
 
 ALTITUDE_SMOOTHING_SAMPLES = 5
 
+POSITION = ("lat_deg", "lon_deg")
+"""A position is a pair: when either half is impossible, both become null."""
 
-def clean_samples(samples: pl.DataFrame) -> tuple[pl.DataFrame, set[str]]:
-    """Normalise sentinel readings that devices write instead of "no value".
+NOT_VALUES = frozenset({"activity_id", "client_id", "timestamp", "elapsed_s"})
+"""Columns that are not measured values: ids and the time axis (a sample's time is its place in
+the activity; a file whose clock is impossible is refused whole by the schema)."""
 
-    Heart rate 0 (strap not worn) becomes null; speeds above :data:`MAX_PLAUSIBLE_SPEED_MPS`
-    become null; a position at exactly (0, 0) becomes null.
 
-    Returns
-    -------
-    tuple
-        The cleaned frame and the quality flags raised (``speed_glitches_removed``).
+SENTINELS: dict[str, float] = {"hr_bpm": 0}
+"""Values devices write for "no reading": nulled, not counted as refused."""
+
+Bounds = tuple[float | None, float | None]
+
+
+def _bounds(model: type[pa.DataFrameModel], skip: frozenset[str]) -> dict[str, Bounds]:
+    """``{column: (min, max)}`` read from the model's own ``ge``/``le`` checks (never restated)."""
+    out: dict[str, Bounds] = {}
+    for name, column in model.to_schema().columns.items():
+        if name in skip:
+            continue
+        low = high = None
+        for check in column.checks:
+            low = check.statistics.get("min_value", low)
+            high = check.statistics.get("max_value", high)
+        if low is not None or high is not None:
+            out[name] = (low, high)
+    return out
+
+
+SAMPLE_BOUNDS: dict[str, Bounds] = _bounds(Samples, NOT_VALUES)
+"""The physical range of every measured sample channel, from :class:`schemas.samples.Samples`."""
+
+SUMMARY_MEASURES = (
+    "distance_m",
+    "hr_mean_bpm",
+    "hr_max_bpm",
+    "cadence_mean_rpm",
+    "cadence_max_rpm",
+    "elevation_gain_m",
+)
+"""Summary values that may come from the device's own totals, checked like the samples.
+
+Durations are not among them: an impossible duration or moving time means the time axis itself
+is broken (a sample dated before the one it follows), and such a workout is refused whole."""
+
+SUMMARY_BOUNDS: dict[str, Bounds] = {
+    name: bounds
+    for name, bounds in _bounds(Activities, frozenset()).items()
+    if name in SUMMARY_MEASURES
+}
+"""Ranges of the summary measures, from :class:`schemas.activities.Activities`."""
+
+
+@dataclass(frozen=True)
+class CleanedSamples:
+    """What :func:`clean_samples` made of a reader's samples.
+
+    Attributes
+    ----------
+    samples
+        The frame with sentinels and impossible values null.
+    flags
+        Quality flags raised: ``values_refused`` when any value was nulled as impossible,
+        ``speed_glitches_removed`` when a speed above the schema's maximum was among them.
+    refused
+        ``{channel: number of samples nulled}`` for impossible values (``position`` counts
+        samples whose latitude/longitude pair was nulled); sentinels are not counted.
+    """
+
+    samples: pl.DataFrame
+    flags: set[str]
+    refused: dict[str, int]
+
+    @property
+    def n_refused(self) -> int:
+        """Samples' values nulled, all channels together."""
+        return sum(self.refused.values())
+
+
+def _outside(name: str, bounds: Bounds) -> pl.Expr:
+    """True where a value is NaN or outside its bounds (null stays null: not a failure)."""
+    low, high = bounds
+    value = pl.col(name)
+    bad = value.cast(pl.Float64).is_nan()
+    if low is not None:
+        bad = bad | (value < low)
+    if high is not None:
+        bad = bad | (value > high)
+    return bad.fill_null(value=False)
+
+
+def _without_impossible_steps(
+    samples: pl.DataFrame, refused_position: pl.Expr | None
+) -> tuple[pl.DataFrame, int]:
+    """Take out of the cumulative distance the steps to and from a refused position.
+
+    A reader that measures distance along the positions adds the jump to a position off the
+    globe and back. A step into or out of a sample whose position was refused, and that would
+    need more than the ``samples`` schema's top speed over its time (at least one second), is
+    removed (the distance after it shifts back by the jump) and counted as a refused value. Other
+    steps are the device's own and are left alone.
+    """
+    if refused_position is None or not {"distance_m", "elapsed_s"} <= set(samples.columns):
+        return samples, 0
+    top = SAMPLE_BOUNDS["speed_mps"][1]
+    if top is None:
+        return samples, 0
+    step = pl.col("distance_m").diff()
+    seconds = pl.col("elapsed_s").diff().clip(lower_bound=1.0)
+    near = refused_position | refused_position.shift(1).fill_null(value=False)
+    jump = (near & step.is_not_nan() & (step.abs() > top * seconds)).fill_null(value=False)
+    count = int(samples.select(jump.sum()).item())
+    if not count:
+        return samples, 0
+    shift = pl.when(jump).then(step).otherwise(0.0).cum_sum()
+    return samples.with_columns(distance_m=pl.col("distance_m") - shift), count
+
+
+def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
+    """Null sentinel readings and physically impossible values; count what was refused.
+
+    Every reader's samples pass through here. Heart rate 0 (strap not worn) and a position at
+    exactly (0, 0) are sentinels: they become null and are not counted. A value outside the
+    range the ``samples`` schema allows for its channel (:data:`SAMPLE_BOUNDS`: heart rate
+    20-250, speed 0-60 m/s, latitude -90-90 ...), or NaN, is refused: it becomes null and is
+    counted per channel; the rest of the sample and of the workout is kept. So a speed a reader
+    derived from a cumulative distance that steps back (negative) never reaches the tables, and
+    a step of the cumulative distance to or from a refused position, faster than the top speed,
+    is taken out of it (:func:`_without_impossible_steps`, counted under ``distance_m``).
 
     Examples
     --------
-    >>> frame = pl.DataFrame({"hr_bpm": [0, 120], "speed_mps": [3.0, 900.0],
-    ...                       "lat_deg": [0.0, 1.0], "lon_deg": [0.0, 1.0]})
-    >>> clean_samples(frame)[0]["hr_bpm"].to_list()
-    [None, 120]
+    >>> frame = pl.DataFrame({"hr_bpm": [0, 120, 300], "speed_mps": [3.0, 900.0, -1.0],
+    ...                       "lat_deg": [0.0, 1.0, 95.0], "lon_deg": [0.0, 1.0, 1.0]})
+    >>> cleaned = clean_samples(frame)
+    >>> cleaned.samples["hr_bpm"].to_list(), cleaned.samples["lon_deg"].to_list()
+    ([None, 120, None], [None, 1.0, None])
+    >>> cleaned.refused
+    {'speed_mps': 2, 'hr_bpm': 1, 'position': 1}
     """
     flags: set[str] = set()
-    glitches = samples.filter(pl.col("speed_mps") > MAX_PLAUSIBLE_SPEED_MPS).height
-    if glitches:
-        flags.add("speed_glitches_removed")
-    null_island = (pl.col("lat_deg") == 0.0) & (pl.col("lon_deg") == 0.0)
-    cleaned = samples.with_columns(
-        hr_bpm=pl.when(pl.col("hr_bpm") > 0).then(pl.col("hr_bpm")),
-        speed_mps=pl.when(pl.col("speed_mps") <= MAX_PLAUSIBLE_SPEED_MPS).then(pl.col("speed_mps")),
-        lat_deg=pl.when(~null_island).then(pl.col("lat_deg")),
-        lon_deg=pl.when(~null_island).then(pl.col("lon_deg")),
+    present = {n: b for n, b in SAMPLE_BOUNDS.items() if n in samples.columns}
+    outside = {n: _outside(n, b) for n, b in present.items()}
+    for name, sentinel in SENTINELS.items():
+        if name in outside:
+            outside[name] = outside[name] & pl.col(name).ne_missing(sentinel)
+    position_bad: pl.Expr | None = None
+    if all(n in present for n in POSITION):
+        position_bad = outside[POSITION[0]] | outside[POSITION[1]]
+    samples, jumps = _without_impossible_steps(samples, position_bad)
+    channels = {n: e for n, e in outside.items() if n not in POSITION}
+    if position_bad is not None:
+        channels["position"] = position_bad
+    counts = (
+        samples.select(
+            [e.sum().alias(n) for n, e in channels.items()]
+            + (
+                [(pl.col("speed_mps") > present["speed_mps"][1]).sum().alias("_fast")]
+                if "speed_mps" in present and present["speed_mps"][1] is not None
+                else []
+            )
+        ).row(0, named=True)
+        if channels
+        else {}
     )
-    return cleaned, flags
+    if counts.pop("_fast", 0):
+        flags.add("speed_glitches_removed")
+    if jumps:
+        counts["distance_m"] = counts.get("distance_m", 0) + jumps
+    refused = {n: int(c) for n, c in counts.items() if c}
+    if refused:
+        flags.add("values_refused")
+    null_island = (pl.col("lat_deg") == 0.0) & (pl.col("lon_deg") == 0.0)
+    updates: dict[str, pl.Expr] = {
+        n: pl.when(~e).then(pl.col(n)) for n, e in outside.items() if n not in POSITION
+    }
+    updates.update(
+        {
+            n: pl.when(pl.col(n).ne_missing(v) & ~outside.get(n, pl.lit(value=False))).then(
+                pl.col(n)
+            )
+            for n, v in SENTINELS.items()
+            if n in samples.columns
+        }
+    )
+    if all(n in samples.columns for n in POSITION):
+        keep = ~null_island.fill_null(value=False)
+        if position_bad is not None:
+            keep = keep & ~position_bad
+        updates.update({n: pl.when(keep).then(pl.col(n)) for n in POSITION})
+    return CleanedSamples(samples.with_columns(**updates), flags, refused)
+
+
+def refused_summary_values(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Null summary measures outside the ``activities`` schema's ranges (device totals, mostly).
+
+    Returns the summary with those values null, and ``{column: 1}`` for each one nulled.
+
+    Examples
+    --------
+    >>> refused_summary_values({"distance_m": 5000.0, "hr_mean_bpm": 300.0})
+    ({'distance_m': 5000.0, 'hr_mean_bpm': None}, {'hr_mean_bpm': 1})
+    """
+    out = dict(summary)
+    refused: dict[str, int] = {}
+    for name, (low, high) in SUMMARY_BOUNDS.items():
+        value = out.get(name)
+        if value is None:
+            continue
+        if (
+            math.isnan(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            out[name] = None
+            refused[name] = 1
+    return out, refused
 
 
 def _span(values: pl.Series) -> float:

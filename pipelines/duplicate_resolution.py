@@ -10,14 +10,16 @@ what the warehouse already holds: new copies that lose are dropped and their fil
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from ingest.parse import FileResult
+from ingest.summaries import summarize_activity
 from schemas.files import Outcome
-from transform.source_priority import resolve_copies
+from transform.source_priority import merge_channels, resolve_copies
 from warehouse.store import TableStore
-from warehouse.tables import sample_partitions
+from warehouse.tables import sample_partitions, with_sample_partition
 
 __all__ = ["DUPLICATE_MESSAGE", "STAMPS", "Replacement", "mark_duplicates", "replace_held"]
 
@@ -37,6 +39,7 @@ class Replacement:
     lost: pl.DataFrame | None = None
     restamp: pl.DataFrame | None = None
     ledger: pl.DataFrame | None = None
+    enriched_samples: pl.DataFrame | None = None
 
     @property
     def clients(self) -> set[str]:
@@ -74,6 +77,7 @@ def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement
     )
     resolution = resolve_copies(pool)
     dropped, stamps = resolution.dropped, resolution.kept
+    pending = _samples_for_merging(items, held, resolution.donors, store)
     reasons = dict(zip(stamps["activity_id"], stamps["kept_reason"], strict=True))
     owner = dict(zip(stamps["activity_id"], stamps["source_kind"], strict=True))
     held_kind = dict(held.select("activity_id", "source_kind").iter_rows())
@@ -104,6 +108,7 @@ def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement
                 pl.when(has_stamp).then(pl.col(f"{c}_new")).otherwise(pl.col(c)).alias(c)
                 for c in STAMPS
             ).select(item.activities.columns)
+    enriched = _merge_kept_channels(items, held, pool, resolution.donors, pending)
     for top in results:
         _settle_duplicates(top)
     lost = held.filter(pl.col("activity_id").is_in(list(dropped)))
@@ -114,7 +119,23 @@ def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement
         .with_columns(pl.col(f"{c}_new").alias(c) for c in STAMPS)
         .select(held.columns)
     )
+    if enriched is not None:
+        ids = enriched.activities["activity_id"].to_list()
+        restamped = restamp["activity_id"].to_list()
+        base = pl.concat(
+            [
+                restamp.filter(pl.col("activity_id").is_in(ids)),
+                held.filter(
+                    pl.col("activity_id").is_in(ids) & ~pl.col("activity_id").is_in(restamped)
+                ),
+            ]
+        )
+        updated = base.update(enriched.activities, on="activity_id", include_nulls=True)
+        restamp = pl.concat(
+            [restamp.filter(~pl.col("activity_id").is_in(ids)), updated.select(held.columns)]
+        )
     return Replacement(
+        enriched_samples=None if enriched is None else enriched.samples,
         merged=merged + lost.height,
         lost=lost if lost.height else None,
         restamp=restamp if restamp.height else None,
@@ -122,7 +143,144 @@ def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement
     )
 
 
-STAMPS = ("kept_reason", "perceived_exertion", "source_kind", "source_type")
+STAMPS = ("kept_reason", "perceived_exertion", "source_kind", "source_type", "sport")
+
+CHANNEL_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "hr_bpm": ("hr_mean_bpm", "hr_max_bpm", "has_hr"),
+    "cadence_rpm": ("cadence_mean_rpm", "cadence_max_rpm"),
+    "lat_deg": ("has_gps",),
+    "altitude_m": ("elevation_gain_m",),
+    "distance_m": ("distance_m",),
+    "speed_mps": ("moving_time_s",),
+}
+"""The ``activities`` columns summarised from each sample channel: recomputed when a kept copy
+takes that channel from another copy."""
+
+HELD_NEVER_TAKES = ("lat_deg", "lon_deg")
+"""Channels a held activity does not take from a new copy: positions are trimmed around the
+client's home when written (:func:`pipelines.run`), which this rewrite of held rows does not do."""
+
+
+@dataclass
+class _Enriched:
+    activities: pl.DataFrame
+    samples: pl.DataFrame
+
+
+def _samples_for_merging(
+    items: list[FileResult],
+    held: pl.DataFrame,
+    donors: dict[str, list[tuple[str, str]]],
+    store: TableStore,
+) -> dict[str, pl.DataFrame]:
+    """Samples of every kept copy that has donors and of its donors, before any is dropped.
+
+    New activities' samples come from the parse results; held ones are read from their
+    partitions of the ``samples`` table.
+    """
+    wanted = set(donors) | {d for ds in donors.values() for d, _ in ds}
+    if not wanted:
+        return {}
+    found: dict[str, pl.DataFrame] = {}
+    for item in items:
+        if item.samples is None or item.activities is None:
+            continue
+        mine = wanted & set(item.activities["activity_id"].to_list())
+        for aid in mine:
+            found[aid] = item.samples.filter(pl.col("activity_id") == aid)
+    missing = held.filter(pl.col("activity_id").is_in(sorted(wanted - set(found))))
+    if missing.height:
+        stored = store.read("samples", partitions=sample_partitions(missing).rows())
+        for aid in missing["activity_id"].to_list():
+            found[aid] = stored.filter(pl.col("activity_id") == aid).drop("year", strict=False)
+    return found
+
+
+def _resummarised(
+    row: dict[str, Any], samples: pl.DataFrame, taken: tuple[str, ...]
+) -> dict[str, Any]:
+    summary = summarize_activity(samples, {})
+    for channel in taken:
+        for column in CHANNEL_SUMMARIES.get(channel, ()):
+            row[column] = summary[column]
+    return row
+
+
+def _merge_kept_channels(
+    items: list[FileResult],
+    held: pl.DataFrame,
+    pool: pl.DataFrame,
+    donors: dict[str, list[tuple[str, str]]],
+    pending: dict[str, pl.DataFrame],
+) -> _Enriched | None:
+    """Give each kept copy the channels it lacks from the copies it was kept over.
+
+    A kept copy that is new gets them in its parse result (samples, summary columns,
+    ``channel_sources``); a kept copy already held is returned, to be rewritten by
+    :func:`replace_held`.
+    """
+    labels = {
+        r["activity_id"]: f"{r['source_format']}/{r['source_kind']}"
+        for r in pool.select("activity_id", "source_format", "source_kind").iter_rows(named=True)
+    }
+    held_rows: list[dict[str, Any]] = []
+    held_samples: list[pl.DataFrame] = []
+    by_id = {
+        aid: item
+        for item in items
+        if item.activities is not None
+        for aid in item.activities["activity_id"].to_list()
+    }
+    for kept_id, copies in donors.items():
+        kept_samples = pending.get(kept_id)
+        if kept_samples is None:
+            continue
+        given = [(label, pending[d]) for d, label in copies if d in pending]
+        item = by_id.get(kept_id)
+        if item is None:
+            given = [(label, frame.drop(HELD_NEVER_TAKES, strict=False)) for label, frame in given]
+        merged = merge_channels(kept_samples, labels.get(kept_id, ""), given)
+        if not merged.taken:
+            continue
+        if item is not None and item.activities is not None and item.samples is not None:
+            mine = pl.col("activity_id") == kept_id
+            item.samples = pl.concat(
+                [item.samples.filter(~mine), merged.samples.select(item.samples.columns)]
+            )
+            row = item.activities.filter(mine).row(0, named=True)
+            row = _resummarised(row, merged.samples, merged.taken)
+            row["channel_sources"] = merged.channel_sources
+            item.activities = pl.concat(
+                [
+                    item.activities.filter(~mine),
+                    pl.DataFrame([row], schema=item.activities.schema),
+                ]
+            )
+        else:
+            source = held.filter(pl.col("activity_id") == kept_id)
+            if source.is_empty():
+                continue
+            row = _resummarised(source.row(0, named=True), merged.samples, merged.taken)
+            changed = {c for ch in merged.taken for c in CHANNEL_SUMMARIES.get(ch, ())}
+            held_rows.append(
+                {
+                    "activity_id": kept_id,
+                    "channel_sources": merged.channel_sources,
+                    **{c: row[c] for c in changed},
+                }
+            )
+            held_samples.append(merged.samples)
+    if not held_rows:
+        return None
+    columns = {"activity_id", "channel_sources"} | {k for r in held_rows for k in r}
+    updates = pl.DataFrame(
+        [{c: r.get(c) for c in sorted(columns)} for r in held_rows],
+        schema={c: held.schema[c] for c in sorted(columns)},
+    )
+    samples = with_sample_partition(pl.concat(held_samples, how="vertical_relaxed"), held)
+    return _Enriched(updates, samples)
+
+
 """Columns of ``activities`` that :func:`transform.source_priority.resolve_copies` sets."""
 
 
@@ -158,6 +316,8 @@ def replace_held(store: TableStore, replacement: Replacement) -> None:
         store.delete("samples", keys, partition_values=partitions)
         for name in ("laps", "hrv", "activities"):
             store.delete(name, keys)
+    if replacement.enriched_samples is not None:
+        store.upsert("samples", replacement.enriched_samples)
     if replacement.restamp is not None:
         store.upsert("activities", replacement.restamp)
 

@@ -132,6 +132,7 @@ QUALITY_FLAG_WORDS: Mapping[str, str] = {
     "clock_not_set": "the watch clock was never set, so the activity has no date",
     "recovered": "the file was damaged; the part before the damage was kept",
     "sport_inferred": "the sport was not recorded and was inferred",
+    "values_refused": "some physically impossible values were left blank; the rest was kept",
     "timezone_unknown": "the client's time zone is missing from the roster (dates are UTC)",
 }
 """Plain words for activity ``quality_flags`` (unknown flags are shown as they are)."""

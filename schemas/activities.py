@@ -58,8 +58,14 @@ class Activities(pa.DataFrameModel):
             "rowing",
             "transition",
             "other",
+            "unknown",
         ],
-        description="Sport, normalised across formats.",
+        description=(
+            "Sport, normalised across formats: the file's own (FIT sport, TCX Sport, GPX type), "
+            "else inferred from the creator application and the data (flag sport_inferred); "
+            "unknown when that evidence disagrees or there is none; other when the file names a "
+            "sport outside this list."
+        ),
     )
     sub_sport: str = pa.Field(nullable=True, description="Sub-sport as the device named it.")
     start_utc: DateTime = utc_field(
@@ -119,6 +125,23 @@ class Activities(pa.DataFrameModel):
             "Comma-separated data-quality flags (e.g. clock_not_set, recovered, "
             "sport_inferred); empty when none."
         )
+    )
+    values_refused: pl.Int64 = pa.Field(
+        ge=0,
+        nullable=True,
+        description=(
+            "Sample and summary values left null because they were physically impossible "
+            "(outside the samples/activities ranges, e.g. a heart rate of 300); flag "
+            "values_refused when above 0; null for activities taken in before it was counted."
+        ),
+    )
+    channel_sources: str = pa.Field(
+        nullable=True,
+        description=(
+            "When copies of one workout were merged: the source of each sample channel, "
+            "channel=format/source_kind comma-separated (e.g. 'hr_bpm=tcx/file,speed_mps=fit/file'); "
+            "null when every channel comes from this activity's own file."
+        ),
     )
     source_sha256: str = pa.Field(
         str_length=64,

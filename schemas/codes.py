@@ -71,7 +71,10 @@ REASON_CODES: dict[str, str] = {
     "strava_index_invalid": "a Strava export whose activities.csv cannot be read",
     "gzip_corrupt": "a damaged or truncated .gz file",
     "zip_corrupt": "a damaged .zip file or member",
-    "schema_failed": "values outside physical ranges (the failing checks are the evidence)",
+    "schema_failed": (
+        "no workout in it can be read: data of an impossible shape or time "
+        "(the failing checks are the evidence)"
+    ),
     # refused: unsafe
     "xml_entities": "XML with entity declarations or external references",
     "archive_unsafe_path": "an archive member whose path leaves the archive",
@@ -87,6 +90,8 @@ REASON_CODES: dict[str, str] = {
     "recovered": "a damaged FIT file: the records before the damage were kept",
     "crc_mismatch": "a FIT file whose checksum is wrong but whose data read correctly",
     "some_members_refused": "an archive of which some members were refused",
+    "some_activities_refused": "a multi-workout file of which some workouts were refused",
+    "values_refused": "impossible sample values were left blank; the workout was kept",
     "same_activity_held": "every workout in it is already held from another copy",
     "rows_skipped": "a clinic CSV of which some rows were refused (line numbers in the note)",
     # the clinic's CSVs, refused whole

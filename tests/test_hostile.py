@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import math
 import pickle
 import random
 import re
@@ -396,24 +397,6 @@ CASES: dict[str, tuple[Builder, str, str, str]] = {
         "fit_truncated",
         "huge_empty.fit",
     ),
-    "gpx_latitude_95": (
-        lambda url, f: _gpx().replace(b'lat="51.5005000"', b'lat="95.0"'),
-        "quarantined",
-        "schema_failed",
-        "north_of_pole.gpx",
-    ),
-    "gpx_longitude_200": (
-        lambda url, f: _gpx().replace(b'lon="-0.1000000"', b'lon="200.0"', 1),
-        "quarantined",
-        "schema_failed",
-        "lon200.gpx",
-    ),
-    "gpx_latitude_nan": (
-        lambda url, f: _gpx().replace(b'lat="51.5005000"', b'lat="NaN"'),
-        "quarantined",
-        "schema_failed",
-        "nan.gpx",
-    ),
     "gpx_time_backwards": (
         lambda url, f: _gpx().replace(b"2026-03-02T07:00:05", b"2026-03-01T07:00:05"),
         "quarantined",
@@ -421,6 +404,31 @@ CASES: dict[str, tuple[Builder, str, str, str]] = {
         "backwards.gpx",
     ),
 }
+
+
+VALUE_CASES: dict[str, tuple[Callable[[], bytes], int | None, int | None]] = {
+    # One impossible position among the 120 points of _gpx(), 11.12 m apart: the position is
+    # blanked and counted, the run kept (it used to refuse the whole file as schema_failed).
+    # Expected: values refused (position + the distance steps to and from it + the speeds derived
+    # over them), and the distance steps of 11.12 m that remain.
+    "gpx_latitude_95": (  # point 5: steps 4-5 and 5-6 gone, 117 remain
+        lambda: _gpx().replace(b'lat="51.5005000"', b'lat="95.0"'),
+        1 + 2 + 2,
+        117,
+    ),
+    "gpx_longitude_200": (  # point 0: step 0-1 gone, 118 remain
+        lambda: _gpx().replace(b'lon="-0.1000000"', b'lon="200.0"', 1),
+        1 + 1 + 1,
+        118,
+    ),
+    # NaN: the position is blanked and the run kept; the reader's distance after it is NaN
+    # (blanked too), so only the position is asserted.
+    "gpx_latitude_nan": (lambda: _gpx().replace(b'lat="51.5005000"', b'lat="NaN"'), None, None),
+}
+"""Files with one impossible value: refused values, not refused workouts."""
+
+STEP_M = 2 * 6_371_008.8 * math.asin(math.sin(math.radians(1e-4) / 2))
+"""Haversine distance of 1e-4 degrees of latitude (the spacing of _gpx()'s points), by hand."""
 
 
 def _leaks(text: str, url: str) -> list[str]:
@@ -455,6 +463,27 @@ def test_parse_file_refuses_hostile_input(
     assert not _leaks(_result_text(result), http_url)
     assert not _leaks(caplog.text, http_url)
     assert len(_Counter.hits) == hits_before, "a reader fetched the attacker's URL"
+
+
+@pytest.mark.parametrize("case", sorted(VALUE_CASES))
+def test_parse_file_blanks_an_impossible_position_and_keeps_the_run(case: str) -> None:
+    build, refused, steps = VALUE_CASES[case]
+    data = build()
+    assert data != _gpx()  # the replacement hit
+    result = parse_file(data, client_id="c")
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert result.reason_message is not None
+    assert PLAIN_WORDS.match(result.reason_message), result.reason_message
+    assert result.activities is not None
+    assert result.samples is not None
+    assert result.n_records == 120  # every point of _gpx() kept
+    assert "values_refused" in result.activities["quality_flags"][0]
+    assert result.samples["lat_deg"].null_count() == result.samples["lon_deg"].null_count() == 1
+    assert result.activities["values_refused"][0] >= 1
+    if refused is not None:
+        assert result.activities["values_refused"].to_list() == [refused]
+        assert result.activities["distance_m"][0] == pytest.approx(steps * STEP_M, rel=1e-6)
+        assert result.samples["speed_mps"].drop_nulls().max() == pytest.approx(STEP_M, rel=1e-6)
 
 
 def test_external_dtd_is_never_fetched(http_url: str) -> None:

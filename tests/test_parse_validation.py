@@ -1,13 +1,27 @@
-"""Batch validation: one pandera call per table for a batch, culprits found file by file."""
+"""Refuse values, not workouts: impossible values are blanked and counted; only a file with no
+readable workout is quarantined; in a multi-workout file one bad workout never takes the others.
+
+Batch validation (one pandera call per table for a batch, culprits found file by file) is
+exercised on the way. Expected counts are computed by hand from the files built here, and the
+trackpoints are counted with the standard library's ElementTree, not with the reader under test.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from xml.etree import ElementTree as etree
+
+import pytest
+
 from ingest.parse import parse_file, validate_results
 
+T0 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
+TCX_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
 
-def gpx(hr: int, minute: int) -> bytes:
+
+def gpx(hr: int, minute: int, *, year: int = 2026) -> bytes:
     points = "".join(
-        f'<trkpt lat="51.5{i:02d}" lon="-0.12"><time>2026-03-02T07:{minute:02d}:{i:02d}Z</time>'
+        f'<trkpt lat="51.5000{i}" lon="-0.12"><time>{year}-03-02T07:{minute:02d}:{i:02d}Z</time>'
         f"<extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>{hr}</gpxtpx:hr>"
         "</gpxtpx:TrackPointExtension></extensions></trkpt>"
         for i in range(5)
@@ -20,24 +34,126 @@ def gpx(hr: int, minute: int) -> bytes:
     ).encode()
 
 
-def test_only_the_file_with_impossible_values_is_quarantined() -> None:
+def tcx_activity(sport: str, start: dt.datetime, distances: list[float], hr: int = 140) -> str:
+    """One TCX ``<Activity>`` with a point a second at the given cumulative distances."""
+    points = "".join(
+        f"<Trackpoint><Time>{(start + dt.timedelta(seconds=i)).isoformat()}</Time>"
+        f"<DistanceMeters>{d}</DistanceMeters>"
+        f"<HeartRateBpm><Value>{hr}</Value></HeartRateBpm></Trackpoint>"
+        for i, d in enumerate(distances)
+    )
+    return (
+        f'<Activity Sport="{sport}"><Id>{start.isoformat()}</Id>'
+        f'<Lap StartTime="{start.isoformat()}"><Track>{points}</Track></Lap></Activity>'
+    )
+
+
+def tcx(*activities: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><TrainingCenterDatabase xmlns="{TCX_NS}"><Activities>'
+        + "".join(activities)
+        + "</Activities></TrainingCenterDatabase>"
+    ).encode()
+
+
+def trackpoints_per_activity(data: bytes) -> list[int]:
+    """Trackpoints of each ``<Activity>``, counted with ElementTree (the oracle)."""
+    root = etree.fromstring(data)
+    return [
+        len(activity.findall(".//t:Trackpoint", {"t": TCX_NS}))
+        for activity in root.iter(f"{{{TCX_NS}}}Activity")
+    ]
+
+
+STEADY = [3.0 * i for i in range(30)]
+"""30 points of a run at 3 m/s."""
+STEPPING_BACK = [STEADY[i - 1] - 2.5 if i in (7, 15, 23) else d for i, d in enumerate(STEADY)]
+"""The same, but at points 7, 15 and 23 the cumulative distance steps back 2.5 m from the point
+before: the speed derived there is -2.5 m/s (then 8.5 m/s), three negative speeds in all."""
+
+
+def test_heart_rate_300_is_blanked_counted_and_the_run_kept() -> None:
+    result = parse_file(gpx(300, 5), client_id="c")  # 300 bpm: outside the schema's 20-250
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert result.reason_message is not None
+    assert "heart rate 5" in result.reason_message
+    assert result.samples is not None
+    assert result.activities is not None
+    assert result.samples.height == 5
+    assert result.samples["hr_bpm"].to_list() == [None] * 5
+    row = result.activities.row(0, named=True)
+    assert (row["values_refused"], row["has_hr"], row["hr_mean_bpm"]) == (5, False, None)
+    assert "values_refused" in row["quality_flags"].split(",")
+
+
+def test_only_the_file_with_no_readable_workout_is_quarantined() -> None:
     good = parse_file(gpx(140, 1), client_id="c", validate=False)
-    bad = parse_file(gpx(300, 5), client_id="c", validate=False)  # 300 bpm: outside 20-250
-    assert good.outcome == bad.outcome == "ingested"  # nothing checked yet
-    validate_results([good, bad])
-    assert good.outcome == "ingested"
+    blanked = parse_file(gpx(300, 3), client_id="c", validate=False)
+    bad = parse_file(gpx(140, 5, year=2150), client_id="c", validate=False)  # dated 2150
+    assert good.outcome == blanked.outcome == bad.outcome == "ingested"  # nothing checked yet
+    validate_results([good, blanked, bad])
+    assert good.outcome == blanked.outcome == "ingested"
     assert good.samples is not None
     assert good.samples["hr_bpm"].to_list() == [140] * 5
     assert bad.outcome == "quarantined"
     assert bad.reason_code == "schema_failed"
     assert bad.activities is None
     assert bad.samples is None
-    # The activities frame is checked first: its mean heart rate of 300 is the evidence.
-    assert {"column": "hr_mean_bpm", "check": "less_than_or_equal_to(250)", "value": "300.0"} in (
-        bad.evidence
-    )
+    assert {e["column"] for e in bad.evidence} >= {"start_utc"}
 
 
 def test_validating_at_parse_time_gives_the_same_outcome() -> None:
-    assert parse_file(gpx(300, 5), client_id="c").reason_code == "schema_failed"
+    assert parse_file(gpx(140, 5, year=2150), client_id="c").reason_code == "schema_failed"
+    assert parse_file(gpx(300, 5), client_id="c").outcome == "ingested"
     assert parse_file(gpx(140, 1), client_id="c").outcome == "ingested"
+
+
+def test_distance_stepping_back_keeps_all_four_workouts_of_a_multisport_tcx() -> None:
+    # The issue's file: 2 runs, 2 rides; the cumulative distance of one steps back, which gave
+    # negative derived speeds and quarantined all four workouts (schema_failed).
+    data = tcx(
+        tcx_activity("Running", T0, STEADY),
+        tcx_activity("Biking", T0 + dt.timedelta(hours=1), STEPPING_BACK),
+        tcx_activity("Running", T0 + dt.timedelta(hours=2), STEADY),
+        tcx_activity("Biking", T0 + dt.timedelta(hours=3), STEADY),
+    )
+    result = parse_file(data, client_id="c")
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert result.activities is not None
+    assert result.samples is not None
+    assert result.activities["values_refused"].to_list() == [0, 3, 0, 0]
+    per_activity = result.samples.group_by("activity_id", maintain_order=True).len()["len"]
+    assert per_activity.to_list() == trackpoints_per_activity(data) == [30] * 4
+    assert result.samples["speed_mps"].min() == pytest.approx(3.0)
+    assert result.activities["sport"].to_list() == ["running", "cycling"] * 2
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_one_workout_with_impossible_times_does_not_take_the_others(validate: bool) -> None:
+    data = tcx(
+        tcx_activity("Running", T0, STEADY),
+        tcx_activity("Running", dt.datetime(2150, 3, 2, 7, tzinfo=dt.UTC), STEADY),
+        tcx_activity("Biking", T0 + dt.timedelta(hours=3), STEADY),
+    )
+    result = parse_file(data, client_id="c", validate=validate)
+    if not validate:
+        validate_results([result])
+    assert (result.outcome, result.reason_code) == ("ingested", "some_activities_refused")
+    assert result.activities is not None
+    assert result.samples is not None
+    assert result.activities["sport"].to_list() == ["running", "cycling"]
+    assert result.samples.height == result.n_records == 60
+    assert result.reason_message is not None
+    assert "1 of the 3 workouts" in result.reason_message
+    assert {e["column"] for e in result.evidence} >= {"start_utc"}
+
+
+def test_a_file_whose_every_workout_is_impossible_is_still_refused() -> None:
+    late = dt.datetime(2150, 3, 2, 7, tzinfo=dt.UTC)
+    data = tcx(
+        tcx_activity("Running", late, STEADY),
+        tcx_activity("Biking", late + dt.timedelta(hours=1), STEADY),
+    )
+    result = parse_file(data, client_id="c")
+    assert (result.outcome, result.reason_code) == ("quarantined", "schema_failed")
+    assert result.activities is None

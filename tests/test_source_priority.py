@@ -89,8 +89,17 @@ def test_fit_wins_over_every_other_source_and_takes_the_strava_exertion() -> Non
             "perceived_exertion": 6.0,
             "source_kind": "garmin",
             "source_type": None,
+            "sport": "running",
         }
     ]
+    assert result.donors == {
+        "f1": [
+            ("t1", "tcx/strava"),
+            ("g1", "gpx/strava"),
+            ("a1", "apple_health/apple"),
+            ("m1", "manual/strava"),
+        ]
+    }
 
 
 def test_order_of_arrival_never_changes_the_choice() -> None:
@@ -122,7 +131,7 @@ def test_identical_bytes_from_two_exports_are_one_activity() -> None:
     strava_copy = {**FIT, "source_kind": "strava", "perceived_exertion": 4.0, "source_type": "Run"}
     result = resolve_copies(frame([strava_copy, FIT]))
     assert result.dropped == {}
-    assert result.kept.rows() == [("f1", None, 4.0, "garmin", None)]
+    assert result.kept.rows() == [("f1", None, 4.0, "garmin", None, "running")]
 
 
 def test_different_runs_are_left_alone() -> None:
@@ -147,3 +156,26 @@ def test_copies_group_transitively() -> None:
     b = row("x2", "fit", "garmin", start_utc=T0 + dt.timedelta(seconds=50))
     c = row("x3", "apple_health", "apple", start_utc=T0 + dt.timedelta(seconds=100))
     assert resolve_copies(frame([a, b, c])).dropped == {"x1": "x2", "x3": "x2"}
+
+
+@pytest.mark.parametrize(
+    ("other_sport", "changes", "matched"),
+    [
+        ("other", {}, True),  # a TCX "Other" copy of a swim
+        ("unknown", {}, True),  # a GPX whose sport could not be inferred
+        ("cycling", {}, False),  # two named sports that differ: never one workout
+        ("other", {"distance_m": None}, False),  # generic: duration and distance both needed
+        ("other", {"duration_s": 3600.0}, False),
+    ],
+)
+def test_copies_match_across_a_generic_sport(
+    other_sport: str, changes: dict[str, Any], matched: bool
+) -> None:
+    swim = row("f1", "fit", "file", sport="swimming", has_hr=False)
+    copy = row("t1", "tcx", "file", sport=other_sport, **changes)
+    result = resolve_copies(frame([copy, swim]))
+    assert result.dropped == ({"t1": "f1"} if matched else {})
+    if matched:
+        # The kept FIT keeps its specific sport; the TCX is its donor.
+        assert result.kept.select("activity_id", "sport").rows() == [("f1", "swimming")]
+        assert result.donors == {"f1": [("t1", "tcx/file")]}

@@ -12,6 +12,11 @@ Rules (all thresholds in :class:`AdherenceConfig`):
   (``walk_session_types``), with ``moving_time_s >= min_session_s`` (default 600 s = 10 min,
   inclusive; ``duration_s`` stands in when the moving time is null). Completed minutes are
   their moving time.
+- **Unknown and inferred sports**: an activity of sport ``unknown`` (its file named no sport and
+  the evidence disagreed, e.g. a cycling speed with a running cadence) never counts. An activity
+  whose sport was inferred (flag ``sport_inferred`` in ``quality_flags``: the file named none, and
+  the creator application, speed and cadence agreed on one) counts as that sport when
+  ``count_inferred_sports`` is true (the default) and never when it is false.
 - **Adherence ratio**: completed minutes / planned minutes; null with no plan or a rest week
   (0 planned minutes). It is never negative.
 - **Band** (TrainingPeaks compliance colours, on exact fractional percentages
@@ -114,6 +119,9 @@ class AdherenceConfig:
     easy_zones : int
         HR zones 1 to ``easy_zones`` are easy for ``easy_share`` (1-5; default 2, i.e. below
         70 % HRmax).
+    count_inferred_sports : bool
+        Whether an activity whose sport was inferred (flag ``sport_inferred``) counts as that
+        sport; ``unknown`` never counts.
     """
 
     min_session_s: float = 600.0
@@ -126,6 +134,7 @@ class AdherenceConfig:
     rest_band: str = "rest"
     streak_bands: frozenset[str] = frozenset({"green", "rest"})
     easy_zones: int = 2
+    count_inferred_sports: bool = True
 
     def __post_init__(self) -> None:
         """Reject an easy-zone count outside the zones that exist."""
@@ -140,6 +149,9 @@ DEFAULT_ADHERENCE_CONFIG: Final = AdherenceConfig()
 ADHERENCE_COLUMNS: tuple[str, ...] = column_names(WeeklyAdherence)
 
 _WEEK: Final = "1w"
+
+INFERRED_FLAG: Final = "sport_inferred"
+"""The ``quality_flags`` entry of an activity whose sport was inferred, not recorded."""
 
 
 def build_weekly_adherence(
@@ -156,7 +168,8 @@ def build_weekly_adherence(
     ----------
     activities : polars.DataFrame
         Activities with ``client_id``, ``sport``, ``local_date`` (nullable),
-        ``moving_time_s`` and ``duration_s`` (both nullable).
+        ``moving_time_s`` and ``duration_s`` (both nullable), and optionally ``quality_flags``
+        (comma-separated; ``sport_inferred`` marks an inferred sport).
     journal : polars.DataFrame
         The ``journal`` table (``client_id``, ``local_date`` are used).
     plans : polars.DataFrame
@@ -201,9 +214,15 @@ def build_weekly_adherence(
         pl.col("session_type").cast(pl.String),
     )
     dated = activities.filter(pl.col("local_date").is_not_null())
+    inferred = (
+        pl.col("quality_flags").fill_null("").str.split(",").list.contains(INFERRED_FLAG)
+        if "quality_flags" in activities.columns
+        else pl.lit(value=False)
+    )
     dated = _with_zone_seconds(dated, zones, config).select(
         "client_id",
         "sport",
+        inferred.alias("_inferred"),
         pl.coalesce(pl.col("moving_time_s"), pl.col("duration_s"))
         .cast(pl.Float64)
         .alias("moving_time_s"),
@@ -312,6 +331,7 @@ def _completed(
         how="left",
     ).filter(
         (pl.col("moving_time_s") >= config.min_session_s)
+        & (pl.lit(config.count_inferred_sports) | ~pl.col("_inferred"))
         & (
             pl.col("sport").is_in(sorted(config.run_sports))
             | (pl.col("sport").is_in(sorted(config.walk_sports)) & counts_walk)

@@ -140,8 +140,9 @@ def apply_source_meta(
 ) -> pl.DataFrame:
     """Stamp source metadata on an ``activities`` frame (one meta for all rows, or one per row).
 
-    The export's own activity type fills ``sport`` only where the file did not name one
-    (``sport == "other"``); the file's sport wins otherwise.
+    The export's own activity type fills ``sport`` where the file did not name one: ``other``,
+    ``unknown``, or a sport inferred from the data (flag ``sport_inferred``, then dropped: the
+    export named it); the file's own sport wins otherwise.
 
     Examples
     --------
@@ -164,5 +165,17 @@ def apply_source_meta(
     stamped = pl.DataFrame(values, schema={**WAREHOUSE_META_COLUMNS, "_export_sport": pl.String()})
     out = activities.with_columns(stamped.drop("_export_sport"))
     export_sport = stamped["_export_sport"]
-    sport = pl.when((pl.col("sport") == "other") & export_sport.is_not_null())
-    return out.with_columns(sport=sport.then(export_sport).otherwise(pl.col("sport")))
+    flags = (
+        pl.col("quality_flags").fill_null("").str.split(",")
+        if "quality_flags" in activities.columns
+        else pl.lit([], dtype=pl.List(pl.String))
+    )
+    guessed = pl.col("sport").is_in(["other", "unknown"]) | flags.list.contains("sport_inferred")
+    fill = guessed & export_sport.is_not_null() & (export_sport != "other")
+    out = out.with_columns(sport=pl.when(fill).then(export_sport).otherwise(pl.col("sport")))
+    if "quality_flags" not in activities.columns:
+        return out
+    kept_flags = flags.list.eval(pl.element().filter(pl.element() != "sport_inferred"))
+    return out.with_columns(
+        quality_flags=pl.when(fill).then(kept_flags.list.join(",")).otherwise("quality_flags")
+    )
