@@ -445,8 +445,6 @@ COMMANDS = {
 }
 
 
-WRITING_COMMANDS = ("ingest", "rotate-key", "demo")
-"""Commands that may create the warehouse, and with it the log file's folder."""
 SIGPIPE_EXIT = 141
 """Exit code when the reader of the output went away (``| head``): 128 + SIGPIPE, as a shell says."""
 
@@ -461,7 +459,6 @@ def _configure_logging(args: argparse.Namespace) -> None:
     configure_logging(
         console_level(args.verbose, quiet=args.quiet),
         warehouse=normalize(warehouse) if warehouse else None,
-        create=args.command in WRITING_COMMANDS,
     )
 
 

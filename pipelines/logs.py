@@ -6,13 +6,16 @@ only call ``logging.getLogger(__name__)``.
 - The terminal (stderr) shows warnings and errors; ``--verbose`` adds what a run does (INFO),
   ``-vv`` everything (DEBUG), ``--quiet`` leaves only errors. ``serve`` talks by default (INFO).
 - ``<warehouse>/.state/logs/mindmiles.log`` keeps the project's INFO records of every command run
-  on a local warehouse (rotated at 5 MiB, 3 old files kept, readable by the owner only). Log
-  records carry counts and reason codes, never client codes, names or file contents.
+  on a local warehouse (rotated at 5 MiB, 3 old files kept, readable by the owner only), once the
+  warehouse exists: a command refused before its first run, or given a mistyped folder, leaves no
+  folder behind. Log records carry counts and reason codes, never client codes, names or file
+  contents.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import logging.handlers
 import os
@@ -26,6 +29,7 @@ from warehouse.state import state_location
 __all__ = [
     "LOG_NAME",
     "PROJECT_LOGGERS",
+    "WarehouseLogFile",
     "add_verbosity_arguments",
     "configure_logging",
     "console_level",
@@ -64,17 +68,39 @@ def log_file_of(warehouse: Where) -> Path | None:
     return Path(state_location(warehouse, LOG_NAME))
 
 
-def _private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
+class WarehouseLogFile(logging.handlers.RotatingFileHandler):
+    """The warehouse's log file: written only once ``<warehouse>/.state`` exists, owner-only.
+
+    Records logged before a first run has made the state folder are not kept (nothing is created
+    in a folder that may be a typo); each file, rotated ones included, is created with mode 0600.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            maxBytes=LOG_FILE_BYTES,
+            backupCount=LOG_FILE_BACKUPS,
+            encoding="utf-8",
+            delay=True,
+        )
+        self.path = path
+
+    def _open(self) -> io.TextIOWrapper:
+        self.path.parent.mkdir(exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` when the warehouse's state folder exists; otherwise drop it."""
+        if self.stream is None and not self.path.parent.parent.is_dir():
+            return
+        super().emit(record)
 
 
 def configure_logging(
     level: int,
     *,
     warehouse: Where | None = None,
-    create: bool = True,
     stream: TextIO | None = None,
     own_console: bool = False,
 ) -> Path | None:
@@ -87,9 +113,6 @@ def configure_logging(
     warehouse
         The command's warehouse; its log file gets the project's INFO records. ``None``, or a
         warehouse on object storage: no file.
-    create
-        Create the warehouse's state folder for the file; ``False`` (reading commands) writes the
-        file only into a warehouse that exists already, so that a mistyped path makes no folder.
     stream
         The terminal (default ``sys.stderr``).
     own_console
@@ -117,21 +140,12 @@ def configure_logging(
     elif not root.handlers:
         root.addHandler(console)
     path = log_file_of(warehouse) if warehouse is not None else None
-    if path is not None and (create or path.parent.parent.parent.is_dir()):
-        try:
-            _private_file(path)
-        except OSError:
-            path = None  # a read-only warehouse: the terminal still gets everything
-        else:
-            file = logging.handlers.RotatingFileHandler(
-                path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
-            )
-            file.setFormatter(formatter)
-            file.setLevel(logging.INFO)
-            setattr(file, _HANDLER_MARK, True)
-            handlers.append(file)
-    else:
-        path = None
+    if path is not None:
+        file = WarehouseLogFile(path)
+        file.setFormatter(formatter)
+        file.setLevel(logging.INFO)
+        setattr(file, _HANDLER_MARK, True)
+        handlers.append(file)
     for name in PROJECT_LOGGERS:
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False)]:
