@@ -181,7 +181,8 @@ class _ProgressBar:
             transient=True,
             console=Console(file=out),
         )
-        self.task = self.progress.add_task("files", total=None, start=False)
+        # shown once the run knows how many files there are: never "0/?"
+        self.task = self.progress.add_task("files", total=None, start=False, visible=False)
         self.done = 0
 
     def run_progress(self, done: int, total: int) -> None:
@@ -189,7 +190,7 @@ class _ProgressBar:
         if not self.progress.tasks[0].started:
             self.progress.start_task(self.task)
         self.done = max(self.done, done)
-        self.progress.update(self.task, completed=self.done, total=total)
+        self.progress.update(self.task, completed=self.done, total=total, visible=True)
 
     def job_done(self, job: ParseJob) -> None:
         """One file (and its archive members) read by a parsing worker."""

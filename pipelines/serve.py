@@ -168,12 +168,15 @@ class EmbeddedServer:
 
         Raises
         ------
+        ConfigError
+            The port already serves a Prefect API.
         RuntimeError
-            The port is taken, or the server exited or did not answer within ``timeout_s``.
+            The server exited or did not answer within ``timeout_s``.
         """
         if _healthy(self.api_url):
-            raise RuntimeError(
-                f"port {self.port} already serves a Prefect API; set PREFECT_API_URL"
+            raise ConfigError(
+                f"port {self.port} already serves a Prefect API: set PREFECT_API_URL to use that "
+                "server, or give another --port (0: any free port)"
             )
         env = {**SERVER_ENV, **os.environ}
         env.pop("PREFECT_API_URL", None)
