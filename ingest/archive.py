@@ -22,6 +22,7 @@ from schemas.errors import CorruptFile, UnsafeInput
 __all__ = [
     "ArchiveLimits",
     "Member",
+    "count_members",
     "gunzip",
     "iter_zip",
     "open_zip",
@@ -182,6 +183,33 @@ def open_zip(
             "which real exports never do, so it was not opened.",
         )
     return archive, [(info, safe_member_name(info)) for info in infos]
+
+
+def count_members(data: bytes) -> int:
+    """How many files a zip lists (directory entries and ``__MACOSX/`` left out), at least 1.
+
+    Reads the central directory only (nothing is decompressed): what a progress bar counts
+    before the archive is read. A damaged archive counts as one file.
+
+    Examples
+    --------
+    >>> buffer = BytesIO()
+    >>> with zipfile.ZipFile(buffer, "w") as archive:
+    ...     archive.writestr("a/", "")
+    ...     archive.writestr("a/1.fit", b"x")
+    ...     archive.writestr("a/2.gpx", b"y")
+    >>> count_members(buffer.getvalue())
+    2
+    >>> count_members(b"not a zip")
+    1
+    """
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 1
+    files = sum(not i.is_dir() and not i.filename.startswith("__MACOSX/") for i in infos)
+    return max(1, files)
 
 
 def iter_zip(data: bytes, limits: ArchiveLimits) -> Iterator[Member]:

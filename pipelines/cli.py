@@ -1,8 +1,10 @@
 """The ``mindmiles`` command line: ``main(argv) -> exit code``, no state in globals.
 
 Commands: ``demo``, ``ingest``, ``serve``, ``rotate-key``, ``erase``, ``export``, ``status``,
-``query``, ``report``. Options fall back on
-``MINDMILES_INBOX``, ``MINDMILES_WAREHOUSE`` and ``MINDMILES_SECRET``.
+``query``, ``report``. Options fall back on ``MINDMILES_INBOX``, ``MINDMILES_WAREHOUSE`` and
+``MINDMILES_SECRET``. Every command takes ``-v/--verbose`` and ``-q/--quiet``
+(:mod:`pipelines.logs`); the JSON that ``ingest``, ``status`` and ``query`` print follows the
+versioned schemas in ``docs/schemas/`` (:mod:`pipelines.interfaces`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 from urllib.parse import urlsplit
 
+from pipelines.interfaces import INGEST_SCHEMA_VERSION, STATUS_SCHEMA_VERSION, package_version
+from pipelines.logs import add_verbosity_arguments, configure_logging, console_level
 from pipelines.options import number_in
 from pipelines.settings import Settings
 from schemas.errors import ConfigError, MindmilesError, WarehouseError
@@ -27,6 +33,7 @@ from warehouse.store import TableStore
 
 if TYPE_CHECKING:
     from pipelines.erase import ErasurePlan
+    from pipelines.run import ParseJob
 
 __all__ = ["main"]
 
@@ -53,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="mindmiles",
         description="Watch exports and mood journals to a validated Parquet warehouse.",
     )
+    parser.add_argument("--version", action="version", version=f"mindmiles {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="build a synthetic clinic and run the whole pipeline on it")
@@ -136,7 +144,12 @@ def _parser() -> argparse.ArgumentParser:
 
     query = sub.add_parser("query", help="run SQL over the warehouse tables (DuckDB)")
     query.add_argument("--warehouse", help="the Parquet warehouse (or MINDMILES_WAREHOUSE)")
-    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "ndjson"],
+        default="table",
+        help="table (default), csv, json (one array of row objects) or ndjson (one object a line)",
+    )
     query.add_argument(
         "sql", help="the SQL to run; tables are views named after the warehouse tables"
     )
@@ -159,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", help="output folder (default: <inbox>/_reports)")
     report.add_argument("--config", help=CONFIG_HELP)
+    for command in sub.choices.values():
+        add_verbosity_arguments(command)
     return parser
 
 
@@ -168,21 +183,44 @@ def _engine(choice: str) -> str:
     return "prefect" if os.environ.get("PREFECT_API_URL") else "local"
 
 
-def _progress_printer(out: TextIO) -> tuple[object, object]:
-    """A rich progress bar on a terminal; nothing otherwise."""
-    if not out.isatty():
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+class _ProgressBar:
+    """A rich progress bar on a terminal: files (archive members counted) done of all found.
 
-    progress = Progress(
-        "parsing", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-    )
-    task_id = progress.add_task("parse", total=None)
+    The run gives the total once it has looked at the inbox (:func:`pipelines.run.run_ingest`'s
+    ``progress``), the parsing workers tick each file as it is read (``on_job``).
+    """
 
-    def update(done: int, total: int) -> None:
-        progress.update(task_id, completed=done, total=total)
+    def __init__(self, out: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    return progress, update
+        self.progress = Progress(
+            "files",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            console=Console(file=out),
+        )
+        # shown once the run knows how many files there are: never "0/?"
+        self.task = self.progress.add_task("files", total=None, start=False, visible=False)
+        self.done = 0
+        # The workers' ticks come from the thread that parses ahead (``parse_ahead``).
+        self._lock = threading.Lock()
+
+    def run_progress(self, done: int, total: int) -> None:
+        """The run's count (at start, after each wave, at the end)."""
+        with self._lock:
+            if not self.progress.tasks[0].started:
+                self.progress.start_task(self.task)
+            self.done = max(self.done, done)
+            self.progress.update(self.task, completed=self.done, total=total, visible=True)
+
+    def job_done(self, job: ParseJob) -> None:
+        """One file (and its archive members) read by a parsing worker."""
+        with self._lock:
+            self.done += job.members
+            self.progress.update(self.task, completed=self.done)
 
 
 def dask_address(option: str | None) -> str:
@@ -220,7 +258,7 @@ def _waiting_files(settings: Settings) -> int:
 
 
 def _run_ingest(
-    settings: Settings, engine: str, out: TextIO, *, address: str | None = None
+    settings: Settings, engine: str, *, show_progress: bool, address: str | None = None
 ) -> dict[str, object]:
     if engine in ("prefect", "dask"):
         from pipelines.flows import ingest_flow
@@ -236,19 +274,16 @@ def _run_ingest(
     from pipelines.isolation import IsolatedParser
     from pipelines.run import run_ingest
 
-    progress, update = _progress_printer(out)
-    with IsolatedParser() as parser:
-        parser.warm(_waiting_files(settings))
-        if progress is None:
+    if not show_progress:
+        with IsolatedParser() as parser:
+            parser.warm(_waiting_files(settings))
             return asdict(run_ingest(settings, parse_batches=parser, parse_ahead=True))
-        with progress:  # type: ignore[attr-defined]
-            summary = run_ingest(
-                settings,
-                parse_batches=parser,
-                progress=update,  # type: ignore[arg-type]
-                parse_ahead=True,
-            )
-            return asdict(summary)
+    bar = _ProgressBar(sys.stderr)
+    with IsolatedParser(on_job=bar.job_done) as parser, bar.progress:
+        parser.warm(_waiting_files(settings))
+        return asdict(
+            run_ingest(settings, parse_batches=parser, progress=bar.run_progress, parse_ahead=True)
+        )
 
 
 def _print_summary(summary: dict[str, object], out: TextIO) -> None:
@@ -265,6 +300,34 @@ def _print_summary(summary: dict[str, object], out: TextIO) -> None:
     assert isinstance(reasons, dict)
     for code, count in reasons.items():
         out.write(f"  {code}: {count}\n")
+    if summary["deferred"]:
+        out.write(
+            f"  {summary['deferred']} file(s) deferred: still being copied, or named like a "
+            "partial download (.part, .crdownload); run `mindmiles ingest` again once the copy "
+            "has finished\n"
+        )
+
+
+def _wait_for_settling(settings: Settings, *, quiet: bool) -> None:
+    """Wait (up to the settle time) for files still being copied, rather than defer them."""
+    if is_remote(settings.inbox) or settings.settle_seconds <= 0:
+        return
+    from warehouse.inbox import Inbox
+
+    inbox = Inbox(Path(settings.inbox), settle_seconds=settings.settle_seconds)
+    settling = inbox.settling()
+    if not settling:
+        return
+    if not quiet:
+        sys.stderr.write(
+            f"mindmiles: {len(settling)} file(s) still being copied; waiting up to "
+            f"{settings.settle_seconds:g} s for them to settle\n"
+        )
+    left = inbox.wait_until_settled(settling, deadline=time.monotonic() + settings.settle_seconds)
+    if left and not quiet:
+        sys.stderr.write(
+            f"mindmiles: {left} file(s) still changing: left for the next run (deferred)\n"
+        )
 
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
@@ -278,9 +341,12 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         _existing_inbox(settings.inbox)
     engine = _engine(args.engine)
     address = dask_address(args.dask_address) if engine == "dask" else None
-    summary = _run_ingest(settings, engine, out, address=address)
+    _wait_for_settling(settings, quiet=args.quiet)
+    show_progress = sys.stderr.isatty() and not args.quiet
+    summary = _run_ingest(settings, engine, show_progress=show_progress, address=address)
     if args.json:
-        out.write(json.dumps(summary, sort_keys=True) + "\n")
+        document = {"schema_version": INGEST_SCHEMA_VERSION, **summary}
+        out.write(json.dumps(document, sort_keys=True) + "\n")
     else:
         _print_summary(summary, out)
     return 0
@@ -319,9 +385,12 @@ def _existing_inbox(path: Where) -> Path:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from pipelines.serve import options_from_args, serve
+    from pipelines.serve import serve_from_args
 
-    return serve(options_from_args(args))
+    try:
+        return serve_from_args(args, out=out)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
@@ -401,7 +470,8 @@ def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         problems = open_problems(_existing_inbox(normalize(inbox)))
     status = warehouse_status(warehouse, problems=problems)
     out.write(
-        json.dumps(status, sort_keys=True, default=str) + "\n"
+        json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, sort_keys=True, default=str)
+        + "\n"
         if args.json
         else render_status(status)
     )
@@ -470,15 +540,45 @@ COMMANDS = {
 }
 
 
+SIGPIPE_EXIT = 141
+"""Exit code when the reader of the output went away (``| head``): 128 + SIGPIPE, as a shell says."""
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    if args.command == "serve":  # serve sets up its own, once its options are checked
+        return
+    if args.command == "demo":
+        warehouse: str | Path | None = Path(args.dir) / "warehouse"
+    else:
+        warehouse = getattr(args, "warehouse", None) or os.environ.get("MINDMILES_WAREHOUSE")
+    configure_logging(
+        console_level(args.verbose, quiet=args.quiet),
+        warehouse=normalize(warehouse) if warehouse else None,
+    )
+
+
+def _output_gone(out: TextIO) -> int:
+    """The reader closed the pipe: say nothing more, and let nothing flush into it at exit."""
+    if out is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass  # no real descriptor behind sys.stdout (an embedding host): nothing to flush
+    return SIGPIPE_EXIT
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; return the process exit code."""
     out = out or sys.stdout
     args = _parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("gpxpy").setLevel(logging.INFO)
     try:
-        return COMMANDS[args.command](args, out)
+        _configure_logging(args)
+        code = COMMANDS[args.command](args, out)
+        out.flush()
+        return code
+    except BrokenPipeError:
+        return _output_gone(out)
     except MindmilesError as exc:
         sys.stderr.write(f"mindmiles: {exc}\n")
         return exc.exit_code

@@ -19,10 +19,11 @@ import pickle
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from contextvars import ContextVar
 from dataclasses import asdict, replace
 from typing import Any
 
-from prefect import Task, flow, task, unmapped
+from prefect import Task, flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
@@ -38,8 +39,9 @@ from pipelines.derive import ChunkInputs, DerivedFrames, derive_chunk
 from pipelines.isolation import IsolatedParser, IsolationLimits, parse_job_pickled, unpickled
 from pipelines.run import ParseJob, RunSummary, run_ingest
 from pipelines.settings import Settings
+from schemas.codes import REASON_CODES
 
-__all__ = ["ingest_flow", "summary_markdown"]
+__all__ = ["WARM_PARSER", "ingest_flow", "run_log_lines", "summary_markdown"]
 
 
 PERMANENT_IO_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -116,6 +118,23 @@ def parse_batch_task(jobs: Sequence[ParseJob], limits: ArchiveLimits) -> list[by
     return [r if isinstance(r, bytes) else pickle.dumps(r, protocol=5) for r in results]
 
 
+WARM_PARSER: ContextVar[IsolatedParser | None] = ContextVar("mindmiles_warm_parser", default=None)
+"""Parsing workers started before the run, set by the serving process around a quick watch run.
+
+A flow run in a fresh process, or a batch task on the local runner, starts its own parsing
+process, which takes 1-2 s here (10 s and more when the machine is busy). The serving process
+keeps two workers started between watch runs and lends them to the flow run it runs itself.
+"""
+
+
+@task(name="parse-wave", cache_policy=NO_CACHE, persist_result=False)
+def parse_wave_task(
+    batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits, parser: IsolatedParser
+) -> list[list[FileResult]]:
+    """Parse a wave of batches with parsing workers that are already running (a Prefect task)."""
+    return parser(batches, limits)
+
+
 @task(name="derive-clients", cache_policy=NO_CACHE, persist_result=False)
 def derive_chunk_task(inputs: ChunkInputs) -> DerivedFrames:
     """Derive a few clients' tables from the warehouse (a Prefect task; the flow writes them)."""
@@ -187,6 +206,40 @@ def summary_markdown(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def run_log_lines(summary: RunSummary) -> list[str]:
+    """The run's counts and refusals in plain words, for the Prefect run log (no client codes).
+
+    Examples
+    --------
+    >>> lines = run_log_lines(
+    ...     RunSummary(files_seen=3, ingested=2, quarantined=1, reason_codes={"empty_file": 1})
+    ... )
+    >>> lines[0][:62]
+    '3 file(s) looked at: 2 taken in, 0 already held (duplicates), '
+    >>> lines[1]
+    '1 file(s): the file is empty (0 bytes) [empty_file]'
+    """
+    lines = [
+        f"{summary.files_seen} file(s) looked at: {summary.ingested} taken in, "
+        f"{summary.duplicates} already held (duplicates), {summary.skipped} without a workout "
+        f"(skipped), {summary.quarantined} refused (quarantined), {summary.deferred} still "
+        f"being copied (deferred); {summary.activities} new activities, "
+        f"{summary.clients_rebuilt} client(s) rebuilt, in {summary.duration_s:.1f} s"
+    ]
+    lines += [
+        f"{count} file(s): {REASON_CODES.get(code, code)} [{code}]"
+        for code, count in summary.reason_codes.items()
+    ]
+    if summary.clients_without_roster:
+        lines.append(
+            f"{summary.clients_without_roster} client folder(s) have no row in roster.csv: their "
+            "files are taken in, but heart-rate zones, load and local dates need the row"
+        )
+    if summary.deferred:
+        lines.append(f"{summary.deferred} file(s) still being copied were left for the next run")
+    return lines
+
+
 @flow(
     name="mindmiles-ingest",
     log_prints=False,
@@ -222,6 +275,14 @@ def ingest_flow(
         else:
             runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
         parse, derive = _on_runner(runner)
+        warm = WARM_PARSER.get()
+        if warm is not None and not dask_address:
+
+            def parse(
+                batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits
+            ) -> list[list[FileResult]]:
+                return parse_wave_task(batches, limits, warm) if batches else []
+
         summary = run_ingest(
             settings,
             parse_batches=parse,
@@ -230,6 +291,9 @@ def ingest_flow(
             # on a cluster, workers on other machines read an object-store inbox themselves
             parse_from_origin=bool(dask_address),
         )
+    logger = get_run_logger()
+    for line in run_log_lines(summary):
+        logger.info(line)
     create_markdown_artifact(
         key="ingest-summary", markdown=summary_markdown(summary), description="mindmiles run record"
     )

@@ -317,6 +317,7 @@ def parse_isolated(
     on_parser_error: ErrorPolicy = "quarantine",
     progress: Callable[[int, int], None] | None = None,
     pool: _Pool | None = None,
+    on_job: Callable[[ParseJob], None] | None = None,
 ) -> list[list[FileResult]]:
     """Parse every job of ``batches`` in limited worker processes; results keep the batch shape.
 
@@ -339,6 +340,8 @@ def parse_isolated(
     pool
         Workers kept alive between calls (see :class:`IsolatedParser`); by default a pool is
         started for this call and stopped at its end.
+    on_job
+        Called with each job as soon as it has its result (a progress bar's tick).
 
     Returns
     -------
@@ -369,6 +372,8 @@ def parse_isolated(
         done += 1
         if progress:
             progress(done, len(jobs))
+        if on_job:
+            on_job(jobs[index])
 
     try:
         while len(pool.workers) < min(isolation.workers, len(jobs)):
@@ -525,9 +530,11 @@ class IsolatedParser:
         *,
         parse_one: ParseOne = parse_job,
         on_parser_error: ErrorPolicy = "quarantine",
+        on_job: Callable[[ParseJob], None] | None = None,
     ) -> None:
         self._pool = _Pool(isolation or IsolationLimits(), parse_one)
         self._on_parser_error: ErrorPolicy = on_parser_error
+        self._on_job = on_job
 
     def __enter__(self) -> IsolatedParser:
         return self
@@ -556,4 +563,5 @@ class IsolatedParser:
             parse_one=self._pool.parse_one,
             on_parser_error=self._on_parser_error,
             pool=self._pool,
+            on_job=self._on_job,
         )

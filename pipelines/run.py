@@ -29,7 +29,7 @@ import polars as pl
 
 from clinic.roster import read_roster
 from clinic.tabular import classify_table_file
-from ingest.archive import ArchiveLimits
+from ingest.archive import ArchiveLimits, count_members
 from ingest.detect import detect_format
 from ingest.exports.wellness import daily_wellness_frame
 from ingest.parse import FileResult, parse_file, sha256_hex, validate_results
@@ -75,6 +75,8 @@ class ParseJob:
     size: int
     detected_format: str | None = None
     """The format discovery judged from the magic bytes (``None``: refused there, judged again)."""
+    members: int = 1
+    """Files it holds, as a progress bar counts them (a zip's listed members; else 1)."""
 
 
 @dataclass
@@ -342,7 +344,8 @@ def _discover(
             table = read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)
             found.tables.append((candidate, table))
         else:
-            job = ParseJob(str(candidate.path), client_id, sha, candidate.size, fmt)
+            members = count_members(data) if fmt == "zip" else 1
+            job = ParseJob(str(candidate.path), client_id, sha, candidate.size, fmt, members)
             found.jobs.append((candidate, job))
     return found
 
@@ -444,7 +447,8 @@ def run_ingest(
         :class:`pipelines.isolation.IsolatedParser` (worker processes with limits); the Prefect
         flow maps a task over the batches.
     progress
-        Called with (files done, files total) while parsing.
+        Called with (files done, files total), counting each archive member as a file: once
+        the inbox has been looked at (0 done), after each wave, and when every file is settled.
     on_member
         Called with the members read so far while a whole-account export is parsed in this
         process (``parse_batches=None``).
@@ -507,7 +511,10 @@ def run_ingest(
             max_bytes=settings.batch_bytes,
         )
         candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}
-        total, done = len(found.jobs), 0
+        total = sum(j.members for j in jobs) + len(found.tables) + len(found.repeats)
+        done = 0
+        if progress:
+            progress(done, total)
 
         def parse_wave(wave: list[list[ParseJob]]) -> list[list[FileResult]]:
             if parse_batches is None:
@@ -519,7 +526,7 @@ def run_ingest(
         ):
             wave_jobs = [j for batch in wave for j in batch]
             results = [r for batch in parsed for r in batch]
-            done += len(wave_jobs)
+            done += sum(j.members for j in wave_jobs)
             if progress:
                 progress(done, total)
             watch.lap("parse")
@@ -560,6 +567,8 @@ def run_ingest(
                 inbox.quarantine(candidate, sha, note)
             else:
                 inbox.move_processed(candidate, sha)
+        if progress:
+            progress(total, total)
         watch.lap("write")
 
         outdated = [name for name in DERIVED_TABLES if store.is_outdated(name)]

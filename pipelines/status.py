@@ -29,12 +29,15 @@ def warehouse_status(warehouse: Where, *, problems: OpenProblems | None = None) 
     reasons = (
         files.filter(pl.col("reason_code").is_not_null())
         .group_by("outcome", "reason_code", "reason_message")
-        .len()
+        .len(name="count")
         .sort("outcome", "reason_code")
         .to_dicts()
     )
     per_client = (
-        files.group_by("client_id", "outcome").len().sort("client_id", "outcome").to_dicts()
+        files.group_by("client_id", "outcome")
+        .len(name="count")
+        .sort("client_id", "outcome")
+        .to_dicts()
     )
     return {
         "files": outcomes,
@@ -86,7 +89,7 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append("Why files were not (fully) taken in:")
         for row in status["reasons"]:
             lines.append(
-                f"  - {row['len']} {row['outcome']}: {row['reason_message']} [{row['reason_code']}]"
+                f"  - {row['count']} {row['outcome']}: {row['reason_message']} [{row['reason_code']}]"
             )
         lines.append(
             "Refused files are in <inbox>/_quarantine/<client>/, each with a .reason.txt note."

@@ -48,10 +48,14 @@ class WatchPoll:
         Files that are new (never handled, or changed since) and have stopped changing.
     waiting
         New files not ready yet: still changing, too recent, or named like a partial download.
+    settles_in
+        Seconds until the first waiting file is old enough to be ready (its copy seemingly over),
+        ``None`` when none waits for that: the watch looks again then rather than a poll later.
     """
 
     ready: tuple[Path, ...]
     waiting: int
+    settles_in: float | None = None
 
 
 class InboxWatcher:
@@ -73,7 +77,7 @@ class InboxWatcher:
     >>> import tempfile
     >>> watcher = InboxWatcher(Path(tempfile.mkdtemp()), settle_seconds=0.0)
     >>> watcher.poll()
-    WatchPoll(ready=(), waiting=0)
+    WatchPoll(ready=(), waiting=0, settles_in=None)
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class InboxWatcher:
         now = self._clock()
         ready: list[Path] = []
         waiting = 0
+        settles_in: float | None = None
         for path, signature in current.items():
             if self._handled.get(path) == signature:
                 continue
@@ -126,13 +131,16 @@ class InboxWatcher:
             settled = now - signature.mtime_ns / 1e9 >= self._settle_s
             if not partial and settled and checks >= self._stable_checks:
                 ready.append(path)
-            else:
-                waiting += 1
+                continue
+            waiting += 1
+            if not partial and not settled:
+                left = self._settle_s - (now - signature.mtime_ns / 1e9)
+                settles_in = left if settles_in is None else min(settles_in, left)
         for gone in set(self._seen) - set(current):
             del self._seen[gone]
         for gone in set(self._handled) - set(current):
             del self._handled[gone]
-        return WatchPoll(ready=tuple(sorted(ready)), waiting=waiting)
+        return WatchPoll(ready=tuple(sorted(ready)), waiting=waiting, settles_in=settles_in)
 
     def mark_handled(self, paths: tuple[Path, ...]) -> None:
         """Record that a run was started for ``paths`` (as they were at the last poll)."""

@@ -343,6 +343,16 @@ def test_tables_are_readable_by_duckdb_without_project_code(
         f"read_parquet('{warehouse}/samples/*/*/*.parquet', hive_partitioning = true)"
     ).fetchall()
     assert samples == [(10, 1, 2024)]
+    # Issue 18: the README's polars example dropped client_id and year. Delta keeps partition
+    # values in its log and the folder names, not in the Parquet files: scan_delta reads them from
+    # the log, a plain glob only with hive_partitioning=True.
+    for frame in (
+        pl.scan_delta(f"{warehouse}/samples").collect(),
+        pl.scan_parquet(f"{warehouse}/samples/*/*/*.parquet", hive_partitioning=True).collect(),
+    ):
+        assert frame.height == 10
+        assert frame["client_id"].n_unique() == 1
+        assert frame["year"].unique().to_list() == [2024]
 
 
 def test_key_file_is_not_needed_when_the_secret_is_given(

@@ -81,7 +81,7 @@ def test_a_growing_file_a_partial_name_and_a_fresh_file_are_not_ready(tmp_path: 
         assert poll.waiting == 2
     fresh = tmp_path / "K1" / "fresh.fit"
     _touch(fresh, b"f", clock.now - 1.0)  # modified 1 s ago, settle is 2 s
-    watcher.poll()
+    assert watcher.poll().settles_in == pytest.approx(1.0, abs=0.01)  # looked at again then
     assert fresh not in watcher.poll().ready
     clock.now += 5
     assert watcher.poll().ready == (growing, fresh)  # the partial name never is
@@ -280,7 +280,12 @@ def test_a_slow_copy_is_ingested_once_complete_after_it_ends(served: Served) -> 
 @pytest.mark.slow
 def test_runs_are_recorded_history_pruned_and_ctrl_c_stops_everything(served: Served) -> None:
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
 
     from pipelines.serve import _healthy, prune_flow_runs
 
@@ -304,6 +309,17 @@ def test_runs_are_recorded_history_pruned_and_ctrl_c_stops_everything(served: Se
             if r.name.startswith("watch-") and r.state_type
         )
         assert [state for _, state in watch] == ["COMPLETED", "COMPLETED"]
+        # quick runs, run inside the serving process, are still the folder-watch deployment's
+        folder_watch = client.read_deployment_by_name("mindmiles-ingest/folder-watch")
+        watch_runs = [r for r in runs if r.name.startswith("watch-")]
+        assert {r.deployment_id for r in watch_runs} == {folder_watch.id}
+        # each run's log says what it did, in plain words, and names no client
+        logs = client.read_logs(
+            LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in watch_runs]))
+        )
+        messages = [entry.message for entry in logs]
+        assert sum("1 file(s) looked at: 1 taken in" in m for m in messages) == 2, messages
+        assert not any(CLIENT in m for m in messages)
         scheduled = [r.id for r in runs if r.state_type and r.state_type.value == "SCHEDULED"]
         assert len(runs) == len(watch) + len(scheduled)  # the rest are upcoming nightly runs
         assert scheduled  # the cron deployment has its next runs scheduled
@@ -321,6 +337,11 @@ def test_runs_are_recorded_history_pruned_and_ctrl_c_stops_everything(served: Se
     assert not _healthy(served.api_url)  # the embedded server went with it
     log = served.text()
     assert "stopped" in log
+    # what serve printed at start: the UI, both deployments with the schedule, where logs go
+    assert f"Prefect UI     {served.api_url.removesuffix('/api')}" in log
+    assert "mindmiles-ingest/nightly       cron '0 2 * * *' in UTC: next " in log
+    assert "mindmiles-ingest/folder-watch  when a new file in" in log
+    assert f"logs           this terminal (stderr); also {served.warehouse}" in log
     assert CLIENT not in log  # client codes never reach logs
     print(f"Prefect server start: {served.server_start_s:.1f} s")
     assert json.dumps(read_runs(served.warehouse)).count(CLIENT) == 0

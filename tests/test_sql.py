@@ -110,7 +110,7 @@ def test_client_week_view(warehouse: Path) -> None:
         f"indicator_codes FROM client_week WHERE client_id = '{C1}' ORDER BY week_start",
         output="json",
     )
-    rows = [json.loads(line) for line in out.splitlines()]
+    rows = json.loads(out)
     assert rows == [
         # mood (7 + 5) / 2 of 10; sleep 8 (the other entry has none); distance_jump on 5 Mar
         {
@@ -221,7 +221,9 @@ def test_moved_warehouse_and_no_database_fall_back_to_memory(
 def test_output_formats(warehouse: Path) -> None:
     sql = "SELECT 1 AS a, 'x,y' AS b"
     assert run_query(warehouse, sql, output="csv") == 'a,b\n1,"x,y"\n'
-    assert run_query(warehouse, sql, output="json") == '{"a": 1, "b": "x,y"}\n'
+    assert run_query(warehouse, sql, output="json") == '[{"a": 1, "b": "x,y"}]\n'
+    assert run_query(warehouse, sql, output="ndjson") == '{"a": 1, "b": "x,y"}\n'
+    assert run_query(warehouse, "SELECT 1 AS a WHERE false", output="json") == "[]\n"
     table = run_query(warehouse, sql)
     assert "x,y" in table
     assert table.endswith("\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,43 @@ class Inbox:
         now = time.time() if now is None else now
         return now - st.st_mtime_ns / 1e9 < self.settle_seconds
 
+    def settling(self, *, now: float | None = None) -> list[Candidate]:
+        """Files modified less than ``settle_seconds`` ago (partial-download names left out).
+
+        What a manual run waits for (:meth:`wait_until_settled`) rather than defer: a copy that
+        ended a moment ago. A ``.part`` name is not waited for; it is deferred.
+        """
+        now = time.time() if now is None else now
+        return [
+            c
+            for c in self.candidates()
+            if not c.path.name.lower().endswith(PARTIAL_SUFFIXES)
+            and now - c.mtime_ns / 1e9 < self.settle_seconds
+        ]
+
+    def wait_until_settled(
+        self,
+        files: list[Candidate],
+        *,
+        deadline: float,
+        poll_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> int:
+        """Wait until none of ``files`` was modified within ``settle_seconds``, or ``deadline``.
+
+        ``deadline`` is on ``clock``'s scale. Returns how many are still settling at the end
+        (the run defers those).
+        """
+        waiting = {c.path for c in files}
+        while True:
+            wall = time.time()
+            waiting = {p for p in waiting if _modified_within(p, self.settle_seconds, wall)}
+            left = deadline - clock()
+            if not waiting or left <= 0:
+                return len(waiting)
+            sleep(min(poll_s, left))
+
     def _target(self, area: str, candidate: Candidate, data_sha256: str) -> Path:
         folder = self.root / area / candidate.client_code
         relative = candidate.path.relative_to(self.root / candidate.client_code)
@@ -143,3 +180,11 @@ class Inbox:
         remove_stale_temps(note_path)
         write_private(note_path, note, mode=FILE_MODE)
         return note_path
+
+
+def _modified_within(path: Path, seconds: float, now: float) -> bool:
+    """Whether ``path`` was modified less than ``seconds`` before ``now`` (a gone file was not)."""
+    try:
+        return now - path.stat().st_mtime_ns / 1e9 < seconds
+    except FileNotFoundError:
+        return False

@@ -63,7 +63,7 @@ DATABASE_NAME = "mindmiles.duckdb"
 PARTITION_TYPE_DEFAULT = "INTEGER"
 """DuckDB type of a Hive partition column the model does not hold (``year``)."""
 
-OutputFormat = Literal["table", "csv", "json"]
+OutputFormat = Literal["table", "csv", "json", "ndjson"]
 
 
 @dataclass(frozen=True)
@@ -424,8 +424,20 @@ def spreadsheet_safe(value: object) -> object:
 
 
 def render_rows(columns: list[str], rows: list[tuple[object, ...]], output: OutputFormat) -> str:
-    """Render a result as CSV (header first, formulas neutralised) or JSON lines."""
+    """Render a result as CSV (header first, formulas neutralised), a JSON array or JSON lines.
+
+    Examples
+    --------
+    >>> print(render_rows(["a", "b"], [(1, "x"), (2, None)], "json"), end="")
+    [{"a": 1, "b": "x"}, {"a": 2, "b": null}]
+    >>> print(render_rows(["a"], [(1,), (2,)], "ndjson"), end="")
+    {"a": 1}
+    {"a": 2}
+    """
     if output == "json":
+        objects = [dict(zip(columns, row, strict=True)) for row in rows]
+        return json.dumps(objects, default=str) + "\n"
+    if output == "ndjson":
         return "".join(
             json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n" for row in rows
         )
@@ -460,7 +472,8 @@ def run_query(warehouse: Path, sql: str, *, output: OutputFormat = "table") -> s
     sql
         Any DuckDB SQL; tables and convenience views are named as in ``docs/tables.md``.
     output
-        ``table`` (DuckDB's box rendering, long results elided), ``csv`` or ``json`` (lines).
+        ``table`` (DuckDB's box rendering, long results elided), ``csv``, ``json`` (one array of
+        row objects) or ``ndjson`` (one object a line).
 
     Returns
     -------
