@@ -93,7 +93,12 @@ def track_distance_m(
     20.0
     """
     n = len(lat)
-    present = (lat.is_not_null() & lon.is_not_null()).to_numpy()
+    # A position off the globe (or NaN) is no position: the sample bounds refuse it later, and
+    # it must not pull the smoothed track (or the distance) with it.
+    present = (
+        lat.is_between(-90.0, 90.0).fill_null(value=False)
+        & lon.is_between(-180.0, 180.0).fill_null(value=False)
+    ).to_numpy()
     index = np.flatnonzero(present)
     result = np.full(n, np.nan)
     if index.size:

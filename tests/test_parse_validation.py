@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from xml.etree import ElementTree as etree
 
+import polars as pl
 import pytest
 
 from ingest.parse import parse_file, validate_results
@@ -118,12 +119,18 @@ def test_distance_stepping_back_keeps_all_four_workouts_of_a_multisport_tcx() ->
         tcx_activity("Biking", T0 + dt.timedelta(hours=3), STEADY),
     )
     result = parse_file(data, client_id="c")
-    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    # The TCX reader derives no speed where the distance steps back (null, never negative), so
+    # nothing is left for the sample bounds to refuse.
+    assert (result.outcome, result.reason_code) == ("ingested", None)
     assert result.activities is not None
     assert result.samples is not None
-    assert result.activities["values_refused"].to_list() == [0, 3, 0, 0]
-    per_activity = result.samples.group_by("activity_id", maintain_order=True).len()["len"]
-    assert per_activity.to_list() == trackpoints_per_activity(data) == [30] * 4
+    assert result.activities["values_refused"].to_list() == [0, 0, 0, 0]
+    per_activity = result.samples.group_by("activity_id", maintain_order=True).agg(
+        n=pl.len(), no_speed=pl.col("speed_mps").null_count()
+    )
+    assert per_activity["n"].to_list() == trackpoints_per_activity(data) == [30] * 4
+    # the first point of each, plus the three points where the distance steps back
+    assert per_activity["no_speed"].to_list() == [1, 4, 1, 1]
     assert result.samples["speed_mps"].min() == pytest.approx(3.0)
     assert result.activities["sport"].to_list() == ["running", "cycling"] * 2
 
