@@ -127,6 +127,16 @@ keeps two workers started between watch runs and lends them to the flow run it r
 """
 
 
+def warm_parser() -> IsolatedParser | None:
+    """The parsing workers lent to this flow run (:data:`WARM_PARSER`), if any.
+
+    The flow reads the variable through this function: Prefect pickles the flow's function by
+    value for remote task runners, with the globals it names, and a ``ContextVar`` cannot be
+    pickled (a module-level function is pickled by reference).
+    """
+    return WARM_PARSER.get()
+
+
 @task(name="parse-wave", cache_policy=NO_CACHE, persist_result=False)
 def parse_wave_task(
     batches: Sequence[Sequence[ParseJob]], limits: ArchiveLimits, parser: IsolatedParser
@@ -275,7 +285,7 @@ def ingest_flow(
         else:
             runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
         parse, derive = _on_runner(runner)
-        warm = WARM_PARSER.get()
+        warm = warm_parser()
         if warm is not None and not dask_address:
 
             def parse(
