@@ -42,6 +42,7 @@ __all__ = [
     "RELATIVE_TIME_LIMIT",
     "SEMICIRCLE_TO_DEG",
     "SESSION_FIELDS",
+    "SKIPPED_FLAG",
     "FitContent",
     "as_time",
     "assemble",
@@ -58,6 +59,8 @@ RELATIVE_TIME_LIMIT = 0x10000000
 """FIT date_time values below this are seconds since device power-on, not dates."""
 
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
+SKIPPED_FLAG = "fields_skipped"
+"""Flag of an activity whose file had messages or fields that could not be decoded (stepped over)."""
 OUTLIER_SLACK_S = 6 * 3600
 """Records more than this outside the session's span are treated as garbage."""
 
@@ -219,6 +222,8 @@ class FitContent:
     error: str | None = None
     truncated: bool = False
     crc_mismatch: bool = False
+    skipped: dict[str, int] = field(default_factory=dict)
+    """What could not be decoded and was stepped over (a message, a field of a bad size, ...)."""
 
 
 def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:
@@ -385,6 +390,12 @@ def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
         warnings.append("the file's checksum does not match its contents")
     if content.clock_relative:
         flags.add("clock_not_set")
+    if content.skipped:
+        flags.add(SKIPPED_FLAG)
+        counts = ", ".join(
+            f"{n} {what.replace('_', ' ')}" for what, n in sorted(content.skipped.items())
+        )
+        warnings.append(f"{sum(content.skipped.values())} undecodable values skipped ({counts})")
     if content.file_type not in (None, "activity") and not n_records:
         raise NotAnActivity(
             "not_an_activity",

@@ -141,6 +141,8 @@ def _base_types() -> dict[int, _BaseType]:
 BASE = _base_types()
 """Base type number -> :class:`_BaseType`, from ``fitparse.records.BASE_TYPES``."""
 
+BYTE_BASE_TYPE = 0x0D
+"""Base type ``byte``: how a field whose size is not a multiple of its base type is read."""
 TIMESTAMP_DEF_NUM = 253
 """Field number of ``timestamp`` in every message (also drives compressed timestamps)."""
 PROCESSED_TYPES = frozenset({"date_time", "local_date_time", "localtime_into_day"})
@@ -315,6 +317,11 @@ class _Index:
     n_messages: int = 0
     compressed: bool = False
     dev_types: dict[Any, dict[Any, tuple[_BaseType, Any]]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # what was skipped -> how many times
+
+    def skip(self, what: str, count: int = 1) -> None:
+        """Count something that could not be decoded and was skipped (see :data:`SKIPPED`)."""
+        self.skipped[what] = self.skipped.get(what, 0) + count
 
 
 def _refuse(reason: str, detail: str = "") -> FastPathRefused:
@@ -342,11 +349,12 @@ def _parse_definition(
         base = BASE.get(base_num)
         if base is None:
             raise _refuse("unknown_base_type", f"base type {base_num:#x}, message {mesg_num}")
-        if size == 0 or size % base.size:
-            raise _refuse(
-                "bad_field_size",
-                f"field {def_num} of message {mesg_num}: {size} bytes of {base.name}",
-            )
+        if size == 0:
+            raise _refuse("bad_field_size", f"field {def_num} of message {mesg_num}: 0 bytes")
+        if size % base.size:
+            # as fitdecode: read the field as bytes (no value the readers use), count it
+            index.skip("bad_field_size")
+            base = BASE[BYTE_BASE_TYPE]
         fields.append(_FieldDef(def_num, size, base, offset, size // base.size))
         offset += size
     dev_fields = []
@@ -361,14 +369,17 @@ def _parse_definition(
             def_num, size, dev_index = data[q], data[q + 1], data[q + 2]
             q += 3
             described = index.dev_types.get(dev_index, {}).get(def_num)
+            # developer fields are never read: one that is not described, has a bad size or is
+            # numbered like the timestamp is stepped over by its size and counted
             if described is None:
-                raise _refuse("unknown_developer_field", f"developer {dev_index} field {def_num}")
-            base, name = described
-            if size == 0 or size % base.size:
-                raise _refuse("bad_field_size", f"developer {dev_index} field {def_num}")
-            if def_num == TIMESTAMP_DEF_NUM:
-                raise _refuse("unsupported_field", "a developer field numbered 253 (timestamp)")
-            if name in NEEDED.get(mesg_num, ()):
+                index.skip("unknown_developer_field")
+                name: Any = None
+            else:
+                base, name = described
+                if size == 0 or size % base.size or def_num == TIMESTAMP_DEF_NUM:
+                    index.skip("bad_developer_field")
+                    name = None
+            if name is not None and name in NEEDED.get(mesg_num, ()):
                 raise _refuse("developer_field_clash", f"{name!r} in message {mesg_num}")
             dev_fields.append(_DevField(dev_index, def_num, size, name))
             offset += size
@@ -797,11 +808,18 @@ class _RecordGroup:
     timestamp_valid: BoolArray
 
 
-def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
-    if f.base.kind not in ("int", "float") or f.count != 1 or source.profile_field.type.values:
-        raise _refuse(
-            "unsupported_field", f"{source.profile_field.name} as {f.size} bytes of {f.base.name}"
-        )
+def _field_values(
+    source: _Source, f: _FieldDef, column: npt.NDArray[Any], index: _Index
+) -> FloatArray:
+    """A record field's values; null (and counted) when it is not one number per message.
+
+    fitparse gives an array or bytes where a number belongs, which the readers take as no value.
+    """
+    if source.profile_field.type.values:
+        raise _refuse("unsupported_field", f"{source.profile_field.name} as an enum")
+    if f.base.kind not in ("int", "float") or f.count != 1:
+        index.skip("unsupported_field", len(column))
+        return np.full(len(column), np.nan)
     return _scaled(source.profile_field, _parsed(f, column))
 
 
@@ -833,7 +851,11 @@ def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> list[tuple[int
 
 
 def _decode_records(
-    definition: _Definition, data: bytes, accumulated: dict[int, _Accumulated], group: int
+    definition: _Definition,
+    data: bytes,
+    accumulated: dict[int, _Accumulated],
+    group: int,
+    index: _Index,
 ) -> _RecordGroup:
     """The record columns of one definition (accumulated components are filled in later)."""
     sources = _sources(definition.key, RECORD_NAMES)
@@ -865,7 +887,7 @@ def _decode_records(
                 raise _refuse("unsupported_field", "timestamp from a component")
             timestamp, timestamp_valid = _int_parsed(f, column)
         elif source.component is None:
-            columns[name] = _field_values(source, f, column)
+            columns[name] = _field_values(source, f, column, index)
         elif not source.component.accumulate:
             component = source.component
             whole, valid = _int_parsed(f, column)
@@ -883,10 +905,11 @@ def _hrv_intervals(definition: _Definition, data: bytes) -> tuple[IntArray, Floa
     if source is None:
         return ordinals, np.empty(0), np.zeros(ordinals.size, dtype=np.int64)
     f = definition.fields[source.position]
-    if source.component is not None or f.base.kind not in ("int", "float") or f.count < 2:
+    if source.component is not None or f.base.kind not in ("int", "float"):
         raise _refuse("unsupported_field", f"hrv time as {f.size} bytes of {f.base.name}")
     column = _table(definition, data, [source.position])[f"f{source.position}"]
-    values = _scaled(source.profile_field, _parsed(f, column))
+    # an array of any length, one included (a 1-value field is a scalar column)
+    values = _scaled(source.profile_field, _parsed(f, column)).reshape(ordinals.size, f.count)
     present = ~np.isnan(values)
     return ordinals, values[present], present.sum(axis=1)
 
@@ -1044,7 +1067,7 @@ def _check_values(index: _Index, data: bytes) -> None:
 def _content(data: bytes) -> FitContent:
     index = _index(data)
     _check_values(index, data)
-    content = FitContent()
+    content = FitContent(skipped=index.skipped)
     accumulated: dict[int, _Accumulated] = {}
     resets: dict[int, list[int]] = {}
     groups: list[_RecordGroup] = []
@@ -1057,7 +1080,7 @@ def _content(data: bytes) -> FitContent:
                     if component.accumulate:
                         resets.setdefault(component.def_num, []).append(definition.ordinal)
             if definition.runs:
-                groups.append(_decode_records(definition, data, accumulated, len(groups)))
+                groups.append(_decode_records(definition, data, accumulated, len(groups), index))
         elif definition.mesg_num == HRV and definition.runs:
             hrv_parts.append(_hrv_intervals(definition, data))
     for key, parts in accumulated.items():

@@ -319,6 +319,13 @@ def parse_file(
             "The watch's clock was never set, so this workout has no date; it was kept without one "
             "(durations and distances are fine)."
         )
+    if "fields_skipped" in parsed.flags and not parsed.flags & {"recovered", "crc_mismatch"}:
+        result.reason_code = "fields_skipped"
+        result.reason_message = (
+            "Some values in this file could not be decoded and were skipped; everything else, "
+            "every record after them included, was kept."
+        )
+        result.detail = "; ".join(parsed.warnings)
     if parsed.flags & {"recovered", "crc_mismatch"}:
         result.reason_code = "recovered" if "recovered" in parsed.flags else "crc_mismatch"
         result.reason_message = (

@@ -86,6 +86,7 @@ REASON_CODES: dict[str, str] = {
     "clock_not_set": "the watch clock was never set: kept without a date",
     "recovered": "a damaged FIT file: the records before the damage were kept",
     "crc_mismatch": "a FIT file whose checksum is wrong but whose data read correctly",
+    "fields_skipped": "a FIT file with messages or fields that could not be decoded: skipped, counted",
     "some_members_refused": "an archive of which some members were refused",
     "same_activity_held": "every workout in it is already held from another copy",
     "rows_skipped": "a clinic CSV of which some rows were refused (line numbers in the note)",
