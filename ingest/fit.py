@@ -27,6 +27,7 @@ from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
 from ingest.fit_common import (
     LAP_FIELDS,
+    LENGTH_FIELDS,
     RECORD_FIELDS,
     RELATIVE_TIME_LIMIT,
     SESSION_FIELDS,
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 def _messages(data: bytes) -> Iterator[Any]:
     fit = fitparse.FitFile(io.BytesIO(data), check_crc=True)
-    yield from fit.get_messages(["file_id", "sport", "session", "lap", "record", "hrv"])
+    yield from fit.get_messages(["file_id", "sport", "session", "lap", "length", "record", "hrv"])
 
 
 def _as_values(value: Any) -> tuple[Any, ...]:
@@ -91,7 +92,12 @@ class _Collector:
 
     def _small(self, name: str, values: dict[str, Any]) -> None:
         content = self.content
-        if name == "lap":
+        if name == "length":
+            _, absolute = as_time(values.get("start_time"))
+            length = pick(values, LENGTH_FIELDS)
+            length["length_type"] = values.get("length_type")
+            content.lengths.append((absolute, length))
+        elif name == "lap":
             when, absolute = as_time(values.get("start_time"))
             lap = pick(values, LAP_FIELDS)
             lap["start_utc"] = when

@@ -36,6 +36,7 @@ __all__ = [
     "COLUMN_CONVERTERS",
     "FIT_EPOCH",
     "LAP_FIELDS",
+    "LENGTH_FIELDS",
     "OUTLIER_SLACK_S",
     "RECORD_COLUMNS",
     "RECORD_FIELDS",
@@ -143,8 +144,18 @@ SESSION_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
     "hr_mean_bpm": (("avg_heart_rate",), positive),
     "hr_max_bpm": (("max_heart_rate",), positive),
     "total_ascent_m": (("total_ascent",), number),
+    "pool_length_m": (("pool_length",), number),
 }
-"""Device-reported session totals kept as fallbacks for the summaries."""
+"""Device-reported session totals kept as fallbacks for the summaries (and the pool length)."""
+
+LENGTH_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
+    "timer_s": (("total_timer_time",), number),
+    "elapsed_s": (("total_elapsed_time",), number),
+}
+"""How FIT ``length`` fields (one pool length swum, or a rest) are read; ``length_type`` besides."""
+
+SWIM_SPORT = "swimming"
+"""FIT sport whose moving time comes from its lengths and laps, not from a speed threshold."""
 
 ABS_COLUMN = "_abs"
 """Records frame column: the record's FIT time in seconds (absolute or device-relative), or null."""
@@ -212,6 +223,7 @@ class FitContent:
 
     records: pl.DataFrame = field(default_factory=_empty_records)
     laps: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
+    lengths: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
     rr_abs: FloatArray = field(default_factory=lambda: np.empty(0))
     rr_s: FloatArray = field(default_factory=lambda: np.empty(0))
     sessions: list[dict[str, Any]] = field(default_factory=list)
@@ -241,6 +253,7 @@ class _Session:
     records: pl.DataFrame
     laps: list[dict[str, Any]]
     rr: FloatArray
+    lengths: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _session_metas(content: FitContent) -> list[dict[str, Any]]:
@@ -282,13 +295,21 @@ def _split_sessions(content: FitContent) -> list[_Session]:
         )
     if len(sessions) == 1:
         sessions[0].laps = [lap for _, lap in content.laps]
+        sessions[0].lengths = [length for _, length in content.lengths]
         return sessions
     record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
     record_index = _session_index(starts, record_abs)
     lap_abs = np.array([np.nan if a is None else a for a, _ in content.laps], dtype=np.float64)
     lap_index = _session_index(starts, lap_abs).tolist()
     rr_index = _session_index(starts, content.rr_abs)
+    length_abs = np.array(
+        [np.nan if a is None else a for a, _ in content.lengths], dtype=np.float64
+    )
+    length_index = _session_index(starts, length_abs).tolist()
     for i, session in enumerate(sessions):
+        session.lengths = [
+            length for (_, length), j in zip(content.lengths, length_index, strict=True) if j == i
+        ]
         session.records = content.records.filter(pl.Series(record_index == i))
         session.laps = [lap for (_, lap), j in zip(content.laps, lap_index, strict=True) if j == i]
         session.rr = content.rr_s[rr_index == i]
@@ -311,6 +332,28 @@ def _drop_outliers(session: _Session) -> int:
     before = session.records.height
     session.records = session.records.filter(keep)
     return before - session.records.height
+
+
+def _swim_moving_time(session: _Session) -> float | None:
+    """Moving time of a swim: its active lengths' timer time; else its laps', else the session's.
+
+    Pool swims have a ``length`` message per length, ``length_type`` ``active`` or ``idle`` (a rest
+    at the wall); an open-water swim has none, and its laps' timer time is what the watch counted
+    between timer start and stop events. Speed is no guide in the water (a length has one speed
+    value, or none).
+    """
+    active = [
+        length.get("timer_s") if length.get("timer_s") is not None else length.get("elapsed_s")
+        for length in session.lengths
+        if length.get("length_type") == "active"
+    ]
+    if any(value is not None for value in active):
+        return float(sum(value for value in active if value is not None))
+    lap_timer = [lap["timer_s"] for lap in session.laps if lap.get("timer_s") is not None]
+    if lap_timer:
+        return float(sum(lap_timer))
+    timer = session.meta.get("total_timer_s")
+    return None if timer is None else float(timer)
 
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
@@ -337,6 +380,10 @@ def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
     )
     meta = {k: v for k, v in session.meta.items() if k != "start_abs"}
     meta["flags"] = set(flags)
+    if meta.get("sport") == SWIM_SPORT:
+        meta["moving_time_s"] = _swim_moving_time(session)
+        # the swim starts when the session does (the first record can come a length later)
+        meta["start_utc_from_session"] = meta.get("start_utc") is not None
     return ParsedActivity(meta=meta, samples=samples, laps=laps, rr=rr)
 
 

@@ -43,6 +43,7 @@ from ingest.fit_common import (
     ABS_COLUMN,
     COLUMN_CONVERTERS,
     LAP_FIELDS,
+    LENGTH_FIELDS,
     RECORD_COLUMNS,
     RECORD_FIELDS,
     RELATIVE_TIME_LIMIT,
@@ -158,6 +159,13 @@ SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
         {"type", "manufacturer", "garmin_product", "product_name", "product", "time_created"}
     ),
     MESG_NUM["sport"]: frozenset({"sport", "sub_sport"}),
+    MESG_NUM["length"]: frozenset(
+        {
+            "start_time",
+            "length_type",
+            *(s for sources, _ in LENGTH_FIELDS.values() for s in sources),
+        }
+    ),
     MESG_NUM["lap"]: frozenset(
         {"start_time", *(s for sources, _ in LAP_FIELDS.values() for s in sources)}
     ),
@@ -1132,6 +1140,11 @@ def _small_messages(
         lap = pick(values, LAP_FIELDS)
         lap["start_utc"] = when
         content.laps.append((absolute, lap))
+    for _, values in rows.get(MESG_NUM["length"], []):
+        _, absolute = as_time(values.get("start_time"))
+        length = pick(values, LENGTH_FIELDS)
+        length["length_type"] = values.get("length_type")
+        content.lengths.append((absolute, length))
     for _, values in rows.get(MESG_NUM["session"], []):
         when, absolute = as_time(values.get("start_time"))
         meta = pick(values, SESSION_FIELDS)

@@ -135,6 +135,7 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> dict[str, pl.
                 "source_type": None,
                 "perceived_exertion": None,
                 "kept_reason": None,
+                "pool_length_m": activity.meta.get("pool_length_m"),
             }
         )
         ids = {"activity_id": activity_id, "client_id": client_id}

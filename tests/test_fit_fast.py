@@ -42,10 +42,12 @@ EXPECTED_FALLBACK: dict[str, str] = {
     "fitparse__nick.fit": "message_overrun",
     # the header announces 19 bytes more data than the file holds (undefined local type 11 follows)
     "fitparse__strava-android-app-201.10-b1218918.fit": "truncated",
-    # a uint32 field declared with 1 byte
-    "fitparse__coros-pace-2-cycling-misaligned-fields.fit": "bad_field_size",
 }
 """Corpus files the fast path hands to fitparse, and why (every other FIT file is decoded fast)."""
+
+FITDECODE_REFERENCE = {"fitparse__coros-pace-2-cycling-misaligned-fields.fit"}
+"""Corpus files on which fitparse stops early and the fast path does not: checked against fitdecode
+(tests/test_fit_tolerance.py) instead."""
 
 START = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 
@@ -140,6 +142,8 @@ def test_corpus_file_decodes_as_fitparse_does_or_falls_back_for_the_known_reason
 ) -> None:
     assert name is not None
     data = fit_bytes(name)
+    if name in FITDECODE_REFERENCE:
+        pytest.skip("fitparse is not the reference for this file (see FITDECODE_REFERENCE)")
     if name in EXPECTED_FALLBACK:
         with pytest.raises(FastPathRefused) as refused:
             read_fit_fast(data)
