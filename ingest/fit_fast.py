@@ -198,6 +198,8 @@ HEADER_LOCAL = np.array(
     dtype=np.int8,
 )
 """Header byte -> local message type of a data message (-1 for a definition message)."""
+_HEADER_LOCAL_LIST: list[int] = HEADER_LOCAL.tolist()
+"""The same as a list: indexing it one byte at a time is much cheaper than indexing numpy."""
 RUN_PROBE = 32
 """First window (messages) in which a run of same-type messages is looked for with numpy."""
 MAX_RUNS_AS_VIEWS = 64
@@ -305,13 +307,20 @@ class _Definition:
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
         )
 
-    def offsets(self) -> IntArray:
-        return np.concatenate(
-            [np.arange(p, p + k * self.size, self.size, dtype=np.int64) for p, k, _ in self.runs]
+    def _expanded(self, column: int, step: int) -> IntArray:
+        """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
+        runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
+        counts = runs[:, 1]
+        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+            np.cumsum(counts) - counts, counts
         )
+        return np.repeat(runs[:, column], counts) + within * step
+
+    def offsets(self) -> IntArray:
+        return self._expanded(0, self.size)
 
     def ordinals(self) -> IntArray:
-        return np.concatenate([np.arange(o, o + k, dtype=np.int64) for _, k, o in self.runs])
+        return self._expanded(2, 1)
 
     @property
     def n_messages(self) -> int:
@@ -458,6 +467,7 @@ def _index_messages(
 ) -> None:
     local_defs: list[_Definition | None] = [None] * 16
     definitions = index.definitions
+    header_local = _HEADER_LOCAL_LIST
     while p < end:
         header = data[p]
         if header & 0xC0 == 0x40:
@@ -473,7 +483,7 @@ def _index_messages(
         limit = (end - p) // size
         if limit < 1:
             raise _refuse("message_overrun", f"message at byte {p}")
-        same_next = limit > 1 and HEADER_LOCAL[data[p + size]] == local
+        same_next = limit > 1 and header_local[data[p + size]] == local
         if same_next:
             count, compressed = _run_length(buf, p, size, limit)
         else:
