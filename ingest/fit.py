@@ -23,6 +23,7 @@ from typing import Any
 
 import fitparse
 import numpy as np
+from fitparse.records import BASE_TYPES
 from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
 from ingest.fit_common import (
@@ -46,9 +47,52 @@ __all__ = ["read_fit"]
 log = logging.getLogger(__name__)
 
 
-def _messages(data: bytes) -> Iterator[Any]:
-    fit = fitparse.FitFile(io.BytesIO(data), check_crc=True)
-    yield from fit.get_messages(["file_id", "sport", "session", "lap", "length", "record", "hrv"])
+BYTE_BASE_TYPE = 0x0D
+"""Base type ``byte``: how a field whose size is not a multiple of its base type is read."""
+
+
+class _LenientFitFile(fitparse.FitFile):  # type: ignore[misc]
+    """fitparse, reading a field whose size is not a multiple of its base type as bytes.
+
+    fitparse raises on such a field ("Invalid field size") and stops the file there; fitdecode
+    reads it as bytes and goes on. This does what fitdecode does, counted in :attr:`bad_sizes`,
+    by adjusting the base type in the (field number, size, base type) triples that a definition
+    message's header (read as ``"HB"``: message number, number of fields) announces; the
+    developer-field triples that may follow are left alone.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.bad_sizes = 0
+        self._native_left = 0
+        super().__init__(*args, **kwargs)
+
+    def _read_struct(self, fmt: str, *args: Any, **kwargs: Any) -> Any:
+        values = super()._read_struct(fmt, *args, **kwargs)
+        if fmt == "HB":  # a definition's message number and field count
+            self._native_left = values[1]
+        elif fmt == "3B" and self._native_left > 0:
+            self._native_left -= 1
+            number, size, base_num = values
+            base = BASE_TYPES.get(base_num)
+            if base is not None and size % base.size:
+                self.bad_sizes += 1
+                return number, size, BYTE_BASE_TYPE
+        return values
+
+
+def _messages(data: bytes, content: FitContent) -> Iterator[Any]:
+    fit = _LenientFitFile(io.BytesIO(data), check_crc=True)
+    try:
+        yield from _wanted(fit)
+    finally:
+        if fit.bad_sizes:
+            content.skipped["bad_field_size"] = fit.bad_sizes
+
+
+def _wanted(fit: Any) -> Iterator[Any]:
+    yield from fit.get_messages(
+        ["file_id", "sport", "session", "lap", "length", "record", "hrv", "hr"]
+    )
 
 
 def _as_values(value: Any) -> tuple[Any, ...]:
@@ -83,6 +127,10 @@ class _Collector:
                 row["cadence_rpm"] += fraction
             row["timestamp"] = when
             self.records.append((absolute, row))
+        elif name == "hr":
+            content.hr_messages.append(
+                {f.field_def.def_num: f.raw_value for f in message.fields if f.field_def}
+            )
         elif name == "hrv":
             self.rr.extend(
                 (self.last_abs, float(v)) for v in _as_values(values.get("time")) if v is not None
@@ -128,7 +176,7 @@ class _Collector:
 def _collect(data: bytes) -> FitContent:
     collector = _Collector()
     content = collector.content
-    messages = _messages(data)
+    messages = _messages(data, content)
     try:
         for message in messages:
             try:

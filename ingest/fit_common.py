@@ -30,11 +30,13 @@ from ingest.frames import (
     frame_from_rows,
 )
 from schemas.errors import CorruptFile, NotAnActivity
+from schemas.motion import MAX_HR_EVENT_AGE_S
 
 __all__ = [
     "ABS_COLUMN",
     "COLUMN_CONVERTERS",
     "FIT_EPOCH",
+    "HR_FIELD_NUMBERS",
     "LAP_FIELDS",
     "LENGTH_FIELDS",
     "OUTLIER_SLACK_S",
@@ -48,6 +50,7 @@ __all__ = [
     "as_time",
     "assemble",
     "device_name",
+    "hr_events",
     "number",
     "pick",
     "positive",
@@ -157,6 +160,105 @@ LENGTH_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
 SWIM_SPORT = "swimming"
 """FIT sport whose moving time comes from its lengths and laps, not from a speed threshold."""
 
+HR_FIELD_NUMBERS: Mapping[str, int] = {
+    "fractional_timestamp": 0,  # 1/32768 s
+    "time256": 1,  # 1/256 s
+    "filtered_bpm": 6,  # one heart rate per event
+    "event_timestamp": 9,  # 1/1024 s, a free-running clock
+    "event_timestamp_12": 10,  # the same clock's low 12 bits, 8 per 12 bytes, accumulated
+    "timestamp": 253,
+}
+"""Field numbers of the FIT ``hr`` message (heart rate a strap stored apart), read raw."""
+_HR = HR_FIELD_NUMBERS
+EVENT_CLOCK_HZ = 1024
+EVENT_12_BITS = 12
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+def hr_events(messages: list[Mapping[int, Any]]) -> tuple[FloatArray, FloatArray]:
+    """(FIT time in s, bpm) of every beat stored in ``hr`` messages, from their raw field values.
+
+    The FIT profile's rules: ``event_timestamp`` is a free-running clock (1/1024 s); a full 32-bit
+    value sets it, and ``event_timestamp_12`` carries eight 12-bit low parts of it that are
+    accumulated (a part below the clock's current low bits rolls it over by 4096). A message with
+    a ``timestamp`` ties the clock to real time: its first event happened at ``timestamp`` plus
+    ``fractional_timestamp`` (or ``time256``). ``filtered_bpm`` holds one heart rate per event.
+    Events before the first tie, and invalid or zero rates, are left out.
+
+    ``messages``: per ``hr`` message in file order, field number -> raw value (as fitparse reads it:
+    scalars, tuples for arrays, ``None`` for invalid).
+    """
+    times: list[float] = []
+    bpms: list[float] = []
+    clock: int | None = None
+    anchor: tuple[float, int] | None = None  # (FIT seconds, event clock) of one event
+    mask = (1 << EVENT_12_BITS) - 1
+    for raws in messages:
+        events: list[int] = []
+        for full in _as_tuple(raws.get(_HR["event_timestamp"])):
+            if isinstance(full, int):
+                clock = full
+                events.append(full)
+        packed = [b for b in _as_tuple(raws.get(_HR["event_timestamp_12"])) if isinstance(b, int)]
+        if packed and clock is not None:
+            whole = int.from_bytes(bytes(packed), "little")
+            for i in range(len(packed) * 8 // EVENT_12_BITS):
+                low = (whole >> (EVENT_12_BITS * i)) & mask
+                rolled = low < (clock & mask)
+                clock = (clock & ~mask) + low + ((mask + 1) if rolled else 0)
+                events.append(clock)
+        timestamp = raws.get(_HR["timestamp"])
+        if isinstance(timestamp, int) and events:
+            fraction = raws.get(_HR["fractional_timestamp"])
+            coarse = raws.get(_HR["time256"])
+            seconds = (
+                fraction / 32768
+                if isinstance(fraction, int)
+                else (coarse / 256 if isinstance(coarse, int) else 0.0)
+            )
+            anchor = (timestamp + seconds, events[0])
+        if anchor is None:
+            continue
+        for event, bpm in zip(events, _as_tuple(raws.get(_HR["filtered_bpm"])), strict=False):
+            if isinstance(bpm, int) and bpm > 0:
+                times.append(anchor[0] + (event - anchor[1]) / EVENT_CLOCK_HZ)
+                bpms.append(float(bpm))
+    return np.asarray(times, dtype=np.float64), np.asarray(bpms, dtype=np.float64)
+
+
+def _merge_hr(content: FitContent) -> int:
+    """Fill records without heart rate from the stored beats; return how many were filled.
+
+    Each record takes the rate of the last beat at or before its time, at most
+    :data:`~schemas.motion.MAX_HR_EVENT_AGE_S` before it.
+    """
+    beat_times, bpms = hr_events(content.hr_messages)
+    if not beat_times.size or not content.records.height:
+        return 0
+    order = np.argsort(beat_times, kind="stable")
+    beat_times, bpms = beat_times[order], bpms[order]
+    record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
+    last = np.searchsorted(beat_times, record_abs, side="right") - 1
+    found = last >= 0
+    age = np.where(found, record_abs - beat_times[np.maximum(last, 0)], np.inf)
+    fresh = ~np.isnan(record_abs) & (age <= MAX_HR_EVENT_AGE_S)
+    current = content.records["hr_bpm"]
+    missing = current.is_null().to_numpy()
+    fill = fresh & missing
+    if not fill.any():
+        return 0
+    merged = np.where(fill, bpms[np.maximum(last, 0)], current.cast(pl.Float64).to_numpy())
+    content.records = content.records.with_columns(
+        pl.Series("hr_bpm", merged, nan_to_null=True).cast(current.dtype)
+    )
+    return int(fill.sum())
+
+
 ABS_COLUMN = "_abs"
 """Records frame column: the record's FIT time in seconds (absolute or device-relative), or null."""
 
@@ -234,6 +336,8 @@ class FitContent:
     error: str | None = None
     truncated: bool = False
     crc_mismatch: bool = False
+    hr_messages: list[Mapping[int, Any]] = field(default_factory=list)
+    """Raw values (field number -> value) of each ``hr`` message, in file order."""
     skipped: dict[str, int] = field(default_factory=dict)
     """What could not be decoded and was stepped over (a message, a field of a bad size, ...)."""
 
@@ -418,6 +522,9 @@ def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
     """
     n_records = content.records.height
     warnings: list[str] = []
+    merged = _merge_hr(content)
+    if merged:
+        warnings.append(f"heart rate stored apart (hr messages) merged into {merged} records")
     flags: set[str] = set()
     if content.error is not None:
         if not n_records:

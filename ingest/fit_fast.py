@@ -152,7 +152,7 @@ SECONDS_PER_DAY = 86_400
 FIT_EPOCH_NAIVE = dt.datetime(1989, 12, 31)
 FIT_EPOCH_UNIX_S = 631_065_600
 MESG_NUM = {mesg.name: num for num, mesg in MESSAGE_TYPES.items()}
-RECORD, HRV = MESG_NUM["record"], MESG_NUM["hrv"]
+RECORD, HRV, HR = MESG_NUM["record"], MESG_NUM["hrv"], MESG_NUM["hr"]
 DEVELOPER_DATA_ID, FIELD_DESCRIPTION = MESG_NUM["developer_data_id"], MESG_NUM["field_description"]
 SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
     MESG_NUM["file_id"]: frozenset(
@@ -1120,7 +1120,23 @@ def _content(data: bytes) -> FitContent:
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
     _small_messages(content, _small_rows(index, data))
+    content.hr_messages = _hr_messages(index, data)
     return content
+
+
+def _hr_messages(index: _Index, data: bytes) -> list[Mapping[int, Any]]:
+    """Raw values (field number -> value) of every ``hr`` message, in file order."""
+    rows: list[tuple[int, Mapping[int, Any]]] = []
+    for definition in index.definitions:
+        if definition.mesg_num != HR or not definition.runs:
+            continue
+        numbers = [f.def_num for f in definition.fields]
+        offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
+        for offset, ordinal in zip(offsets, ordinals, strict=True):
+            raws = _row_raws(definition, data, offset)
+            rows.append((ordinal, dict(zip(numbers, raws, strict=True))))
+    rows.sort(key=lambda row: row[0])
+    return [raws for _, raws in rows]
 
 
 def _hrv_times(

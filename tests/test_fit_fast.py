@@ -45,10 +45,6 @@ EXPECTED_FALLBACK: dict[str, str] = {
 }
 """Corpus files the fast path hands to fitparse, and why (every other FIT file is decoded fast)."""
 
-FITDECODE_REFERENCE = {"fitparse__coros-pace-2-cycling-misaligned-fields.fit"}
-"""Corpus files on which fitparse stops early and the fast path does not: checked against fitdecode
-(tests/test_fit_tolerance.py) instead."""
-
 START = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 
 
@@ -142,8 +138,6 @@ def test_corpus_file_decodes_as_fitparse_does_or_falls_back_for_the_known_reason
 ) -> None:
     assert name is not None
     data = fit_bytes(name)
-    if name in FITDECODE_REFERENCE:
-        pytest.skip("fitparse is not the reference for this file (see FITDECODE_REFERENCE)")
     if name in EXPECTED_FALLBACK:
         with pytest.raises(FastPathRefused) as refused:
             read_fit_fast(data)

@@ -6,6 +6,7 @@ corpus catalogs; never from the decoders under test.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import fitdecode
@@ -87,3 +88,57 @@ def test_hrv_arrays_of_any_length_decode(name: str, read: Any) -> None:
     [activity] = parsed.activities
     assert activity.samples.height == int(row["records"])
     assert activity.rr["rr_s"].to_list() == pytest.approx(expected, abs=1e-9)
+
+
+HRM_SWIM = "goldencheetah__GarminHRMswim.FIT"
+
+
+@pytest.mark.parametrize("read", [read_fit_fast, read_fit], ids=["columnar", "fitparse"])
+def test_hr_messages_fill_the_records_heart_rate(read: Any) -> None:
+    """Regression: an HRM-Swim strap stores heart rate in ``hr`` messages only; the swim had none.
+
+    fitdecode expands each message's packed 12-bit event times and its filtered_bpm; its absolute
+    anchor differs (it restarts the accumulator per definition), so the records are checked
+    against its beats by value and over the same span, not to the millisecond.
+    """
+    data = corpus_bytes(HRM_SWIM)
+    beats: list[tuple[Any, int]] = []
+    for message in fitdecode_hr(data):
+        beats += [(t, b) for t, b in message if b]
+    assert len(beats) > 5000
+    records = fitdecode_messages(data, "record")
+    assert all(r.get("heart_rate") is None for r in records)  # none in the records themselves
+    parsed = read(data)
+    samples = parsed.activities[0].samples
+    assert samples.height == len(records) == int(catalog(HRM_SWIM, added=True)["records"])
+    hr = samples["hr_bpm"]
+    assert hr.null_count() == 0
+    assert set(hr.to_list()) <= {b for _, b in beats}
+    # the records sample the heart rate once a second: their mean is fitdecode's beats' mean
+    # weighted by how long each rate held (a beat-weighted mean leans to the faster rates)
+    first, last = records[0]["timestamp"], records[-1]["timestamp"]
+    in_span = [(t, b) for t, b in beats if first <= t <= last]
+    held = [
+        ((t_next - t).total_seconds(), b) for (t, b), (t_next, _) in itertools.pairwise(in_span)
+    ]
+    time_weighted = sum(s * b for s, b in held) / sum(s for s, _ in held)
+    assert abs(hr.mean() - time_weighted) < 0.5  # type: ignore[operator]
+
+
+def fitdecode_hr(data: bytes) -> list[list[tuple[Any, int]]]:
+    """Per hr message with packed event times: (event time, bpm) pairs as fitdecode reads them."""
+    out = []
+    with fitdecode.FitReader(
+        data,
+        error_handling=fitdecode.ErrorHandling.IGNORE,
+        check_crc=fitdecode.CrcCheck.DISABLED,
+    ) as reader:
+        for frame in reader:
+            if not (isinstance(frame, fitdecode.FitDataMessage) and frame.name == "hr"):
+                continue
+            if not frame.has_field("event_timestamp_12"):
+                continue
+            times = [f.value for f in frame.fields if f.name == "event_timestamp"]
+            bpm = frame.get_value("filtered_bpm")
+            out.append(list(zip(times, bpm, strict=False)))
+    return out
