@@ -423,14 +423,23 @@ def _split_sessions(content: FitContent) -> list[_Session]:
 def _drop_outliers(session: _Session) -> int:
     """Drop records far outside the session span; return how many were dropped."""
     absolute = session.records[ABS_COLUMN]
-    times = np.sort(absolute.drop_nulls().to_numpy())
+    times = absolute.drop_nulls().to_numpy()
     if times.size == 0:
         return 0
-    median = float(times[times.size // 2])
-    low = session.start_abs if session.start_abs is not None else median
-    high = session.end_abs if session.end_abs is not None else median
+    first, last = float(times.min()), float(times.max())
+    start, end = session.start_abs, session.end_abs
+    if (
+        start is not None
+        and end is not None
+        and start - OUTLIER_SLACK_S <= first
+        and last <= end + OUTLIER_SLACK_S
+    ):
+        return 0  # inside the session's span: the median below cannot widen it
+    median = float(np.partition(times, times.size // 2)[times.size // 2])
+    low = start if start is not None else median
+    high = end if end is not None else median
     low, high = min(low, median) - OUTLIER_SLACK_S, max(high, median) + OUTLIER_SLACK_S
-    if low <= times[0] and times[-1] <= high:
+    if low <= first and last <= high:
         return 0
     keep = absolute.is_null() | ((absolute >= low) & (absolute <= high))
     before = session.records.height

@@ -299,9 +299,12 @@ class _Definition:
     ordinal: int  # data messages read before this definition
     runs: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, count, first ordinal)
 
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return (
+    key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
+
+    def __post_init__(self) -> None:
+        if self.key:
+            return
+        self.key = (
             self.mesg_num,
             self.endian,
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
@@ -341,6 +344,13 @@ class _Index:
         self.skipped[what] = self.skipped.get(what, 0) + count
 
 
+_LAYOUTS: dict[bytes, tuple[int, str, tuple[_FieldDef, ...], int, tuple[Any, ...], int]] = {}
+"""Definition bytes (after the header byte) -> (message number, byte order, fields, message size,
+key, fields of a bad size) of the definitions without developer fields decoded so far."""
+MAX_LAYOUTS = 4096
+""":data:`_LAYOUTS` is emptied when it reaches this many layouts (bounded memory)."""
+
+
 def _refuse(reason: str, detail: str = "") -> FastPathRefused:
     return FastPathRefused(reason, detail)
 
@@ -348,10 +358,24 @@ def _refuse(reason: str, detail: str = "") -> FastPathRefused:
 def _parse_definition(
     data: bytes, p: int, end: int, ordinal: int, index: _Index
 ) -> tuple[_Definition, int]:
-    """Read the definition message at ``p``; return it and the offset after it."""
+    """Read the definition message at ``p``; return it and the offset after it.
+
+    A definition without developer fields depends on its bytes alone: the layouts seen are kept in
+    :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
+    """
     header = data[p]
     if p + 6 > end:
         raise _refuse("message_overrun", f"definition at byte {p}")
+    native_end = p + 6 + 3 * data[p + 5]
+    if not header & 0x20 and native_end <= end:
+        seen = _LAYOUTS.get(data[p + 2 : native_end])
+        if seen is not None:
+            if seen[5]:
+                index.skip("bad_field_size", seen[5])
+            return _Definition(
+                seen[0], seen[1], seen[2], (), seen[3], ordinal, key=seen[4]
+            ), native_end
+    bad_before = index.skipped.get("bad_field_size", 0)
     endian = ">" if data[p + 2] else "<"
     (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
     n_fields = data[p + 5]
@@ -401,6 +425,18 @@ def _parse_definition(
             dev_fields.append(_DevField(dev_index, def_num, size, name))
             offset += size
     definition = _Definition(mesg_num, endian, tuple(fields), tuple(dev_fields), offset, ordinal)
+    if not header & 0x20:
+        if len(_LAYOUTS) >= MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        bad_sizes = index.skipped.get("bad_field_size", 0) - bad_before
+        _LAYOUTS[data[p + 2 : q]] = (
+            mesg_num,
+            endian,
+            definition.fields,
+            offset,
+            definition.key,
+            bad_sizes,
+        )
     return definition, q
 
 
