@@ -36,6 +36,7 @@ from ingest.fit_common import (
     as_time,
     assemble,
     device_name,
+    hr_events_from_raws,
     number,
     pick,
     records_from_rows,
@@ -110,6 +111,7 @@ class _Collector:
         self.records: list[tuple[float | None, dict[str, Any]]] = []
         self.rr: list[tuple[float | None, float]] = []
         self.last_abs: float | None = None
+        self.hr: list[dict[int, Any]] = []
 
     def add(self, message: Any) -> None:
         """Take one decoded message in (raises on values in a shape no reader expects)."""
@@ -128,7 +130,7 @@ class _Collector:
             row["timestamp"] = when
             self.records.append((absolute, row))
         elif name == "hr":
-            content.hr_messages.append(
+            self.hr.append(
                 {f.field_def.def_num: f.raw_value for f in message.fields if f.field_def}
             )
         elif name == "hrv":
@@ -199,6 +201,8 @@ def _collect(data: bytes) -> FitContent:
         # number belongs): treated like any other decode error, never raised out of the reader.
         content.error = f"decoder error ({type(exc).__name__})"
     content.records = records_from_rows(collector.records)
+    if collector.hr:
+        content.hr_events = hr_events_from_raws(collector.hr)
     content.rr_abs = np.array(
         [np.nan if t is None else t for t, _ in collector.rr], dtype=np.float64
     )

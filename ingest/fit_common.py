@@ -13,7 +13,7 @@ frame from its rows with :func:`records_from_rows`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from schemas.motion import MAX_HR_EVENT_AGE_S
 __all__ = [
     "ABS_COLUMN",
     "COLUMN_CONVERTERS",
+    "EVENT_12_BITS",
     "FIT_EPOCH",
     "HR_FIELD_NUMBERS",
     "LAP_FIELDS",
@@ -47,10 +48,12 @@ __all__ = [
     "SESSION_FIELDS",
     "SKIPPED_FLAG",
     "FitContent",
+    "HrEvents",
     "as_time",
     "assemble",
     "device_name",
     "hr_events",
+    "hr_events_from_raws",
     "number",
     "pick",
     "positive",
@@ -180,55 +183,112 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, tuple | list) else (value,)
 
 
-def hr_events(messages: list[Mapping[int, Any]]) -> tuple[FloatArray, FloatArray]:
-    """(FIT time in s, bpm) of every beat stored in ``hr`` messages, from their raw field values.
+@dataclass
+class HrEvents:
+    """The beats of a file's ``hr`` messages, flattened in file order (one entry per event).
 
-    The FIT profile's rules: ``event_timestamp`` is a free-running clock (1/1024 s); a full 32-bit
+    ``message``: index of the event's message; ``full``: the value is a whole 32-bit
+    ``event_timestamp`` (else a 12-bit low part from ``event_timestamp_12``); ``value``: that
+    value; ``valid``: it is not the invalid sentinel; ``bpm``: the ``filtered_bpm`` at the same
+    position in the message (NaN when none or invalid). ``anchor``: per message, its
+    ``timestamp`` plus ``fractional_timestamp`` (or ``time256``) in FIT seconds, NaN without one.
+    """
+
+    message: npt.NDArray[np.int64]
+    full: npt.NDArray[np.bool_]
+    value: npt.NDArray[np.int64]
+    valid: npt.NDArray[np.bool_]
+    bpm: FloatArray
+    anchor: FloatArray
+
+
+def hr_events_from_raws(messages: Sequence[Mapping[int, Any]]) -> HrEvents:
+    """:class:`HrEvents` from each ``hr`` message's raw values, one dict per message.
+
+    Field number -> value as fitparse reads it: scalars, tuples for arrays, ``None`` for invalid.
+    """
+    message, full, value, valid, bpm = [], [], [], [], []
+    anchor = []
+    for i, raws in enumerate(messages):
+        values: list[tuple[bool, Any]] = [
+            (True, v) for v in _as_tuple(raws.get(_HR["event_timestamp"]))
+        ]
+        packed = _as_tuple(raws.get(_HR["event_timestamp_12"]))
+        if packed:
+            whole = int.from_bytes(bytes(0xFF if b is None else b for b in packed), "little")
+            mask = (1 << EVENT_12_BITS) - 1
+            values += [
+                (False, (whole >> (EVENT_12_BITS * k)) & mask)
+                for k in range(len(packed) * 8 // EVENT_12_BITS)
+            ]
+        rates = _as_tuple(raws.get(_HR["filtered_bpm"]))
+        for k, (is_full, v) in enumerate(values):
+            rate = rates[k] if k < len(rates) else None
+            message.append(i)
+            full.append(is_full)
+            value.append(v if isinstance(v, int) else 0)
+            valid.append(isinstance(v, int))
+            bpm.append(float(rate) if isinstance(rate, int) else np.nan)
+        timestamp = raws.get(_HR["timestamp"])
+        fraction, coarse = raws.get(_HR["fractional_timestamp"]), raws.get(_HR["time256"])
+        seconds = (
+            fraction / 32768
+            if isinstance(fraction, int)
+            else (coarse / 256 if isinstance(coarse, int) else 0.0)
+        )
+        anchor.append(timestamp + seconds if isinstance(timestamp, int) else np.nan)
+    return HrEvents(
+        np.asarray(message, dtype=np.int64),
+        np.asarray(full, dtype=np.bool_),
+        np.asarray(value, dtype=np.int64),
+        np.asarray(valid, dtype=np.bool_),
+        np.asarray(bpm, dtype=np.float64),
+        np.asarray(anchor, dtype=np.float64),
+    )
+
+
+def hr_events(events: HrEvents) -> tuple[FloatArray, FloatArray]:
+    """(FIT time in s, bpm) of every beat stored in ``hr`` messages.
+
+    The FIT profile's rules: ``event_timestamp`` is a free-running clock (1/1024 s); a whole 32-bit
     value sets it, and ``event_timestamp_12`` carries eight 12-bit low parts of it that are
     accumulated (a part below the clock's current low bits rolls it over by 4096). A message with
     a ``timestamp`` ties the clock to real time: its first event happened at ``timestamp`` plus
-    ``fractional_timestamp`` (or ``time256``). ``filtered_bpm`` holds one heart rate per event.
-    Events before the first tie, and invalid or zero rates, are left out.
-
-    ``messages``: per ``hr`` message in file order, field number -> raw value (as fitparse reads it:
-    scalars, tuples for arrays, ``None`` for invalid).
+    ``fractional_timestamp`` (or ``time256``), until the next such message. ``filtered_bpm`` holds
+    one heart rate per event, by position. Events before the first whole value or the first tie,
+    invalid values and zero rates are left out.
     """
-    times: list[float] = []
-    bpms: list[float] = []
-    clock: int | None = None
-    anchor: tuple[float, int] | None = None  # (FIT seconds, event clock) of one event
+    keep = events.valid
+    message, full = events.message[keep], events.full[keep]
+    value, bpm = events.value[keep], events.bpm[keep]
     mask = (1 << EVENT_12_BITS) - 1
-    for raws in messages:
-        events: list[int] = []
-        for full in _as_tuple(raws.get(_HR["event_timestamp"])):
-            if isinstance(full, int):
-                clock = full
-                events.append(full)
-        packed = [b for b in _as_tuple(raws.get(_HR["event_timestamp_12"])) if isinstance(b, int)]
-        if packed and clock is not None:
-            whole = int.from_bytes(bytes(packed), "little")
-            for i in range(len(packed) * 8 // EVENT_12_BITS):
-                low = (whole >> (EVENT_12_BITS * i)) & mask
-                rolled = low < (clock & mask)
-                clock = (clock & ~mask) + low + ((mask + 1) if rolled else 0)
-                events.append(clock)
-        timestamp = raws.get(_HR["timestamp"])
-        if isinstance(timestamp, int) and events:
-            fraction = raws.get(_HR["fractional_timestamp"])
-            coarse = raws.get(_HR["time256"])
-            seconds = (
-                fraction / 32768
-                if isinstance(fraction, int)
-                else (coarse / 256 if isinstance(coarse, int) else 0.0)
-            )
-            anchor = (timestamp + seconds, events[0])
-        if anchor is None:
-            continue
-        for event, bpm in zip(events, _as_tuple(raws.get(_HR["filtered_bpm"])), strict=False):
-            if isinstance(bpm, int) and bpm > 0:
-                times.append(anchor[0] + (event - anchor[1]) / EVENT_CLOCK_HZ)
-                bpms.append(float(bpm))
-    return np.asarray(times, dtype=np.float64), np.asarray(bpms, dtype=np.float64)
+    segment = np.cumsum(full)  # which whole value the clock last took
+    clocked = segment > 0
+    low = np.where(full, value & mask, value)
+    previous = np.concatenate([[0], low[:-1]])
+    wrapped = ~full & (low < previous)
+    wraps = np.cumsum(wrapped)
+    full_at = np.flatnonzero(full)
+    seg_index = np.maximum(segment - 1, 0)
+    base = value[full_at][seg_index] if full_at.size else np.zeros_like(value)
+    wraps_before = wraps[full_at][seg_index] if full_at.size else np.zeros_like(wraps)
+    clock = np.where(full, value, (base & ~mask) + ((wraps - wraps_before) << EVENT_12_BITS) + low)
+    message, clock, bpm = message[clocked], clock[clocked], bpm[clocked]
+    # the tie of each message with a timestamp: its first clocked event
+    first = np.concatenate([[True], message[1:] != message[:-1]]) if message.size else message
+    tie_at = first & ~np.isnan(events.anchor[message])
+    tie_message = message[tie_at]
+    tie_time = events.anchor[tie_message]
+    tie_clock = clock[tie_at]
+    which = np.searchsorted(tie_message, message, side="right") - 1
+    tied = which >= 0
+    rate_ok = ~np.isnan(bpm) & (bpm > 0)
+    use = tied & rate_ok
+    which = np.maximum(which, 0)
+    if not tie_message.size:
+        return np.empty(0), np.empty(0)
+    times = tie_time[which] + (clock - tie_clock[which]) / EVENT_CLOCK_HZ
+    return times[use], bpm[use]
 
 
 def _merge_hr(content: FitContent) -> int:
@@ -237,7 +297,9 @@ def _merge_hr(content: FitContent) -> int:
     Each record takes the rate of the last beat at or before its time, at most
     :data:`~schemas.motion.MAX_HR_EVENT_AGE_S` before it.
     """
-    beat_times, bpms = hr_events(content.hr_messages)
+    if content.hr_events is None:
+        return 0
+    beat_times, bpms = hr_events(content.hr_events)
     if not beat_times.size or not content.records.height:
         return 0
     order = np.argsort(beat_times, kind="stable")
@@ -336,8 +398,8 @@ class FitContent:
     error: str | None = None
     truncated: bool = False
     crc_mismatch: bool = False
-    hr_messages: list[Mapping[int, Any]] = field(default_factory=list)
-    """Raw values (field number -> value) of each ``hr`` message, in file order."""
+    hr_events: HrEvents | None = None
+    """The beats of the ``hr`` messages (heart rate a strap stored apart), if any."""
     skipped: dict[str, int] = field(default_factory=dict)
     """What could not be decoded and was stepped over (a message, a field of a bad size, ...)."""
 

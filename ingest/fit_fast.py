@@ -42,6 +42,8 @@ from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
     COLUMN_CONVERTERS,
+    EVENT_12_BITS,
+    HR_FIELD_NUMBERS,
     LAP_FIELDS,
     LENGTH_FIELDS,
     RECORD_COLUMNS,
@@ -49,6 +51,7 @@ from ingest.fit_common import (
     RELATIVE_TIME_LIMIT,
     SESSION_FIELDS,
     FitContent,
+    HrEvents,
     as_time,
     assemble,
     device_name,
@@ -1156,23 +1159,103 @@ def _content(data: bytes) -> FitContent:
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
     _small_messages(content, _small_rows(index, data))
-    content.hr_messages = _hr_messages(index, data)
+    content.hr_events = _hr_events(index, data)
     return content
 
 
-def _hr_messages(index: _Index, data: bytes) -> list[Mapping[int, Any]]:
-    """Raw values (field number -> value) of every ``hr`` message, in file order."""
-    rows: list[tuple[int, Mapping[int, Any]]] = []
+def _hr_column(
+    definition: _Definition, table: npt.NDArray[Any], name: str
+) -> tuple[_FieldDef, npt.NDArray[Any]] | None:
+    """The field of that ``hr`` field name (last one wins, as raw values by number) and its column."""
+    number = HR_FIELD_NUMBERS[name]
+    found = None
+    for position, f in enumerate(definition.fields):
+        if f.def_num == number:
+            found = (f, table[f"f{position}"].reshape(len(table), -1))
+    return found
+
+
+def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
+    """The beats of every ``hr`` message, columnar; the same as ``hr_events_from_raws`` gives."""
+    parts = []
+    anchors = []
+    message_ordinals = []
     for definition in index.definitions:
         if definition.mesg_num != HR or not definition.runs:
             continue
-        numbers = [f.def_num for f in definition.fields]
-        offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
-        for offset, ordinal in zip(offsets, ordinals, strict=True):
-            raws = _row_raws(definition, data, offset)
-            rows.append((ordinal, dict(zip(numbers, raws, strict=True))))
-    rows.sort(key=lambda row: row[0])
-    return [raws for _, raws in rows]
+        table = _table(definition, data, range(len(definition.fields)))
+        ordinals = definition.ordinals()
+        n = ordinals.size
+        blocks: list[tuple[IntArray, BoolArray, BoolArray]] = []  # (value, full, valid) per event
+        full = _hr_column(definition, table, "event_timestamp")
+        if full is not None and full[0].base.kind == "int":
+            f, column = full
+            values = column.astype(np.int64)
+            blocks.append((values, np.ones_like(values, bool), column != f.base.invalid))
+        packed = _hr_column(definition, table, "event_timestamp_12")
+        if packed is not None and packed[0].base.kind == "byte" and packed[1].shape[1] >= 3:
+            raw = packed[1].astype(np.int64)
+            count = raw.shape[1] * 8 // EVENT_12_BITS
+            bit = EVENT_12_BITS * np.arange(count)
+            byte, shift = bit // 8, bit % 8
+            following = np.minimum(byte + 1, raw.shape[1] - 1)
+            lows = ((raw[:, byte] | (raw[:, following] << 8)) >> shift) & 0xFFF
+            absent = (raw == 0xFF).all(axis=1)[:, None]
+            blocks.append((lows, np.zeros_like(lows, bool), np.broadcast_to(~absent, lows.shape)))
+        if not blocks:
+            continue
+        value = np.concatenate([b[0] for b in blocks], axis=1)
+        width = value.shape[1]
+        bpm = np.full((n, width), np.nan)
+        rates = _hr_column(definition, table, "filtered_bpm")
+        if rates is not None and rates[0].base.kind == "int":
+            f, column = rates
+            k = min(width, column.shape[1])
+            bpm[:, :k] = _parsed(f, column[:, :k])
+        parts.append(
+            (
+                np.repeat(ordinals, width),
+                np.concatenate([b[1] for b in blocks], axis=1).reshape(-1),
+                value.reshape(-1),
+                np.concatenate([b[2] for b in blocks], axis=1).reshape(-1),
+                bpm.reshape(-1),
+            )
+        )
+        anchors.append(_hr_anchor(definition, table, n))
+        message_ordinals.append(ordinals)
+    if not parts:
+        return None
+    ordinals = np.concatenate(message_ordinals)
+    order = np.argsort(ordinals, kind="stable")
+    event_ordinals = np.concatenate([p[0] for p in parts])
+    event_order = np.argsort(event_ordinals, kind="stable")
+    return HrEvents(
+        message=np.searchsorted(ordinals[order], event_ordinals[event_order]),
+        full=np.concatenate([p[1] for p in parts])[event_order],
+        value=np.concatenate([p[2] for p in parts])[event_order],
+        valid=np.concatenate([p[3] for p in parts])[event_order],
+        bpm=np.concatenate([p[4] for p in parts])[event_order],
+        anchor=np.concatenate(anchors)[order],
+    )
+
+
+def _hr_anchor(definition: _Definition, table: npt.NDArray[Any], n: int) -> FloatArray:
+    """Per ``hr`` message: timestamp plus its fraction in FIT seconds, NaN without a timestamp."""
+    anchor = np.full(n, np.nan)
+    stamp = _hr_column(definition, table, "timestamp")
+    if stamp is None or stamp[0].base.kind != "int" or stamp[1].shape[1] != 1:
+        return anchor
+    seconds = np.zeros(n)
+    coarse = _hr_column(definition, table, "time256")
+    fine = _hr_column(definition, table, "fractional_timestamp")
+    for found, scale in ((coarse, 256), (fine, 32768)):  # the finer one wins where valid
+        if found is not None and found[0].base.kind == "int" and found[1].shape[1] == 1:
+            f, column = found
+            valid = column[:, 0] != f.base.invalid
+            seconds = np.where(valid, column[:, 0].astype(np.float64) / scale, seconds)
+    f, column = stamp
+    valid = column[:, 0] != f.base.invalid
+    return np.where(valid, column[:, 0].astype(np.float64) + seconds, anchor)
 
 
 def _hrv_times(
