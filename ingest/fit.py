@@ -16,16 +16,19 @@ Error policy (after fitdecode's explicit ``ErrorHandling``): decoding never sile
 from __future__ import annotations
 
 import io
+import logging
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import fitparse
 import numpy as np
+from fitparse.records import BASE_TYPES
 from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
 from ingest.fit_common import (
     LAP_FIELDS,
+    LENGTH_FIELDS,
     RECORD_FIELDS,
     RELATIVE_TIME_LIMIT,
     SESSION_FIELDS,
@@ -33,6 +36,7 @@ from ingest.fit_common import (
     as_time,
     assemble,
     device_name,
+    hr_events_from_raws,
     number,
     pick,
     records_from_rows,
@@ -41,62 +45,149 @@ from ingest.frames import ParsedFile
 
 __all__ = ["read_fit"]
 
+log = logging.getLogger(__name__)
 
-def _messages(data: bytes) -> Iterator[Any]:
-    fit = fitparse.FitFile(io.BytesIO(data), check_crc=True)
-    yield from fit.get_messages(["file_id", "sport", "session", "lap", "record", "hrv"])
+
+BYTE_BASE_TYPE = 0x0D
+"""Base type ``byte``: how a field whose size is not a multiple of its base type is read."""
+
+
+class _LenientFitFile(fitparse.FitFile):  # type: ignore[misc]
+    """fitparse, reading a field whose size is not a multiple of its base type as bytes.
+
+    fitparse raises on such a field ("Invalid field size") and stops the file there; fitdecode
+    reads it as bytes and goes on. This does what fitdecode does, counted in :attr:`bad_sizes`,
+    by adjusting the base type in the (field number, size, base type) triples that a definition
+    message's header (read as ``"HB"``: message number, number of fields) announces; the
+    developer-field triples that may follow are left alone.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.bad_sizes = 0
+        self._native_left = 0
+        super().__init__(*args, **kwargs)
+
+    def _read_struct(self, fmt: str, *args: Any, **kwargs: Any) -> Any:
+        values = super()._read_struct(fmt, *args, **kwargs)
+        if fmt == "HB":  # a definition's message number and field count
+            self._native_left = values[1]
+        elif fmt == "3B" and self._native_left > 0:
+            self._native_left -= 1
+            number, size, base_num = values
+            base = BASE_TYPES.get(base_num)
+            if base is not None and size % base.size:
+                self.bad_sizes += 1
+                return number, size, BYTE_BASE_TYPE
+        return values
+
+
+def _messages(data: bytes, content: FitContent) -> Iterator[Any]:
+    fit = _LenientFitFile(io.BytesIO(data), check_crc=True)
+    try:
+        yield from _wanted(fit)
+    finally:
+        if fit.bad_sizes:
+            content.skipped["bad_field_size"] = fit.bad_sizes
+
+
+def _wanted(fit: Any) -> Iterator[Any]:
+    yield from fit.get_messages(
+        ["file_id", "sport", "session", "lap", "length", "record", "hrv", "hr"]
+    )
+
+
+def _as_values(value: Any) -> tuple[Any, ...]:
+    """An array field's values: fitparse gives a 1-value array as a scalar, none as ``None``."""
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+class _Collector:
+    """Collects the messages fitparse decodes into a :class:`FitContent`, one message at a time."""
+
+    def __init__(self) -> None:
+        self.content = FitContent()
+        self.records: list[tuple[float | None, dict[str, Any]]] = []
+        self.rr: list[tuple[float | None, float]] = []
+        self.last_abs: float | None = None
+        self.hr: list[dict[int, Any]] = []
+
+    def add(self, message: Any) -> None:
+        """Take one decoded message in (raises on values in a shape no reader expects)."""
+        content = self.content
+        values = message.get_values()
+        name = message.name
+        if name == "record":
+            when, absolute = as_time(values.get("timestamp"))
+            if absolute is not None and when is None:
+                content.clock_relative = True
+            self.last_abs = absolute if absolute is not None else self.last_abs
+            row = pick(values, RECORD_FIELDS)
+            fraction = number(values.get("fractional_cadence"))
+            if row["cadence_rpm"] is not None and fraction is not None:
+                row["cadence_rpm"] += fraction
+            row["timestamp"] = when
+            self.records.append((absolute, row))
+        elif name == "hr":
+            self.hr.append(
+                {f.field_def.def_num: f.raw_value for f in message.fields if f.field_def}
+            )
+        elif name == "hrv":
+            self.rr.extend(
+                (self.last_abs, float(v)) for v in _as_values(values.get("time")) if v is not None
+            )
+        else:
+            self._small(name, values)
+
+    def _small(self, name: str, values: dict[str, Any]) -> None:
+        content = self.content
+        if name == "length":
+            _, absolute = as_time(values.get("start_time"))
+            length = pick(values, LENGTH_FIELDS)
+            length["length_type"] = values.get("length_type")
+            content.lengths.append((absolute, length))
+        elif name == "lap":
+            when, absolute = as_time(values.get("start_time"))
+            lap = pick(values, LAP_FIELDS)
+            lap["start_utc"] = when
+            content.laps.append((absolute, lap))
+        elif name == "session":
+            when, absolute = as_time(values.get("start_time"))
+            meta = pick(values, SESSION_FIELDS)
+            meta.update(
+                sport=values.get("sport"),
+                sub_sport=values.get("sub_sport"),
+                start_utc=when,
+                start_abs=absolute,
+            )
+            content.sessions.append(meta)
+        elif name == "sport":
+            content.sport = {
+                "sport": values.get("sport"),
+                "sub_sport": values.get("sub_sport"),
+            }
+        elif name == "file_id" and content.file_type is None:
+            content.file_type = values.get("type")
+            content.device = device_name(values)
+            _, created_abs = as_time(values.get("time_created"))
+            if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
+                content.clock_relative = True
 
 
 def _collect(data: bytes) -> FitContent:
-    content = FitContent()
-    records: list[tuple[float | None, dict[str, Any]]] = []
-    rr: list[tuple[float | None, float]] = []
-    last_abs: float | None = None
+    collector = _Collector()
+    content = collector.content
+    messages = _messages(data, content)
     try:
-        for message in _messages(data):
-            values = message.get_values()
-            name = message.name
-            if name == "record":
-                when, absolute = as_time(values.get("timestamp"))
-                if absolute is not None and when is None:
-                    content.clock_relative = True
-                last_abs = absolute if absolute is not None else last_abs
-                row = pick(values, RECORD_FIELDS)
-                fraction = number(values.get("fractional_cadence"))
-                if row["cadence_rpm"] is not None and fraction is not None:
-                    row["cadence_rpm"] += fraction
-                row["timestamp"] = when
-                records.append((absolute, row))
-            elif name == "hrv":
-                for value in values.get("time") or ():
-                    if value is not None:
-                        rr.append((last_abs, float(value)))
-            elif name == "lap":
-                when, absolute = as_time(values.get("start_time"))
-                lap = pick(values, LAP_FIELDS)
-                lap["start_utc"] = when
-                content.laps.append((absolute, lap))
-            elif name == "session":
-                when, absolute = as_time(values.get("start_time"))
-                meta = pick(values, SESSION_FIELDS)
-                meta.update(
-                    sport=values.get("sport"),
-                    sub_sport=values.get("sub_sport"),
-                    start_utc=when,
-                    start_abs=absolute,
-                )
-                content.sessions.append(meta)
-            elif name == "sport":
-                content.sport = {
-                    "sport": values.get("sport"),
-                    "sub_sport": values.get("sub_sport"),
-                }
-            elif name == "file_id" and content.file_type is None:
-                content.file_type = values.get("type")
-                content.device = device_name(values)
-                _, created_abs = as_time(values.get("time_created"))
-                if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
-                    content.clock_relative = True
+        for message in messages:
+            try:
+                collector.add(message)
+            except (ValueError, TypeError, OverflowError, KeyError, IndexError) as exc:
+                # one message whose values cannot be taken in is skipped and counted, never the
+                # messages after it
+                log.debug("skipped a %s message (%s)", message.name, type(exc).__name__)
+                content.skipped["message"] = content.skipped.get("message", 0) + 1
     except FitCRCError:
         # fitparse checks the CRC after the last message: everything was decoded.
         content.crc_mismatch = True
@@ -109,9 +200,13 @@ def _collect(data: bytes) -> FitContent:
         # fitparse itself trips over some damaged values (an hour of 25, an array where a
         # number belongs): treated like any other decode error, never raised out of the reader.
         content.error = f"decoder error ({type(exc).__name__})"
-    content.records = records_from_rows(records)
-    content.rr_abs = np.array([np.nan if t is None else t for t, _ in rr], dtype=np.float64)
-    content.rr_s = np.array([value for _, value in rr], dtype=np.float64)
+    content.records = records_from_rows(collector.records)
+    if collector.hr:
+        content.hr_events = hr_events_from_raws(collector.hr)
+    content.rr_abs = np.array(
+        [np.nan if t is None else t for t, _ in collector.rr], dtype=np.float64
+    )
+    content.rr_s = np.array([value for _, value in collector.rr], dtype=np.float64)
     return content
 
 

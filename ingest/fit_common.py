@@ -13,7 +13,7 @@ frame from its rows with :func:`records_from_rows`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,22 +30,30 @@ from ingest.frames import (
     frame_from_rows,
 )
 from schemas.errors import CorruptFile, NotAnActivity
+from schemas.motion import MAX_HR_EVENT_AGE_S
 
 __all__ = [
     "ABS_COLUMN",
     "COLUMN_CONVERTERS",
+    "EVENT_12_BITS",
     "FIT_EPOCH",
+    "HR_FIELD_NUMBERS",
     "LAP_FIELDS",
+    "LENGTH_FIELDS",
     "OUTLIER_SLACK_S",
     "RECORD_COLUMNS",
     "RECORD_FIELDS",
     "RELATIVE_TIME_LIMIT",
     "SEMICIRCLE_TO_DEG",
     "SESSION_FIELDS",
+    "SKIPPED_FLAG",
     "FitContent",
+    "HrEvents",
     "as_time",
     "assemble",
     "device_name",
+    "hr_events",
+    "hr_events_from_raws",
     "number",
     "pick",
     "positive",
@@ -58,6 +66,8 @@ RELATIVE_TIME_LIMIT = 0x10000000
 """FIT date_time values below this are seconds since device power-on, not dates."""
 
 SEMICIRCLE_TO_DEG = 180.0 / 2**31
+SKIPPED_FLAG = "fields_skipped"
+"""Flag of an activity whose file had messages or fields that could not be decoded (stepped over)."""
 OUTLIER_SLACK_S = 6 * 3600
 """Records more than this outside the session's span are treated as garbage."""
 
@@ -140,8 +150,176 @@ SESSION_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
     "hr_mean_bpm": (("avg_heart_rate",), positive),
     "hr_max_bpm": (("max_heart_rate",), positive),
     "total_ascent_m": (("total_ascent",), number),
+    "pool_length_m": (("pool_length",), number),
 }
-"""Device-reported session totals kept as fallbacks for the summaries."""
+"""Device-reported session totals kept as fallbacks for the summaries (and the pool length)."""
+
+LENGTH_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
+    "timer_s": (("total_timer_time",), number),
+    "elapsed_s": (("total_elapsed_time",), number),
+}
+"""How FIT ``length`` fields (one pool length swum, or a rest) are read; ``length_type`` besides."""
+
+SWIM_SPORT = "swimming"
+"""FIT sport whose moving time comes from its lengths and laps, not from a speed threshold."""
+
+HR_FIELD_NUMBERS: Mapping[str, int] = {
+    "fractional_timestamp": 0,  # 1/32768 s
+    "time256": 1,  # 1/256 s
+    "filtered_bpm": 6,  # one heart rate per event
+    "event_timestamp": 9,  # 1/1024 s, a free-running clock
+    "event_timestamp_12": 10,  # the same clock's low 12 bits, 8 per 12 bytes, accumulated
+    "timestamp": 253,
+}
+"""Field numbers of the FIT ``hr`` message (heart rate a strap stored apart), read raw."""
+_HR = HR_FIELD_NUMBERS
+EVENT_CLOCK_HZ = 1024
+EVENT_12_BITS = 12
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+@dataclass
+class HrEvents:
+    """The beats of a file's ``hr`` messages, flattened in file order (one entry per event).
+
+    ``message``: index of the event's message; ``full``: the value is a whole 32-bit
+    ``event_timestamp`` (else a 12-bit low part from ``event_timestamp_12``); ``value``: that
+    value; ``valid``: it is not the invalid sentinel; ``bpm``: the ``filtered_bpm`` at the same
+    position in the message (NaN when none or invalid). ``anchor``: per message, its
+    ``timestamp`` plus ``fractional_timestamp`` (or ``time256``) in FIT seconds, NaN without one.
+    """
+
+    message: npt.NDArray[np.int64]
+    full: npt.NDArray[np.bool_]
+    value: npt.NDArray[np.int64]
+    valid: npt.NDArray[np.bool_]
+    bpm: FloatArray
+    anchor: FloatArray
+
+
+def hr_events_from_raws(messages: Sequence[Mapping[int, Any]]) -> HrEvents:
+    """:class:`HrEvents` from each ``hr`` message's raw values, one dict per message.
+
+    Field number -> value as fitparse reads it: scalars, tuples for arrays, ``None`` for invalid.
+    """
+    message, full, value, valid, bpm = [], [], [], [], []
+    anchor = []
+    for i, raws in enumerate(messages):
+        values: list[tuple[bool, Any]] = [
+            (True, v) for v in _as_tuple(raws.get(_HR["event_timestamp"]))
+        ]
+        packed = _as_tuple(raws.get(_HR["event_timestamp_12"]))
+        if packed:
+            whole = int.from_bytes(bytes(0xFF if b is None else b for b in packed), "little")
+            mask = (1 << EVENT_12_BITS) - 1
+            values += [
+                (False, (whole >> (EVENT_12_BITS * k)) & mask)
+                for k in range(len(packed) * 8 // EVENT_12_BITS)
+            ]
+        rates = _as_tuple(raws.get(_HR["filtered_bpm"]))
+        for k, (is_full, v) in enumerate(values):
+            rate = rates[k] if k < len(rates) else None
+            message.append(i)
+            full.append(is_full)
+            value.append(v if isinstance(v, int) else 0)
+            valid.append(isinstance(v, int))
+            bpm.append(float(rate) if isinstance(rate, int) else np.nan)
+        timestamp = raws.get(_HR["timestamp"])
+        fraction, coarse = raws.get(_HR["fractional_timestamp"]), raws.get(_HR["time256"])
+        seconds = (
+            fraction / 32768
+            if isinstance(fraction, int)
+            else (coarse / 256 if isinstance(coarse, int) else 0.0)
+        )
+        anchor.append(timestamp + seconds if isinstance(timestamp, int) else np.nan)
+    return HrEvents(
+        np.asarray(message, dtype=np.int64),
+        np.asarray(full, dtype=np.bool_),
+        np.asarray(value, dtype=np.int64),
+        np.asarray(valid, dtype=np.bool_),
+        np.asarray(bpm, dtype=np.float64),
+        np.asarray(anchor, dtype=np.float64),
+    )
+
+
+def hr_events(events: HrEvents) -> tuple[FloatArray, FloatArray]:
+    """(FIT time in s, bpm) of every beat stored in ``hr`` messages.
+
+    The FIT profile's rules: ``event_timestamp`` is a free-running clock (1/1024 s); a whole 32-bit
+    value sets it, and ``event_timestamp_12`` carries eight 12-bit low parts of it that are
+    accumulated (a part below the clock's current low bits rolls it over by 4096). A message with
+    a ``timestamp`` ties the clock to real time: its first event happened at ``timestamp`` plus
+    ``fractional_timestamp`` (or ``time256``), until the next such message. ``filtered_bpm`` holds
+    one heart rate per event, by position. Events before the first whole value or the first tie,
+    invalid values and zero rates are left out.
+    """
+    keep = events.valid
+    message, full = events.message[keep], events.full[keep]
+    value, bpm = events.value[keep], events.bpm[keep]
+    mask = (1 << EVENT_12_BITS) - 1
+    segment = np.cumsum(full)  # which whole value the clock last took
+    clocked = segment > 0
+    low = np.where(full, value & mask, value)
+    previous = np.concatenate([[0], low[:-1]])
+    wrapped = ~full & (low < previous)
+    wraps = np.cumsum(wrapped)
+    full_at = np.flatnonzero(full)
+    seg_index = np.maximum(segment - 1, 0)
+    base = value[full_at][seg_index] if full_at.size else np.zeros_like(value)
+    wraps_before = wraps[full_at][seg_index] if full_at.size else np.zeros_like(wraps)
+    clock = np.where(full, value, (base & ~mask) + ((wraps - wraps_before) << EVENT_12_BITS) + low)
+    message, clock, bpm = message[clocked], clock[clocked], bpm[clocked]
+    # the tie of each message with a timestamp: its first clocked event
+    first = np.concatenate([[True], message[1:] != message[:-1]]) if message.size else message
+    tie_at = first & ~np.isnan(events.anchor[message])
+    tie_message = message[tie_at]
+    tie_time = events.anchor[tie_message]
+    tie_clock = clock[tie_at]
+    which = np.searchsorted(tie_message, message, side="right") - 1
+    tied = which >= 0
+    rate_ok = ~np.isnan(bpm) & (bpm > 0)
+    use = tied & rate_ok
+    which = np.maximum(which, 0)
+    if not tie_message.size:
+        return np.empty(0), np.empty(0)
+    times = tie_time[which] + (clock - tie_clock[which]) / EVENT_CLOCK_HZ
+    return times[use], bpm[use]
+
+
+def _merge_hr(content: FitContent) -> int:
+    """Fill records without heart rate from the stored beats; return how many were filled.
+
+    Each record takes the rate of the last beat at or before its time, at most
+    :data:`~schemas.motion.MAX_HR_EVENT_AGE_S` before it.
+    """
+    if content.hr_events is None:
+        return 0
+    beat_times, bpms = hr_events(content.hr_events)
+    if not beat_times.size or not content.records.height:
+        return 0
+    order = np.argsort(beat_times, kind="stable")
+    beat_times, bpms = beat_times[order], bpms[order]
+    record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
+    last = np.searchsorted(beat_times, record_abs, side="right") - 1
+    found = last >= 0
+    age = np.where(found, record_abs - beat_times[np.maximum(last, 0)], np.inf)
+    fresh = ~np.isnan(record_abs) & (age <= MAX_HR_EVENT_AGE_S)
+    current = content.records["hr_bpm"]
+    missing = current.is_null().to_numpy()
+    fill = fresh & missing
+    if not fill.any():
+        return 0
+    merged = np.where(fill, bpms[np.maximum(last, 0)], current.cast(pl.Float64).to_numpy())
+    content.records = content.records.with_columns(
+        pl.Series("hr_bpm", merged, nan_to_null=True).cast(current.dtype)
+    )
+    return int(fill.sum())
+
 
 ABS_COLUMN = "_abs"
 """Records frame column: the record's FIT time in seconds (absolute or device-relative), or null."""
@@ -209,6 +387,7 @@ class FitContent:
 
     records: pl.DataFrame = field(default_factory=_empty_records)
     laps: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
+    lengths: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
     rr_abs: FloatArray = field(default_factory=lambda: np.empty(0))
     rr_s: FloatArray = field(default_factory=lambda: np.empty(0))
     sessions: list[dict[str, Any]] = field(default_factory=list)
@@ -219,6 +398,10 @@ class FitContent:
     error: str | None = None
     truncated: bool = False
     crc_mismatch: bool = False
+    hr_events: HrEvents | None = None
+    """The beats of the ``hr`` messages (heart rate a strap stored apart), if any."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """What could not be decoded and was stepped over (a message, a field of a bad size, ...)."""
 
 
 def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:
@@ -236,6 +419,7 @@ class _Session:
     records: pl.DataFrame
     laps: list[dict[str, Any]]
     rr: FloatArray
+    lengths: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _session_metas(content: FitContent) -> list[dict[str, Any]]:
@@ -277,13 +461,21 @@ def _split_sessions(content: FitContent) -> list[_Session]:
         )
     if len(sessions) == 1:
         sessions[0].laps = [lap for _, lap in content.laps]
+        sessions[0].lengths = [length for _, length in content.lengths]
         return sessions
     record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
     record_index = _session_index(starts, record_abs)
     lap_abs = np.array([np.nan if a is None else a for a, _ in content.laps], dtype=np.float64)
     lap_index = _session_index(starts, lap_abs).tolist()
     rr_index = _session_index(starts, content.rr_abs)
+    length_abs = np.array(
+        [np.nan if a is None else a for a, _ in content.lengths], dtype=np.float64
+    )
+    length_index = _session_index(starts, length_abs).tolist()
     for i, session in enumerate(sessions):
+        session.lengths = [
+            length for (_, length), j in zip(content.lengths, length_index, strict=True) if j == i
+        ]
         session.records = content.records.filter(pl.Series(record_index == i))
         session.laps = [lap for (_, lap), j in zip(content.laps, lap_index, strict=True) if j == i]
         session.rr = content.rr_s[rr_index == i]
@@ -293,19 +485,50 @@ def _split_sessions(content: FitContent) -> list[_Session]:
 def _drop_outliers(session: _Session) -> int:
     """Drop records far outside the session span; return how many were dropped."""
     absolute = session.records[ABS_COLUMN]
-    times = np.sort(absolute.drop_nulls().to_numpy())
+    times = absolute.drop_nulls().to_numpy()
     if times.size == 0:
         return 0
-    median = float(times[times.size // 2])
-    low = session.start_abs if session.start_abs is not None else median
-    high = session.end_abs if session.end_abs is not None else median
+    first, last = float(times.min()), float(times.max())
+    start, end = session.start_abs, session.end_abs
+    if (
+        start is not None
+        and end is not None
+        and start - OUTLIER_SLACK_S <= first
+        and last <= end + OUTLIER_SLACK_S
+    ):
+        return 0  # inside the session's span: the median below cannot widen it
+    median = float(np.partition(times, times.size // 2)[times.size // 2])
+    low = start if start is not None else median
+    high = end if end is not None else median
     low, high = min(low, median) - OUTLIER_SLACK_S, max(high, median) + OUTLIER_SLACK_S
-    if low <= times[0] and times[-1] <= high:
+    if low <= first and last <= high:
         return 0
     keep = absolute.is_null() | ((absolute >= low) & (absolute <= high))
     before = session.records.height
     session.records = session.records.filter(keep)
     return before - session.records.height
+
+
+def _swim_moving_time(session: _Session) -> float | None:
+    """Moving time of a swim: its active lengths' timer time; else its laps', else the session's.
+
+    Pool swims have a ``length`` message per length, ``length_type`` ``active`` or ``idle`` (a rest
+    at the wall); an open-water swim has none, and its laps' timer time is what the watch counted
+    between timer start and stop events. Speed is no guide in the water (a length has one speed
+    value, or none).
+    """
+    active = [
+        length.get("timer_s") if length.get("timer_s") is not None else length.get("elapsed_s")
+        for length in session.lengths
+        if length.get("length_type") == "active"
+    ]
+    if any(value is not None for value in active):
+        return float(sum(value for value in active if value is not None))
+    lap_timer = [lap["timer_s"] for lap in session.laps if lap.get("timer_s") is not None]
+    if lap_timer:
+        return float(sum(lap_timer))
+    timer = session.meta.get("total_timer_s")
+    return None if timer is None else float(timer)
 
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
@@ -332,6 +555,10 @@ def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
     )
     meta = {k: v for k, v in session.meta.items() if k != "start_abs"}
     meta["flags"] = set(flags)
+    if meta.get("sport") == SWIM_SPORT:
+        meta["moving_time_s"] = _swim_moving_time(session)
+        # the swim starts when the session does (the first record can come a length later)
+        meta["start_utc_from_session"] = meta.get("start_utc") is not None
     return ParsedActivity(meta=meta, samples=samples, laps=laps, rr=rr)
 
 
@@ -366,6 +593,9 @@ def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
     """
     n_records = content.records.height
     warnings: list[str] = []
+    merged = _merge_hr(content)
+    if merged:
+        warnings.append(f"heart rate stored apart (hr messages) merged into {merged} records")
     flags: set[str] = set()
     if content.error is not None:
         if not n_records:
@@ -385,6 +615,12 @@ def assemble(content: FitContent, *, decoder: str) -> ParsedFile:
         warnings.append("the file's checksum does not match its contents")
     if content.clock_relative:
         flags.add("clock_not_set")
+    if content.skipped:
+        flags.add(SKIPPED_FLAG)
+        counts = ", ".join(
+            f"{n} {what.replace('_', ' ')}" for what, n in sorted(content.skipped.items())
+        )
+        warnings.append(f"{sum(content.skipped.values())} undecodable values skipped ({counts})")
     if content.file_type not in (None, "activity") and not n_records:
         raise NotAnActivity(
             "not_an_activity",

@@ -42,12 +42,16 @@ from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
     COLUMN_CONVERTERS,
+    EVENT_12_BITS,
+    HR_FIELD_NUMBERS,
     LAP_FIELDS,
+    LENGTH_FIELDS,
     RECORD_COLUMNS,
     RECORD_FIELDS,
     RELATIVE_TIME_LIMIT,
     SESSION_FIELDS,
     FitContent,
+    HrEvents,
     as_time,
     assemble,
     device_name,
@@ -141,6 +145,8 @@ def _base_types() -> dict[int, _BaseType]:
 BASE = _base_types()
 """Base type number -> :class:`_BaseType`, from ``fitparse.records.BASE_TYPES``."""
 
+BYTE_BASE_TYPE = 0x0D
+"""Base type ``byte``: how a field whose size is not a multiple of its base type is read."""
 TIMESTAMP_DEF_NUM = 253
 """Field number of ``timestamp`` in every message (also drives compressed timestamps)."""
 PROCESSED_TYPES = frozenset({"date_time", "local_date_time", "localtime_into_day"})
@@ -149,13 +155,20 @@ SECONDS_PER_DAY = 86_400
 FIT_EPOCH_NAIVE = dt.datetime(1989, 12, 31)
 FIT_EPOCH_UNIX_S = 631_065_600
 MESG_NUM = {mesg.name: num for num, mesg in MESSAGE_TYPES.items()}
-RECORD, HRV = MESG_NUM["record"], MESG_NUM["hrv"]
+RECORD, HRV, HR = MESG_NUM["record"], MESG_NUM["hrv"], MESG_NUM["hr"]
 DEVELOPER_DATA_ID, FIELD_DESCRIPTION = MESG_NUM["developer_data_id"], MESG_NUM["field_description"]
 SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
     MESG_NUM["file_id"]: frozenset(
         {"type", "manufacturer", "garmin_product", "product_name", "product", "time_created"}
     ),
     MESG_NUM["sport"]: frozenset({"sport", "sub_sport"}),
+    MESG_NUM["length"]: frozenset(
+        {
+            "start_time",
+            "length_type",
+            *(s for sources, _ in LENGTH_FIELDS.values() for s in sources),
+        }
+    ),
     MESG_NUM["lap"]: frozenset(
         {"start_time", *(s for sources, _ in LAP_FIELDS.values() for s in sources)}
     ),
@@ -188,6 +201,8 @@ HEADER_LOCAL = np.array(
     dtype=np.int8,
 )
 """Header byte -> local message type of a data message (-1 for a definition message)."""
+_HEADER_LOCAL_LIST: list[int] = HEADER_LOCAL.tolist()
+"""The same as a list: indexing it one byte at a time is much cheaper than indexing numpy."""
 RUN_PROBE = 32
 """First window (messages) in which a run of same-type messages is looked for with numpy."""
 MAX_RUNS_AS_VIEWS = 64
@@ -287,21 +302,31 @@ class _Definition:
     ordinal: int  # data messages read before this definition
     runs: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, count, first ordinal)
 
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return (
+    key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
+
+    def __post_init__(self) -> None:
+        if self.key:
+            return
+        self.key = (
             self.mesg_num,
             self.endian,
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
         )
 
-    def offsets(self) -> IntArray:
-        return np.concatenate(
-            [np.arange(p, p + k * self.size, self.size, dtype=np.int64) for p, k, _ in self.runs]
+    def _expanded(self, column: int, step: int) -> IntArray:
+        """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
+        runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
+        counts = runs[:, 1]
+        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+            np.cumsum(counts) - counts, counts
         )
+        return np.repeat(runs[:, column], counts) + within * step
+
+    def offsets(self) -> IntArray:
+        return self._expanded(0, self.size)
 
     def ordinals(self) -> IntArray:
-        return np.concatenate([np.arange(o, o + k, dtype=np.int64) for _, k, o in self.runs])
+        return self._expanded(2, 1)
 
     @property
     def n_messages(self) -> int:
@@ -315,6 +340,18 @@ class _Index:
     n_messages: int = 0
     compressed: bool = False
     dev_types: dict[Any, dict[Any, tuple[_BaseType, Any]]] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # what was skipped -> how many times
+
+    def skip(self, what: str, count: int = 1) -> None:
+        """Count something that could not be decoded and was skipped (see :data:`SKIPPED`)."""
+        self.skipped[what] = self.skipped.get(what, 0) + count
+
+
+_LAYOUTS: dict[bytes, tuple[int, str, tuple[_FieldDef, ...], int, tuple[Any, ...], int]] = {}
+"""Definition bytes (after the header byte) -> (message number, byte order, fields, message size,
+key, fields of a bad size) of the definitions without developer fields decoded so far."""
+MAX_LAYOUTS = 4096
+""":data:`_LAYOUTS` is emptied when it reaches this many layouts (bounded memory)."""
 
 
 def _refuse(reason: str, detail: str = "") -> FastPathRefused:
@@ -324,10 +361,24 @@ def _refuse(reason: str, detail: str = "") -> FastPathRefused:
 def _parse_definition(
     data: bytes, p: int, end: int, ordinal: int, index: _Index
 ) -> tuple[_Definition, int]:
-    """Read the definition message at ``p``; return it and the offset after it."""
+    """Read the definition message at ``p``; return it and the offset after it.
+
+    A definition without developer fields depends on its bytes alone: the layouts seen are kept in
+    :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
+    """
     header = data[p]
     if p + 6 > end:
         raise _refuse("message_overrun", f"definition at byte {p}")
+    native_end = p + 6 + 3 * data[p + 5]
+    if not header & 0x20 and native_end <= end:
+        seen = _LAYOUTS.get(data[p + 2 : native_end])
+        if seen is not None:
+            if seen[5]:
+                index.skip("bad_field_size", seen[5])
+            return _Definition(
+                seen[0], seen[1], seen[2], (), seen[3], ordinal, key=seen[4]
+            ), native_end
+    bad_before = index.skipped.get("bad_field_size", 0)
     endian = ">" if data[p + 2] else "<"
     (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
     n_fields = data[p + 5]
@@ -342,11 +393,12 @@ def _parse_definition(
         base = BASE.get(base_num)
         if base is None:
             raise _refuse("unknown_base_type", f"base type {base_num:#x}, message {mesg_num}")
-        if size == 0 or size % base.size:
-            raise _refuse(
-                "bad_field_size",
-                f"field {def_num} of message {mesg_num}: {size} bytes of {base.name}",
-            )
+        if size == 0:
+            raise _refuse("bad_field_size", f"field {def_num} of message {mesg_num}: 0 bytes")
+        if size % base.size:
+            # as fitdecode: read the field as bytes (no value the readers use), count it
+            index.skip("bad_field_size")
+            base = BASE[BYTE_BASE_TYPE]
         fields.append(_FieldDef(def_num, size, base, offset, size // base.size))
         offset += size
     dev_fields = []
@@ -361,18 +413,33 @@ def _parse_definition(
             def_num, size, dev_index = data[q], data[q + 1], data[q + 2]
             q += 3
             described = index.dev_types.get(dev_index, {}).get(def_num)
+            # developer fields are never read: one that is not described, has a bad size or is
+            # numbered like the timestamp is stepped over by its size and counted
             if described is None:
-                raise _refuse("unknown_developer_field", f"developer {dev_index} field {def_num}")
-            base, name = described
-            if size == 0 or size % base.size:
-                raise _refuse("bad_field_size", f"developer {dev_index} field {def_num}")
-            if def_num == TIMESTAMP_DEF_NUM:
-                raise _refuse("unsupported_field", "a developer field numbered 253 (timestamp)")
-            if name in NEEDED.get(mesg_num, ()):
+                index.skip("unknown_developer_field")
+                name: Any = None
+            else:
+                base, name = described
+                if size == 0 or size % base.size or def_num == TIMESTAMP_DEF_NUM:
+                    index.skip("bad_developer_field")
+                    name = None
+            if name is not None and name in NEEDED.get(mesg_num, ()):
                 raise _refuse("developer_field_clash", f"{name!r} in message {mesg_num}")
             dev_fields.append(_DevField(dev_index, def_num, size, name))
             offset += size
     definition = _Definition(mesg_num, endian, tuple(fields), tuple(dev_fields), offset, ordinal)
+    if not header & 0x20:
+        if len(_LAYOUTS) >= MAX_LAYOUTS:
+            _LAYOUTS.clear()
+        bad_sizes = index.skipped.get("bad_field_size", 0) - bad_before
+        _LAYOUTS[data[p + 2 : q]] = (
+            mesg_num,
+            endian,
+            definition.fields,
+            offset,
+            definition.key,
+            bad_sizes,
+        )
     return definition, q
 
 
@@ -439,6 +506,7 @@ def _index_messages(
 ) -> None:
     local_defs: list[_Definition | None] = [None] * 16
     definitions = index.definitions
+    header_local = _HEADER_LOCAL_LIST
     while p < end:
         header = data[p]
         if header & 0xC0 == 0x40:
@@ -454,7 +522,7 @@ def _index_messages(
         limit = (end - p) // size
         if limit < 1:
             raise _refuse("message_overrun", f"message at byte {p}")
-        same_next = limit > 1 and HEADER_LOCAL[data[p + size]] == local
+        same_next = limit > 1 and header_local[data[p + size]] == local
         if same_next:
             count, compressed = _run_length(buf, p, size, limit)
         else:
@@ -797,11 +865,18 @@ class _RecordGroup:
     timestamp_valid: BoolArray
 
 
-def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
-    if f.base.kind not in ("int", "float") or f.count != 1 or source.profile_field.type.values:
-        raise _refuse(
-            "unsupported_field", f"{source.profile_field.name} as {f.size} bytes of {f.base.name}"
-        )
+def _field_values(
+    source: _Source, f: _FieldDef, column: npt.NDArray[Any], index: _Index
+) -> FloatArray:
+    """A record field's values; null (and counted) when it is not one number per message.
+
+    fitparse gives an array or bytes where a number belongs, which the readers take as no value.
+    """
+    if source.profile_field.type.values:
+        raise _refuse("unsupported_field", f"{source.profile_field.name} as an enum")
+    if f.base.kind not in ("int", "float") or f.count != 1:
+        index.skip("unsupported_field", len(column))
+        return np.full(len(column), np.nan)
     return _scaled(source.profile_field, _parsed(f, column))
 
 
@@ -833,7 +908,11 @@ def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> list[tuple[int
 
 
 def _decode_records(
-    definition: _Definition, data: bytes, accumulated: dict[int, _Accumulated], group: int
+    definition: _Definition,
+    data: bytes,
+    accumulated: dict[int, _Accumulated],
+    group: int,
+    index: _Index,
 ) -> _RecordGroup:
     """The record columns of one definition (accumulated components are filled in later)."""
     sources = _sources(definition.key, RECORD_NAMES)
@@ -865,7 +944,7 @@ def _decode_records(
                 raise _refuse("unsupported_field", "timestamp from a component")
             timestamp, timestamp_valid = _int_parsed(f, column)
         elif source.component is None:
-            columns[name] = _field_values(source, f, column)
+            columns[name] = _field_values(source, f, column, index)
         elif not source.component.accumulate:
             component = source.component
             whole, valid = _int_parsed(f, column)
@@ -883,10 +962,11 @@ def _hrv_intervals(definition: _Definition, data: bytes) -> tuple[IntArray, Floa
     if source is None:
         return ordinals, np.empty(0), np.zeros(ordinals.size, dtype=np.int64)
     f = definition.fields[source.position]
-    if source.component is not None or f.base.kind not in ("int", "float") or f.count < 2:
+    if source.component is not None or f.base.kind not in ("int", "float"):
         raise _refuse("unsupported_field", f"hrv time as {f.size} bytes of {f.base.name}")
     column = _table(definition, data, [source.position])[f"f{source.position}"]
-    values = _scaled(source.profile_field, _parsed(f, column))
+    # an array of any length, one included (a 1-value field is a scalar column)
+    values = _scaled(source.profile_field, _parsed(f, column)).reshape(ordinals.size, f.count)
     present = ~np.isnan(values)
     return ordinals, values[present], present.sum(axis=1)
 
@@ -1044,7 +1124,7 @@ def _check_values(index: _Index, data: bytes) -> None:
 def _content(data: bytes) -> FitContent:
     index = _index(data)
     _check_values(index, data)
-    content = FitContent()
+    content = FitContent(skipped=index.skipped)
     accumulated: dict[int, _Accumulated] = {}
     resets: dict[int, list[int]] = {}
     groups: list[_RecordGroup] = []
@@ -1057,7 +1137,7 @@ def _content(data: bytes) -> FitContent:
                     if component.accumulate:
                         resets.setdefault(component.def_num, []).append(definition.ordinal)
             if definition.runs:
-                groups.append(_decode_records(definition, data, accumulated, len(groups)))
+                groups.append(_decode_records(definition, data, accumulated, len(groups), index))
         elif definition.mesg_num == HRV and definition.runs:
             hrv_parts.append(_hrv_intervals(definition, data))
     for key, parts in accumulated.items():
@@ -1079,7 +1159,103 @@ def _content(data: bytes) -> FitContent:
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
     _small_messages(content, _small_rows(index, data))
+    content.hr_events = _hr_events(index, data)
     return content
+
+
+def _hr_column(
+    definition: _Definition, table: npt.NDArray[Any], name: str
+) -> tuple[_FieldDef, npt.NDArray[Any]] | None:
+    """The field of that ``hr`` field name (last one wins, as raw values by number) and its column."""
+    number = HR_FIELD_NUMBERS[name]
+    found = None
+    for position, f in enumerate(definition.fields):
+        if f.def_num == number:
+            found = (f, table[f"f{position}"].reshape(len(table), -1))
+    return found
+
+
+def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
+    """The beats of every ``hr`` message, columnar; the same as ``hr_events_from_raws`` gives."""
+    parts = []
+    anchors = []
+    message_ordinals = []
+    for definition in index.definitions:
+        if definition.mesg_num != HR or not definition.runs:
+            continue
+        table = _table(definition, data, range(len(definition.fields)))
+        ordinals = definition.ordinals()
+        n = ordinals.size
+        blocks: list[tuple[IntArray, BoolArray, BoolArray]] = []  # (value, full, valid) per event
+        full = _hr_column(definition, table, "event_timestamp")
+        if full is not None and full[0].base.kind == "int":
+            f, column = full
+            values = column.astype(np.int64)
+            blocks.append((values, np.ones_like(values, bool), column != f.base.invalid))
+        packed = _hr_column(definition, table, "event_timestamp_12")
+        if packed is not None and packed[0].base.kind == "byte" and packed[1].shape[1] >= 3:
+            raw = packed[1].astype(np.int64)
+            count = raw.shape[1] * 8 // EVENT_12_BITS
+            bit = EVENT_12_BITS * np.arange(count)
+            byte, shift = bit // 8, bit % 8
+            following = np.minimum(byte + 1, raw.shape[1] - 1)
+            lows = ((raw[:, byte] | (raw[:, following] << 8)) >> shift) & 0xFFF
+            absent = (raw == 0xFF).all(axis=1)[:, None]
+            blocks.append((lows, np.zeros_like(lows, bool), np.broadcast_to(~absent, lows.shape)))
+        if not blocks:
+            continue
+        value = np.concatenate([b[0] for b in blocks], axis=1)
+        width = value.shape[1]
+        bpm = np.full((n, width), np.nan)
+        rates = _hr_column(definition, table, "filtered_bpm")
+        if rates is not None and rates[0].base.kind == "int":
+            f, column = rates
+            k = min(width, column.shape[1])
+            bpm[:, :k] = _parsed(f, column[:, :k])
+        parts.append(
+            (
+                np.repeat(ordinals, width),
+                np.concatenate([b[1] for b in blocks], axis=1).reshape(-1),
+                value.reshape(-1),
+                np.concatenate([b[2] for b in blocks], axis=1).reshape(-1),
+                bpm.reshape(-1),
+            )
+        )
+        anchors.append(_hr_anchor(definition, table, n))
+        message_ordinals.append(ordinals)
+    if not parts:
+        return None
+    ordinals = np.concatenate(message_ordinals)
+    order = np.argsort(ordinals, kind="stable")
+    event_ordinals = np.concatenate([p[0] for p in parts])
+    event_order = np.argsort(event_ordinals, kind="stable")
+    return HrEvents(
+        message=np.searchsorted(ordinals[order], event_ordinals[event_order]),
+        full=np.concatenate([p[1] for p in parts])[event_order],
+        value=np.concatenate([p[2] for p in parts])[event_order],
+        valid=np.concatenate([p[3] for p in parts])[event_order],
+        bpm=np.concatenate([p[4] for p in parts])[event_order],
+        anchor=np.concatenate(anchors)[order],
+    )
+
+
+def _hr_anchor(definition: _Definition, table: npt.NDArray[Any], n: int) -> FloatArray:
+    """Per ``hr`` message: timestamp plus its fraction in FIT seconds, NaN without a timestamp."""
+    anchor = np.full(n, np.nan)
+    stamp = _hr_column(definition, table, "timestamp")
+    if stamp is None or stamp[0].base.kind != "int" or stamp[1].shape[1] != 1:
+        return anchor
+    seconds = np.zeros(n)
+    coarse = _hr_column(definition, table, "time256")
+    fine = _hr_column(definition, table, "fractional_timestamp")
+    for found, scale in ((coarse, 256), (fine, 32768)):  # the finer one wins where valid
+        if found is not None and found[0].base.kind == "int" and found[1].shape[1] == 1:
+            f, column = found
+            valid = column[:, 0] != f.base.invalid
+            seconds = np.where(valid, column[:, 0].astype(np.float64) / scale, seconds)
+    f, column = stamp
+    valid = column[:, 0] != f.base.invalid
+    return np.where(valid, column[:, 0].astype(np.float64) + seconds, anchor)
 
 
 def _hrv_times(
@@ -1109,6 +1285,11 @@ def _small_messages(
         lap = pick(values, LAP_FIELDS)
         lap["start_utc"] = when
         content.laps.append((absolute, lap))
+    for _, values in rows.get(MESG_NUM["length"], []):
+        _, absolute = as_time(values.get("start_time"))
+        length = pick(values, LENGTH_FIELDS)
+        length["length_type"] = values.get("length_type")
+        content.lengths.append((absolute, length))
     for _, values in rows.get(MESG_NUM["session"], []):
         when, absolute = as_time(values.get("start_time"))
         meta = pick(values, SESSION_FIELDS)

@@ -159,6 +159,7 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
                 "perceived_exertion": None,
                 "kept_reason": None,
                 "channel_sources": None,
+                "pool_length_m": activity.meta.get("pool_length_m"),
             }
         )
         ids = {"activity_id": activity_id, "client_id": client_id}
@@ -447,6 +448,13 @@ def parse_file(
             "The watch's clock was never set, so this workout has no date; it was kept without one "
             "(durations and distances are fine)."
         )
+    if "fields_skipped" in parsed.flags and not parsed.flags & {"recovered", "crc_mismatch"}:
+        result.reason_code = "fields_skipped"
+        result.reason_message = (
+            "Some values in this file could not be decoded and were skipped; everything else, "
+            "every record after them included, was kept."
+        )
+        result.detail = "; ".join(parsed.warnings)
     if parsed.flags & {"recovered", "crc_mismatch"}:
         result.reason_code = "recovered" if "recovered" in parsed.flags else "crc_mismatch"
         result.reason_message = (

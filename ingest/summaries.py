@@ -5,8 +5,11 @@ samples lack a channel the device's own session totals (``meta``) are used inste
 
 Rules
 -----
-* ``duration_s``: last minus first sample time; device-reported elapsed time when there is none.
-* ``moving_time_s``: sum of the gaps between consecutive samples that are at most
+* ``start_utc``: the first sample's time; the session's own start where the reader says to use it
+  (``meta["start_utc_from_session"]``: FIT swims).
+* ``duration_s``: last sample time minus ``start_utc``; device-reported elapsed time when there is none.
+* ``moving_time_s``: the reader's own (``meta["moving_time_s"]``: a FIT swim's active lengths and
+  timer time) where it has one; else the sum of the gaps between consecutive samples that are at most
   :data:`MAX_SAMPLE_GAP_S` long and whose speed is at least :data:`MOVING_SPEED_MPS`; with no speed channel,
   the device's timer time, else the duration.
 * ``distance_m``: span of the cumulative distance channel; else the device's total.
@@ -321,6 +324,8 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
     )
     times = samples["timestamp"].drop_nulls()
     start: dt.datetime | None = times.min() if times.len() else meta.get("start_utc")  # type: ignore[assignment]
+    if meta.get("start_utc_from_session"):  # a reader that knows the session's own start (swims)
+        start = meta["start_utc"]
     end: dt.datetime | None = times.max() if times.len() else None  # type: ignore[assignment]
     elapsed = samples["elapsed_s"].drop_nulls()
     if start is not None and end is not None:
@@ -331,7 +336,12 @@ def summarize_activity(samples: pl.DataFrame, meta: dict[str, Any]) -> dict[str,
         duration = meta.get("total_elapsed_s")
     if end is None and start is not None and duration is not None:
         end = start + dt.timedelta(seconds=duration)
-    moving = _moving_time(samples)
+    # a reader's own moving time first (FIT swims: active lengths and timer), else from speed
+    moving = meta.get("moving_time_s")
+    if moving is not None and duration is not None:
+        moving = min(moving, duration)  # timer sums round up past the records' span
+    if moving is None:
+        moving = _moving_time(samples)
     if moving is None:
         moving = meta.get("total_timer_s") or duration
     distance_channel = samples["distance_m"].drop_nulls()

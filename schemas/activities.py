@@ -87,7 +87,16 @@ class Activities(pa.DataFrameModel):
         ge=0,
         le=SEVEN_DAYS_S,
         nullable=True,
-        description="Time spent moving (speed >= 0.5 m/s, gaps <= 10 s), seconds.",
+        description=(
+            "Time spent moving (speed >= 0.5 m/s, gaps <= 10 s), seconds; a FIT swim's active "
+            "lengths (else its laps' timer time)."
+        ),
+    )
+    pool_length_m: float = pa.Field(
+        gt=0,
+        le=1_000,
+        nullable=True,
+        description="Pool length of a pool swim as the watch was set, metres; null otherwise.",
     )
     distance_m: float = pa.Field(ge=0, le=2_000_000, nullable=True, description="Distance, metres.")
     hr_mean_bpm: float = pa.Field(

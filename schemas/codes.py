@@ -89,6 +89,7 @@ REASON_CODES: dict[str, str] = {
     "clock_not_set": "the watch clock was never set: kept without a date",
     "recovered": "a damaged FIT file: the records before the damage were kept",
     "crc_mismatch": "a FIT file whose checksum is wrong but whose data read correctly",
+    "fields_skipped": "a FIT file with messages or fields that could not be decoded: skipped, counted",
     "some_members_refused": "an archive of which some members were refused",
     "some_activities_refused": "a multi-workout file of which some workouts were refused",
     "values_refused": "impossible sample values were left blank; the workout was kept",

@@ -12,6 +12,7 @@ from typing import Final
 
 __all__ = [
     "CYCLING_ONLY_P95_MPS",
+    "MAX_HR_EVENT_AGE_S",
     "MAX_SAMPLE_GAP_S",
     "MIN_EVIDENCE_SAMPLES",
     "MOVING_SPEED_MPS",
@@ -62,3 +63,7 @@ POWERED_SHARE: Final = 0.5
 
 MIN_EVIDENCE_SAMPLES: Final = 10
 """A channel is evidence only with at least this many moving samples carrying it."""
+
+MAX_HR_EVENT_AGE_S: Final = 5.0
+"""A FIT record without heart rate takes that of the last beat a strap stored apart (``hr``
+messages: HRM-Swim, HRM-Tri, HRM-Pro) at most this many seconds (s) before it; none older."""

@@ -26,6 +26,9 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mindmiles-test-pr
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_FILES = CORPUS / "files"
 CORPUS_REFERENCE = CORPUS / "reference"
+ADDED = CORPUS / "added"
+ADDED_FILES = ADDED / "files"
+"""The 32 files added in 2026-12 (issue 16), with their own ``catalog.csv`` in the same columns."""
 CORPUS_SKIP_REASON = (
     "needs ../shared/corpus (real device files; present on developer machines and CI, "
     "not on a fresh clone)"
@@ -43,15 +46,19 @@ def require_corpus() -> None:
         pytest.skip(CORPUS_SKIP_REASON)
 
 
-def catalog_rows() -> list[dict[str, str]]:
-    """Rows of ``catalog.csv`` (empty when the corpus is absent)."""
+def catalog_rows(*, added: bool = False) -> list[dict[str, str]]:
+    """Rows of ``catalog.csv`` (``added/catalog.csv`` with ``added``); empty without the corpus."""
     if not corpus_present():
         return []
-    with (CORPUS / "catalog.csv").open(newline="", encoding="utf-8") as handle:
+    with ((ADDED if added else CORPUS) / "catalog.csv").open(
+        newline="", encoding="utf-8"
+    ) as handle:
         return list(csv.DictReader(handle))
 
 
-def catalog_params(keep: Callable[[dict[str, str]], bool] = lambda row: True) -> list[Any]:
+def catalog_params(
+    keep: Callable[[dict[str, str]], bool] = lambda row: True, *, added: bool = False
+) -> list[Any]:
     """``pytest.param`` per catalog row that ``keep`` accepts, ids = file names.
 
     With the corpus absent, one parameter that skips with :data:`CORPUS_SKIP_REASON`.
@@ -62,13 +69,19 @@ def catalog_params(keep: Callable[[dict[str, str]], bool] = lambda row: True) ->
                 None, id="corpus-absent", marks=pytest.mark.skip(reason=CORPUS_SKIP_REASON)
             )
         ]
-    return [pytest.param(row, id=row["name"]) for row in catalog_rows() if keep(row)]
+    return [pytest.param(row, id=row["name"]) for row in catalog_rows(added=added) if keep(row)]
+
+
+def corpus_path(name: str) -> Path:
+    """Where a corpus file is: ``files/<name>``, else ``added/files/<name>`` (names are unique)."""
+    require_corpus()
+    path = CORPUS_FILES / name
+    return path if path.exists() else ADDED_FILES / name
 
 
 def corpus_bytes(name: str) -> bytes:
-    """The bytes of ``files/<name>`` (skips when the corpus is absent)."""
-    require_corpus()
-    return (CORPUS_FILES / name).read_bytes()
+    """The bytes of a corpus file, old or added (skips when the corpus is absent)."""
+    return corpus_path(name).read_bytes()
 
 
 @pytest.fixture(scope="session")

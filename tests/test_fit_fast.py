@@ -42,8 +42,6 @@ EXPECTED_FALLBACK: dict[str, str] = {
     "fitparse__nick.fit": "message_overrun",
     # the header announces 19 bytes more data than the file holds (undefined local type 11 follows)
     "fitparse__strava-android-app-201.10-b1218918.fit": "truncated",
-    # a uint32 field declared with 1 byte
-    "fitparse__coros-pace-2-cycling-misaligned-fields.fit": "bad_field_size",
 }
 """Corpus files the fast path hands to fitparse, and why (every other FIT file is decoded fast)."""
 
