@@ -413,19 +413,16 @@ def test_garmin_export_original_zip_member_is_ingested(parsed_corpus: Any) -> No
 # -- the files added in 2026-12 (issue 16), file by file ---------------------------------------------
 
 ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {
-    # issue 16 item 2 ("refuse values, not workouts", owned by the summaries engineer): the session
-    # spans 27.8 days, so the activity's duration (2,412,583 s) fails duration_s <= 7 days and the
-    # whole file is refused; the reader returns all 3699 records.
+    # Open (issue 16 item 2): the session spans 27.8 days, so the activity's duration (2,412,583 s)
+    # fails duration_s <= 7 days and the whole file is refused; the reader returns all 3699 records.
     "sports-lib__27-days-activity.fit": ("schema_failed", "duration of 27.8 days refuses the file"),
-    # issue 16 item 2: every point is timed 1901-12-13, start_utc/end_utc fail >= 1989-12-31.
+    # Open (issue 16 item 2): every point is timed 1901-12-13, start_utc/end_utc fail >= 1989-12-31
+    # (a clock never set, which FIT files get as clock_not_set; GPX times are not yet judged so).
     "gpxpy__Mojstrovka.gpx": ("schema_failed", "1901 timestamps refuse the file"),
-    # issue 16 item 4 (GPX reader, owned by the GPX/TCX engineer): the gpxdata prefix is never
-    # declared, which the XML parser refuses.
-    "sports-lib__6037744996.gpx": ("gpx_malformed", "undeclared namespace prefix"),
 }
 """Added files that do not reach their catalog counts today, with the reason code they get and why.
 
-Data for the lead: an entry is removed when the owning item lands (the test then fails until it is).
+An entry is removed when its fix lands (the test then fails until it is).
 """
 
 ADDED_FLAGS: dict[str, set[str]] = {
