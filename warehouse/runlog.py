@@ -15,10 +15,18 @@ from typing import Any
 from warehouse.location import Where, is_remote
 from warehouse.state import delete_state, read_state, state_location, write_state
 
-__all__ = ["append_run", "read_pending", "read_runs", "write_pending"]
+__all__ = [
+    "append_run",
+    "read_failures",
+    "read_pending",
+    "read_runs",
+    "write_failures",
+    "write_pending",
+]
 
 RUNS = "runs.jsonl"
 PENDING = "pending_derive.json"
+FAILURES = "run_failures.json"
 
 
 def append_run(warehouse: Where, record: dict[str, Any]) -> None:
@@ -62,3 +70,25 @@ def write_pending(warehouse: Where, clients: set[str]) -> None:
         delete_state(warehouse, PENDING)
         return
     write_state(warehouse, PENDING, json.dumps(sorted(clients)))
+
+
+def read_failures(warehouse: Where) -> dict[str, int]:
+    """How many failed runs each file (``client_id:sha256``) was being processed in."""
+    text = read_state(warehouse, FAILURES)
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+
+def write_failures(warehouse: Where, failures: dict[str, int]) -> None:
+    """Record (atomically) the failed-run count per file; empty clears it."""
+    if not failures:
+        delete_state(warehouse, FAILURES)
+        return
+    write_state(warehouse, FAILURES, json.dumps(failures, sort_keys=True))
