@@ -48,6 +48,9 @@ FILE_MODE = 0o600
 """Files moved into ``_processed`` and ``_quarantine`` are readable by their owner only."""
 NAME_MAX = 255
 """Longest file name, in bytes, that the common file systems take (ext4, XFS, APFS, NTFS)."""
+NAME_BUDGET = NAME_MAX - 38
+"""Longest name given to a note: its temporary name while written (``.<name>.<32 hex>.tmp``)
+must fit too."""
 DISPLAY_MAX = 200
 """Longest file name quoted in a note, in characters (longer names are cut with an ellipsis)."""
 
@@ -121,20 +124,20 @@ def display_name(name: str) -> str:
 
 
 def bounded_name(name: str, suffix: str = "") -> str:
-    """``name + suffix``, cut (with 8 hex digits of the full name's hash) to fit :data:`NAME_MAX`.
+    """``name + suffix``, cut (with 8 hex digits of the full name's hash) to :data:`NAME_BUDGET`.
 
     Examples
     --------
     >>> bounded_name("a.fit", ".reason.txt")
     'a.fit.reason.txt'
     >>> len(os.fsencode(bounded_name("x" * 250 + ".fit", ".reason.txt")))
-    255
+    217
     """
     raw, tail = os.fsencode(name), os.fsencode(suffix)
-    if len(raw) + len(tail) <= NAME_MAX:
+    if len(raw) + len(tail) <= NAME_BUDGET:
         return name + suffix
     digest = hashlib.sha256(raw).hexdigest()[:8].encode()
-    keep = NAME_MAX - len(tail) - len(digest) - 1
+    keep = NAME_BUDGET - len(tail) - len(digest) - 1
     return os.fsdecode(raw[:keep] + b"~" + digest + tail)
 
 
