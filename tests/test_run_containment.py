@@ -1,0 +1,102 @@
+"""Issue 15, items 1 and 2: a failed run is recorded, moves nothing and cannot poison the schedule;
+a journal appended to while a run reads it is deferred, never moved with rows missing.
+
+Failures are provoked by replacing the journal merge with one that raises (a bug of the run), so
+each failing run stops before anything is published; one tiny inbox, no watch files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pipelines.run as run_module
+from pipelines.run import run_ingest
+from pipelines.settings import Settings
+from pipelines.status import render_status, warehouse_status
+from warehouse.runlog import read_runs
+from warehouse.store import TableStore
+
+HEADER = "timestamp,kind,mood,anxiety,stress,energy,sleep_hours,sleep_quality,rpe,notes\n"
+ROW_1 = "2026-03-03T06:50:00+00:00,pre_run,4,6,6,4,6.5,3,,\n"
+ROW_2 = "2026-03-04T06:50:00+00:00,pre_run,5,5,5,5,7,3,,\n"
+
+
+def _settings(tmp_path: Path) -> Settings:
+    folder = tmp_path / "inbox" / "K1"
+    folder.mkdir(parents=True)
+    (tmp_path / "inbox" / "roster.csv").write_text(
+        "client_code,sex,birth_year,hr_rest,hr_max,timezone\nK1,f,1990,55,190,Europe/London\n"
+    )
+    (folder / "journal.csv").write_text(HEADER + ROW_1)
+    return Settings(
+        inbox=tmp_path / "inbox",
+        warehouse=tmp_path / "warehouse",
+        secret="containment-test-secret",
+        settle_seconds=0,
+        key_file=tmp_path / "key",
+    )
+
+
+def test_a_file_that_makes_two_runs_fail_is_quarantined_on_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    journal = Path(settings.inbox) / "K1" / "journal.csv"
+
+    def broken_merge(*args: Any, **kwargs: Any) -> set[str]:
+        raise RuntimeError("merge exploded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "merge_table_files", broken_merge)
+        for attempt in (1, 2):
+            with pytest.raises(RuntimeError, match="merge exploded"):
+                run_ingest(settings)
+            runs = read_runs(settings.warehouse)
+            assert len(runs) == attempt
+            assert runs[-1]["failed"] is True
+            assert runs[-1]["error"] == "RuntimeError: merge exploded"
+            assert journal.exists(), "nothing moved for a run that published nothing"
+            assert not (Path(settings.inbox) / "_processed").exists()
+    shown = render_status(warehouse_status(settings.warehouse))
+    assert "Last run FAILED" in shown
+    assert "RuntimeError: merge exploded" in shown
+
+    summary = run_ingest(settings)  # the merge works again, but this file is set aside
+    assert summary.reason_codes.get("run_failed") == 1
+    moved = Path(settings.inbox) / "_quarantine" / "K1" / "journal.csv"
+    assert moved.read_text() == HEADER + ROW_1
+    note = moved.with_name("journal.csv.reason.txt").read_text()
+    assert "Reason code: run_failed" in note
+    assert "made 2 runs fail" in note
+    assert "failed" not in read_runs(settings.warehouse)[-1]
+    assert "Last run FAILED" not in render_status(warehouse_status(settings.warehouse))
+    assert run_ingest(settings).files_seen == 0, "the next run succeeds with nothing left"
+
+
+def test_a_journal_appended_to_during_the_run_is_deferred_then_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    journal = Path(settings.inbox) / "K1" / "journal.csv"
+    real_read = run_module.read_table_file
+
+    def read_then_append(data: bytes, **kwargs: Any) -> Any:
+        result = real_read(data, **kwargs)
+        with journal.open("a") as handle:  # the therapist's phone syncs a new entry now
+            handle.write(ROW_2)
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "read_table_file", read_then_append)
+        first = run_ingest(settings)
+    assert first.deferred == 1
+    assert journal.read_text() == HEADER + ROW_1 + ROW_2, "left in place, nothing lost"
+    assert not (Path(settings.inbox) / "_processed" / "K1" / "journal.csv").exists()
+
+    second = run_ingest(settings)
+    assert second.ingested == 1
+    assert (Path(settings.inbox) / "_processed" / "K1" / "journal.csv").exists()
+    assert TableStore(settings.warehouse).read("journal").height == 2
