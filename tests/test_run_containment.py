@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import pipelines.run as run_module
@@ -100,3 +101,34 @@ def test_a_journal_appended_to_during_the_run_is_deferred_then_read_whole(
     assert second.ingested == 1
     assert (Path(settings.inbox) / "_processed" / "K1" / "journal.csv").exists()
     assert TableStore(settings.warehouse).read("journal").height == 2
+
+
+def test_a_derived_table_failing_its_checks_names_table_client_and_column_not_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.derive as derive_module
+    from schemas.errors import TableInvalid
+
+    settings = _settings(tmp_path)
+    real = derive_module.daily_load
+
+    def round_off(*args: Any, **kwargs: Any) -> Any:  # the -2e-15 of the issue, on one day
+        frame = real(*args, **kwargs)
+        return frame.with_columns(
+            load=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(-2e-15)).otherwise(pl.col("load"))
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(derive_module, "daily_load", round_off)
+        with pytest.raises(TableInvalid) as info:
+            run_ingest(settings)
+    message = str(info.value)
+    client = TableStore(settings.warehouse).read("journal")["client_id"][0]
+    assert "table daily_load" in message
+    assert "column(s) load " in message
+    assert client in message
+    assert "file" not in message.replace("not of a file", "")
+    assert read_runs(settings.warehouse)[-1]["failed"] is True
+    assert (Path(settings.inbox) / "K1" / "journal.csv").exists(), "nothing moved"
+    assert run_ingest(settings).ingested == 0, "the next run publishes (the file is known)"
+    assert not (Path(settings.inbox) / "K1" / "journal.csv").exists()
