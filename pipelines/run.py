@@ -79,6 +79,10 @@ class ParseJob:
     size: int
     detected_format: str | None = None
     """The format discovery judged from the magic bytes (``None``: refused there, judged again)."""
+    table_kind: str | None = None
+    """``"journal"`` or ``"plan"`` for a clinic CSV (read by :func:`read_table_file`)."""
+    timezone: str = DEFAULT_TIMEZONE
+    """The client's roster timezone (a journal's local dates)."""
 
 
 @dataclass
@@ -129,6 +133,20 @@ def parse_job(
     except FileNotFoundError:
         # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
         return FileResult(sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED)
+    if job.table_kind is not None:  # a clinic CSV: read here too, under the same limits
+        if sha256_hex(data) != job.sha256:
+            return FileResult(
+                sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED
+            )
+        table = read_table_file(
+            data,
+            kind=job.table_kind,
+            sha256=job.sha256,
+            client_id=job.client_id,
+            timezone=job.timezone,
+        )
+        table.result.tables = table.frames
+        return table.result
     result = parse_file(
         data,
         client_id=job.client_id,
@@ -313,7 +331,8 @@ class _Discovery:
     """What the inbox holds that this run must judge."""
 
     jobs: list[tuple[Candidate, ParseJob]] = field(default_factory=list)
-    tables: list[tuple[Candidate, TableFileResult]] = field(default_factory=list)
+    table_jobs: list[tuple[Candidate, ParseJob]] = field(default_factory=list)
+    """Journal and plan CSVs: parsed after the watch files, by the same runner and limits."""
     repeats: list[tuple[Candidate, str, dict[str, object]]] = field(default_factory=list)
     folder_clients: set[str] = field(default_factory=set)
     oddities: list[Oddity] = field(default_factory=list)
@@ -326,9 +345,7 @@ class _Discovery:
 
     def keys(self) -> set[str]:
         """``client_id:sha256`` of every file this run parses or reads."""
-        return {f"{j.client_id}:{j.sha256}" for _, j in self.jobs} | {
-            f"{t.client_id}:{t.result.sha256}" for _, t in self.tables
-        }
+        return {f"{j.client_id}:{j.sha256}" for _, j in self.jobs + self.table_jobs}
 
 
 def _discover(
@@ -338,7 +355,6 @@ def _discover(
     zone_of: dict[str, str],
     summary: RunSummary,
     failures: dict[str, int],
-    in_flight: set[str],
 ) -> _Discovery:
     """Find the inbox's files, defer those still arriving, hash the rest and sort them."""
     found = _Discovery()
@@ -384,10 +400,8 @@ def _discover(
         fmt, kind = _judge_format(data)
         if kind is not None:
             zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
-            in_flight.add(f"{client_id}:{sha}")
-            table = read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)
-            in_flight.clear()
-            found.tables.append((candidate, table))
+            job = ParseJob(str(candidate.path), client_id, sha, candidate.size, None, kind, zone)
+            found.table_jobs.append((candidate, job))
         else:
             job = ParseJob(str(candidate.path), client_id, sha, candidate.size, fmt)
             found.jobs.append((candidate, job))
@@ -508,6 +522,40 @@ def _run_failed_result(sha: str) -> FileResult:
             "(`mindmiles status` shows the error)."
         ),
     )
+
+
+def _parse_tables(
+    jobs: Sequence[tuple[Candidate, ParseJob]],
+    settings: Settings,
+    parse_batches: BatchRunner | None,
+    in_flight: set[str],
+    summary: RunSummary,
+    *,
+    parse_from_origin: bool,
+) -> list[tuple[Candidate, TableFileResult]]:
+    """Read the journal and plan CSVs with the watch files' runner (its memory and time limits).
+
+    A CSV the runner refuses (``resource_limit``: too slow or too large) is quarantined like a
+    watch file; a file that changed since it was hashed is deferred.
+    """
+    if not jobs:
+        return []
+    in_flight.update(f"{j.client_id}:{j.sha256}" for _, j in jobs)
+    batch = [j for _, j in jobs]
+    if parse_from_origin and settings.inbox_origin:
+        batch = [_from_origin(j, settings) for j in batch]
+    if parse_batches is None:
+        parsed = parse_serially([batch], settings.limits)
+    else:
+        parsed = parse_batches([batch], settings.limits)
+    out = []
+    for (candidate, job), result in zip(jobs, parsed[0], strict=True):
+        if result.outcome == Outcome.DEFERRED:
+            summary.deferred += 1
+            continue
+        kind = job.table_kind or "journal"
+        out.append((candidate, TableFileResult(result, kind, job.client_id, result.tables)))
+    return out
 
 
 def _record_failure(
@@ -656,7 +704,7 @@ def run_ingest(
             ledger = store.read("files").filter(pl.col("container_sha256").is_null())
             known = {(r["client_id"], r["sha256"]): r for r in ledger.iter_rows(named=True)}
             failures = read_failures(settings.warehouse)
-            found = _discover(inbox, secret, known, zone_of, summary, failures, in_flight)
+            found = _discover(inbox, secret, known, zone_of, summary, failures)
             moves: list[_Move] = []
             summary.clients_without_roster = len(found.folder_clients - set(zone_of))
             watch.lap("discover_hash")
@@ -713,9 +761,17 @@ def run_ingest(
                 in_flight.clear()  # the wave's files are in: a later failure is not theirs
                 watch.lap("write")
 
-            in_flight.update(found.keys())
-            affected |= merge_table_files(store, [t for _, t in found.tables])
-            table_moves = [(c, t.client_id, t.result) for c, t in found.tables]
+            tables = _parse_tables(
+                found.table_jobs,
+                settings,
+                parse_batches,
+                in_flight,
+                summary,
+                parse_from_origin=parse_from_origin,
+            )
+            watch.lap("parse")
+            affected |= merge_table_files(store, [t for _, t in tables])
+            table_moves = [(c, t.client_id, t.result) for c, t in tables]
             table_moves += [(c, cid, _run_failed_result(sha)) for c, cid, sha in found.run_failed]
             moves += _settle(
                 inbox, store, table_moves, received=now(), summary=summary, reasons=reasons

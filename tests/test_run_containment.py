@@ -132,3 +132,41 @@ def test_a_derived_table_failing_its_checks_names_table_client_and_column_not_a_
     assert (Path(settings.inbox) / "K1" / "journal.csv").exists(), "nothing moved"
     assert run_ingest(settings).ingested == 0, "the next run publishes (the file is known)"
     assert not (Path(settings.inbox) / "K1" / "journal.csv").exists()
+
+
+def test_clinic_csvs_are_read_by_the_limited_runner_and_a_refusal_is_contained(
+    tmp_path: Path,
+) -> None:
+    """CSVs go through ``parse_batches`` (the isolated workers with memory and time limits in the
+    CLI); a CSV those workers refuse for time is quarantined and the run goes on. The refusal is
+    made here with the isolation layer's own result (spawning a worker costs ~10 s), and the
+    worker side is the same ``parse_job`` that ``tests/test_hostile.py`` drives through limits."""
+    from pipelines.isolation import _refused
+
+    settings = _settings(tmp_path)
+    big = Path(settings.inbox) / "K1" / "big journal.csv"
+    big.write_text(HEADER + ROW_2)
+    handed: list[str] = []
+
+    def limited(batches: Any, limits: Any) -> list[list[Any]]:
+        out = []
+        for batch in batches:
+            results = []
+            for job in batch:
+                handed.append(Path(job.path).name)
+                if Path(job.path).name == "big journal.csv":
+                    results.append(_refused(job, "time", "killed after 0.5 s", limit="0.5 s"))
+                else:
+                    results.append(run_module.parse_job(job, limits))
+            out.append(results)
+        return out
+
+    summary = run_ingest(settings, parse_batches=limited)
+    assert sorted(handed) == ["big journal.csv", "journal.csv"]
+    assert summary.reason_codes.get("resource_limit") == 1
+    assert summary.ingested == 1, "the small journal beside it is taken in"
+    note = (Path(settings.inbox) / "_quarantine" / "K1" / "big journal.csv.reason.txt").read_text()
+    assert "Reason code: resource_limit" in note
+    assert "took longer than the 0.5 s allowed" in note
+    assert TableStore(settings.warehouse).read("journal").height == 1
+    assert run_ingest(settings).files_seen == 0, "the next run succeeds"
