@@ -354,3 +354,32 @@ def test_an_unreadable_file_is_quarantined_with_a_note(tmp_path: Path) -> None:
     note = _reason(tmp_path / "inbox" / "_quarantine" / "K1" / "locked.gpx")
     assert "cannot be read" in note
     assert run_ingest(settings).files_seen == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [("utf-16", ","), ("cp1252", ";"), ("utf-8-sig", "\t")],
+)
+def test_the_report_reads_the_roster_codes_in_every_encoding(
+    tmp_path: Path, encoding: str, delimiter: str
+) -> None:
+    from report.build import roster_codes
+    from warehouse.secret import pseudonymize
+
+    roster = tmp_path / "roster.csv"
+    text = ROSTER.replace("Europe/London", "Europe/Z\u00fcrich").replace(",", delimiter)
+    roster.write_bytes(text.encode(encoding))
+    codes = roster_codes(roster, SECRET.encode())
+    assert codes[pseudonymize("K1", SECRET.encode())] == "K1"
+    assert set(codes.values()) == {"K1", "K2", "KLOCAL", "KFACTORY"}
+
+
+def test_the_report_never_reads_the_roster_through_a_link(tmp_path: Path) -> None:
+    from report.build import roster_codes
+    from schemas.errors import ConfigError
+
+    (tmp_path / "elsewhere.csv").write_text("client_code\nSTOLEN\n")
+    (tmp_path / "roster.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(ConfigError, match="cannot be read") as info:
+        roster_codes(tmp_path / "roster.csv", SECRET.encode())
+    assert "STOLEN" not in str(info.value)

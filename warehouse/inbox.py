@@ -35,7 +35,16 @@ from pathlib import Path
 
 from warehouse.files import remove_stale_temps, write_private
 
-__all__ = ["Candidate", "FileChanged", "Inbox", "NotRegular", "Oddity", "display_name", "note_path"]
+__all__ = [
+    "Candidate",
+    "FileChanged",
+    "Inbox",
+    "NotRegular",
+    "Oddity",
+    "display_name",
+    "note_path",
+    "read_regular",
+]
 
 log = logging.getLogger(__name__)
 
