@@ -506,6 +506,8 @@ def _quarantine_oddities(
         summary.quarantined += 1
 
 
+RUN_FAILED_EXIT = 2
+"""The exit code of a run that failed (:attr:`schemas.errors.MindmilesError.exit_code`)."""
 RUN_FAILURES_TO_QUARANTINE = 2
 """Runs that a file's processing made fail before it is quarantined (``run_failed``)."""
 
@@ -845,8 +847,11 @@ def run_ingest(
             summary.stage_s = watch.stages
             summary.duration_s = round(time.monotonic() - started, 3)
             append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
-        except Exception as error:  # a fault of the run itself: recorded, shown by `status`
-            _record_failure(settings.warehouse, error, in_flight, now(), started)
+        except Exception as error:
+            # A refused command (another secret, bad settings: exit 1) writes nothing at all; a
+            # fault of the run itself (exit 2, or any other exception) is recorded for `status`.
+            if not (isinstance(error, MindmilesError) and error.exit_code != RUN_FAILED_EXIT):
+                _record_failure(settings.warehouse, error, in_flight, now(), started)
             raise
     log.info(
         "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, "
