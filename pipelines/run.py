@@ -458,6 +458,13 @@ def _settle(
         remark = result.reason_code or any(
             m.outcome == Outcome.QUARANTINED for m in result.walk()[1:]
         )
+        if not quarantined and not remark and result.detail and result.decoder in TABLE_KINDS:
+            # A clinic CSV in another encoding or with another delimiter: say how it was read.
+            note = (
+                f"File: {candidate.name}\nOutcome: {result.outcome}\n"
+                f"This file was {result.detail}; every row was read.\n"
+            )
+            remark = True
         out.append(
             _Move(candidate, result.sha256, quarantined, note if quarantined or remark else None)
         )
@@ -506,6 +513,8 @@ def _quarantine_oddities(
         summary.quarantined += 1
 
 
+TABLE_KINDS = ("journal", "plan")
+"""The ``decoder`` of a clinic CSV's result."""
 RUN_FAILED_EXIT = 2
 """The exit code of a run that failed (:attr:`schemas.errors.MindmilesError.exit_code`)."""
 RUN_FAILURES_TO_QUARANTINE = 2

@@ -30,6 +30,11 @@ DAYLIO_RUN_ACTIVITIES: Mapping[str, str] = {
 
 MAX_ISSUES_IN_MESSAGE = 5
 
+PLAIN_CSV = frozenset(
+    {"read as UTF-8 text, comma-separated", "read as UTF-8 (with BOM) text, comma-separated"}
+)
+"""How a CSV is read when nothing about it needs saying."""
+
 
 @dataclass
 class TableFileResult:
@@ -84,7 +89,10 @@ def read_table_file(
     if issues:
         result.reason_code = "rows_skipped"
         result.reason_message = _issues_message(issues)
-        result.detail = how_read
+    if issues or how_read not in PLAIN_CSV:
+        result.detail = (
+            how_read  # said in the note (a plain UTF-8, comma-separated file needs none)
+        )
     return out
 
 

@@ -61,7 +61,7 @@ def _build(root: Path) -> tuple[Settings, Path]:
     (outside / "hard.gpx").write_bytes(gpx_run(4))
     (outside / "hard.gpx").chmod(0o644)
     (outside / "qdir").mkdir()
-    for code in ("K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8"):
+    for code in ("K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8", "K9"):
         (inbox / code).mkdir(parents=True)
     (inbox / "roster.csv").write_text(ROSTER)
     k1 = inbox / "K1"
@@ -114,6 +114,11 @@ def _build(root: Path) -> tuple[Settings, Path]:
     )
     (inbox / "K8" / "journal.csv").write_bytes(
         b"\xef\xbb\xbf" + _journal(GOOD_ROWS + "2026-03-06T06:50:00+00:00,pre_run,4,6,6,4,6,3,,\n")
+    )
+    (inbox / "K9" / "plan.csv").write_bytes(
+        "week_start\tsessions\tminutes\tsession_type\tnotes\n2026-03-02\t2\t50\teasy\tpr\u00e9p\n".encode(
+            "cp1252"
+        )
     )
     settings = Settings(
         inbox=inbox,
@@ -310,12 +315,19 @@ def test_csv_shapes_refuse_rows_not_files(
     assert "Reason code: rows_skipped" in note
 
 
+def test_a_clean_csv_in_another_encoding_says_how_it_was_read(shaped: Shaped) -> None:
+    note = shaped.inbox / "_processed" / "K9" / "plan.csv.note.txt"
+    text = note.read_text(encoding="utf-8")
+    assert "This file was read as CP1252 text, tab-separated; every row was read." in text
+    assert not (shaped.inbox / "_processed" / "K8" / "journal.csv.note.txt").exists(), "plain"
+
+
 def test_csv_rows_taken_in_land_in_their_tables(shaped: Shaped) -> None:
     from warehouse.store import TableStore
 
     store = TableStore(shaped.settings.warehouse)
     assert store.read("journal").height == 6  # one good row in each of K3-K6, two in K8 (BOM)
-    assert store.read("plans").height == 1
+    assert store.read("plans").height == 2  # K7's good week and K9's
     roster = store.read("roster")
     assert roster.height == 2, "the localtime and Factory rows are refused, the rest is used"
 
