@@ -39,6 +39,7 @@ from clinic.journal_csv import (
     CellError,
     EntryCollector,
     JournalReadResult,
+    check_year,
     decode_csv_text,
     detect_header,
     iter_csv_records,
@@ -227,20 +228,22 @@ def _kind_activities(kind_activities: Mapping[str, str] | None) -> dict[str, str
 def _parse_date(row: Mapping[str, str]) -> date:
     if "full_date" in row:
         try:
-            return date.fromisoformat(row["full_date"])
+            day = date.fromisoformat(row["full_date"])
         except ValueError:
-            raise CellError(
-                "full_date", f"full_date is not a date (YYYY-MM-DD): {row['full_date']!r}"
-            ) from None
+            raise CellError("full_date", "full_date is not a date (YYYY-MM-DD)") from None
+        check_year(day.year, column="full_date")
+        return day
     cleaned = " ".join(row["date"].replace(".", " ").replace(",", " ").split())
     for fmt in _OLD_DATE_FORMATS:
         try:
-            return datetime.strptime(f"{row['year']} {cleaned}", fmt).date()
+            day = datetime.strptime(f"{row['year']} {cleaned}", fmt).date()
         except ValueError:
             continue
+        check_year(day.year, column="year")
+        return day
     raise CellError(
         "date",
-        f"cannot read year {row['year']!r} with date {row['date']!r} "
+        "cannot read the year and date columns as a date "
         "(expected e.g. '18 May' or 'May 18' in English)",
     )
 
@@ -248,16 +251,16 @@ def _parse_date(row: Mapping[str, str]) -> date:
 def _parse_time(cell: str) -> time:
     match = _TIME.match(cell)
     if match is None:
-        raise CellError("time", f"time is not like 18:52 or 6:50 pm: {cell!r}")
+        raise CellError("time", "time is not like 18:52 or 6:50 pm")
     hour, minute, meridiem = int(match[1]), int(match[2]), match[3]
     if minute > 59:
-        raise CellError("time", f"time has minute {minute}: {cell!r}")
+        raise CellError("time", f"time has minute {minute}")
     if meridiem is None:
         if hour > 23:
-            raise CellError("time", f"time has hour {hour}: {cell!r}")
+            raise CellError("time", f"time has hour {hour}")
     else:
         if not 1 <= hour <= 12:
-            raise CellError("time", f"12-hour time has hour {hour}: {cell!r}")
+            raise CellError("time", f"12-hour time has hour {hour}")
         hour = hour % 12 + (12 if meridiem.lower() == "p" else 0)
     return time(hour, minute)
 
@@ -267,7 +270,7 @@ def _mood_level(cell: str, levels: Mapping[str, int]) -> int:
     if level is None:
         raise CellError(
             "mood",
-            f"mood label {cell!r} is not one of Daylio's defaults (rad, good, meh, bad, awful) "
+            "the mood label is not one of Daylio's defaults (rad, good, meh, bad, awful) "
             "nor in this client's label map; add it to the map",
         )
     return level

@@ -15,6 +15,7 @@ Everything here works on ``bytes`` or ``str`` in memory; nothing opens files.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -27,6 +28,7 @@ import polars as pl
 
 from schemas.errors import JournalUnreadable, JournalUnrecognisedHeader, RowIssue, TableFileError
 from schemas.ids import make_entry_id
+from schemas.journal import END_YEAR, FIRST_YEAR, MAX_CELL_CHARS
 
 __all__ = [
     "CLINIC_TEMPLATE_COLUMNS",
@@ -34,10 +36,13 @@ __all__ = [
     "JOURNAL_FRAME_SCHEMA",
     "JOURNAL_NOTES_FRAME_SCHEMA",
     "CellError",
+    "CsvText",
     "EntryCollector",
     "JournalFormat",
     "JournalReadResult",
+    "check_year",
     "decode_csv_text",
+    "decode_table_text",
     "detect_header",
     "detect_journal_format",
     "header_cells",
@@ -140,15 +145,99 @@ class JournalReadResult:
     issues: tuple[RowIssue, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CsvText:
+    """A CSV file decoded: its text, the encoding it was read in and its delimiter."""
+
+    text: str
+    encoding: str
+    delimiter: str
+
+    def describe(self) -> str:
+        """How the file was read, for the note to staff.
+
+        Examples
+        --------
+        >>> CsvText("a;b", "cp1252", ";").describe()
+        'read as cp1252 text, semicolon-separated'
+        """
+        return f"read as {self.encoding} text, {DELIMITER_NAMES[self.delimiter]}-separated"
+
+
+DELIMITER_NAMES: Final[dict[str, str]] = {",": "comma", ";": "semicolon", "\t": "tab"}
+"""The delimiters a clinic CSV may use, and their names in notes."""
+
+_CSV_FIELD_LIMIT = 64 * 1024 * 1024
+"""The csv module's own cell limit, raised so that a long cell refuses its row, not the file."""
+
+
+def _encoding_of(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) >= 4 and head.count(b"\x00") * 3 >= len(head):  # UTF-16 without a BOM
+        return "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            return "latin-1"
+        return "cp1252"
+    return "utf-8"
+
+
+def sniff_delimiter(text: str) -> str:
+    r"""The delimiter of the header line: the one of ``,`` ``;`` tab that it holds most.
+
+    Examples
+    --------
+    >>> sniff_delimiter("timestamp;kind;mood\n"), sniff_delimiter("a\tb\n"), sniff_delimiter("a\n")
+    (';', '\t', ',')
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in DELIMITER_NAMES}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def decode_table_text(data: bytes, *, error: type[Exception] = JournalUnreadable) -> CsvText:
+    r"""Decode a clinic CSV: UTF-8 (with or without BOM), UTF-16, cp1252 or Latin-1.
+
+    Raises ``error`` when the bytes hold no text.
+
+    Examples
+    --------
+    >>> decode_table_text("a;b\n\u00e9;2\n".encode("cp1252")).describe()
+    'read as CP1252 text, semicolon-separated'
+    >>> decode_table_text("a,b\n".encode("utf-16")).text
+    'a,b\n'
+    """
+    encoding = _encoding_of(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise error(f"the file is not text (undecodable byte at offset {exc.start})") from exc
+    if encoding.startswith("utf-16"):
+        text = text.lstrip("\ufeff")
+    if not text.strip() or "\x00" in text:
+        raise error("the file is empty" if not text.strip() else "the file is not text")
+    name = {"utf-8-sig": "UTF-8 (with BOM)", "utf-8": "UTF-8"}.get(encoding, encoding.upper())
+    return CsvText(text, name, sniff_delimiter(text))
+
+
 def decode_csv_text(data: bytes, *, error: type[Exception] = JournalUnreadable) -> str:
-    r"""Decode CSV bytes as UTF-8, dropping a leading byte-order mark.
+    r"""Decode CSV bytes (see :func:`decode_table_text`), dropping a leading byte-order mark.
 
     Parameters
     ----------
     data : bytes
         The file content.
     error : type of Exception
-        Exception class raised (with a message) when the bytes are not UTF-8 or empty.
+        Exception class raised (with a message) when the bytes are not text or empty.
 
     Returns
     -------
@@ -160,13 +249,7 @@ def decode_csv_text(data: bytes, *, error: type[Exception] = JournalUnreadable) 
     >>> decode_csv_text(b"\xef\xbb\xbfa,b\n")
     'a,b\n'
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error(f"the file is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
-    if not text.strip():
-        raise error("the file is empty")
-    return text
+    return decode_table_text(data, error=error).text
 
 
 def iter_csv_records(
@@ -195,7 +278,11 @@ def iter_csv_records(
     >>> list(iter_csv_records('a,b\n1,"x\ny"\n\n2,z\n'))
     [(1, ['a', 'b']), (2, ['1', 'x\ny']), (5, ['2', 'z'])]
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), strict=False, delimiter=sniff_delimiter(text)
+    )
     previous_end = 0
     while True:
         try:
@@ -286,6 +373,19 @@ def iter_parsed_rows(
                 RowIssue(
                     line=line,
                     message=f"expected {len(header)} cells, found {len(cells)}; row skipped",
+                )
+            )
+            continue
+        long = next(
+            (n for n, c in zip(header, cells, strict=True) if len(c) > MAX_CELL_CHARS), None
+        )
+        if long is not None:
+            issues.append(
+                RowIssue(
+                    line=line,
+                    message=f"the {long} cell is longer than {MAX_CELL_CHARS} characters; "
+                    "row skipped",
+                    column=long,
                 )
             )
             continue
@@ -528,12 +628,30 @@ def parse_number(cell: str, *, column: str, low: float, high: float) -> float | 
     text = cell.strip()
     if not text:
         return None
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma (semicolon-separated exports)
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{column} must be a number, got {text!r}") from None
+        raise ValueError(f"{column} must be a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{column} must be a finite number, got {text!r}")
+        raise ValueError(f"{column} must be a finite number")
     if not low <= value <= high:
-        raise ValueError(f"{column} must be between {low:g} and {high:g}, got {value:g}")
+        raise ValueError(f"{column} must be between {low:g} and {high:g}")
     return value
+
+
+def check_year(year: int, *, column: str) -> None:
+    """Refuse (as a :class:`CellError`) a date outside the years mindmiles takes in.
+
+    Examples
+    --------
+    >>> check_year(2026, column="timestamp")
+    >>> try:
+    ...     check_year(9999, column="timestamp")
+    ... except CellError as exc:
+    ...     print(exc.message)
+    timestamp must lie in the years 1990 to 2099
+    """
+    if not FIRST_YEAR <= year < END_YEAR:
+        raise CellError(column, f"{column} must lie in the years {FIRST_YEAR} to {END_YEAR - 1}")

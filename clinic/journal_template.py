@@ -22,6 +22,7 @@ from clinic.journal_csv import (
     CellError,
     EntryCollector,
     JournalReadResult,
+    check_year,
     decode_csv_text,
     detect_header,
     iter_csv_records,
@@ -125,9 +126,7 @@ def _parse_row(row: Mapping[str, str]) -> tuple[datetime, str, dict[str, float |
     timestamp_utc = _parse_timestamp(row["timestamp"])
     kind = row["kind"].lower()
     if kind not in CLINIC_TEMPLATE_KINDS:
-        raise CellError(
-            "kind", f"kind must be one of pre_run, post_run, daily; got {row['kind']!r}"
-        )
+        raise CellError("kind", "kind must be one of pre_run, post_run, daily")
     values: dict[str, float | None] = {}
     for column, (low, high) in CLINIC_TEMPLATE_RANGES.items():
         try:
@@ -145,8 +144,9 @@ def _parse_timestamp(cell: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise CellError(
-            "timestamp", f"timestamp is not ISO 8601 (e.g. 2026-03-02T18:40:00+01:00): {text!r}"
+            "timestamp", "timestamp is not ISO 8601 (e.g. 2026-03-02T18:40:00+01:00)"
         ) from None
     if parsed.utcoffset() is None:
-        raise CellError("timestamp", f"timestamp has no UTC offset (e.g. +01:00 or Z): {text!r}")
+        raise CellError("timestamp", "timestamp has no UTC offset (e.g. +01:00 or Z)")
+    check_year(parsed.year, column="timestamp")
     return parsed.astimezone(UTC)

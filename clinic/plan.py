@@ -22,6 +22,7 @@ import polars as pl
 
 from clinic.journal_csv import (
     CellError,
+    check_year,
     decode_csv_text,
     header_cells,
     iter_csv_records,
@@ -161,14 +162,13 @@ def _parse_row(row: dict[str, str]) -> dict[str, Any]:
     try:
         week = date.fromisoformat(text)
     except ValueError:
-        raise CellError("week_start", f"week_start is not a date (YYYY-MM-DD): {text!r}") from None
+        raise CellError("week_start", "week_start is not a date (YYYY-MM-DD)") from None
+    check_year(week.year, column="week_start")
     if week.isoweekday() != 1:
         raise CellError("week_start", f"week_start {week.isoformat()} is a {week:%A}, not a Monday")
     sessions_text = row["sessions"]
     if not sessions_text.isdigit() or int(sessions_text) > _MAX_SESSIONS:
-        raise CellError(
-            "sessions", f"sessions must be a whole number 0-{_MAX_SESSIONS}, got {sessions_text!r}"
-        )
+        raise CellError("sessions", f"sessions must be a whole number 0-{_MAX_SESSIONS}")
     sessions = int(sessions_text)
     try:
         minutes = parse_number(row["minutes"], column="minutes", low=0.0, high=_MAX_MINUTES)
@@ -186,8 +186,7 @@ def _parse_row(row: dict[str, str]) -> dict[str, Any]:
     if session_type_text and session_type_text not in PLAN_SESSION_TYPES:
         raise CellError(
             "session_type",
-            "session_type must be empty or one of "
-            f"{', '.join(sorted(PLAN_SESSION_TYPES))}; got {row['session_type']!r}",
+            f"session_type must be empty or one of {', '.join(sorted(PLAN_SESSION_TYPES))}",
         )
     return {
         "week_start": week,

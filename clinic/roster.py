@@ -190,14 +190,22 @@ def read_roster(
 def _duplicate_issue(line: int, code: str) -> RowIssue:
     return RowIssue(
         line=line,
-        message=f"client code {code!r} is on more than one row; all its rows were skipped",
+        message="this client code is on more than one row; all its rows were skipped",
         column="client_code",
     )
 
 
 @cache
 def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """Real IANA zones: tzdata's helper entries (``localtime``, ``Factory``, ...) are not."""
+    return frozenset(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if zone not in _NOT_ZONES and not zone.startswith(("posix/", "right/", "SystemV/"))
+    )
+
+
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules", "leapseconds", "tzdata.zi"})
 
 
 def _number(row: Mapping[str, str], column: str, low: float, high: float) -> float:
@@ -205,9 +213,9 @@ def _number(row: Mapping[str, str], column: str, low: float, high: float) -> flo
     try:
         value = float(text)
     except ValueError:
-        raise CellError(column, f"{column} must be a number, got {text!r}") from None
+        raise CellError(column, f"{column} must be a number") from None
     if not low <= value <= high:
-        raise CellError(column, f"{column} must be between {low:g} and {high:g}, got {text}")
+        raise CellError(column, f"{column} must be between {low:g} and {high:g}")
     return value
 
 
@@ -216,21 +224,20 @@ def _parse_row(row: Mapping[str, str], limits: RosterLimits) -> dict[str, Any]:
     if not _CLIENT_CODE.match(code):
         raise CellError(
             "client_code",
-            f"client code {code!r} must be 1-64 letters, digits, '_', '-' or '.', "
+            "the client code must be 1-64 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit",
         )
     sex = row["sex"].lower()
     if sex not in _SEXES:
-        raise CellError("sex", f"sex must be f, m or x, got {row['sex']!r}")
+        raise CellError("sex", "sex must be f, m or x")
     birth_year_text = row["birth_year"]
     if not birth_year_text.isdigit():
-        raise CellError("birth_year", f"birth_year must be a year, got {birth_year_text!r}")
+        raise CellError("birth_year", "birth_year must be a year")
     birth_year = int(birth_year_text)
     if not limits.birth_year_min <= birth_year <= limits.birth_year_max:
         raise CellError(
             "birth_year",
-            f"birth_year must be between {limits.birth_year_min} and {limits.birth_year_max}, "
-            f"got {birth_year}",
+            f"birth_year must be between {limits.birth_year_min} and {limits.birth_year_max}, ",
         )
     hr_rest = _number(row, "hr_rest", limits.hr_rest_min, limits.hr_rest_max)
     hr_max = _number(row, "hr_max", limits.hr_max_min, limits.hr_max_max)
@@ -246,7 +253,9 @@ def _parse_row(row: Mapping[str, str], limits: RosterLimits) -> dict[str, Any]:
     zone = row["timezone"]
     if zone not in _known_zones():
         raise CellError(
-            "timezone", f"timezone must be an IANA zone such as Europe/London, got {zone!r}"
+            "timezone",
+            "timezone must be an IANA zone such as Europe/London (not localtime, Factory, "
+            "posix/... or right/...)",
         )
     return {
         "sex": sex,

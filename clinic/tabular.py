@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinic.journal_csv import detect_journal_format
+from clinic.journal_csv import decode_table_text, detect_journal_format
 from schemas.errors import JournalError
 
 __all__ = ["PLAN_HEADER_COLUMNS", "classify_table_file"]
@@ -14,15 +14,12 @@ SNIFF_BYTES = 4096
 
 
 def _header_cells(data: bytes) -> set[str] | None:
-    head = data[:SNIFF_BYTES]
-    if b"\x00" in head:
-        return None
     try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        decoded = decode_table_text(data[:SNIFF_BYTES] if len(data) > SNIFF_BYTES else data)
+    except JournalError:
         return None
-    first = text.splitlines()[0] if text.strip() else ""
-    return {cell.strip().strip('"').lower() for cell in first.split(",")}
+    first = next((line for line in decoded.text.splitlines() if line.strip()), "")
+    return {cell.strip().strip('"').lower() for cell in first.split(decoded.delimiter)}
 
 
 def classify_table_file(data: bytes) -> str | None:

@@ -80,6 +80,8 @@ class FileResult:
     """:class:`ingest.exports.WellnessReading` values read from this file (monitoring FIT)."""
     non_activity_kind: str | None = None
     """A valid non-workout member of an export: its kind (``monitoring_b``, ``settings`` ...)."""
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    """Frames a clinic CSV gave (``journal``, ``journal_notes``, ``plans``, ``plan_notes``)."""
 
     def walk(self) -> list[FileResult]:
         """Return the result and every archive member below it, depth first (one ``files`` row each)."""

@@ -72,11 +72,13 @@ ErrorPolicy = Literal["quarantine", "raise"]
 REASON_MESSAGES: dict[str, str] = {
     "time": (
         "Reading this file took longer than the {limit} allowed, so it was set aside. "
-        "Real watch exports are read in seconds; this one may be damaged or built to attack."
+        "Real watch exports and clinic CSVs are read in seconds; this one may be damaged, "
+        "too large, or built to attack."
     ),
     "memory": (
         "Reading this file needed more memory than the {limit} allowed, so it was set aside. "
-        "Real watch exports need far less; this one may be damaged or built to attack."
+        "Real watch exports and clinic CSVs need far less; this one may be damaged, too large, "
+        "or built to attack."
     ),
     "crash": (
         "The program reading this file stopped abruptly, so the file was set aside. "

@@ -30,8 +30,14 @@ def client_codes(inbox: Inbox) -> set[str]:
         folder = inbox.root / area
         if folder.is_dir():
             codes |= {p.name for p in folder.iterdir() if p.is_dir()}
-    if inbox.roster_path.exists():
-        roster = read_roster(inbox.roster_path.read_bytes(), pseudonymize=lambda code: code)
+    try:
+        data = inbox.read_roster()  # never through a link, a pipe or a device
+    except OSError as exc:
+        raise ConfigError(
+            f"roster.csv cannot be read ({exc.strerror}): replace it with the file"
+        ) from None
+    if data is not None:
+        roster = read_roster(data, pseudonymize=lambda code: code)
         codes |= set(roster.client_ids)
     return codes
 

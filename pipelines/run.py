@@ -44,12 +44,18 @@ from schemas.errors import MindmilesError, RosterInvalid, UnsupportedFormat
 from schemas.files import Outcome
 from schemas.local_dates import DEFAULT_TIMEZONE, add_local_date
 from transform.privacy import privacy_radii, trim_home_zones
-from warehouse.inbox import Candidate, Inbox
-from warehouse.location import is_remote
+from warehouse.inbox import Candidate, FileChanged, Inbox, NotRegular, Oddity, display_name
+from warehouse.location import Where, is_remote
 from warehouse.lock import warehouse_lock
 from warehouse.object_inbox import staged_inbox
 from warehouse.objects import read_source
-from warehouse.runlog import append_run, read_pending, write_pending
+from warehouse.runlog import (
+    append_run,
+    read_failures,
+    read_pending,
+    write_failures,
+    write_pending,
+)
 from warehouse.secret import (
     load_secret,
     pseudonymize,
@@ -77,6 +83,10 @@ class ParseJob:
     """The format discovery judged from the magic bytes (``None``: refused there, judged again)."""
     members: int = 1
     """Files it holds, as a progress bar counts them (a zip's listed members; else 1)."""
+    table_kind: str | None = None
+    """``"journal"`` or ``"plan"`` for a clinic CSV (read by :func:`read_table_file`)."""
+    timezone: str = DEFAULT_TIMEZONE
+    """The client's roster timezone (a journal's local dates)."""
 
 
 @dataclass
@@ -127,6 +137,20 @@ def parse_job(
     except FileNotFoundError:
         # Moved or deleted since it was found: nothing to judge now; seen again if it returns.
         return FileResult(sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED)
+    if job.table_kind is not None:  # a clinic CSV: read here too, under the same limits
+        if sha256_hex(data) != job.sha256:
+            return FileResult(
+                sha256=job.sha256, detected_format="unknown", outcome=Outcome.DEFERRED
+            )
+        table = read_table_file(
+            data,
+            kind=job.table_kind,
+            sha256=job.sha256,
+            client_id=job.client_id,
+            timezone=job.timezone,
+        )
+        table.result.tables = table.frames
+        return table.result
     result = parse_file(
         data,
         client_id=job.client_id,
@@ -195,12 +219,21 @@ def _load_roster(
 ) -> tuple[pl.DataFrame, bool]:
     """Read ``roster.csv``; return the roster to use and whether it changed since the last run."""
     held = store.read("roster")
-    if not inbox.roster_path.exists():
+    try:
+        data = inbox.read_roster()
+    except OSError as error:  # a link, pipe or device is never opened; nothing of it is quoted
+        reasons["roster_unreadable"] += 1
+        kind = "is not a regular file" if isinstance(error, NotRegular) else "cannot be read"
+        log.error(
+            "roster.csv %s (%s): replace it with the CSV file itself; the previous roster is kept",
+            kind,
+            error.strerror,
+        )
+        return held, False
+    if data is None:
         return held, False
     try:
-        result = read_roster(
-            inbox.roster_path.read_bytes(), pseudonymize=lambda code: pseudonymize(code, secret)
-        )
+        result = read_roster(data, pseudonymize=lambda code: pseudonymize(code, secret))
     except RosterInvalid as error:
         reasons[error.reason_code] += 1
         log.error("roster.csv cannot be read (%s); the previous roster is kept", error.message)
@@ -309,9 +342,21 @@ class _Discovery:
     """What the inbox holds that this run must judge."""
 
     jobs: list[tuple[Candidate, ParseJob]] = field(default_factory=list)
-    tables: list[tuple[Candidate, TableFileResult]] = field(default_factory=list)
+    table_jobs: list[tuple[Candidate, ParseJob]] = field(default_factory=list)
+    """Journal and plan CSVs: parsed after the watch files, by the same runner and limits."""
     repeats: list[tuple[Candidate, str, dict[str, object]]] = field(default_factory=list)
     folder_clients: set[str] = field(default_factory=set)
+    oddities: list[Oddity] = field(default_factory=list)
+    run_failed: list[tuple[Candidate, str, str]] = field(default_factory=list)
+    """Files whose processing made earlier runs fail (candidate, client id, sha256)."""
+    read: list[tuple[Candidate, str, str]] = field(default_factory=list)
+    """Every file read (candidate, client id, sha256)."""
+    other_clients: dict[str, set[str]] = field(default_factory=dict)
+    """sha256 -> the clients it was received for, where more than one."""
+
+    def keys(self) -> set[str]:
+        """``client_id:sha256`` of every file this run parses or reads."""
+        return {f"{j.client_id}:{j.sha256}" for _, j in self.jobs + self.table_jobs}
 
 
 def _discover(
@@ -320,34 +365,78 @@ def _discover(
     known: dict[tuple[str, str], dict[str, object]],
     zone_of: dict[str, str],
     summary: RunSummary,
+    failures: dict[str, int],
 ) -> _Discovery:
     """Find the inbox's files, defer those still arriving, hash the rest and sort them."""
     found = _Discovery()
     seen: set[tuple[str, str]] = set()
-    for candidate in inbox.candidates():
+    clients_of: dict[str, set[str]] = {}
+    for client_id, sha in known:
+        clients_of.setdefault(sha, set()).add(client_id)
+    scan = inbox.scan()
+    found.oddities = list(scan.oddities)
+    summary.files_seen += len(scan.oddities)
+    for candidate in scan.candidates:
         summary.files_seen += 1
         if inbox.still_arriving(candidate):
             summary.deferred += 1
             continue
         client_id = pseudonymize(candidate.client_code, secret)
         found.folder_clients.add(client_id)
-        data = candidate.path.read_bytes()
+        try:
+            data = inbox.read(candidate)
+        except FileChanged:
+            summary.deferred += 1
+            continue
+        except OSError as error:
+            what = (
+                "is no longer a regular file; it is never opened"
+                if isinstance(error, NotRegular)
+                else f"cannot be read ({error.strerror}); give mindmiles read permission"
+            )
+            reason = "not_a_regular_file" if isinstance(error, NotRegular) else "unreadable"
+            found.oddities.append(Oddity(candidate.client_code, candidate.path, reason, what))
+            continue
         sha = sha256_hex(data)
         key = (client_id, sha)
+        clients_of.setdefault(sha, set()).add(client_id)
+        found.read.append((candidate, client_id, sha))
         if key in known or key in seen:
             found.repeats.append((candidate, sha, known.get(key, {"outcome": Outcome.INGESTED})))
             continue
         seen.add(key)
+        if failures.get(f"{client_id}:{sha}", 0) >= RUN_FAILURES_TO_QUARANTINE:
+            found.run_failed.append((candidate, client_id, sha))
+            continue
         fmt, kind = _judge_format(data)
         if kind is not None:
             zone = zone_of.get(client_id, DEFAULT_TIMEZONE)
-            table = read_table_file(data, kind=kind, sha256=sha, client_id=client_id, timezone=zone)
-            found.tables.append((candidate, table))
+            job = ParseJob(
+                str(candidate.path),
+                client_id,
+                sha,
+                candidate.size,
+                table_kind=kind,
+                timezone=zone,
+            )
+            found.table_jobs.append((candidate, job))
         else:
             members = count_members(data) if fmt == "zip" else 1
             job = ParseJob(str(candidate.path), client_id, sha, candidate.size, fmt, members)
             found.jobs.append((candidate, job))
+    found.other_clients = {sha: ids for sha, ids in clients_of.items() if len(ids) > 1}
     return found
+
+
+@dataclass(frozen=True)
+class _Move:
+    """A file judged by this run, moved once the run's tables are published."""
+
+    candidate: Candidate
+    sha256: str
+    quarantine: bool
+    note: str | None
+    """The ``.reason.txt`` (quarantined) or ``.note.txt`` (taken in with a remark) text."""
 
 
 def _settle(
@@ -358,27 +447,206 @@ def _settle(
     received: dt.datetime,
     summary: RunSummary,
     reasons: Counter[str],
-) -> None:
-    """Record files in the ``files`` ledger, then move each to ``_processed`` or ``_quarantine``."""
-    if not moves:
-        return
+) -> list[_Move]:
+    """Record files in the ``files`` ledger; return their moves (done after publishing).
+
+    A file that changed since it was read (a journal appended to during the run) is left out of
+    the ledger and left in place: the next run reads it again.
+    """
+    unchanged = []
+    for candidate, client_id, result in moves:
+        if inbox.unchanged(candidate):
+            unchanged.append((candidate, client_id, result))
+        else:
+            summary.deferred += 1
+    if not unchanged:
+        return []
     store.upsert(
         "files",
-        pl.concat([ledger_rows(r, client_id=cid, received=received) for _, cid, r in moves]),
+        pl.concat([ledger_rows(r, client_id=cid, received=received) for _, cid, r in unchanged]),
     )
-    for candidate, _, result in moves:
+    out = []
+    for candidate, _, result in unchanged:
         for item in result.walk():
             if item.reason_code:
                 reasons[item.reason_code] += 1
         attr = OUTCOME_COUNTERS[result.outcome]
         setattr(summary, attr, getattr(summary, attr) + 1)
         note = quarantine_note(result, file_name=candidate.name)
-        if result.outcome == Outcome.QUARANTINED:
-            inbox.quarantine(candidate, result.sha256, note)
+        quarantined = result.outcome == Outcome.QUARANTINED
+        remark = result.reason_code or any(
+            m.outcome == Outcome.QUARANTINED for m in result.walk()[1:]
+        )
+        if not quarantined and not remark and result.detail and result.decoder in TABLE_KINDS:
+            # A clinic CSV in another encoding or with another delimiter: say how it was read.
+            note = (
+                f"File: {candidate.name}\nOutcome: {result.outcome}\n"
+                f"This file was {result.detail}; every row was read.\n"
+            )
+            remark = True
+        out.append(
+            _Move(candidate, result.sha256, quarantined, note if quarantined or remark else None)
+        )
+    return out
+
+
+def _apply_moves(inbox: Inbox, moves: Sequence[_Move], summary: RunSummary) -> None:
+    """Move each judged file to ``_processed`` or ``_quarantine`` with its note."""
+    for move in moves:
+        try:
+            if move.quarantine:
+                inbox.quarantine(move.candidate, move.sha256, move.note or "")
+                continue
+            inbox.move_processed(move.candidate, move.sha256)
+        except FileChanged:  # changed after it was read: judged again on the next run
+            summary.deferred += 1
             continue
-        inbox.move_processed(candidate, result.sha256)
-        if result.reason_code or any(m.outcome == Outcome.QUARANTINED for m in result.walk()[1:]):
-            inbox.note_beside_processed(candidate, result.sha256, note)
+        if move.note is not None:
+            inbox.note_beside_processed(move.candidate, move.sha256, move.note)
+
+
+ODDITY_ADVICE = (
+    "What to do: mindmiles only reads regular files that are in the client's folder itself. "
+    "Put the file itself (not a link, pipe or device) into the client's folder, readable by "
+    "mindmiles, under a name that is plain text; it is read on the next run."
+)
+
+
+def _quarantine_oddities(
+    inbox: Inbox, oddities: Sequence[Oddity], summary: RunSummary, reasons: Counter[str]
+) -> None:
+    """Move each entry that is never opened to ``_quarantine`` with a note (never followed)."""
+    for odd in oddities:
+        note = (
+            f"File: {display_name(odd.path.name)}\n"
+            f"Outcome: {Outcome.QUARANTINED}\n"
+            f"Reason: this entry {odd.message}.\n"
+            f"Reason code: {odd.reason_code}\n\n{ODDITY_ADVICE}\n"
+        )
+        try:
+            inbox.quarantine_entry(odd, note)
+        except OSError as error:
+            log.error("an inbox entry could not be moved to _quarantine: %s", error.strerror)
+            continue
+        reasons[odd.reason_code] += 1
+        summary.quarantined += 1
+
+
+TABLE_KINDS = ("journal", "plan")
+"""The ``decoder`` of a clinic CSV's result."""
+RUN_FAILED_EXIT = 2
+"""The exit code of a run that failed (:attr:`schemas.errors.MindmilesError.exit_code`)."""
+RUN_FAILURES_TO_QUARANTINE = 2
+"""Runs that a file's processing made fail before it is quarantined (``run_failed``)."""
+
+
+def _run_failed_result(sha: str) -> FileResult:
+    return FileResult(
+        sha256=sha,
+        detected_format="unknown",
+        outcome=Outcome.QUARANTINED,
+        reason_code="run_failed",
+        reason_message=(
+            f"Processing this file made {RUN_FAILURES_TO_QUARANTINE} runs fail, so it was set "
+            "aside to keep the nightly runs going. Keep it for the mindmiles maintainers "
+            "(`mindmiles status` shows the error)."
+        ),
+    )
+
+
+def _parse_tables(
+    jobs: Sequence[tuple[Candidate, ParseJob]],
+    settings: Settings,
+    parse_batches: BatchRunner | None,
+    in_flight: set[str],
+    summary: RunSummary,
+    *,
+    parse_from_origin: bool,
+) -> list[tuple[Candidate, TableFileResult]]:
+    """Read the journal and plan CSVs with the watch files' runner (its memory and time limits).
+
+    A CSV the runner refuses (``resource_limit``: too slow or too large) is quarantined like a
+    watch file; a file that changed since it was hashed is deferred.
+    """
+    if not jobs:
+        return []
+    in_flight.update(f"{j.client_id}:{j.sha256}" for _, j in jobs)
+    batch = [j for _, j in jobs]
+    if parse_from_origin and settings.inbox_origin:
+        batch = [_from_origin(j, settings) for j in batch]
+    if parse_batches is None:
+        parsed = parse_serially([batch], settings.limits)
+    else:
+        parsed = parse_batches([batch], settings.limits)
+    out = []
+    for (candidate, job), result in zip(jobs, parsed[0], strict=True):
+        if result.outcome == Outcome.DEFERRED:
+            summary.deferred += 1
+            continue
+        kind = job.table_kind or "journal"
+        out.append((candidate, TableFileResult(result, kind, job.client_id, result.tables)))
+    return out
+
+
+def _record_failure(
+    warehouse: Where, error: Exception, in_flight: set[str], finished: dt.datetime, started: float
+) -> None:
+    """Record a failed run in ``runs.jsonl`` and count it against the files it was processing."""
+    text = (str(error).splitlines() or [""])[0][:300]
+    record = {
+        "finished_utc": finished.isoformat(),
+        "failed": True,
+        "error": f"{type(error).__name__}: {text}".rstrip(": "),
+        "files_in_flight": len(in_flight),
+        "duration_s": round(time.monotonic() - started, 3),
+    }
+    try:
+        append_run(warehouse, record)
+        if in_flight:
+            failures = read_failures(warehouse)
+            for key in in_flight:
+                failures[key] = failures.get(key, 0) + 1
+            write_failures(warehouse, failures)
+    except (OSError, MindmilesError) as also:  # the original error is what the caller sees
+        log.error("the failed run could not be recorded: %s", also)
+
+
+def _note_shared_files(
+    inbox: Inbox, found: _Discovery, secret: bytes, reasons: Counter[str]
+) -> None:
+    """A note beside each copy of a file received for more than one client (none named)."""
+    if not found.other_clients:
+        return
+    note = (
+        "The same file (identical bytes) was also received in another client's folder.\n"
+        "It was taken in for each client it was received for. If it belongs to one client only, "
+        "tell the mindmiles maintainers so that the other copy can be removed.\n"
+    )
+    here: dict[str, set[str]] = {}
+    for candidate, client_id, sha in found.read:
+        if sha in found.other_clients:
+            here.setdefault(sha, set()).add(client_id)
+            reasons["same_file_other_client"] += 1
+            target = inbox.processed_path(candidate, sha)
+            if target is not None:
+                inbox.note_on_file(target, note)
+    elsewhere = {sha: ids - here.get(sha, set()) for sha, ids in found.other_clients.items()}
+    wanted = {cid for ids in elsewhere.values() for cid in ids}
+    if not any(elsewhere.values()):
+        return
+    sizes = {sha: c.size for c, _, sha in found.read}
+    for code in inbox.processed_codes():
+        client_id = pseudonymize(code, secret)
+        if client_id not in wanted:
+            continue
+        for sha, ids in elsewhere.items():
+            if client_id in ids and sha in sizes:
+                inbox.note_on_processed_copy(code, sha, sizes[sha], note)
+
+
+def _keys(wave: list[list[ParseJob]]) -> set[str]:
+    """The ledger keys (client and file hash) of a wave's files."""
+    return {f"{j.client_id}:{j.sha256}" for batch in wave for j in batch}
 
 
 def _parsed_waves(
@@ -469,157 +737,195 @@ def run_ingest(
     summary = RunSummary()
     watch = _Stopwatch()
     local_warehouse = not is_remote(settings.warehouse)
+    in_flight: set[str] = set()
+    """Files (``client_id:sha256``) being processed: blamed if the run fails now."""
     with ExitStack() as held:
         held.enter_context(
             warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who=who)
         )
-        if is_remote(settings.inbox):  # worked on through a local copy, under the lock
-            origin = str(settings.inbox)
-            local_inbox = held.enter_context(staged_inbox(origin))
-            settings = replace(settings, inbox=local_inbox, inbox_origin=origin)
-        store = TableStore(settings.warehouse, history_days=settings.history_days)
-        publish_views = (
-            (lambda: write_database(Path(settings.warehouse))) if local_warehouse else None
-        )
-        store.clean_stale(before_removing=publish_views)
-        secret = load_secret(
-            env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
-        )
-        if recorded_fingerprint(settings.warehouse) is None:
-            record_fingerprint(settings.warehouse, secret)  # the warehouse's first run
-        inbox = Inbox(Path(settings.inbox), settle_seconds=settings.settle_seconds)
-        reasons: Counter[str] = Counter()
-        roster, roster_changed = _load_roster(inbox, store, secret, reasons)
-        timezones = roster.select("client_id", "timezone")
-        zone_of = dict(timezones.iter_rows())
-        ledger = store.read("files").filter(pl.col("container_sha256").is_null())
-        known = {(r["client_id"], r["sha256"]): r for r in ledger.iter_rows(named=True)}
-        found = _discover(inbox, secret, known, zone_of, summary)
-        summary.clients_without_roster = len(found.folder_clients - set(zone_of))
-        watch.lap("discover_hash")
+        try:
+            if is_remote(settings.inbox):  # worked on through a local copy, under the lock
+                origin = str(settings.inbox)
+                local_inbox = held.enter_context(staged_inbox(origin))
+                settings = replace(settings, inbox=local_inbox, inbox_origin=origin)
+            store = TableStore(settings.warehouse, history_days=settings.history_days)
+            publish_views = (
+                (lambda: write_database(Path(settings.warehouse))) if local_warehouse else None
+            )
+            store.clean_stale(before_removing=publish_views)
+            secret = load_secret(
+                env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
+            )
+            if recorded_fingerprint(settings.warehouse) is None:
+                record_fingerprint(settings.warehouse, secret)  # the warehouse's first run
+            inbox = Inbox(Path(settings.inbox), settle_seconds=settings.settle_seconds)
+            reasons: Counter[str] = Counter()
+            roster, roster_changed = _load_roster(inbox, store, secret, reasons)
+            timezones = roster.select("client_id", "timezone")
+            zone_of = dict(timezones.iter_rows())
+            ledger = store.read("files").filter(pl.col("container_sha256").is_null())
+            known = {(r["client_id"], r["sha256"]): r for r in ledger.iter_rows(named=True)}
+            failures = read_failures(settings.warehouse)
+            found = _discover(inbox, secret, known, zone_of, summary, failures)
+            moves: list[_Move] = []
+            summary.clients_without_roster = len(found.folder_clients - set(zone_of))
+            watch.lap("discover_hash")
 
-        affected = read_pending(settings.warehouse)
-        jobs = [j for _, j in found.jobs]
-        if parse_from_origin and settings.inbox_origin:
-            jobs = [_from_origin(j, settings) for j in jobs]
-        # Never fewer batches than a wave holds while there are files for them: every parsing
-        # worker (every cluster thread) gets work from the first wave on.
-        spread = -(-len(jobs) // max(1, settings.batches_per_wave))
-        batches = make_batches(
-            jobs,
-            max_files=max(1, min(settings.batch_files, spread)),
-            max_bytes=settings.batch_bytes,
-        )
-        candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}
-        total = sum(j.members for j in jobs) + len(found.tables) + len(found.repeats)
-        done = 0
-        if progress:
-            progress(done, total)
-
-        def parse_wave(wave: list[list[ParseJob]]) -> list[list[FileResult]]:
-            if parse_batches is None:
-                return parse_serially(wave, settings.limits, on_member=on_member)
-            return parse_batches(wave, settings.limits)
-
-        for wave, parsed in _parsed_waves(
-            _waves(batches, settings.batches_per_wave), parse_wave, ahead=parse_ahead, held=held
-        ):
-            wave_jobs = [j for batch in wave for j in batch]
-            results = [r for batch in parsed for r in batch]
-            done += sum(j.members for j in wave_jobs)
+            affected = read_pending(settings.warehouse)
+            jobs = [j for _, j in found.jobs]
+            if parse_from_origin and settings.inbox_origin:
+                jobs = [_from_origin(j, settings) for j in jobs]
+            # Never fewer batches than a wave holds while there are files for them: every parsing
+            # worker (every cluster thread) gets work from the first wave on.
+            spread = -(-len(jobs) // max(1, settings.batches_per_wave))
+            batches = make_batches(
+                jobs,
+                max_files=max(1, min(settings.batch_files, spread)),
+                max_bytes=settings.batch_bytes,
+            )
+            candidate_of = {id(j): c for (c, _), j in zip(found.jobs, jobs, strict=True)}
+            total = sum(j.members for j in jobs) + len(found.table_jobs) + len(found.repeats)
+            done = 0
             if progress:
                 progress(done, total)
-            watch.lap("parse")
-            validate_results([r for r in results if r.outcome != Outcome.DEFERRED])
-            watch.lap("validate")
-            summary.deferred += sum(r.outcome == Outcome.DEFERRED for r in results)
-            kept = [
-                (j, r)
-                for j, r in zip(wave_jobs, results, strict=True)
-                if r.outcome != Outcome.DEFERRED
-            ]
-            _count_sources(kept, summary)
-            replacement = mark_duplicates([r for _, r in kept], store)
-            summary.duplicates_merged += replacement.merged
-            written = _write_tables([r for _, r in kept], store, timezones, secret)
-            replace_held(store, replacement)
-            _write_wellness(store, kept, timezones)
-            affected |= replacement.clients
-            if written is not None:
-                summary.activities += written.height
-                affected |= set(written["client_id"].to_list())
-                write_pending(settings.warehouse, affected)
-            moves = [(candidate_of[id(j)], j.client_id, r) for j, r in kept]
-            _settle(inbox, store, moves, received=now(), summary=summary, reasons=reasons)
-            watch.lap("write")
 
-        affected |= merge_table_files(store, [t for _, t in found.tables])
-        table_moves = [(c, t.client_id, t.result) for c, t in found.tables]
-        _settle(inbox, store, table_moves, received=now(), summary=summary, reasons=reasons)
-        for candidate, sha, previous in found.repeats:
-            summary.duplicates += 1
-            reasons["same_file_received_again"] += 1
-            if previous.get("outcome") == Outcome.QUARANTINED:
+            def parse_wave(wave: list[list[ParseJob]]) -> list[list[FileResult]]:
+                # counted against a failed run from the moment they are being parsed
+                in_flight.update(_keys(wave))
+                if parse_batches is None:
+                    return parse_serially(wave, settings.limits, on_member=on_member)
+                return parse_batches(wave, settings.limits)
+
+            for wave, parsed in _parsed_waves(
+                _waves(batches, settings.batches_per_wave), parse_wave, ahead=parse_ahead, held=held
+            ):
+                wave_jobs = [j for batch in wave for j in batch]
+                results = [r for batch in parsed for r in batch]
+                done += sum(j.members for j in wave_jobs)
+                if progress:
+                    progress(done, total)
+                watch.lap("parse")
+                validate_results([r for r in results if r.outcome != Outcome.DEFERRED])
+                watch.lap("validate")
+                summary.deferred += sum(r.outcome == Outcome.DEFERRED for r in results)
+                kept = [
+                    (j, r)
+                    for j, r in zip(wave_jobs, results, strict=True)
+                    if r.outcome != Outcome.DEFERRED
+                ]
+                _count_sources(kept, summary)
+                replacement = mark_duplicates([r for _, r in kept], store)
+                summary.duplicates_merged += replacement.merged
+                written = _write_tables([r for _, r in kept], store, timezones, secret)
+                replace_held(store, replacement)
+                _write_wellness(store, kept, timezones)
+                affected |= replacement.clients
+                if written is not None:
+                    summary.activities += written.height
+                    affected |= set(written["client_id"].to_list())
+                    write_pending(settings.warehouse, affected)
+                wave_moves = [(candidate_of[id(j)], j.client_id, r) for j, r in kept]
+                moves += _settle(
+                    inbox, store, wave_moves, received=now(), summary=summary, reasons=reasons
+                )
+                # the wave's files are in: a later failure is not theirs (the next wave's,
+                # perhaps being parsed meanwhile, stay counted)
+                in_flight.difference_update(_keys(wave))
+                watch.lap("write")
+
+            tables = _parse_tables(
+                found.table_jobs,
+                settings,
+                parse_batches,
+                in_flight,
+                summary,
+                parse_from_origin=parse_from_origin,
+            )
+            watch.lap("parse")
+            affected |= merge_table_files(store, [t for _, t in tables])
+            table_moves = [(c, t.client_id, t.result) for c, t in tables]
+            table_moves += [(c, cid, _run_failed_result(sha)) for c, cid, sha in found.run_failed]
+            moves += _settle(
+                inbox, store, table_moves, received=now(), summary=summary, reasons=reasons
+            )
+            for candidate, sha, previous in found.repeats:
+                summary.duplicates += 1
+                reasons["same_file_received_again"] += 1
+                refused = previous.get("outcome") == Outcome.QUARANTINED
                 note = (
                     f"File: {candidate.name}\n"
                     f"This exact file was refused before: {previous.get('reason_message')}\n"
                 )
-                inbox.quarantine(candidate, sha, note)
-            else:
-                inbox.move_processed(candidate, sha)
-        if progress:
-            progress(total, total)
-        watch.lap("write")
+                moves.append(_Move(candidate, sha, refused, note if refused else None))
+            in_flight.clear()
+            if progress:
+                progress(total, total)
+            watch.lap("write")
 
-        outdated = [name for name in DERIVED_TABLES if store.is_outdated(name)]
-        for name in outdated:  # written by an older mindmiles: rebuilt whole below
-            log.info("derived table %s has other columns than its model: rebuilding it", name)
-            store.reset(name)
-        if (
-            roster_changed
-            or outdated
-            or any(store.version(name) is None for name in DERIVED_TABLES)
-        ):
-            affected |= set(store.read("activities")["client_id"].unique().to_list())
-            affected |= set(roster["client_id"].to_list())
-        write_pending(settings.warehouse, affected)
-        derive_for_clients(
-            store, affected, thresholds=settings.thresholds, derive_chunks=derive_chunks
-        )
-        summary.clients_rebuilt = len(affected)
-        watch.lap("derive")
+            outdated = [name for name in DERIVED_TABLES if store.is_outdated(name)]
+            for name in outdated:  # written by an older mindmiles: rebuilt whole below
+                log.info("derived table %s has other columns than its model: rebuilding it", name)
+                store.reset(name)
+            if (
+                roster_changed
+                or outdated
+                or any(store.version(name) is None for name in DERIVED_TABLES)
+            ):
+                affected |= set(store.read("activities")["client_id"].unique().to_list())
+                affected |= set(roster["client_id"].to_list())
+            write_pending(settings.warehouse, affected)
+            derive_for_clients(
+                store, affected, thresholds=settings.thresholds, derive_chunks=derive_chunks
+            )
+            summary.clients_rebuilt = len(affected)
+            watch.lap("derive")
 
-        summary.reason_codes = dict(sorted(reasons.items()))
-        # Every table exists, empty when nothing fed it. After the derive check above, which
-        # reads a derived table without a version as "rebuild every client".
-        created = store.ensure_all()
-        store.compact()  # the files that each wave's appends added, merged before the views
-        database_missing = (
-            local_warehouse and not (Path(settings.warehouse) / DATABASE_NAME).exists()
-        )
-        if created or affected or summary.files_seen or database_missing:
-            if publish_views is not None:  # DuckDB views: local warehouses
-                publish_views()
-            try:
-                write_reports(
-                    warehouse=settings.warehouse,
-                    inbox=Path(settings.inbox),
-                    out=default_report_dir(Path(settings.inbox)),
-                    secret=secret,
-                    generated=now(),
-                    thresholds=settings.thresholds,
-                    problems=open_problems(Path(settings.inbox)),
+            # Every table exists, empty when nothing fed it. After the derive check above, which
+            # reads a derived table without a version as "rebuild every client".
+            created = store.ensure_all()
+            store.compact()  # the files that each wave's appends added, merged before the views
+            database_missing = (
+                local_warehouse and not (Path(settings.warehouse) / DATABASE_NAME).exists()
+            )
+            if created or affected or summary.files_seen or database_missing:
+                if publish_views is not None:  # DuckDB views: local warehouses
+                    publish_views()
+                try:
+                    write_reports(
+                        warehouse=settings.warehouse,
+                        inbox=Path(settings.inbox),
+                        out=default_report_dir(Path(settings.inbox)),
+                        secret=secret,
+                        generated=now(),
+                        thresholds=settings.thresholds,
+                        problems=open_problems(Path(settings.inbox)),
+                    )
+                except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
+                    log.error("the therapist reports were not refreshed: %s", exc)
+            # The tables are published: only now do the judged files leave the client folders.
+            _apply_moves(inbox, moves, summary)
+            _quarantine_oddities(inbox, found.oddities, summary, reasons)
+            _note_shared_files(inbox, found, secret, reasons)
+            summary.reason_codes = dict(sorted(reasons.items()))
+            store.vacuum()  # after the views moved on: plain Parquet readers see the current rows
+            # Only now are the clients done: a run killed while publishing leaves them pending, so
+            # that the next run publishes again even when it has nothing new to take in.
+            write_pending(settings.warehouse, set())
+            judged = found.keys() | {f"{c}:{h}" for _, c, h in found.run_failed}
+            if set(failures) & judged:
+                write_failures(
+                    settings.warehouse, {k: n for k, n in failures.items() if k not in judged}
                 )
-            except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
-                log.error("the therapist reports were not refreshed: %s", exc)
-        store.vacuum()  # after the views moved on: plain Parquet readers see the current rows
-        # Only now are the clients done: a run killed while publishing leaves them pending, so
-        # that the next run publishes again even when it has nothing new to take in.
-        write_pending(settings.warehouse, set())
-        watch.lap("publish")
-        summary.stage_s = watch.stages
-        summary.duration_s = round(time.monotonic() - started, 3)
-        append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
+            watch.lap("publish")
+            summary.stage_s = watch.stages
+            summary.duration_s = round(time.monotonic() - started, 3)
+            append_run(settings.warehouse, {"finished_utc": now().isoformat(), **asdict(summary)})
+        except Exception as error:
+            # A refused command (another secret, bad settings: exit 1) writes nothing at all; a
+            # fault of the run itself (exit 2, or any other exception) is recorded for `status`.
+            if not (isinstance(error, MindmilesError) and error.exit_code != RUN_FAILED_EXIT):
+                _record_failure(settings.warehouse, error, in_flight, now(), started)
+            raise
     log.info(
         "run finished: %d files seen, %d ingested, %d duplicates, %d skipped, %d quarantined, "
         "%d deferred",

@@ -98,6 +98,13 @@ def render_status(status: dict[str, Any]) -> str:
         lines += _render_problems(status["open_problems"])
     if status["runs"]:
         last = status["runs"][-1]
+        if last.get("failed"):
+            lines.append(
+                f"Last run FAILED at {last.get('finished_utc')}: {last.get('error')}. Nothing of "
+                "it was published and no file was moved; the next run tries again (a file that "
+                "makes two runs fail is set aside in _quarantine with reason run_failed)."
+            )
+            return "\n".join(lines) + "\n"
         missing = last.get("clients_without_roster") or 0
         if missing and status.get("open_problems") is None:
             lines.append(

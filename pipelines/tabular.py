@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from clinic.journal import read_journal
+from clinic.journal_csv import decode_table_text
 from clinic.plan import read_plan
 from ingest.parse import FileResult
 from schemas.errors import RowIssue, TableFileError
@@ -28,6 +29,11 @@ DAYLIO_RUN_ACTIVITIES: Mapping[str, str] = {
 """Daylio activity names that mark an entry as written after or before a run (case-insensitive)."""
 
 MAX_ISSUES_IN_MESSAGE = 5
+
+PLAIN_CSV = frozenset(
+    {"read as UTF-8 text, comma-separated", "read as UTF-8 (with BOM) text, comma-separated"}
+)
+"""How a CSV is read when nothing about it needs saying."""
 
 
 @dataclass
@@ -57,6 +63,10 @@ def read_table_file(
     result = FileResult(sha256=sha256, detected_format=kind, outcome=Outcome.INGESTED, decoder=kind)
     out = TableFileResult(result=result, kind=kind, client_id=client_id)
     try:
+        how_read = decode_table_text(data).describe()
+    except TableFileError:
+        how_read = ""
+    try:
         if kind == "journal":
             journal = read_journal(
                 data, client_id=client_id, timezone=timezone, kind_activities=DAYLIO_RUN_ACTIVITIES
@@ -74,11 +84,15 @@ def read_table_file(
         result.outcome = Outcome.QUARANTINED
         result.reason_code = error.reason_code
         result.reason_message = error.message
-        result.detail = error.detail
+        result.detail = "; ".join(filter(None, [how_read, error.detail]))
         return out
     if issues:
         result.reason_code = "rows_skipped"
         result.reason_message = _issues_message(issues)
+    if issues or how_read not in PLAIN_CSV:
+        result.detail = (
+            how_read  # said in the note (a plain UTF-8, comma-separated file needs none)
+        )
     return out
 
 

@@ -13,10 +13,12 @@ renamed (a browser never sees half a page).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,7 @@ from schemas.run_journal import RunJournal
 from schemas.weekly_adherence import WeeklyAdherence
 from transform.config import DEFAULT_THRESHOLDS, Thresholds
 from warehouse.files import write_private
-from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
+from warehouse.inbox import PROCESSED, QUARANTINE, Inbox, read_regular
 from warehouse.location import Where
 from warehouse.problems import OpenProblems
 from warehouse.secret import pseudonymize
@@ -113,6 +115,25 @@ def load_inputs(warehouse: Where) -> ReportInputs:
     return ReportInputs(**frames)
 
 
+def _roster_text(data: bytes) -> str:
+    r"""The roster's text in the encodings the ingest run reads it in (``clinic.journal_csv``).
+
+    Only the client codes are used here, and they are ASCII, so a byte a fallback decodes wrongly
+    cannot change one.
+
+    Examples
+    --------
+    >>> _roster_text("client_code\nK1\n".encode("utf-16"))
+    'client_code\nK1\n'
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
     """``client_id -> client_code`` for each code of the roster file (empty without a roster).
 
@@ -121,9 +142,16 @@ def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
     ConfigError
         The roster has no ``client_code`` column.
     """
-    if not roster_csv.is_file():
+    if not os.path.lexists(roster_csv):
         return {}
-    reader = csv.DictReader(io.StringIO(roster_csv.read_text(encoding="utf-8-sig")))
+    try:
+        data = read_regular(roster_csv)  # never through a link, a pipe or a device
+    except OSError as exc:
+        raise ConfigError(f"{roster_csv.name} cannot be read ({exc.strerror})") from None
+    text = _roster_text(data)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(",;\t", key=lambda d: (first.count(d), d == ","))
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     if reader.fieldnames is None or "client_code" not in reader.fieldnames:
         raise ConfigError(f"{roster_csv.name} has no client_code column")
     codes = [(row.get("client_code") or "").strip() for row in reader]

@@ -11,9 +11,17 @@ import polars as pl
 from pandera.engines.polars_engine import DateTime
 from pandera.errors import SchemaError, SchemaErrors
 
-from schemas.errors import SchemaViolation
+from schemas.errors import SchemaViolation, TableInvalid
 
-__all__ = ["UTC", "DateTime", "column_names", "polars_schema", "utc_field", "validate_frame"]
+__all__ = [
+    "UTC",
+    "DateTime",
+    "column_names",
+    "polars_schema",
+    "utc_field",
+    "validate_frame",
+    "validate_table",
+]
 
 UTC = {"time_unit": "us", "time_zone": "UTC"}
 """``dtype_kwargs`` of every timestamp column: microseconds, UTC."""
@@ -63,6 +71,44 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.Da
             "schema_failed",
             "This file's data does not have the expected shape, so it was not taken in.",
             detail=f"{model.__name__}: {exc}",
+        ) from exc
+
+
+def validate_table(
+    model: type[pa.DataFrameModel], frame: pl.DataFrame, *, table: str
+) -> pl.DataFrame:
+    """Validate rows the run is about to write to ``table``; a failure is :class:`TableInvalid`.
+
+    Unlike :func:`validate_frame` (a file's frames, whose failure quarantines the file), the
+    failure names the table, the clients of the failing rows and the columns, never a file.
+
+    Examples
+    --------
+    >>> class Load(pa.DataFrameModel):
+    ...     client_id: str
+    ...     load: float = pa.Field(ge=0)
+    >>> frame = pl.DataFrame({"client_id": ["c1", "c2"], "load": [1.0, -2e-15]})
+    >>> try:
+    ...     validate_table(Load, frame, table="daily_load")
+    ... except TableInvalid as exc:
+    ...     print(exc.table, exc.clients, exc.columns)
+    daily_load ['c2'] ['load']
+    """
+    try:
+        return model.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        rows = [i for i in cases["index"].to_list() if i is not None]
+        clients: list[str] = []
+        if rows and "client_id" in frame.columns:
+            picked = frame["client_id"].gather([i for i in rows if 0 <= i < frame.height])
+            clients = sorted({str(c) for c in picked.to_list() if c is not None})
+        columns = sorted({str(c) for c in cases["column"].to_list() if c is not None})
+        checks = sorted({str(c) for c in cases["check"].to_list() if c is not None})[:5]
+        raise TableInvalid(table, clients=clients, columns=columns, checks=checks) from exc
+    except SchemaError as exc:
+        raise TableInvalid(
+            table, clients=[], columns=[str(exc.schema.name or "")], checks=[str(exc)[:200]]
         ) from exc
 
 

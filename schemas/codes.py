@@ -102,10 +102,18 @@ REASON_CODES: dict[str, str] = {
     "journal_unrecognised_header": "a journal whose header is neither the template nor Daylio",
     "plan_invalid": "a plan file that cannot be read",
     "roster_invalid": "a roster file that cannot be read",
+    # the inbox: entries that are never opened, and files that stopped runs
+    "symlink_refused": "a symbolic link in the inbox (never followed; moved as a link)",
+    "not_a_regular_file": "a named pipe, socket or device node in the inbox (never opened)",
+    "unreadable": "a file or folder mindmiles has no permission to read",
+    "name_not_utf8": "a client folder whose name is not valid text (UTF-8)",
+    "run_failed": "a file whose processing made two runs fail (set aside so the next runs go on)",
 }
 
 #: Counters of the run summary's ``reason_codes`` that are not file outcomes.
 RUN_COUNTERS: dict[str, str] = {
     "roster_row_refused": "a roster row that was refused (the rest of the roster is used)",
     "same_file_received_again": "bytes already taken in for that client, dropped again",
+    "same_file_other_client": "bytes also received in another client's folder (a note on each)",
+    "roster_unreadable": "roster.csv is a link, pipe or device, or cannot be read (old roster kept)",
 }

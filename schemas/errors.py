@@ -23,7 +23,8 @@ a single bad row never raises: its reader returns a :class:`RowIssue` next to th
     ├── ConfigError                    bad settings, missing secret, unreadable roster path
     ├── QueryRefused                   invalid SQL, or SQL reaching outside the analyst tables
     ├── WarehouseError                 a table could not be written or read
-    │   └── LockTimeout
+    │   ├── LockTimeout
+    │   └── TableInvalid               rows the run built break their table's model (a run fault)
     └── IngestError                    one input file cannot be taken in (reason_code, message)
         ├── UnsupportedFormat          unknown_format / empty_file
         ├── NotAnActivity              not_an_activity (settings FIT, GPX route, waypoints only)
@@ -58,6 +59,7 @@ __all__ = [
     "RowIssue",
     "SchemaViolation",
     "TableFileError",
+    "TableInvalid",
     "UnsafeInput",
     "UnsupportedFormat",
     "WarehouseError",
@@ -122,6 +124,25 @@ class WarehouseError(MindmilesError):
 
 class LockTimeout(WarehouseError):
     """Another run holds the warehouse lock for longer than we were willing to wait."""
+
+
+class TableInvalid(WarehouseError):
+    """Rows the run built (a derived table, or frames already checked per file) break the model.
+
+    A fault of the run, never of one file: the message names the table, the clients and the
+    columns, never a file. Values are not quoted (they may come from a client's free text).
+    """
+
+    def __init__(self, table: str, *, clients: list[str], columns: list[str], checks: list[str]):
+        self.table, self.clients, self.columns, self.checks = table, clients, columns, checks
+        shown = ", ".join(clients[:5]) + (
+            f" and {len(clients) - 5} more" if len(clients) > 5 else ""
+        )
+        super().__init__(
+            f"table {table} failed its checks in column(s) {', '.join(columns)} "
+            f"({'; '.join(checks)}) for client(s) {shown or 'unknown'}: a fault of the run, "
+            "not of a file; nothing was published"
+        )
 
 
 @dataclass

@@ -11,6 +11,12 @@ __all__ = ["JOURNAL_KINDS", "JOURNAL_SOURCES", "Journal", "JournalNotes"]
 
 JOURNAL_KINDS: tuple[str, ...] = ("pre_run", "post_run", "daily")
 JOURNAL_SOURCES: tuple[str, ...] = ("clinic_template", "daylio")
+FIRST_YEAR = 1990
+"""The first year of a date the clinic's CSVs may hold (journal entries, plan weeks)."""
+END_YEAR = 2100
+"""Dates from this year on are refused per row (with the line number)."""
+MAX_CELL_CHARS = 128 * 1024
+"""A CSV cell longer than this refuses its row (not the file)."""
 
 
 class Journal(pa.DataFrameModel):

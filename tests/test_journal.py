@@ -86,7 +86,8 @@ def test_template_with_extra_column_is_unrecognised() -> None:
         read_journal(data, client_id="c1", timezone=LONDON)
 
 
-@pytest.mark.parametrize("data", [b"\xff\xfe\x00t\x00i", b"", b"\n\n  \n"])
+# A UTF-16 BOM now reads as UTF-16 text (issue 15); NUL bytes are not text.
+@pytest.mark.parametrize("data", [b"\x00\x00\x00\x00t", b"", b"\n\n  \n"])
 def test_unreadable_journal_raises(data: bytes) -> None:
     with pytest.raises(JournalUnreadable) as info:
         read_journal(data, client_id="c1", timezone=LONDON)
@@ -161,7 +162,7 @@ def test_clinic_template_malformed_rows_reported_with_physical_line_numbers() ->
         (11, None),
     ]
     assert result.issues[1] == RowIssue(
-        line=5, message="mood must be between 1 and 10, got 11; row skipped", column="mood"
+        line=5, message="mood must be between 1 and 10; row skipped", column="mood"
     )
     assert "line 10" in result.issues[5].message
     assert result.journal["timestamp_utc"].to_list() == [
@@ -265,7 +266,9 @@ def test_daylio_unknown_label_and_bad_cells_are_reported_not_guessed() -> None:
         (4, "full_date"),
         (5, "time"),
     ]
-    assert "'Anxious'" in result.issues[0].message
+    # Issue 15: messages name the column, never quote the cell (free text stays out of notes).
+    assert "Anxious" not in result.issues[0].message
+    assert result.issues[0].column == "mood"
     assert result.journal.select("timestamp_utc", "mood").rows() == [(utc(2026, 3, 4, 9, 15), 4.0)]
 
 

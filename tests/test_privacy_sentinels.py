@@ -34,6 +34,47 @@ JOURNAL = (
 )
 
 
+TYPED = "TYPEDSENTINEL my ex moved back to town"
+"""A sentence typed into every journal and plan column in turn (issue 15): it may reach only
+``restricted/`` (a journal note), ``_processed`` and ``_quarantine`` (the files themselves)."""
+TEMPLATE = (
+    "timestamp",
+    "kind",
+    "mood",
+    "anxiety",
+    "stress",
+    "energy",
+    "sleep_hours",
+    "sleep_quality",
+    "rpe",
+    "notes",
+)
+VALID = ("", "post_run", "6", "3", "3", "6", "7", "3", "4", "")
+PLAN_COLUMNS = ("week_start", "sessions", "minutes", "session_type", "notes")
+PLAN_VALID = ("", "2", "50", "easy", "")
+
+
+def _typed_journal() -> str:
+    """One row per column, the sentence in that column, every other cell valid."""
+    rows = [",".join(TEMPLATE)]
+    for i, column in enumerate(TEMPLATE):
+        cells = list(VALID)
+        cells[0] = f"2026-04-{i + 2:02d}T07:50:00+02:00"
+        cells[TEMPLATE.index(column)] = TYPED
+        rows.append(",".join(cells))
+    return "\n".join(rows) + "\n"
+
+
+def _typed_plan() -> str:
+    rows = [",".join(PLAN_COLUMNS)]
+    for i, column in enumerate(PLAN_COLUMNS):
+        cells = list(PLAN_VALID)
+        cells[0] = f"2026-04-{6 + 7 * i:02d}" if i < 4 else "2026-05-11"
+        cells[PLAN_COLUMNS.index(column)] = TYPED
+        rows.append(",".join(cells))
+    return "\n".join(rows) + "\n"
+
+
 def _meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Haversine distance (independent of the pipeline's own helper)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -57,6 +98,8 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     folder.mkdir(parents=True)
     (inbox / "roster.csv").write_text(ROSTER)
     (folder / "journal.csv").write_text(JOURNAL)
+    (folder / "typed journal.csv").write_text(_typed_journal())
+    (folder / "typed plan.csv").write_text(_typed_plan())
     run = simulate_run(
         dt.datetime(2026, 4, 1, 5, 0, tzinfo=dt.UTC),
         duration_s=1800,
@@ -72,10 +115,14 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     caplog.set_level(logging.DEBUG)
 
     summary = ingest_flow(str(inbox), str(warehouse), 0.0)
-    assert (summary["ingested"], summary["quarantined"]) == (2, 1)
+    assert (summary["ingested"], summary["quarantined"]) == (4, 1)
 
-    texts = [CODE, str(SERIAL), NOTE, f"{HOME[0]}", f"{HOME[1]}"]
+    texts = [CODE, str(SERIAL), NOTE, TYPED, f"{HOME[0]}", f"{HOME[1]}"]
     notes = [p for p in _files(inbox) if p.name.endswith((".reason.txt", ".note.txt"))]
+    # Everything in the inbox but the files moved as they came (reports and notes included).
+    moved = {"morning.fit", "broken.fit", "journal.csv", "typed journal.csv", "typed plan.csv"}
+    inbox_written = [p for p in _files(inbox) if p.name not in moved and p.name != "roster.csv"]
+    assert any(p.name == "typed journal.csv.note.txt" for p in notes), "rows refused: a note"
     assert notes, "the refused file has its note"
     prefect_home = Path(os.environ["PREFECT_HOME"])
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
@@ -92,6 +139,8 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     restricted = [p for p in _files(warehouse) if p not in analyst]
     assert analyst
     assert prefect_files
+    for path in inbox_written:  # the therapist pages name the client: only the sentence is kept out
+        assert TYPED.encode() not in path.read_bytes(), path
     for path in analyst + notes + prefect_files:
         raw = path.read_bytes()
         for text in texts:
@@ -102,6 +151,7 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
             assert text not in message, (text, record.name)
     # The note is kept, but only in the restricted table.
     assert any(NOTE.encode() in p.read_bytes() for p in restricted)
+    assert any(TYPED.encode() in p.read_bytes() for p in restricted), "the typed note is kept"
     # No position near home in the analyst samples (the default zone is at least 200 m).
     samples = pl.read_delta(str(warehouse / "samples"))
     positioned = samples.drop_nulls(["lat_deg", "lon_deg"])

@@ -18,9 +18,11 @@ from warehouse.state import delete_state, read_state, state_location, write_stat
 __all__ = [
     "RECEIPT_KIND",
     "append_run",
+    "read_failures",
     "read_pending",
     "read_receipts",
     "read_runs",
+    "write_failures",
     "write_pending",
 ]
 
@@ -28,6 +30,7 @@ RUNS = "runs.jsonl"
 PENDING = "pending_derive.json"
 RECEIPT_KIND = "erasure"
 """``kind`` of an erasure receipt in the run log (runs have no ``kind``)."""
+FAILURES = "run_failures.json"
 
 
 def append_run(warehouse: Where, record: dict[str, Any]) -> None:
@@ -82,3 +85,25 @@ def write_pending(warehouse: Where, clients: set[str]) -> None:
         delete_state(warehouse, PENDING)
         return
     write_state(warehouse, PENDING, json.dumps(sorted(clients)))
+
+
+def read_failures(warehouse: Where) -> dict[str, int]:
+    """How many failed runs each file (``client_id:sha256``) was being processed in."""
+    text = read_state(warehouse, FAILURES)
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}
+
+
+def write_failures(warehouse: Where, failures: dict[str, int]) -> None:
+    """Record (atomically) the failed-run count per file; empty clears it."""
+    if not failures:
+        delete_state(warehouse, FAILURES)
+        return
+    write_state(warehouse, FAILURES, json.dumps(failures, sort_keys=True))

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import polars as pl
 
-from schemas.base import validate_frame
+from schemas.base import validate_table
 from schemas.errors import WarehouseError
 from warehouse.location import Where, is_remote, join, local_path, normalize
 from warehouse.tables import TABLES, TableSpec
@@ -294,7 +294,7 @@ class TableStore:
         """Validate ``frame`` against the table's model; partition columns ride along."""
         model_columns = spec.model.to_schema().columns
         extra = [c for c in spec.partition_by if c not in model_columns]
-        frame = validate_frame(spec.model, frame.drop(extra)).with_columns(
+        frame = validate_table(spec.model, frame.drop(extra), table=spec.name).with_columns(
             frame.select([pl.col(c).cast(pl.Int32) for c in extra])
         )
         if spec.sort_by and not _is_sorted(frame, spec.sort_by):
