@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,14 +101,20 @@ def ingest(inbox: Path, warehouse: Path) -> int:
     return main([*argv, "--settle-seconds", "0", "--engine", "local"], out=io.StringIO())
 
 
-@pytest.fixture
-def one_run_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    inbox, warehouse = tmp_path / "inbox", tmp_path / "warehouse"
+SECRET = "test-secret-of-sixteen-bytes"
+
+
+@pytest.fixture(scope="module")
+def one_run_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """One run of the one-run clinic, shared by the module's tests (they only read it)."""
+    root = tmp_path_factory.mktemp("one-run")
+    inbox, warehouse = root / "inbox", root / "warehouse"
     make_one_run_clinic(inbox)
-    monkeypatch.setenv("MINDMILES_SECRET", "test-secret-of-sixteen-bytes")
-    monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
-    assert ingest(inbox, warehouse) == 0
-    return inbox, warehouse
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINDMILES_SECRET", SECRET)
+        patch.setenv("MINDMILES_KEY_FILE", str(root / "key"))
+        assert ingest(inbox, warehouse) == 0
+        yield inbox, warehouse
 
 
 def test_every_documented_table_is_on_disk(one_run_warehouse: tuple[Path, Path]) -> None:
