@@ -314,10 +314,17 @@ def test_runs_are_recorded_history_pruned_and_ctrl_c_stops_everything(served: Se
         watch_runs = [r for r in runs if r.name.startswith("watch-")]
         assert {r.deployment_id for r in watch_runs} == {folder_watch.id}
         # each run's log says what it did, in plain words, and names no client
-        logs = client.read_logs(
-            LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in watch_runs]))
-        )
-        messages = [entry.message for entry in logs]
+        # (run logs reach the API in batches, a moment after the run's end)
+        deadline = time.monotonic() + 20
+        while True:
+            logs = client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in watch_runs]))
+            )
+            messages = [entry.message for entry in logs]
+            taken = sum("1 file(s) looked at: 1 taken in" in m for m in messages)
+            if taken >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert sum("1 file(s) looked at: 1 taken in" in m for m in messages) == 2, messages
         assert not any(CLIENT in m for m in messages)
         scheduled = [r.id for r in runs if r.state_type and r.state_type.value == "SCHEDULED"]
