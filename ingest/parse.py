@@ -31,7 +31,12 @@ from ingest.exports import (
 )
 from ingest.frames import ParsedFile
 from ingest.sports import decide_sport
-from ingest.summaries import clean_samples, refused_summary_values, summarize_activity
+from ingest.summaries import (
+    clean_samples,
+    refused_summary_values,
+    summarize_activity,
+    without_unset_clock,
+)
 from schemas.activities import Activities
 from schemas.base import validate_frame
 from schemas.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
@@ -118,18 +123,24 @@ class Frames:
 
     tables: dict[str, pl.DataFrame]
     refused: dict[str, int] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    """File-level flags found while building them (``clock_not_set`` for an undated track)."""
 
 
 def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
     rows: list[dict[str, Any]] = []
     samples, laps, hrv = [], [], []
     refused: Counter[str] = Counter()
+    file_flags: set[str] = set()
     for index, activity in enumerate(parsed.activities):
         activity_id = _activity_id(client_id, sha256, index)
-        cleaned = clean_samples(activity.samples)
-        summary, summary_refused = refused_summary_values(
-            summarize_activity(cleaned.samples, activity.meta)
-        )
+        meta, clock_flags = activity.meta, set()
+        undated = without_unset_clock(activity.samples)
+        if undated is not None:  # a clock never set: kept without a date, as FIT files are
+            meta, clock_flags = {**meta, "start_utc": None}, {"clock_not_set"}
+            file_flags.add("clock_not_set")
+        cleaned = clean_samples(activity.samples if undated is None else undated)
+        summary, summary_refused = refused_summary_values(summarize_activity(cleaned.samples, meta))
         refused.update(cleaned.refused)
         refused.update(summary_refused)
         sport, sport_flags = _sport(activity.meta, cleaned.samples, parsed.device)
@@ -138,6 +149,7 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
             reader_flags
             | parsed.flags
             | cleaned.flags
+            | clock_flags
             | sport_flags
             | ({"values_refused"} if summary_refused else set())
         )
@@ -175,7 +187,8 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
         "laps": pl.concat(laps),
         "hrv": pl.concat(hrv),
     }
-    return Frames({name: _select(name, frame) for name, frame in frames.items()}, dict(refused))
+    tables = {name: _select(name, frame) for name, frame in frames.items()}
+    return Frames(tables, dict(refused), file_flags)
 
 
 def _validated_frames(
@@ -444,7 +457,10 @@ def parse_file(
     result.outcome = Outcome.INGESTED
     result.decoder = parsed.decoder
     result.warnings = parsed.warnings
-    if "clock_not_set" in parsed.flags and not parsed.flags & {"recovered", "crc_mismatch"}:
+    if "clock_not_set" in parsed.flags | built.flags and not parsed.flags & {
+        "recovered",
+        "crc_mismatch",
+    }:
         result.reason_code = "clock_not_set"
         result.reason_message = (
             "The watch's clock was never set, so this workout has no date; it was kept without one "

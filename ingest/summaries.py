@@ -30,6 +30,7 @@ import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS
 from schemas.activities import Activities
+from schemas.base import PLAUSIBLE_SINCE
 from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
 from schemas.samples import Samples
 
@@ -39,6 +40,7 @@ __all__ = [
     "clean_samples",
     "refused_summary_values",
     "summarize_activity",
+    "without_unset_clock",
 ]
 
 ALTITUDE_SMOOTHING_SAMPLES = 5
@@ -159,6 +161,37 @@ def _without_impossible_steps(
         return samples, 0
     shift = pl.when(jump).then(step).otherwise(0.0).cum_sum()
     return samples.with_columns(distance_m=pl.col("distance_m") - shift), count
+
+
+def without_unset_clock(samples: pl.DataFrame) -> pl.DataFrame | None:
+    """The samples with their times blanked when every one lies before any plausible date.
+
+    A device whose clock was never set (or a GPS week rollover) dates a whole track decades back
+    (1980, 1999 minus 1,024 weeks): the track and its elapsed times are real, its date is not.
+    Returns ``None`` when the clock looks set, when there are no times, or when every point has
+    the same instant (then there is no time axis to keep either); otherwise the activity is kept
+    without a date, as a FIT file's unset clock is.
+
+    Examples
+    --------
+    >>> t = dt.datetime(1980, 1, 6, 0, 0, tzinfo=dt.UTC)
+    >>> frame = pl.DataFrame({"timestamp": [t, t + dt.timedelta(seconds=5)], "elapsed_s": [0.0, 5.0]})
+    >>> without_unset_clock(frame)["timestamp"].null_count()
+    2
+    >>> without_unset_clock(frame.with_columns(timestamp=pl.lit(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))) is None
+    True
+    """
+    if "timestamp" not in samples.columns:
+        return None
+    times = samples["timestamp"].drop_nulls()
+    latest, earliest = times.max(), times.min()
+    if not isinstance(latest, dt.datetime) or not isinstance(earliest, dt.datetime):
+        return None
+    if latest >= PLAUSIBLE_SINCE:
+        return None
+    if (latest - earliest).total_seconds() < 1:
+        return None  # one instant stamped on every point: no time axis either (not a workout)
+    return samples.with_columns(pl.lit(None, dtype=samples.schema["timestamp"]).alias("timestamp"))
 
 
 def clean_samples(samples: pl.DataFrame) -> CleanedSamples:

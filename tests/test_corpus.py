@@ -416,8 +416,10 @@ ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {
     # Open (issue 16 item 2): the session spans 27.8 days, so the activity's duration (2,412,583 s)
     # fails duration_s <= 7 days and the whole file is refused; the reader returns all 3699 records.
     "sports-lib__27-days-activity.fit": ("schema_failed", "duration of 27.8 days refuses the file"),
-    # Open (issue 16 item 2): every point is timed 1901-12-13, start_utc/end_utc fail >= 1989-12-31
-    # (a clock never set, which FIT files get as clock_not_set; GPX times are not yet judged so).
+    # Open (issue 16 item 2): every point carries the same instant, 1901-12-13T20:45:52 (the signed
+    # 32-bit epoch minimum), so there is no time axis to keep without a date (a track dated too
+    # early but timed is kept as clock_not_set); start_utc fails >= 1989-12-31. It should rather
+    # be skipped as a track without times.
     "gpxpy__Mojstrovka.gpx": ("schema_failed", "1901 timestamps refuse the file"),
 }
 """Added files that do not reach their catalog counts today, with the reason code they get and why.

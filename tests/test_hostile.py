@@ -507,10 +507,19 @@ def test_zip_lying_about_compressed_size_is_a_bomb() -> None:
     assert result.reason_code == "archive_too_large"
 
 
-@pytest.mark.parametrize("year", [b"9999", b"1900"])
-def test_gpx_with_impossible_years_is_refused(year: bytes) -> None:
-    result = parse_file(_gpx().replace(b"2026-03-02", year + b"-03-02"), client_id="c")
+def test_gpx_dated_in_the_far_future_is_refused() -> None:
+    result = parse_file(_gpx().replace(b"2026-03-02", b"9999-03-02"), client_id="c")
     assert result.outcome == "quarantined"
+
+
+def test_gpx_dated_before_any_plausible_date_is_kept_without_its_date() -> None:
+    # An unset clock, not an attack on the tables: the timed track is kept, its 1900 date is not.
+    result = parse_file(_gpx().replace(b"2026-03-02", b"1900-03-02"), client_id="c")
+    assert (result.outcome, result.reason_code) == ("ingested", "clock_not_set")
+    assert result.activities is not None
+    assert result.samples is not None
+    assert result.activities["start_utc"].to_list() == [None]
+    assert result.samples["timestamp"].null_count() == result.samples.height == 120
 
 
 # -- through run_ingest with the isolation runner ------------------------------------------------

@@ -164,3 +164,18 @@ def test_a_file_whose_every_workout_is_impossible_is_still_refused() -> None:
     result = parse_file(data, client_id="c")
     assert (result.outcome, result.reason_code) == ("quarantined", "schema_failed")
     assert result.activities is None
+
+
+def test_a_track_dated_before_any_plausible_date_is_kept_without_a_date() -> None:
+    # A GPS clock never set (or a week rollover) dates the whole track 1980: five points a second
+    # apart. The workout is kept as a FIT file with an unset clock is: no date, real durations.
+    result = parse_file(gpx(120, 5, year=1980), client_id="c")
+    assert (result.outcome, result.reason_code) == ("ingested", "clock_not_set")
+    assert result.activities is not None
+    assert result.samples is not None
+    row = result.activities.row(0, named=True)
+    assert row["start_utc"] is None
+    assert row["duration_s"] == 4.0  # 07:05:00 to 07:05:04, by hand
+    assert "clock_not_set" in row["quality_flags"]
+    assert result.samples["timestamp"].null_count() == 5
+    assert result.samples["elapsed_s"].to_list() == [0.0, 1.0, 2.0, 3.0, 4.0]
