@@ -27,15 +27,10 @@ from fitparse.records import BASE_TYPES
 from fitparse.utils import FitCRCError, FitEOFError, FitParseError
 
 from ingest.fit_common import (
-    LAP_FIELDS,
-    LENGTH_FIELDS,
     RECORD_FIELDS,
-    RELATIVE_TIME_LIMIT,
-    SESSION_FIELDS,
     FitContent,
     as_time,
     assemble,
-    device_name,
     hr_events_from_raws,
     number,
     pick,
@@ -138,41 +133,7 @@ class _Collector:
                 (self.last_abs, float(v)) for v in _as_values(values.get("time")) if v is not None
             )
         else:
-            self._small(name, values)
-
-    def _small(self, name: str, values: dict[str, Any]) -> None:
-        content = self.content
-        if name == "length":
-            _, absolute = as_time(values.get("start_time"))
-            length = pick(values, LENGTH_FIELDS)
-            length["length_type"] = values.get("length_type")
-            content.lengths.append((absolute, length))
-        elif name == "lap":
-            when, absolute = as_time(values.get("start_time"))
-            lap = pick(values, LAP_FIELDS)
-            lap["start_utc"] = when
-            content.laps.append((absolute, lap))
-        elif name == "session":
-            when, absolute = as_time(values.get("start_time"))
-            meta = pick(values, SESSION_FIELDS)
-            meta.update(
-                sport=values.get("sport"),
-                sub_sport=values.get("sub_sport"),
-                start_utc=when,
-                start_abs=absolute,
-            )
-            content.sessions.append(meta)
-        elif name == "sport":
-            content.sport = {
-                "sport": values.get("sport"),
-                "sub_sport": values.get("sub_sport"),
-            }
-        elif name == "file_id" and content.file_type is None:
-            content.file_type = values.get("type")
-            content.device = device_name(values)
-            _, created_abs = as_time(values.get("time_created"))
-            if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
-                content.clock_relative = True
+            self.content.add_small(name, values)
 
 
 def _collect(data: bytes) -> FitContent:

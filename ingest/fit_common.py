@@ -403,6 +403,38 @@ class FitContent:
     skipped: dict[str, int] = field(default_factory=dict)
     """What could not be decoded and was stepped over (a message, a field of a bad size, ...)."""
 
+    SMALL_MESSAGES = ("lap", "length", "session", "sport", "file_id")
+    """The messages :meth:`add_small` takes (one of each is a handful of values, never columns)."""
+
+    def add_small(self, name: str, values: Mapping[str, Any]) -> None:
+        """Collect one lap, length, session, sport or file_id message: both decoders call this."""
+        if name == "lap":
+            when, absolute = as_time(values.get("start_time"))
+            self.laps.append((absolute, {**pick(values, LAP_FIELDS), "start_utc": when}))
+        elif name == "length":
+            _, absolute = as_time(values.get("start_time"))
+            length = pick(values, LENGTH_FIELDS)
+            self.lengths.append((absolute, {**length, "length_type": values.get("length_type")}))
+        elif name == "session":
+            when, absolute = as_time(values.get("start_time"))
+            self.sessions.append(
+                {
+                    **pick(values, SESSION_FIELDS),
+                    "sport": values.get("sport"),
+                    "sub_sport": values.get("sub_sport"),
+                    "start_utc": when,
+                    "start_abs": absolute,
+                }
+            )
+        elif name == "sport":
+            self.sport = {"sport": values.get("sport"), "sub_sport": values.get("sub_sport")}
+        elif name == "file_id" and self.file_type is None:
+            self.file_type = values.get("type")
+            self.device = device_name(values)
+            _, created_abs = as_time(values.get("time_created"))
+            if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
+                self.clock_relative = True
+
 
 def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:
     """Build :attr:`FitContent.records` from (absolute time, sample columns) rows."""

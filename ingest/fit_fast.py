@@ -52,10 +52,7 @@ from ingest.fit_common import (
     SESSION_FIELDS,
     FitContent,
     HrEvents,
-    as_time,
     assemble,
-    device_name,
-    pick,
 )
 from ingest.frames import ParsedFile, read_with_fallback
 from schemas.errors import ReaderRefused
@@ -1279,37 +1276,10 @@ def _hrv_times(
 def _small_messages(
     content: FitContent, rows: Mapping[int, list[tuple[int, dict[str, Any]]]]
 ) -> None:
-    """Laps, sessions, sport and file_id into ``content``, exactly as ``ingest.fit`` collects them."""
-    for _, values in rows.get(MESG_NUM["lap"], []):
-        when, absolute = as_time(values.get("start_time"))
-        lap = pick(values, LAP_FIELDS)
-        lap["start_utc"] = when
-        content.laps.append((absolute, lap))
-    for _, values in rows.get(MESG_NUM["length"], []):
-        _, absolute = as_time(values.get("start_time"))
-        length = pick(values, LENGTH_FIELDS)
-        length["length_type"] = values.get("length_type")
-        content.lengths.append((absolute, length))
-    for _, values in rows.get(MESG_NUM["session"], []):
-        when, absolute = as_time(values.get("start_time"))
-        meta = pick(values, SESSION_FIELDS)
-        meta.update(
-            sport=values.get("sport"),
-            sub_sport=values.get("sub_sport"),
-            start_utc=when,
-            start_abs=absolute,
-        )
-        content.sessions.append(meta)
-    for _, values in rows.get(MESG_NUM["sport"], [])[-1:]:
-        content.sport = {"sport": values.get("sport"), "sub_sport": values.get("sub_sport")}
-    for _, values in rows.get(MESG_NUM["file_id"], []):
-        if content.file_type is not None:
-            break
-        content.file_type = values.get("type")
-        content.device = device_name(values)
-        _, created_abs = as_time(values.get("time_created"))
-        if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
-            content.clock_relative = True
+    """Laps, lengths, sessions, sport and file_id into ``content``, as ``ingest.fit`` collects them."""
+    for name in FitContent.SMALL_MESSAGES:
+        for _, values in rows.get(MESG_NUM[name], []):
+            content.add_small(name, values)
 
 
 def read_fit_fast(data: bytes) -> ParsedFile:
