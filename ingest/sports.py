@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from schemas.activities import UNKNOWN_SPORT
 from schemas.motion import (
     CYCLING_ONLY_P95_MPS,
     MIN_EVIDENCE_SAMPLES,
@@ -18,21 +19,8 @@ from schemas.motion import (
     SportRanges,
 )
 
-UNKNOWN = "unknown"
+UNKNOWN = UNKNOWN_SPORT
 """The sport of a session whose evidence disagrees (or that has none)."""
-
-SPORTS = (
-    "running",
-    "walking",
-    "hiking",
-    "cycling",
-    "swimming",
-    "rowing",
-    "transition",
-    "other",
-    UNKNOWN,
-)
-"""The sports the warehouse knows."""
 
 SPORT_ALIASES: dict[str, str] = {
     # FIT sport enum names

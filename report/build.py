@@ -13,7 +13,6 @@ renamed (a browser never sees half a page).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import io
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
+from clinic.journal_csv import decode_table_text
 from report.html import client_page_name, render_client_page, render_overview
 from report.model import (
     ReportInputs,
@@ -115,25 +115,6 @@ def load_inputs(warehouse: Where) -> ReportInputs:
     return ReportInputs(**frames)
 
 
-def _roster_text(data: bytes) -> str:
-    r"""The roster's text in the encodings the ingest run reads it in (``clinic.journal_csv``).
-
-    Only the client codes are used here, and they are ASCII, so a byte a fallback decodes wrongly
-    cannot change one.
-
-    Examples
-    --------
-    >>> _roster_text("client_code\nK1\n".encode("utf-16"))
-    'client_code\nK1\n'
-    """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
     """``client_id -> client_code`` for each code of the roster file (empty without a roster).
 
@@ -148,10 +129,9 @@ def roster_codes(roster_csv: Path, secret: bytes) -> dict[str, str]:
         data = read_regular(roster_csv)  # never through a link, a pipe or a device
     except OSError as exc:
         raise ConfigError(f"{roster_csv.name} cannot be read ({exc.strerror})") from None
-    text = _roster_text(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max(",;\t", key=lambda d: (first.count(d), d == ","))
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    # in every encoding and with every delimiter the run reads it in
+    decoded = decode_table_text(data, error=ConfigError)
+    reader = csv.DictReader(io.StringIO(decoded.text), delimiter=decoded.delimiter)
     if reader.fieldnames is None or "client_code" not in reader.fieldnames:
         raise ConfigError(f"{roster_csv.name} has no client_code column")
     codes = [(row.get("client_code") or "").strip() for row in reader]

@@ -9,6 +9,22 @@ import polars as pl
 
 from schemas.base import DateTime, utc_field
 
+UNKNOWN_SPORT = "unknown"
+"""The sport of a session whose evidence disagrees (or that has none)."""
+
+SPORTS = (
+    "running",
+    "walking",
+    "hiking",
+    "cycling",
+    "swimming",
+    "rowing",
+    "transition",
+    "other",
+    UNKNOWN_SPORT,
+)
+"""The sports the warehouse knows (``activities.sport``)."""
+
 SEVEN_DAYS_S = 7 * 24 * 3600.0
 
 
@@ -49,17 +65,7 @@ class Activities(pa.DataFrameModel):
         nullable=True, description="Manufacturer and product; never a serial number."
     )
     sport: str = pa.Field(
-        isin=[
-            "running",
-            "walking",
-            "hiking",
-            "cycling",
-            "swimming",
-            "rowing",
-            "transition",
-            "other",
-            "unknown",
-        ],
+        isin=list(SPORTS),
         description=(
             "Sport, normalised across formats: the file's own (FIT sport, TCX Sport, GPX type), "
             "else inferred from the creator application and the data (flag sport_inferred); "

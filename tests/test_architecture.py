@@ -7,7 +7,8 @@ Floors, from the ground up::
 
     schemas                       every shared contract: tables, errors, codes, ids, local dates
     ingest  clinic  transform  warehouse  synthetic      stand on schemas only
-    report                        reads the warehouse, explains with transform's configs
+    report                        reads the warehouse (the roster's codes as clinic reads it),
+                                  explains with transform's configs
     pipelines                     orders the stages; may import every room
 """
 
@@ -28,7 +29,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "transform": frozenset({"schemas"}),
     "warehouse": frozenset({"schemas"}),
     "synthetic": frozenset({"schemas"}),
-    "report": frozenset({"schemas", "transform", "warehouse"}),
+    "report": frozenset({"schemas", "clinic", "transform", "warehouse"}),
     "pipelines": frozenset(
         {"schemas", "ingest", "clinic", "transform", "warehouse", "synthetic", "report"}
     ),

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from clinic.journal_csv import CLINIC_TEMPLATE_COLUMNS
 from pipelines.flows import ingest_flow
 from synthetic.run_model import simulate_run, write_run_fit
 
@@ -37,18 +38,8 @@ JOURNAL = (
 TYPED = "TYPEDSENTINEL my ex moved back to town"
 """A sentence typed into every journal and plan column in turn (issue 15): it may reach only
 ``restricted/`` (a journal note), ``_processed`` and ``_quarantine`` (the files themselves)."""
-TEMPLATE = (
-    "timestamp",
-    "kind",
-    "mood",
-    "anxiety",
-    "stress",
-    "energy",
-    "sleep_hours",
-    "sleep_quality",
-    "rpe",
-    "notes",
-)
+TEMPLATE = CLINIC_TEMPLATE_COLUMNS
+"""The clinic journal template's columns, each given the sentence in turn."""
 VALID = ("", "post_run", "6", "3", "3", "6", "7", "3", "4", "")
 PLAN_COLUMNS = ("week_start", "sessions", "minutes", "session_type", "notes")
 PLAN_VALID = ("", "2", "50", "easy", "")

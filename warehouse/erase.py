@@ -16,7 +16,7 @@ import logging
 
 from warehouse.location import Where
 from warehouse.runlog import read_pending, write_pending
-from warehouse.state import delete_state, read_state, write_state
+from warehouse.state import delete_state, read_state_set, write_state
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
 
@@ -26,16 +26,6 @@ log = logging.getLogger(__name__)
 
 ERASING = "erasing.json"
 """``.state/`` marker of an erasure under way: the pseudonyms being erased."""
-
-
-def _erasing(warehouse: Where) -> set[str]:
-    text = read_state(warehouse, ERASING)
-    if text is None:
-        return set()
-    try:
-        return set(json.loads(text))
-    except (json.JSONDecodeError, TypeError):
-        return set()
 
 
 def held_rows(warehouse: Where, client_id: str) -> dict[str, int]:
@@ -57,11 +47,13 @@ def erase_rows(warehouse: Where, client_id: str) -> dict[str, int] | None:
         nothing to do: no row and no unfinished erasure of this client (nothing is written).
     """
     store = TableStore(warehouse)
-    unfinished = client_id in _erasing(warehouse)
+    unfinished = client_id in read_state_set(warehouse, ERASING)
     held = held_rows(warehouse, client_id)
     if not held and not unfinished:
         return None
-    write_state(warehouse, ERASING, json.dumps(sorted(_erasing(warehouse) | {client_id})))
+    write_state(
+        warehouse, ERASING, json.dumps(sorted(read_state_set(warehouse, ERASING) | {client_id}))
+    )
     removed = {name: store.delete_client(name, client_id) for name in held}
     # After an interrupted erasure any table may still hold the removed rows in its history.
     for name in TABLES if unfinished else held:
@@ -69,7 +61,7 @@ def erase_rows(warehouse: Where, client_id: str) -> dict[str, int] | None:
     pending = read_pending(warehouse)
     if client_id in pending:
         write_pending(warehouse, pending - {client_id})
-    left = _erasing(warehouse) - {client_id}
+    left = read_state_set(warehouse, ERASING) - {client_id}
     if left:
         write_state(warehouse, ERASING, json.dumps(sorted(left)))
     else:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.location import Where, is_remote
-from warehouse.state import delete_state, read_state, state_location, write_state
+from warehouse.state import (
+    delete_state,
+    read_json_state,
+    read_state,
+    read_state_set,
+    state_location,
+    write_state,
+)
 
 __all__ = [
     "RECEIPT_KIND",
@@ -70,13 +77,7 @@ def read_receipts(warehouse: Where) -> list[dict[str, Any]]:
 
 def read_pending(warehouse: Where) -> set[str]:
     """Clients whose derived tables a previous run promised but may not have rebuilt."""
-    text = read_state(warehouse, PENDING)
-    if text is None:
-        return set()
-    try:
-        return set(json.loads(text))
-    except (json.JSONDecodeError, TypeError):
-        return set()
+    return read_state_set(warehouse, PENDING)
 
 
 def write_pending(warehouse: Where, clients: set[str]) -> None:
@@ -89,13 +90,7 @@ def write_pending(warehouse: Where, clients: set[str]) -> None:
 
 def read_failures(warehouse: Where) -> dict[str, int]:
     """How many failed runs each file (``client_id:sha256``) was being processed in."""
-    text = read_state(warehouse, FAILURES)
-    if text is None:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
+    data = read_json_state(warehouse, FAILURES)
     if not isinstance(data, dict):
         return {}
     return {str(k): int(v) for k, v in data.items() if isinstance(v, int)}

@@ -7,13 +7,23 @@ awaiting a rebuild, the key's fingerprint and the writer's lease live here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from warehouse.files import remove_stale_temps, write_private
 from warehouse.location import Where, is_remote, join
 from warehouse.objects import delete_object, read_object, write_object
 
-__all__ = ["STATE", "delete_state", "read_state", "state_location", "write_state"]
+__all__ = [
+    "STATE",
+    "delete_state",
+    "read_json_state",
+    "read_state",
+    "read_state_set",
+    "state_location",
+    "write_state",
+]
 
 STATE = ".state"
 
@@ -33,6 +43,23 @@ def read_state(warehouse: Where, name: str) -> str | None:
         return Path(where).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+
+
+def read_json_state(warehouse: Where, name: str) -> Any:
+    """The state file's JSON value, or ``None`` when there is none or it is not JSON (a torn write)."""
+    text = read_state(warehouse, name)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def read_state_set(warehouse: Where, name: str) -> set[str]:
+    """A state file holding a JSON list of names, as a set (empty when absent or unreadable)."""
+    data = read_json_state(warehouse, name)
+    return {str(item) for item in data} if isinstance(data, list) else set()
 
 
 def write_state(warehouse: Where, name: str, text: str) -> None:
