@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import shutil
 import tempfile
@@ -197,6 +198,19 @@ def small_clinic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from tests.clinic_factory import make_small_clinic
 
     return _reference(tmp_path_factory.mktemp("small"), make_small_clinic)
+
+
+def meters_apart(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance in metres (independent of the pipeline's own helper)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
+def files_under(*roots: Path) -> list[Path]:
+    """Every file under each of ``roots`` that exists (the sentinel searches read them all)."""
+    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
 
 
 DEMO_SECRET = "demo-clinic-test-secret-16+"

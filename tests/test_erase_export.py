@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 import shutil
 import sys
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pipelines.cli import main
 from pipelines.run import run_ingest
 from pipelines.settings import Settings
 from synthetic.run_model import simulate_run, write_run_fit
-from tests.conftest import DEMO_SECRET
+from tests.conftest import DEMO_SECRET, files_under, meters_apart
 from warehouse.secret import pseudonymize
 from warehouse.store import TableStore
 from warehouse.tables import TABLES
@@ -48,18 +47,6 @@ STARTS = (
     dt.datetime(2026, 3, 31, 19, 0, tzinfo=dt.UTC),
     dt.datetime(2026, 4, 2, 19, 0, tzinfo=dt.UTC),
 )
-
-
-def _meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance (independent of the pipeline's own helper)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
-
-
-def _files(*roots: Path) -> list[Path]:
-    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
 
 
 @dataclass
@@ -98,7 +85,7 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 def _listing(*roots: Path) -> list[tuple[str, int]]:
     """Every file (the lock file aside, which any command opens) with its modification time."""
-    return sorted((str(p), p.stat().st_mtime_ns) for p in _files(*roots) if p.name != ".lock")
+    return sorted((str(p), p.stat().st_mtime_ns) for p in files_under(*roots) if p.name != ".lock")
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +130,9 @@ def planted(demo_clinic: tuple[Path, Path], tmp_path_factory: pytest.TempPathFac
             data[len(data) // 2 :][:64] for data in originals
         ]
         # planted where the search looks: the search can fail
-        assert any(NOTE.encode() in p.read_bytes() for p in _files(inbox / "_processed"))
-        assert any(CODE.encode() in p.read_bytes() for p in _files(inbox / "_reports"))
-        assert any(client_id.encode() in p.read_bytes() for p in _files(warehouse))
+        assert any(NOTE.encode() in p.read_bytes() for p in files_under(inbox / "_processed"))
+        assert any(CODE.encode() in p.read_bytes() for p in files_under(inbox / "_reports"))
+        assert any(client_id.encode() in p.read_bytes() for p in files_under(warehouse))
 
         export = root / "export"
         assert _run(["export", "--client", CODE, "--out", str(export), *common])[0] == 0
@@ -203,7 +190,7 @@ def test_export_round_trips_the_clients_rows(planted: Planted) -> None:
     ]
     dictionary = (planted.export / "dictionary.md").read_text()
     assert all(f"`{name}`" in dictionary for name in TABLES)
-    assert {p.stat().st_mode & 0o077 for p in _files(planted.export)} == {0}
+    assert {p.stat().st_mode & 0o077 for p in files_under(planted.export)} == {0}
 
 
 def test_export_refuses_a_folder_inside_the_warehouse_or_inbox(
@@ -236,7 +223,9 @@ def test_erase_asks_and_refuses_a_client_still_on_the_roster(planted: Planted) -
 
 def test_erase_leaves_no_value_of_the_client_anywhere(planted: Planted) -> None:
     inbox, warehouse = planted.inbox, planted.warehouse
-    searched = _files(warehouse, inbox / "_processed", inbox / "_quarantine", inbox / "_reports")
+    searched = files_under(
+        warehouse, inbox / "_processed", inbox / "_quarantine", inbox / "_reports"
+    )
     assert any("_delta_log" in p.parts for p in searched)
     for path in searched:
         raw = path.read_bytes()
@@ -247,7 +236,7 @@ def test_erase_leaves_no_value_of_the_client_anywhere(planted: Planted) -> None:
     assert not (inbox / CODE).exists()
     assert any(p.name.endswith(".checkpoint.parquet") for p in searched)  # searched too
     # Decoded, every Parquet file under the warehouse (old versions and checkpoints included)
-    parquet = [p for p in _files(warehouse) if p.suffix == ".parquet"]
+    parquet = [p for p in files_under(warehouse) if p.suffix == ".parquet"]
     for path in parquet:
         table = pq.read_table(path)
         if "client_id" in table.column_names:
@@ -259,7 +248,7 @@ def test_erase_leaves_no_value_of_the_client_anywhere(planted: Planted) -> None:
                 strict=True,
             ):
                 if lat is not None and lon is not None:
-                    assert _meters(HOME[0], HOME[1], lat, lon) > 100_000, path
+                    assert meters_apart(HOME[0], HOME[1], lat, lon) > 100_000, path
     receipt = json.loads((warehouse / ".state" / "runs.jsonl").read_text().splitlines()[-1])
     assert receipt["kind"] == "erasure"
     assert receipt["rows"]["activities"] == 2

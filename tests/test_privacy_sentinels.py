@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from clinic.journal_csv import CLINIC_TEMPLATE_COLUMNS
 from pipelines.flows import ingest_flow
 from synthetic.run_model import simulate_run, write_run_fit
+from tests.conftest import files_under, meters_apart
 
 pytestmark = pytest.mark.prefect
 
@@ -66,18 +66,6 @@ def _typed_plan() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _meters(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance (independent of the pipeline's own helper)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
-
-
-def _files(*roots: Path) -> list[Path]:
-    return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
-
-
 def test_sentinels_stay_out_of_everything_but_the_inbox(
     prefect_harness: None,
     tmp_path: Path,
@@ -109,25 +97,27 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     assert (summary["ingested"], summary["quarantined"]) == (4, 1)
 
     texts = [CODE, str(SERIAL), NOTE, TYPED, f"{HOME[0]}", f"{HOME[1]}"]
-    notes = [p for p in _files(inbox) if p.name.endswith((".reason.txt", ".note.txt"))]
+    notes = [p for p in files_under(inbox) if p.name.endswith((".reason.txt", ".note.txt"))]
     # Everything in the inbox but the files moved as they came (reports and notes included).
     moved = {"morning.fit", "broken.fit", "journal.csv", "typed journal.csv", "typed plan.csv"}
-    inbox_written = [p for p in _files(inbox) if p.name not in moved and p.name != "roster.csv"]
+    inbox_written = [
+        p for p in files_under(inbox) if p.name not in moved and p.name != "roster.csv"
+    ]
     assert any(p.name == "typed journal.csv.note.txt" for p in notes), "rows refused: a note"
     assert notes, "the refused file has its note"
     prefect_home = Path(os.environ["PREFECT_HOME"])
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
 
     database = PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
-    prefect_files = _files(prefect_home)
+    prefect_files = files_under(prefect_home)
     if database.startswith("sqlite"):
         prefect_files += [Path(database.split("///", 1)[1])]
     analyst = [
         p
-        for p in _files(warehouse)
+        for p in files_under(warehouse)
         if "restricted" not in p.parts and "journal_notes" not in p.parts
     ]
-    restricted = [p for p in _files(warehouse) if p not in analyst]
+    restricted = [p for p in files_under(warehouse) if p not in analyst]
     assert analyst
     assert prefect_files
     for path in inbox_written:  # the therapist pages name the client: only the sentence is kept out
@@ -148,7 +138,7 @@ def test_sentinels_stay_out_of_everything_but_the_inbox(
     positioned = samples.drop_nulls(["lat_deg", "lon_deg"])
     assert positioned.height > 0, "the middle of the run keeps its track"
     nearest = min(
-        _meters(HOME[0], HOME[1], la, lo)
+        meters_apart(HOME[0], HOME[1], la, lo)
         for la, lo in positioned.select("lat_deg", "lon_deg").rows()
     )
     assert nearest > 200
