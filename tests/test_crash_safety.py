@@ -49,8 +49,13 @@ TABLES = tuple(sorted(ALL_TABLES))
 """Every table of the warehouse, derived ones included."""
 ROUNDS = 20
 """SIGKILLs that must land mid-run (the issue asks for at least 20)."""
-MAX_EXTRA_ATTEMPTS = 10
-"""Further attempts allowed for rounds whose run finished before its kill."""
+MAX_EXTRA_ATTEMPTS = 40
+"""Further attempts allowed for rounds whose run finished before its kill.
+
+All of them aim at a stage (see :func:`_aim`): a delay measured against in-process reference
+runs misses whenever the forked runs are quicker than those were (a busy machine while the
+references ran; a resumed run with less left to do). On a loaded CI machine 13 of 30 attempts
+once finished first, so the allowance is generous; the loop stops at ``ROUNDS`` kills."""
 DROPS = 5
 BATCH_FILES = 1
 BATCHES_PER_WAVE = 2
@@ -328,7 +333,7 @@ def test_sigkill_at_random_points_converges(
     inbox, warehouse = settings.inbox, settings.warehouse
     rng = random.Random(6)
     # Attempts continue until ROUNDS of them were really killed (a run may finish first).
-    plans = _plans(rng, ROUNDS) + _plans(rng, MAX_EXTRA_ATTEMPTS)
+    plans = _plans(rng, ROUNDS) + [None] * MAX_EXTRA_ATTEMPTS
     drop = 0
     dropped = _drop(inbox, _drop_files(drop))
     before = warehouse_state(warehouse)
