@@ -279,11 +279,14 @@ def _run_ingest(
             parser.warm(_waiting_files(settings))
             return asdict(run_ingest(settings, parse_batches=parser, parse_ahead=True))
     bar = _ProgressBar(sys.stderr)
-    with IsolatedParser(on_job=bar.job_done) as parser, bar.progress:
-        parser.warm(_waiting_files(settings))
-        return asdict(
-            run_ingest(settings, parse_batches=parser, progress=bar.run_progress, parse_ahead=True)
-        )
+    with IsolatedParser(on_job=bar.job_done) as parser:
+        parser.warm(_waiting_files(settings))  # before the bar's thread: the workers fork at once
+        with bar.progress:
+            return asdict(
+                run_ingest(
+                    settings, parse_batches=parser, progress=bar.run_progress, parse_ahead=True
+                )
+            )
 
 
 def _print_summary(summary: dict[str, object], out: TextIO) -> None:

@@ -65,6 +65,7 @@ def run_demo(folder: Path, *, seed: int, engine: str, out: TextIO) -> int:
         from pipelines.run import run_ingest
 
         with IsolatedParser() as parser:
+            parser.warm(sum(manifest.files_by_kind.values()))
             summary = asdict(run_ingest(settings, parse_batches=parser, parse_ahead=True))
     out.write(
         f"Run: {summary['files_seen']} files seen, {summary['ingested']} ingested, "

@@ -40,6 +40,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from pipelines.fork_server import start_by_fork
 from schemas.errors import ConfigError
 from schemas.files import Outcome
 
@@ -233,8 +234,9 @@ class _Worker:
 def _forkserver() -> Any:
     """The ``forkserver`` context, its server importing the readers once per parent process.
 
-    The server starts with the first worker (a fresh Python importing Polars and the readers:
-    2-3 s here); every later worker of the same parent, in this pool or the next, is a fork of it
+    The server starts with the first worker: a fork of the parent when that is safe (see
+    :mod:`pipelines.fork_server`), else a fresh Python importing Polars and the readers (2-3 s
+    here); every later worker of the same parent, in this pool or the next, is a fork of it
     (about 0.05 s): a test session, a serving process or a Dask worker pays the imports once.
     A fork of a process holding threads is unsafe, which is why the children are forked from
     that server (one thread, no Polars work done) rather than from the parent.
@@ -253,6 +255,7 @@ class _Pool:
     restarts: int = 0
 
     def start(self) -> _Worker:
+        start_by_fork()  # a fresh run's parent: the fork server in milliseconds, not seconds
         parent_end, child_end = self.context.Pipe(duplex=True)
         process = self.context.Process(
             target=_worker_main,

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -134,6 +135,7 @@ class TableStore:
         # Absolute, so that paths compare equal whatever the working directory.
         self.root: Where = normalize(root)
         self.history_days = history_days
+        self._opened: dict[tuple[int, str], DeltaTable] = {}
 
     # -- where -------------------------------------------------------------------------------
     @property
@@ -160,13 +162,29 @@ class TableStore:
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
+        # Opening a table reads its log from the last checkpoint (3-7 ms here); bringing an
+        # opened one up to date lists only newer commits (0.5 ms), and a run opens its tables
+        # over a hundred times. Kept per thread: one table object is never shared between two.
+        key = (threading.get_ident(), name)
         try:
-            return DeltaTable(self.table_uri(name))
+            cached = self._opened.get(key)
+            if cached is not None:
+                cached.update_incremental()
+                return cached
+            table = DeltaTable(self.table_uri(name))
         except TableNotFoundError:
+            self._opened.pop(key, None)
             return None
         except OSError as exc:  # storage unreachable, no such bucket, no permission
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise WarehouseError(f"cannot read the warehouse at {self.root}: {reason}") from exc
+        self._opened[key] = table
+        return table
+
+    def _forget(self, name: str) -> None:
+        """Open the table afresh next time (after rewriting its log, or reading an old version)."""
+        for key in [k for k in self._opened if k[1] == name]:
+            del self._opened[key]
 
     def version(self, name: str) -> int | None:
         """The table's current Delta version; ``None`` before its first write."""
@@ -203,6 +221,7 @@ class TableStore:
         if table is None:
             return typed_empty
         if version is not None:
+            self._forget(name)  # the object now stands at an old version: not to be reused
             table.load_as_version(version)
         if not table.file_uris():
             return typed_empty
@@ -631,6 +650,7 @@ class TableStore:
                     "delta.deletedFileRetentionDuration": DEFAULT_FILE_RETENTION,
                 }
             )
+        self._forget(name)
         root = local_path(self.table_uri(name))
         if root is not None:  # partition folders named after values no row holds any more
             for folder in sorted(root.rglob("*=*"), key=lambda p: len(p.parts), reverse=True):
@@ -684,6 +704,7 @@ class TableStore:
             if staged.is_dir() and not link.exists():
                 staged.rename(link)
                 migrated.append(name)
+        self._opened.clear()
         shutil.rmtree(root / LEGACY_VERSIONS, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
         if migrated:
