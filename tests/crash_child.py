@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.fork_server import unsafe_threads
+
 __all__ = ["Aim", "Attempt", "Child", "ForkServer", "serve"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +55,6 @@ STAGE_OF_CALL = {
     ("pipelines.run", "write_reports"): "publish",
 }
 """Module-level functions wrapped in the child to report which stage it is in."""
-SAFE_THREAD_PREFIXES = ("polars-ooc-clea", "jemalloc_bg_thd", "python")
-"""Thread names (``/proc/.../comm``) allowed in the server at fork time; all must be asleep."""
 
 
 def _say(line: str) -> None:
@@ -62,20 +62,6 @@ def _say(line: str) -> None:
     data = (line + "\n").encode()
     while data:
         data = data[os.write(1, data) :]
-
-
-def _unsafe_threads() -> list[str]:
-    """Threads of this process that make forking unsafe (a compute pool, or one not asleep)."""
-    me = os.getpid()
-    bad = []
-    for task in Path(f"/proc/{me}/task").iterdir():
-        if int(task.name) == me:
-            continue
-        name = (task / "comm").read_text().strip()
-        state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        if not name.startswith(SAFE_THREAD_PREFIXES) or state != "S":
-            bad.append(f"{name} ({state})")
-    return bad
 
 
 def _instrument() -> None:
@@ -148,7 +134,7 @@ def _child(request: dict[str, Any]) -> int:
 
 def _fork(request: dict[str, Any]) -> int | None:
     """Fork a child for ``request``; ``None`` when forking now would be unsafe (said on stdout)."""
-    bad = _unsafe_threads()
+    bad = unsafe_threads()
     if bad:
         _say(f"refused {json.dumps(bad)}")
         return None
