@@ -30,7 +30,7 @@ import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS
 from schemas.activities import Activities
-from schemas.base import PLAUSIBLE_SINCE
+from schemas.base import MIN_TIME_AXIS_S, PLAUSIBLE_SINCE
 from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
 from schemas.samples import Samples
 
@@ -189,7 +189,7 @@ def without_unset_clock(samples: pl.DataFrame) -> pl.DataFrame | None:
         return None
     if latest >= PLAUSIBLE_SINCE:
         return None
-    if (latest - earliest).total_seconds() < 1:
+    if (latest - earliest).total_seconds() < MIN_TIME_AXIS_S:
         return None  # one instant stamped on every point: no time axis either (not a workout)
     return samples.with_columns(pl.lit(None, dtype=samples.schema["timestamp"]).alias("timestamp"))
 
