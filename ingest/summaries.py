@@ -85,17 +85,23 @@ SUMMARY_MEASURES = (
     "cadence_max_rpm",
     "elevation_gain_m",
 )
-"""Summary values that may come from the device's own totals, checked like the samples.
+"""Summary values that may come from the device's own totals, checked like the samples."""
 
-Durations are not among them: an impossible duration or moving time means the time axis itself
-is broken (a sample dated before the one it follows), and such a workout is refused whole."""
+SUMMARY_DURATIONS = ("duration_s", "moving_time_s")
+"""Summary times, refused as values only above their maximum.
+
+A duration longer than the schema allows (seven days) is a session left paused for weeks, its
+records all readable (a bike computer started for 4 s, then ridden 27 days later): the value is
+refused, the workout kept. A negative one means the time axis itself is broken (a sample dated
+before the start), and such a workout is still refused whole."""
 
 SUMMARY_BOUNDS: dict[str, Bounds] = {
-    name: bounds
+    name: bounds if name in SUMMARY_MEASURES else (None, bounds[1])
     for name, bounds in _bounds(Activities, frozenset()).items()
-    if name in SUMMARY_MEASURES
+    if name in SUMMARY_MEASURES + SUMMARY_DURATIONS
 }
-"""Ranges of the summary measures, from :class:`schemas.activities.Activities`."""
+"""Ranges of the summary measures (maxima only of the durations), from
+:class:`schemas.activities.Activities`."""
 
 
 @dataclass(frozen=True)
@@ -270,14 +276,17 @@ def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
 
 
 def refused_summary_values(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """Null summary measures outside the ``activities`` schema's ranges (device totals, mostly).
+    """Null summary values outside the ``activities`` schema's ranges (:data:`SUMMARY_BOUNDS`).
 
-    Returns the summary with those values null, and ``{column: 1}`` for each one nulled.
+    Device totals, mostly, and durations longer than the schema allows. Returns the summary with
+    those values null, and ``{column: 1}`` for each one nulled.
 
     Examples
     --------
     >>> refused_summary_values({"distance_m": 5000.0, "hr_mean_bpm": 300.0})
     ({'distance_m': 5000.0, 'hr_mean_bpm': None}, {'hr_mean_bpm': 1})
+    >>> refused_summary_values({"duration_s": 2_412_583.0, "moving_time_s": 7373.0})
+    ({'duration_s': None, 'moving_time_s': 7373.0}, {'duration_s': 1})
     """
     out = dict(summary)
     refused: dict[str, int] = {}

@@ -412,11 +412,7 @@ def test_garmin_export_original_zip_member_is_ingested(parsed_corpus: Any) -> No
 
 # -- the files added in 2026-12 (issue 16), file by file ---------------------------------------------
 
-ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {
-    # Open (issue 16 item 2): the session spans 27.8 days, so the activity's duration (2,412,583 s)
-    # fails duration_s <= 7 days and the whole file is refused; the reader returns all 3699 records.
-    "sports-lib__27-days-activity.fit": ("schema_failed", "duration of 27.8 days refuses the file"),
-}
+ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {}
 """Added files that do not reach their catalog counts today, with the reason code they get and why.
 
 An entry is removed when its fix lands (the test then fails until it is).
@@ -478,3 +474,25 @@ def test_added_file_reaches_its_catalog_counts_or_a_documented_reason(
     if first is not None and last is not None:
         times = result.samples["timestamp"].drop_nulls()
         assert (times.min(), times.max()) == (first, last)
+
+
+def test_27_day_session_keeps_every_record_and_refuses_only_its_duration(
+    parsed_corpus: Any,
+) -> None:
+    # Catalog: 3 records on 2021-06-20, 3696 on 2021-07-18 in one session; total_elapsed_time
+    # 2,412,583 s (27.9 days, over the 7-day maximum) against total_timer_time 7373 s.
+    name = "sports-lib__27-days-activity.fit"
+    [row] = [r for r in catalog_rows(added=True) if r["name"] == name]
+    assert "total_timer_time 7373 s" in row["malformed"]
+    result = parsed_corpus(name)
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert "duration" in result.reason_message
+    activity = result.activities.row(0, named=True)
+    assert (activity["duration_s"], activity["values_refused"]) == (None, 1)
+    assert "values_refused" in activity["quality_flags"].split(",")
+    assert (activity["start_utc"], activity["end_utc"]) == (
+        real_time(row["first_ts"]),
+        real_time(row["last_ts"]),
+    )
+    # moving time from the records (gaps <= 10 s) stays near the device's timer time, not 27 days
+    assert activity["moving_time_s"] == pytest.approx(7373, rel=0.05)
