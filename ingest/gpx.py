@@ -18,7 +18,8 @@ a displacement threshold). Speed: the file's own where it carries one, else dist
 time step, never negative (:func:`ingest.geo.derived_speed_mps`).
 
 Routes and waypoint-only files are not activities (:class:`NotAnActivity`); a track without any
-time stamps is a planned route, also not an activity. The sport comes from the track's ``<type>``
+time stamps is a planned route, also not an activity, and so is a track whose points all carry one
+instant (:func:`one_instant`: no time axis). The sport comes from the track's ``<type>``
 when present, else it is inferred from the median moving speed and flagged ``sport_inferred``.
 """
 
@@ -38,9 +39,10 @@ from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from
 from ingest.geo import derived_speed_mps, track_distance_m
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import UNDECLARED_PREFIX_URI, clean_xml_bytes, local_name, parse_safe
+from schemas.base import MIN_TIME_AXIS_S
 from schemas.errors import CorruptFile, NotAnActivity
 
-__all__ = ["read_gpx"]
+__all__ = ["one_instant", "read_gpx"]
 
 EXTENSION_FIELDS: dict[str, str] = {
     "hr": "hr_bpm",  # Garmin TrackPointExtension v1/v2, Cluetrust gpxdata
@@ -158,6 +160,21 @@ def _extension_values(elements: Iterable[Any]) -> dict[str, float]:
     return values
 
 
+def one_instant(earliest: dt.datetime, latest: dt.datetime, points: int) -> bool:
+    """True when ``points`` timed points, two or more, all lie within :data:`MIN_TIME_AXIS_S`.
+
+    One instant stamped on every point (GPSBabel's 1901-12-13T20:45:52, the signed 32-bit epoch's
+    minimum) gives no time axis: the track is skipped as an untimed one is, not refused.
+
+    Examples
+    --------
+    >>> t = dt.datetime(1901, 12, 13, 20, 45, 52, 207343, tzinfo=dt.UTC)
+    >>> one_instant(t, t + dt.timedelta(microseconds=343), 184), one_instant(t, t, 1)
+    (True, False)
+    """
+    return points > 1 and (latest - earliest).total_seconds() < MIN_TIME_AXIS_S
+
+
 def _utc(when: dt.datetime | None) -> dt.datetime | None:
     if when is None:
         return None
@@ -255,7 +272,7 @@ def read_gpx(data: bytes) -> ParsedFile:
     CorruptFile
         Not well-formed XML, or not a GPX document gpxpy accepts (``gpx_malformed``, ``gpx_invalid``).
     NotAnActivity
-        Routes, waypoints, or tracks without times only.
+        Routes, waypoints, or tracks without times (or with one time on every point) only.
     """
     checked = parse_safe(data, kind="gpx")
     try:
@@ -273,7 +290,7 @@ def read_gpx(data: bytes) -> ParsedFile:
             detail=type(exc).__name__,
         ) from exc
     outings: list[tuple[str | None, list[dict[str, Any]]]] = []
-    skipped_untimed = 0
+    skipped_untimed = skipped_one_instant = 0
     extensions_10 = None if document.version == "1.1" else _gpx_10_extensions(checked)
     if extensions_10 is not None and len(extensions_10) != len(document.tracks):
         extensions_10 = None
@@ -282,6 +299,9 @@ def read_gpx(data: bytes) -> ParsedFile:
         times = [row["timestamp"] for row in rows if row["timestamp"] is not None]
         if not times:
             skipped_untimed += bool(rows)
+            continue
+        if one_instant(min(times), max(times), len(times)):
+            skipped_one_instant += 1
             continue
         previous = outings[-1] if outings else None
         previous_end = (
@@ -313,22 +333,38 @@ def read_gpx(data: bytes) -> ParsedFile:
             )
         )
     if not activities:
-        what = _what_instead(document, skipped_untimed)
+        what = _what_instead(document, skipped_untimed, skipped_one_instant)
         raise NotAnActivity("not_an_activity", what)
-    warnings = [f"{skipped_untimed} track(s) without times skipped"] if skipped_untimed else []
     return ParsedFile(
         source_format="gpx",
         activities=activities,
         device=document.creator or None,
         decoder="gpxpy",
-        warnings=warnings,
+        warnings=_skip_warnings(skipped_untimed, skipped_one_instant),
     )
 
 
-def _what_instead(document: gpxpy.gpx.GPX, untimed: int) -> str:
+def _skip_warnings(untimed: int, one_instant: int) -> list[str]:
+    """The warnings of a file some of whose tracks were skipped for want of a time axis."""
+    return [
+        text
+        for count, text in (
+            (untimed, f"{untimed} track(s) without times skipped"),
+            (one_instant, f"{one_instant} track(s) whose points all carry one time skipped"),
+        )
+        if count
+    ]
+
+
+def _what_instead(document: gpxpy.gpx.GPX, untimed: int, one_instant: int = 0) -> str:
     if untimed:
         return (
             "This GPX file holds a track without times (a planned route), not a recorded workout."
+        )
+    if one_instant:
+        return (
+            "This GPX file holds a track whose points all carry one and the same time: it has "
+            "no timeline, so it is not a recorded workout that can be taken in."
         )
     if document.routes:
         return "This GPX file holds a planned route, not a recorded workout."

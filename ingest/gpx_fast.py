@@ -53,10 +53,12 @@ from ingest.frames import SAMPLE_COLUMNS, UTC_US, ParsedActivity, ParsedFile, re
 from ingest.gpx import (
     EXTENSION_FIELDS,
     TRACK_JOIN_GAP,
+    _skip_warnings,
     _what_instead,
     extension_column,
     extension_roots,
     finish_samples,
+    one_instant,
     read_gpx,
     sensor_value,
 )
@@ -568,10 +570,10 @@ def _instant(value: object) -> dt.datetime:
     return value
 
 
-def _outings(tracks: list[_Track]) -> tuple[list[_Outing], int]:
-    """Timed tracks joined as ``read_gpx`` joins them; also the count of untimed ones skipped."""
+def _outings(tracks: list[_Track]) -> tuple[list[_Outing], int, int]:
+    """Timed tracks joined as ``read_gpx`` joins them; counts of untimed and one-instant skipped."""
     outings: list[_Outing] = []
-    skipped_untimed = 0
+    skipped_untimed = skipped_one_instant = 0
     all_times = parse_times([text for track in tracks for text in track.times])  # one Polars call
     offset = 0
     for track in tracks:
@@ -581,6 +583,9 @@ def _outings(tracks: list[_Track]) -> tuple[list[_Outing], int]:
             skipped_untimed += bool(track.lat)
             continue
         first, last = _instant(times.min()), _instant(times.max())
+        if one_instant(first, last, times.len() - times.null_count()):
+            skipped_one_instant += 1
+            continue
         previous = outings[-1] if outings else None
         if (
             previous is not None
@@ -592,7 +597,7 @@ def _outings(tracks: list[_Track]) -> tuple[list[_Outing], int]:
             previous.end = max(previous.end, last)
         else:
             outings.append(_Outing(track.kind, last, [track], [times]))
-    return outings, skipped_untimed
+    return outings, skipped_untimed, skipped_one_instant
 
 
 def read_gpx_fast(data: bytes) -> ParsedFile:
@@ -615,7 +620,7 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
     CorruptFile
         Not well-formed XML (``gpx_malformed``).
     NotAnActivity
-        Routes, waypoints, or tracks without times only.
+        Routes, waypoints, or tracks without times (or with one time on every point) only.
     StreamRefused
         A document the streaming reader cannot vouch for (see :data:`REFUSAL_REASONS`), among them
         every document gpxpy rejects.
@@ -628,7 +633,7 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
         parse_safe(data, kind="gpx")  # raises the reference reader's own error
         raise StreamRefused("parsers_disagree", type(exc).__name__) from exc
     gpx = _check_rest(document.root, prolog.namespace)
-    outings, skipped_untimed = _outings(document.tracks)
+    outings, skipped_untimed, skipped_one_instant = _outings(document.tracks)
     activities: list[ParsedActivity] = []
     for outing in outings:
         samples = _samples(outing)
@@ -644,8 +649,9 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
             )
         )
     if not activities:
-        raise NotAnActivity("not_an_activity", _what_instead(gpx, skipped_untimed))
-    warnings = [f"{skipped_untimed} track(s) without times skipped"] if skipped_untimed else []
+        what = _what_instead(gpx, skipped_untimed, skipped_one_instant)
+        raise NotAnActivity("not_an_activity", what)
+    warnings = _skip_warnings(skipped_untimed, skipped_one_instant)
     return ParsedFile(
         source_format="gpx",
         activities=activities,

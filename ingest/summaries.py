@@ -30,7 +30,7 @@ import polars as pl
 
 from ingest.frames import SAMPLE_COLUMNS
 from schemas.activities import Activities
-from schemas.base import PLAUSIBLE_SINCE
+from schemas.base import MIN_TIME_AXIS_S, PLAUSIBLE_SINCE
 from schemas.motion import MAX_SAMPLE_GAP_S, MOVING_SPEED_MPS
 from schemas.samples import Samples
 
@@ -85,17 +85,23 @@ SUMMARY_MEASURES = (
     "cadence_max_rpm",
     "elevation_gain_m",
 )
-"""Summary values that may come from the device's own totals, checked like the samples.
+"""Summary values that may come from the device's own totals, checked like the samples."""
 
-Durations are not among them: an impossible duration or moving time means the time axis itself
-is broken (a sample dated before the one it follows), and such a workout is refused whole."""
+SUMMARY_DURATIONS = ("duration_s", "moving_time_s")
+"""Summary times, refused as values only above their maximum.
+
+A duration longer than the schema allows (seven days) is a session left paused for weeks, its
+records all readable (a bike computer started for 4 s, then ridden 27 days later): the value is
+refused, the workout kept. A negative one means the time axis itself is broken (a sample dated
+before the start), and such a workout is still refused whole."""
 
 SUMMARY_BOUNDS: dict[str, Bounds] = {
-    name: bounds
+    name: bounds if name in SUMMARY_MEASURES else (None, bounds[1])
     for name, bounds in _bounds(Activities, frozenset()).items()
-    if name in SUMMARY_MEASURES
+    if name in SUMMARY_MEASURES + SUMMARY_DURATIONS
 }
-"""Ranges of the summary measures, from :class:`schemas.activities.Activities`."""
+"""Ranges of the summary measures (maxima only of the durations), from
+:class:`schemas.activities.Activities`."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ def without_unset_clock(samples: pl.DataFrame) -> pl.DataFrame | None:
         return None
     if latest >= PLAUSIBLE_SINCE:
         return None
-    if (latest - earliest).total_seconds() < 1:
+    if (latest - earliest).total_seconds() < MIN_TIME_AXIS_S:
         return None  # one instant stamped on every point: no time axis either (not a workout)
     return samples.with_columns(pl.lit(None, dtype=samples.schema["timestamp"]).alias("timestamp"))
 
@@ -270,14 +276,17 @@ def clean_samples(samples: pl.DataFrame) -> CleanedSamples:
 
 
 def refused_summary_values(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """Null summary measures outside the ``activities`` schema's ranges (device totals, mostly).
+    """Null summary values outside the ``activities`` schema's ranges (:data:`SUMMARY_BOUNDS`).
 
-    Returns the summary with those values null, and ``{column: 1}`` for each one nulled.
+    Device totals, mostly, and durations longer than the schema allows. Returns the summary with
+    those values null, and ``{column: 1}`` for each one nulled.
 
     Examples
     --------
     >>> refused_summary_values({"distance_m": 5000.0, "hr_mean_bpm": 300.0})
     ({'distance_m': 5000.0, 'hr_mean_bpm': None}, {'hr_mean_bpm': 1})
+    >>> refused_summary_values({"duration_s": 2_412_583.0, "moving_time_s": 7373.0})
+    ({'duration_s': None, 'moving_time_s': 7373.0}, {'duration_s': 1})
     """
     out = dict(summary)
     refused: dict[str, int] = {}

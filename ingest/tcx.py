@@ -11,8 +11,9 @@ time), with the flag ``tcx_course``; a course without times is a planned route a
 Distance is the file's own ``DistanceMeters`` where it carries one, else measured from positions as
 the GPX readers measure it (:func:`ingest.geo.track_distance_m`). Speed is the file's own ``Speed``
 where present, else distance step over time step, null (never negative) where a device's cumulative
-distance steps back. One activity or course without a timed trackpoint is skipped with a warning;
-it never takes the file's other activities with it.
+distance steps back. One activity or course without a timed trackpoint, or whose trackpoints all
+carry one instant (:func:`ingest.gpx.one_instant`), is skipped with a warning; it never takes the
+file's other activities with it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ingest.frames import LAP_COLUMNS, SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
-from ingest.gpx import finish_samples, sensor_value
+from ingest.gpx import finish_samples, one_instant, sensor_value
 from ingest.sports import infer_sport, normalise_sport
 from ingest.xml_safety import local_name, parse_safe
 from schemas.errors import CorruptFile, NotAnActivity
@@ -100,7 +101,7 @@ def _lap(lap: ET.Element, index: int) -> dict[str, Any]:
 
 
 def _activity(element: ET.Element) -> ParsedActivity | None:
-    """An ``<Activity>`` or ``<Course>`` as an activity; ``None`` without a timed trackpoint."""
+    """An ``<Activity>`` or ``<Course>`` as an activity; ``None`` without a time axis."""
     course = local_name(element.tag) == "Course"
     laps = [e for e in element if local_name(e.tag) == "Lap"]
     containers = [element] if course else laps  # a course's trackpoints stand in its <Track>
@@ -111,7 +112,8 @@ def _activity(element: ET.Element) -> ParsedActivity | None:
         if local_name(point.tag) == "Trackpoint"
     ]
     rows = [row for row in rows if row.get("timestamp") is not None]
-    if not rows:
+    times = [row["timestamp"] for row in rows]
+    if not rows or one_instant(min(times), max(times), len(times)):
         return None
     samples = finish_samples(frame_from_rows(rows, SAMPLE_COLUMNS))
     flags: set[str] = {"tcx_course"} if course else set()
@@ -147,7 +149,7 @@ def read_tcx(data: bytes) -> ParsedFile:
     CorruptFile
         Not well-formed XML or not a TrainingCenterDatabase (``tcx_malformed``, ``tcx_invalid``).
     NotAnActivity
-        Planned workouts or untimed courses only: no activity or course with a timed trackpoint.
+        Planned workouts or untimed courses only: no activity or course with a time axis.
     """
     root = parse_safe(data, kind="tcx")
     if local_name(root.tag) != "TrainingCenterDatabase":
@@ -157,7 +159,9 @@ def read_tcx(data: bytes) -> ParsedFile:
     activities = [activity for _, activity in read if activity is not None]
     if not activities:
         raise NotAnActivity(
-            "not_an_activity", "This TCX file holds no recorded workout (no timed track points)."
+            "not_an_activity",
+            "This TCX file holds no recorded workout (no track points with times, or all with "
+            "the same time).",
         )
     skipped = [local_name(element.tag) for element, activity in read if activity is None]
     warnings = (

@@ -87,7 +87,10 @@ class Activities(pa.DataFrameModel):
         ge=0,
         le=SEVEN_DAYS_S,
         nullable=True,
-        description="Elapsed time from first to last sample, seconds.",
+        description=(
+            "Elapsed time from first to last sample, seconds; null (a value refused, counted in "
+            "values_refused) when over 7 days: a session left paused for weeks."
+        ),
     )
     moving_time_s: float = pa.Field(
         ge=0,

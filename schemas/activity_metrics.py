@@ -63,8 +63,16 @@ class ActivityMetrics(pa.DataFrameModel):
         "was never set; such activities are left out of daily_load).",
     )
     sport: str = pa.Field(str_length={"min_value": 1}, description="Sport of the activity.")
-    duration_s: pl.Float64 = pa.Field(ge=0, description="Elapsed duration, seconds.")
-    moving_time_s: pl.Float64 = pa.Field(ge=0, description="Moving time, seconds.")
+    duration_s: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Elapsed duration, seconds; null where the activity's was refused (over 7 days).",
+    )
+    moving_time_s: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Moving time, seconds; null where the activity's was refused (over 7 days).",
+    )
     distance_m: pl.Float64 = pa.Field(nullable=True, ge=0, description="Distance, metres.")
     sampled_time_s: pl.Float64 = pa.Field(
         nullable=True,

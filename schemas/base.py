@@ -33,6 +33,9 @@ PLAUSIBLE_SINCE = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
 """The FIT epoch: no watch recorded anything earlier."""
 PLAUSIBLE_BEFORE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 """No recording is dated this far ahead (a file dated 9999 is damaged or forged)."""
+MIN_TIME_AXIS_S = 1.0
+"""Times of two or more points all within this span (s) are one instant stamped on every point (a
+logger's placeholder), not a time axis: such a track is not a recorded workout."""
 
 
 def utc_field(description: str, *, nullable: bool = False, plausible: bool = False) -> Any:

@@ -412,20 +412,18 @@ def test_garmin_export_original_zip_member_is_ingested(parsed_corpus: Any) -> No
 
 # -- the files added in 2026-12 (issue 16), file by file ---------------------------------------------
 
-ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {
-    # Open (issue 16 item 2): the session spans 27.8 days, so the activity's duration (2,412,583 s)
-    # fails duration_s <= 7 days and the whole file is refused; the reader returns all 3699 records.
-    "sports-lib__27-days-activity.fit": ("schema_failed", "duration of 27.8 days refuses the file"),
-    # Open (issue 16 item 2): every point carries the same instant, 1901-12-13T20:45:52 (the signed
-    # 32-bit epoch minimum), so there is no time axis to keep without a date (a track dated too
-    # early but timed is kept as clock_not_set); start_utc fails >= 1989-12-31. It should rather
-    # be skipped as a track without times.
-    "gpxpy__Mojstrovka.gpx": ("schema_failed", "1901 timestamps refuse the file"),
-}
+ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {}
 """Added files that do not reach their catalog counts today, with the reason code they get and why.
 
 An entry is removed when its fix lands (the test then fails until it is).
 """
+
+ADDED_NOT_ACTIVITIES: dict[str, str] = {
+    # Every point carries the same instant, 1901-12-13T20:45:52 (the signed 32-bit epoch minimum):
+    # the catalog's first_ts equals its last_ts. No time axis, so no recorded workout (issue 16).
+    "gpxpy__Mojstrovka.gpx": "all 184 points carry one instant",
+}
+"""Added files that hold no workout, as :data:`NOT_ACTIVITIES`: skipped, ``not_an_activity``."""
 
 ADDED_FLAGS: dict[str, set[str]] = {
     # enhanced_altitude declared as 2 x uint32 (8 bytes) in the records: not one number, skipped
@@ -442,7 +440,7 @@ def test_added_catalog_lists_every_added_file() -> None:
     assert names == {path.name for path in ADDED_FILES.iterdir()}
     assert len(names) == 32
     assert not names & {row["name"] for row in catalog_rows()}
-    assert set(ADDED_KNOWN_GAPS) | set(ADDED_FLAGS) <= names
+    assert set(ADDED_KNOWN_GAPS) | set(ADDED_FLAGS) | set(ADDED_NOT_ACTIVITIES) <= names
 
 
 @pytest.mark.parametrize("row", catalog_params(added=True))
@@ -450,11 +448,18 @@ def test_added_file_reaches_its_catalog_counts_or_a_documented_reason(
     row: dict[str, str], parsed_corpus: Any
 ) -> None:
     """Records (FIT ``record`` messages, timed ``trkpt``/``Trackpoint``), sessions, laps and RR
-    intervals equal ``added/catalog.csv``; first and last sample times equal its first_ts/last_ts."""
+    intervals equal ``added/catalog.csv``; first and last sample times equal its first_ts/last_ts.
+    Files without a workout (:data:`ADDED_NOT_ACTIVITIES`) are skipped instead."""
     result = parsed_corpus(row["name"])
     if row["name"] in ADDED_KNOWN_GAPS:
         code, _why = ADDED_KNOWN_GAPS[row["name"]]
         assert (result.outcome, result.reason_code) == ("quarantined", code)
+        return
+    if row["name"] in ADDED_NOT_ACTIVITIES:
+        assert real_time(row["first_ts"]) == real_time(row["last_ts"])  # one instant: no time axis
+        assert (result.outcome, result.reason_code) == ("skipped", "not_an_activity")
+        assert result.reason_message.strip()
+        assert (result.n_records, result.activities) == (0, None)
         return
     assert result.outcome == "ingested", (result.reason_code, result.detail)
     assert result.samples.height == int(row["records"])
@@ -469,3 +474,25 @@ def test_added_file_reaches_its_catalog_counts_or_a_documented_reason(
     if first is not None and last is not None:
         times = result.samples["timestamp"].drop_nulls()
         assert (times.min(), times.max()) == (first, last)
+
+
+def test_27_day_session_keeps_every_record_and_refuses_only_its_duration(
+    parsed_corpus: Any,
+) -> None:
+    # Catalog: 3 records on 2021-06-20, 3696 on 2021-07-18 in one session; total_elapsed_time
+    # 2,412,583 s (27.9 days, over the 7-day maximum) against total_timer_time 7373 s.
+    name = "sports-lib__27-days-activity.fit"
+    [row] = [r for r in catalog_rows(added=True) if r["name"] == name]
+    assert "total_timer_time 7373 s" in row["malformed"]
+    result = parsed_corpus(name)
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert "duration" in result.reason_message
+    activity = result.activities.row(0, named=True)
+    assert (activity["duration_s"], activity["values_refused"]) == (None, 1)
+    assert "values_refused" in activity["quality_flags"].split(",")
+    assert (activity["start_utc"], activity["end_utc"]) == (
+        real_time(row["first_ts"]),
+        real_time(row["last_ts"]),
+    )
+    # moving time from the records (gaps <= 10 s) stays near the device's timer time, not 27 days
+    assert activity["moving_time_s"] == pytest.approx(7373, rel=0.05)

@@ -253,6 +253,26 @@ def test_tracks_join_within_an_hour_of_the_same_type() -> None:
     assert parsed.warnings == ["1 track(s) without times skipped"]
 
 
+def test_a_track_whose_points_share_one_instant_is_skipped_by_both_readers() -> None:
+    # gpxpy's Mojstrovka.gpx: every point at 1901-12-13T20:45:52 (the signed 32-bit epoch minimum),
+    # with 7 fraction digits but one with 3 (343 us apart): one instant, no time axis.
+    frozen = track(
+        point("1901-12-13T20:45:52.2073430Z"),
+        point("1901-12-13T20:45:52.207Z", lat=45.0009),
+        point("1901-12-13T20:45:52.2073430Z", lat=45.0018),
+    )
+    error = assert_same_outcome(gpx(frozen))
+    assert isinstance(error, NotAnActivity)
+    assert error.reason_code == "not_an_activity"
+    assert "same time" in error.message
+    # Beside a timed track it is skipped alone, and said so; one second apart is a time axis.
+    timed = track(point("2024-03-02T07:00:00Z"), point("2024-03-02T07:00:01Z", lat=45.0009))
+    parsed = assert_same_outcome(gpx(frozen + timed))
+    assert isinstance(parsed, ParsedFile)
+    assert [a.samples.height for a in parsed.activities] == [2]
+    assert parsed.warnings == ["1 track(s) whose points all carry one time skipped"]
+
+
 @pytest.mark.parametrize(
     "data",
     [

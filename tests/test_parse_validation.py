@@ -179,3 +179,56 @@ def test_a_track_dated_before_any_plausible_date_is_kept_without_a_date() -> Non
     assert "clock_not_set" in row["quality_flags"]
     assert result.samples["timestamp"].null_count() == 5
     assert result.samples["elapsed_s"].to_list() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_workout_spanning_more_than_seven_days_is_kept_without_its_duration() -> None:
+    # A watch started, paused 8 days, then run with: 30 points a second apart, 30 more 8 days on
+    # (sports-lib's 27-days-activity.fit, in small). Every sample is kept; the 8-day duration
+    # (over the schema's 7) is the one impossible value, blanked and counted.
+    later = T0 + dt.timedelta(days=8)
+    first, second = tcx_activity("Running", T0, STEADY), tcx_activity("Running", later, STEADY)
+    track = first.split("<Track>")[1].split("</Track>")[0]
+    data = tcx(second.replace("<Track>", f"<Track>{track}"))
+    result = parse_file(data, client_id="c")
+    assert (result.outcome, result.reason_code) == ("ingested", "values_refused")
+    assert result.reason_message is not None
+    assert "duration 1" in result.reason_message
+    assert result.activities is not None
+    assert result.samples is not None
+    assert result.samples.height == trackpoints_per_activity(data)[0] == 60
+    row = result.activities.row(0, named=True)
+    assert (row["duration_s"], row["values_refused"]) == (None, 1)
+    assert "values_refused" in row["quality_flags"].split(",")
+    assert (row["start_utc"], row["end_utc"]) == (T0, later + dt.timedelta(seconds=29))
+    # at most the 58 one-second steps move; the 8-day gap never counts
+    assert 0 < row["moving_time_s"] <= 58
+
+
+def test_a_track_whose_points_share_one_1901_instant_is_skipped_not_refused() -> None:
+    # gpxpy's Mojstrovka.gpx: every point at 1901-12-13T20:45:52 (the signed 32-bit epoch minimum),
+    # one written with 3 fraction digits instead of 7. No time axis: skipped as an untimed track.
+    data = gpx(140, 5, year=1901)
+    times = [f"1901-03-02T07:05:0{i}Z" for i in range(5)]
+    for i, old in enumerate(times):
+        new = "1901-12-13T20:45:52.207Z" if i == 2 else "1901-12-13T20:45:52.2073430Z"
+        data = data.replace(old.encode(), new.encode())
+    assert data.count(b"1901-12-13T20:45:52.207") == 5
+    result = parse_file(data, client_id="c")
+    assert (result.outcome, result.reason_code) == ("skipped", "not_an_activity")
+    assert result.reason_message is not None
+    assert "same time" in result.reason_message
+    assert (result.n_records, result.activities, result.samples) == (0, None, None)
+
+
+def test_a_tcx_whose_trackpoints_share_one_instant_is_skipped() -> None:
+    one_instant = tcx_activity("Running", T0, STEADY)
+    for i in range(1, len(STEADY)):
+        one_instant = one_instant.replace(
+            (T0 + dt.timedelta(seconds=i)).isoformat(), T0.isoformat()
+        )
+    assert one_instant.count(T0.isoformat()) == len(STEADY) + 2  # the points, <Id> and StartTime
+    result = parse_file(tcx(one_instant), client_id="c")
+    assert (result.outcome, result.reason_code) == ("skipped", "not_an_activity")
+    # beside a timed activity, it is skipped alone
+    kept = parse_file(tcx(one_instant, tcx_activity("Running", T0, STEADY)), client_id="c")
+    assert (kept.outcome, kept.n_records) == ("ingested", 30)

@@ -299,6 +299,30 @@ def test_activity_metrics_without_optional_inputs_validates() -> None:
     assert ActivityMetrics.validate(out).height == 1
 
 
+def test_activity_metrics_of_an_activity_whose_duration_was_refused() -> None:
+    # A session paused for weeks keeps its records but not its duration (null, values_refused):
+    # the load stands on the moving time. 30 moving min at 55 % HRR, men (as above): 30.3584.
+    activities = pl.DataFrame(
+        {
+            "activity_id": ["a1"],
+            "client_id": ["c1"],
+            "sport": ["cycling"],
+            "local_date": [dt.date(2021, 6, 20)],
+            "duration_s": [None],
+            "moving_time_s": [1800.0],
+            "distance_m": [56911.91],
+        },
+        schema_overrides={"duration_s": pl.Float64},
+    )
+    roster = _roster("m")
+    no_hr = _samples([None] * 181)
+    out = activity_metrics(activities, roster, hr_loads=hr_load(no_hr, roster))
+    row = ActivityMetrics.validate(out).row(0, named=True)
+    assert (row["duration_s"], row["moving_time_s"]) == (None, 1800.0)
+    assert row["load_source"] == "duration_estimate"
+    assert row["load"] == pytest.approx(30.3584, abs=1e-3)
+
+
 def test_config_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="acwr_chronic_days"):
         LoadConfig(acwr_acute_days=28, acwr_chronic_days=7)
