@@ -28,6 +28,7 @@ import json
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -254,6 +255,12 @@ def _model_columns(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
     return columns
 
 
+@cache
+def _model_duckdb_types(model: type[pa.DataFrameModel]) -> dict[str, str]:
+    """DuckDB type names of a model's columns (asked of DuckDB once per model and process)."""
+    return _duckdb_types(_model_columns(model))
+
+
 def _duckdb_types(columns: Mapping[str, pl.DataType]) -> dict[str, str]:
     """DuckDB type names of Polars dtypes, as DuckDB itself maps them through Arrow."""
     if not columns:
@@ -290,7 +297,7 @@ def table_view_sql(
         ``SELECT <model columns, partition columns last> FROM read_parquet(...)``.
     """
     model_columns = _model_columns(spec.model)
-    types = _duckdb_types(model_columns)
+    types = _model_duckdb_types(spec.model)
     extra = [c for c in spec.partition_by if c not in model_columns]
     names = [*model_columns, *extra]
     if not files:
