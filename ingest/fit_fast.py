@@ -547,26 +547,69 @@ def _row_struct(endian: str, layout: tuple[tuple[int, int, int], ...]) -> struct
 
 def _row_raws(definition: _Definition, data: bytes, offset: int) -> list[Any]:
     """Raw values of the native fields of one message, as fitparse parses them."""
-    layout = tuple((f.def_num, f.size, f.base.identifier) for f in definition.fields)
-    items = _row_struct(definition.endian, layout).unpack_from(data, offset)
-    raws: list[Any] = []
+    return _read_raws(_raw_reader(definition.key, None), data, offset)
+
+
+def _read_raws(reader: _RawReader, data: bytes, offset: int) -> list[Any]:
+    """The raws one :func:`_raw_reader` reads (``None`` at the positions it does not read)."""
+    layout, n_fields, plan = reader
+    items = layout.unpack_from(data, offset)
+    raws: list[Any] = [None] * n_fields
     i = 0
-    for f in definition.fields:
-        base = f.base
+    for position, base, n in plan:
         if base.kind == "string":
-            raws.append(base.parse(items[i]))
+            raws[position] = base.parse(items[i])
             i += 1
             continue
-        n = f.count
         values = items[i : i + n]
         i += n
         if base.kind == "byte":
-            raws.append(base.parse(values))
+            raws[position] = base.parse(values)
         elif n == 1:
-            raws.append(base.parse(values[0]))
+            raws[position] = base.parse(values[0])
         else:
-            raws.append(tuple(base.parse(v) for v in values))
+            raws[position] = tuple(base.parse(v) for v in values)
     return raws
+
+
+_RawReader = tuple[struct.Struct, int, tuple[tuple[int, "_BaseType", int], ...]]
+
+
+@cache
+def _raw_reader(key: tuple[Any, ...], needed: frozenset[str] | None) -> _RawReader:
+    """How to read the raws :func:`_row_values` needs for ``needed`` names (all when ``None``).
+
+    Those are the fields that can give a needed name and every field a sub-field of theirs (or of
+    their components' targets) is selected by; the other fields' bytes are stepped over.
+    """
+    mesg_num, endian, layout = key
+    if needed is None:
+        positions = set(range(len(layout)))
+    else:
+        mesg_type = MESSAGE_TYPES[mesg_num]
+        plan = _row_plan(key, needed)
+        refs: set[int] = set()
+        for _, profile_field in plan:
+            for variant in _variants(profile_field):
+                targets = [mesg_type.fields[c.def_num] for c in variant.components or ()]
+                for target in (variant, *targets):
+                    for sub in getattr(target, "subfields", None) or ():
+                        refs |= {ref.def_num for ref in sub.ref_fields}
+        positions = {position for position, _ in plan}
+        positions |= {i for i, (def_num, _, _) in enumerate(layout) if def_num in refs}
+    parts = []
+    reads = []
+    for position, (_, size, base_num) in enumerate(layout):
+        base = BASE[base_num]
+        if position not in positions:
+            parts.append(f"{size}x")
+        elif base.kind == "string":
+            parts.append(f"{size}s")
+            reads.append((position, base, 1))
+        else:
+            parts.append(f"{size // base.size}{base.fmt}")
+            reads.append((position, base, size // base.size))
+    return struct.Struct(endian + "x" + "".join(parts)), len(layout), tuple(reads)
 
 
 def _resolve(profile_field: Any, fields: Sequence[_FieldDef], raws: Sequence[Any]) -> Any:
@@ -1093,11 +1136,11 @@ def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[st
         ):
             continue
         rows = out.setdefault(definition.mesg_num, [])
+        reader = _raw_reader(definition.key, needed)
         offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
         for offset, ordinal in zip(offsets, ordinals, strict=True):
-            rows.append(
-                (ordinal, _row_values(definition, _row_raws(definition, data, offset), needed))
-            )
+            raws = _read_raws(reader, data, offset)
+            rows.append((ordinal, _row_values(definition, raws, needed)))
     for rows in out.values():
         rows.sort(key=lambda row: row[0])
     return out
