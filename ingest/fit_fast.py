@@ -225,7 +225,7 @@ _CRC16: npt.NDArray[np.uint16] = ((_T_LOW >> 8) ^ _CRC8[((_V >> 8) ^ _T_LOW) & 0
 )
 """Register after two bytes: ``_CRC16[register ^ (b0 | b1 << 8)]`` (the register is 16 bits)."""
 del _V, _T_LOW
-_CRC_CHUNK = 64
+_CRC_CHUNK = 16
 """Bytes per chunk whose CRCs are computed side by side."""
 
 
@@ -312,6 +312,9 @@ class _Definition:
 
     def _expanded(self, column: int, step: int) -> IntArray:
         """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
+        if len(self.runs) == 1:  # most definitions: no numpy beyond one range
+            run = self.runs[0]
+            return np.arange(run[column], run[column] + run[1] * step, step, dtype=np.int64)
         runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
         counts = runs[:, 1]
         within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
@@ -1055,17 +1058,17 @@ def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
     c_order = np.argsort(c_ordinals)
     c_ordinals, c_offsets = c_ordinals[c_order], c_offsets[c_order]
     last_set = np.searchsorted(keys, c_ordinals * 2 + 1, side="right") - 1
-    times = np.empty_like(c_ordinals)
-    accumulator, previous_set = 0, -2
-    for i, (offset, set_at) in enumerate(zip(c_offsets.tolist(), last_set.tolist(), strict=True)):
-        if set_at != previous_set:  # a field 253 (or a new file) came since the last header
-            accumulator, previous_set = int(values[set_at]), set_at
-        base = offset + (accumulator & ~0x1F)
-        if offset < (accumulator & 0x1F):
-            base += 0x20
-        accumulator = base
-        times[i] = base
-    return c_ordinals, times
+    if not c_ordinals.size:
+        return c_ordinals, c_offsets
+    # each header moves the accumulator to the next time with its 5 low bits: forward by
+    # (offset - accumulator) mod 32; it restarts from the value of the last field 253 (or file)
+    start = np.concatenate([[True], last_set[1:] != last_set[:-1]])
+    restart = values[last_set]
+    before = np.where(start, restart, np.concatenate([[0], c_offsets[:-1]]))
+    steps = (c_offsets - before) & 0x1F
+    walked = np.cumsum(steps)
+    walked_before = (walked - steps)[start][np.cumsum(start) - 1]
+    return c_ordinals, restart + walked - walked_before
 
 
 # -- assembling ---------------------------------------------------------------------------------
@@ -1078,23 +1081,33 @@ def _records_frame(
 
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
     """
-    ordinals = np.concatenate([g.ordinals for g in groups])
-    order = np.argsort(ordinals, kind="stable")
-    ordinals = ordinals[order]
-    n = ordinals.size
+    if len(groups) == 1:  # one definition: its messages are in file order already
+        group = groups[0]
+        ordinals, n = group.ordinals, group.ordinals.size
 
-    def column(name: str) -> FloatArray:
-        parts = [g.columns.get(name) for g in groups]
-        if all(p is None for p in parts):
-            return np.full(n, np.nan)
-        filled = [
-            np.full(g.ordinals.size, np.nan) if p is None else p
-            for p, g in zip(parts, groups, strict=True)
-        ]
-        return np.concatenate(filled)[order]
+        def column(name: str) -> FloatArray:
+            found = group.columns.get(name)
+            return np.full(n, np.nan) if found is None else found
 
-    timestamp = np.concatenate([g.timestamp for g in groups])[order]
-    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+        timestamp, valid = group.timestamp, group.timestamp_valid
+    else:
+        ordinals = np.concatenate([g.ordinals for g in groups])
+        order = np.argsort(ordinals, kind="stable")
+        ordinals = ordinals[order]
+        n = ordinals.size
+
+        def column(name: str) -> FloatArray:
+            parts = [g.columns.get(name) for g in groups]
+            if all(p is None for p in parts):
+                return np.full(n, np.nan)
+            filled = [
+                np.full(g.ordinals.size, np.nan) if p is None else p
+                for p, g in zip(parts, groups, strict=True)
+            ]
+            return np.concatenate(filled)[order]
+
+        timestamp = np.concatenate([g.timestamp for g in groups])[order]
+        valid = np.concatenate([g.timestamp_valid for g in groups])[order]
     c_ordinals, c_times = compressed
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
@@ -1119,7 +1132,10 @@ def _records_frame(
             values = values + np.nan_to_num(column("fractional_cadence"), nan=0.0)
         series[name] = pl.Series(name, values, nan_to_null=True)
     frame = pl.DataFrame(
-        [series[name].cast(dtype, strict=False) for name, dtype in RECORD_COLUMNS.items()]
+        [
+            column if column.dtype == dtype else column.cast(dtype, strict=False)
+            for column, dtype in ((series[name], dtype) for name, dtype in RECORD_COLUMNS.items())
+        ]
     )
     return frame, absolute, ordinals, bool((valid & ~real).any())
 
