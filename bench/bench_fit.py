@@ -212,10 +212,10 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def summary(rows: Sequence[Row]) -> list[str]:
+def summary(rows: Sequence[Row], min_records: int = 100) -> list[str]:
     """Median and minimum ratio to fitparse per decoder over the real files; ours vs fitfast."""
     real = [r for r in rows if r.real]
-    lines = [f"real FIT files with >= 100 records: {len(real)}"]
+    lines = [f"real FIT files with >= {min_records} records: {len(real)}"]
     for decoder in ("fitdecode", "fitfast", "ours"):
         ratios = [x for r in real if (x := r.ratio(decoder)) is not None]
         if ratios:
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(measure(name, data, args.repeat, real=True))
     print(table(rows))
     print()
-    print("\n".join(summary(rows)))
+    print("\n".join(summary(rows, args.min_records)))
     one_hour = [r for r in rows if r.name.startswith(ONE_HOUR_PREFIX)]
     worst = min((r.ratio("ours") or 0.0) for r in one_hour)
     verdict = "meets" if worst >= args.min_speedup else "MISSES"

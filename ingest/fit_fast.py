@@ -225,7 +225,7 @@ _CRC16: npt.NDArray[np.uint16] = ((_T_LOW >> 8) ^ _CRC8[((_V >> 8) ^ _T_LOW) & 0
 )
 """Register after two bytes: ``_CRC16[register ^ (b0 | b1 << 8)]`` (the register is 16 bits)."""
 del _V, _T_LOW
-_CRC_CHUNK = 64
+_CRC_CHUNK = 16
 """Bytes per chunk whose CRCs are computed side by side."""
 
 
@@ -312,6 +312,9 @@ class _Definition:
 
     def _expanded(self, column: int, step: int) -> IntArray:
         """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
+        if len(self.runs) == 1:  # most definitions: no numpy beyond one range
+            run = self.runs[0]
+            return np.arange(run[column], run[column] + run[1] * step, step, dtype=np.int64)
         runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
         counts = runs[:, 1]
         within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
@@ -547,26 +550,69 @@ def _row_struct(endian: str, layout: tuple[tuple[int, int, int], ...]) -> struct
 
 def _row_raws(definition: _Definition, data: bytes, offset: int) -> list[Any]:
     """Raw values of the native fields of one message, as fitparse parses them."""
-    layout = tuple((f.def_num, f.size, f.base.identifier) for f in definition.fields)
-    items = _row_struct(definition.endian, layout).unpack_from(data, offset)
-    raws: list[Any] = []
+    return _read_raws(_raw_reader(definition.key, None), data, offset)
+
+
+def _read_raws(reader: _RawReader, data: bytes, offset: int) -> list[Any]:
+    """The raws one :func:`_raw_reader` reads (``None`` at the positions it does not read)."""
+    layout, n_fields, plan = reader
+    items = layout.unpack_from(data, offset)
+    raws: list[Any] = [None] * n_fields
     i = 0
-    for f in definition.fields:
-        base = f.base
+    for position, base, n in plan:
         if base.kind == "string":
-            raws.append(base.parse(items[i]))
+            raws[position] = base.parse(items[i])
             i += 1
             continue
-        n = f.count
         values = items[i : i + n]
         i += n
         if base.kind == "byte":
-            raws.append(base.parse(values))
+            raws[position] = base.parse(values)
         elif n == 1:
-            raws.append(base.parse(values[0]))
+            raws[position] = base.parse(values[0])
         else:
-            raws.append(tuple(base.parse(v) for v in values))
+            raws[position] = tuple(base.parse(v) for v in values)
     return raws
+
+
+_RawReader = tuple[struct.Struct, int, tuple[tuple[int, "_BaseType", int], ...]]
+
+
+@cache
+def _raw_reader(key: tuple[Any, ...], needed: frozenset[str] | None) -> _RawReader:
+    """How to read the raws :func:`_row_values` needs for ``needed`` names (all when ``None``).
+
+    Those are the fields that can give a needed name and every field a sub-field of theirs (or of
+    their components' targets) is selected by; the other fields' bytes are stepped over.
+    """
+    mesg_num, endian, layout = key
+    if needed is None:
+        positions = set(range(len(layout)))
+    else:
+        mesg_type = MESSAGE_TYPES[mesg_num]
+        plan = _row_plan(key, needed)
+        refs: set[int] = set()
+        for _, profile_field in plan:
+            for variant in _variants(profile_field):
+                targets = [mesg_type.fields[c.def_num] for c in variant.components or ()]
+                for target in (variant, *targets):
+                    for sub in getattr(target, "subfields", None) or ():
+                        refs |= {ref.def_num for ref in sub.ref_fields}
+        positions = {position for position, _ in plan}
+        positions |= {i for i, (def_num, _, _) in enumerate(layout) if def_num in refs}
+    parts = []
+    reads = []
+    for position, (_, size, base_num) in enumerate(layout):
+        base = BASE[base_num]
+        if position not in positions:
+            parts.append(f"{size}x")
+        elif base.kind == "string":
+            parts.append(f"{size}s")
+            reads.append((position, base, 1))
+        else:
+            parts.append(f"{size // base.size}{base.fmt}")
+            reads.append((position, base, size // base.size))
+    return struct.Struct(endian + "x" + "".join(parts)), len(layout), tuple(reads)
 
 
 def _resolve(profile_field: Any, fields: Sequence[_FieldDef], raws: Sequence[Any]) -> Any:
@@ -1012,17 +1058,17 @@ def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
     c_order = np.argsort(c_ordinals)
     c_ordinals, c_offsets = c_ordinals[c_order], c_offsets[c_order]
     last_set = np.searchsorted(keys, c_ordinals * 2 + 1, side="right") - 1
-    times = np.empty_like(c_ordinals)
-    accumulator, previous_set = 0, -2
-    for i, (offset, set_at) in enumerate(zip(c_offsets.tolist(), last_set.tolist(), strict=True)):
-        if set_at != previous_set:  # a field 253 (or a new file) came since the last header
-            accumulator, previous_set = int(values[set_at]), set_at
-        base = offset + (accumulator & ~0x1F)
-        if offset < (accumulator & 0x1F):
-            base += 0x20
-        accumulator = base
-        times[i] = base
-    return c_ordinals, times
+    if not c_ordinals.size:
+        return c_ordinals, c_offsets
+    # each header moves the accumulator to the next time with its 5 low bits: forward by
+    # (offset - accumulator) mod 32; it restarts from the value of the last field 253 (or file)
+    start = np.concatenate([[True], last_set[1:] != last_set[:-1]])
+    restart = values[last_set]
+    before = np.where(start, restart, np.concatenate([[0], c_offsets[:-1]]))
+    steps = (c_offsets - before) & 0x1F
+    walked = np.cumsum(steps)
+    walked_before = (walked - steps)[start][np.cumsum(start) - 1]
+    return c_ordinals, restart + walked - walked_before
 
 
 # -- assembling ---------------------------------------------------------------------------------
@@ -1035,23 +1081,33 @@ def _records_frame(
 
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
     """
-    ordinals = np.concatenate([g.ordinals for g in groups])
-    order = np.argsort(ordinals, kind="stable")
-    ordinals = ordinals[order]
-    n = ordinals.size
+    if len(groups) == 1:  # one definition: its messages are in file order already
+        group = groups[0]
+        ordinals, n = group.ordinals, group.ordinals.size
 
-    def column(name: str) -> FloatArray:
-        parts = [g.columns.get(name) for g in groups]
-        if all(p is None for p in parts):
-            return np.full(n, np.nan)
-        filled = [
-            np.full(g.ordinals.size, np.nan) if p is None else p
-            for p, g in zip(parts, groups, strict=True)
-        ]
-        return np.concatenate(filled)[order]
+        def column(name: str) -> FloatArray:
+            found = group.columns.get(name)
+            return np.full(n, np.nan) if found is None else found
 
-    timestamp = np.concatenate([g.timestamp for g in groups])[order]
-    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+        timestamp, valid = group.timestamp, group.timestamp_valid
+    else:
+        ordinals = np.concatenate([g.ordinals for g in groups])
+        order = np.argsort(ordinals, kind="stable")
+        ordinals = ordinals[order]
+        n = ordinals.size
+
+        def column(name: str) -> FloatArray:
+            parts = [g.columns.get(name) for g in groups]
+            if all(p is None for p in parts):
+                return np.full(n, np.nan)
+            filled = [
+                np.full(g.ordinals.size, np.nan) if p is None else p
+                for p, g in zip(parts, groups, strict=True)
+            ]
+            return np.concatenate(filled)[order]
+
+        timestamp = np.concatenate([g.timestamp for g in groups])[order]
+        valid = np.concatenate([g.timestamp_valid for g in groups])[order]
     c_ordinals, c_times = compressed
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
@@ -1076,7 +1132,10 @@ def _records_frame(
             values = values + np.nan_to_num(column("fractional_cadence"), nan=0.0)
         series[name] = pl.Series(name, values, nan_to_null=True)
     frame = pl.DataFrame(
-        [series[name].cast(dtype, strict=False) for name, dtype in RECORD_COLUMNS.items()]
+        [
+            column if column.dtype == dtype else column.cast(dtype, strict=False)
+            for column, dtype in ((series[name], dtype) for name, dtype in RECORD_COLUMNS.items())
+        ]
     )
     return frame, absolute, ordinals, bool((valid & ~real).any())
 
@@ -1093,11 +1152,11 @@ def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[st
         ):
             continue
         rows = out.setdefault(definition.mesg_num, [])
+        reader = _raw_reader(definition.key, needed)
         offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
         for offset, ordinal in zip(offsets, ordinals, strict=True):
-            rows.append(
-                (ordinal, _row_values(definition, _row_raws(definition, data, offset), needed))
-            )
+            raws = _read_raws(reader, data, offset)
+            rows.append((ordinal, _row_values(definition, raws, needed)))
     for rows in out.values():
         rows.sort(key=lambda row: row[0])
     return out
