@@ -888,20 +888,24 @@ def run_ingest(
                 local_warehouse and not (Path(settings.warehouse) / DATABASE_NAME).exists()
             )
             if created or affected or summary.files_seen or database_missing:
-                if publish_views is not None:  # DuckDB views: local warehouses
-                    publish_views()
-                try:
-                    write_reports(
-                        warehouse=settings.warehouse,
-                        inbox=Path(settings.inbox),
-                        out=default_report_dir(Path(settings.inbox)),
-                        secret=secret,
-                        generated=now(),
-                        thresholds=settings.thresholds,
-                        problems=open_problems(Path(settings.inbox)),
-                    )
-                except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
-                    log.error("the therapist reports were not refreshed: %s", exc)
+                # The DuckDB views (local warehouses) and the reports read the same committed
+                # tables and write apart: built side by side, on both cores.
+                with ThreadPoolExecutor(1, thread_name_prefix="mindmiles-views") as side:
+                    views = None if publish_views is None else side.submit(publish_views)
+                    try:
+                        write_reports(
+                            warehouse=settings.warehouse,
+                            inbox=Path(settings.inbox),
+                            out=default_report_dir(Path(settings.inbox)),
+                            secret=secret,
+                            generated=now(),
+                            thresholds=settings.thresholds,
+                            problems=open_problems(Path(settings.inbox)),
+                        )
+                    except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
+                        log.error("the therapist reports were not refreshed: %s", exc)
+                    if views is not None:
+                        views.result()
             # The tables are published: only now do the judged files leave the client folders.
             _apply_moves(inbox, moves, summary)
             _quarantine_oddities(inbox, found.oddities, summary, reasons)
