@@ -56,7 +56,10 @@ All of them aim at a stage (see :func:`_aim`): a delay measured against in-proce
 runs misses whenever the forked runs are quicker than those were (a busy machine while the
 references ran; a resumed run with less left to do). On a loaded CI machine 13 of 30 attempts
 once finished first, so the allowance is generous; the loop stops at ``ROUNDS`` kills."""
-DROPS = 5
+DROPS = 8
+"""Drops of new files. Kills land only while a drop has work left: once every drop is in, a run
+has nothing to do and no kill can land, so there must be drops enough for ``ROUNDS`` kills even
+when runs often finish before their kill (five were once too few on a loaded machine: 19 kills)."""
 BATCH_FILES = 1
 BATCHES_PER_WAVE = 2
 """Two files per wave: a drop of 4-5 files is settled in three waves."""
@@ -295,6 +298,11 @@ def _plans(rng: random.Random, rounds: int) -> list[float | None]:
     return plans
 
 
+def _waiting(inbox: Path) -> list[str]:
+    """Names of the files waiting in the client folders."""
+    return [p.name for p in inbox.glob("*/*") if p.is_file() and p.parent.name[0] != "_"]
+
+
 def _aim(rng: random.Random, inbox: Path, killed_in: Counter[str]) -> Aim:
     """Up to 20 ms into the stage hit least so far, among those the next run will go through.
 
@@ -304,7 +312,7 @@ def _aim(rng: random.Random, inbox: Path, killed_in: Counter[str]) -> Aim:
     A run parses only when watch files wait in the inbox; it writes and settles when any file
     does (a journal too); it always derives and publishes.
     """
-    waiting = [p.name for p in inbox.glob("*/*") if p.is_file() and p.parent.name[0] != "_"]
+    waiting = _waiting(inbox)
     possible: tuple[str, ...]
     if any(not name.startswith("journal") for name in waiting):
         possible = KILL_STAGES
@@ -339,11 +347,12 @@ def test_sigkill_at_random_points_converges(
     before = warehouse_state(warehouse)
     killed_in: Counter[str] = Counter()
     completions = strays_seen = 0
+    finished = False
     started = time.monotonic()
     in_runs = 0.0
     for plan in plans:
-        if sum(killed_in.values()) >= ROUNDS:
-            break
+        if sum(killed_in.values()) >= ROUNDS or finished:
+            break  # enough kills, or the last drop is in: a run has nothing left to do
         if plan is None:
             attempt = fork_server.attempt(_request(settings), aim=_aim(rng, inbox, killed_in))
         else:
@@ -364,6 +373,8 @@ def test_sigkill_at_random_points_converges(
             if drop + 1 < DROPS:
                 drop += 1
                 dropped |= _drop(inbox, _drop_files(drop))
+            else:
+                finished = True
         else:
             killed_in[attempt.stage] += 1
             strays_seen += bool(_strays(warehouse))
