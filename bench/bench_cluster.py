@@ -72,8 +72,8 @@ def run_local(inbox: Path, warehouse: Path) -> tuple[float, dict[str, Any]]:
     settings = Settings(inbox=inbox, warehouse=warehouse, secret=SECRET, settle_seconds=0.0,
                         key_file=warehouse.parent / "key")  # fmt: skip
     started = time.perf_counter()
-    with IsolatedParser() as parser:
-        summary = run_ingest(settings, parse_batches=parser)
+    with IsolatedParser() as parser:  # as `mindmiles ingest --engine local` runs
+        summary = run_ingest(settings, parse_batches=parser, parse_ahead=True)
     return time.perf_counter() - started, asdict(summary)
 
 

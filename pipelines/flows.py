@@ -185,8 +185,9 @@ def _on_runner(
 
 CLUSTER_BATCH_FILES = 256
 """Files per batch task on a cluster, where a task costs 0.3-0.4 s of orchestration."""
-MAX_BATCHES_PER_WAVE = 32
-"""Batches a flow on a cluster parses before it writes them (its memory: about 100 MB each)."""
+MAX_BATCHES_PER_WAVE = 16
+"""Batches a flow on a cluster parses before it writes them (its memory: about 100 MB each; it
+holds two waves, the one it writes and the one being parsed)."""
 
 
 def _cluster_threads(address: str) -> int:
@@ -277,9 +278,10 @@ def ingest_flow(
             from prefect_dask.task_runners import DaskTaskRunner
 
             runner = stack.enter_context(DaskTaskRunner(address=dask_address))
-            # A wave holds a batch for every worker thread, twice over, so that the cluster is
-            # busy; bounded, since the flow holds a wave's frames before it writes them.
-            waves = min(MAX_BATCHES_PER_WAVE, max(2, 2 * _cluster_threads(dask_address)))
+            # A wave holds a batch for every worker thread, and the next wave is parsed while
+            # the flow writes this one, so that the cluster stays busy; bounded, since the flow
+            # holds two waves' frames at once.
+            waves = min(MAX_BATCHES_PER_WAVE, max(2, _cluster_threads(dask_address)))
             batch = max(settings.batch_files, CLUSTER_BATCH_FILES)
             settings = replace(settings, batches_per_wave=waves, batch_files=batch)
         else:
@@ -300,6 +302,7 @@ def ingest_flow(
             who=who,
             # on a cluster, workers on other machines read an object-store inbox themselves
             parse_from_origin=bool(dask_address),
+            parse_ahead=bool(dask_address),
         )
     logger = get_run_logger()
     for line in run_log_lines(summary):

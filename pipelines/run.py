@@ -14,6 +14,7 @@ Order of work, chosen so that a run killed at any point converges on the next ru
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -662,11 +663,14 @@ def _parsed_waves(
             yield wave, parse(wave)
         return
     pool = held.enter_context(ThreadPoolExecutor(1, thread_name_prefix="mindmiles-parse"))
-    pending = pool.submit(parse, waves[0])
+    # The parsing thread runs in a copy of this thread's context: a Prefect flow's tasks are
+    # submitted from there with the flow run's context, as from the flow itself.
+    context = contextvars.copy_context()
+    pending = pool.submit(context.run, parse, waves[0])
     for index, wave in enumerate(waves):
         parsed = pending.result()
         if index + 1 < len(waves):
-            pending = pool.submit(parse, waves[index + 1])
+            pending = pool.submit(context.run, parse, waves[index + 1])
         yield wave, parsed
 
 

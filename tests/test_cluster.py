@@ -16,10 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
+import pipelines.flows as flows
+import pipelines.run as run_module
 from pipelines.cli import main
 from tests.conftest import DEMO_SECRET, S3Server, warehouse_state
 from tests.loopback import DaskCluster, dask_cluster
@@ -68,7 +71,20 @@ def test_the_cluster_builds_on_s3_the_tables_the_local_engine_builds(
     monkeypatch.setenv("MINDMILES_SECRET", DEMO_SECRET)
     monkeypatch.setenv("MINDMILES_KEY_FILE", str(tmp_path / "key"))
     monkeypatch.setenv("PREFECT_API_URL", prefect_harness)
+    # Batches of 64 files (the settings' own size), so that the demo's files come in waves: the
+    # next wave is parsed on the cluster while the flow writes one.
+    monkeypatch.setattr(flows, "CLUSTER_BATCH_FILES", 1)
+    waves: list[int] = []
+    real_waves = run_module._waves
+
+    def counted_waves(batches: list[Any], size: int) -> list[Any]:
+        made = real_waves(batches, size)
+        waves.append(len(made))
+        return made
+
+    monkeypatch.setattr(run_module, "_waves", counted_waves)
     _ingest(inbox, warehouse, "--engine", "dask", "--dask-address", cluster.address)
+    assert max(waves) >= 2, waves
     assert warehouse_state(warehouse) == warehouse_state(local_warehouse)
     assert _dask_ran_tasks(cluster, {"parse-batch", "derive-clients"})
     # Plain Polars through the Delta log, no project code: the same activities.
