@@ -539,15 +539,6 @@ def _index_messages(
 # -- decoding one message the way fitparse does ---------------------------------------------------
 
 
-@cache
-def _row_struct(endian: str, layout: tuple[tuple[int, int, int], ...]) -> struct.Struct:
-    parts = []
-    for _, size, base_num in layout:
-        base = BASE[base_num]
-        parts.append(f"{size}s" if base.kind == "string" else f"{size // base.size}{base.fmt}")
-    return struct.Struct(endian + "x" + "".join(parts))
-
-
 def _row_raws(definition: _Definition, data: bytes, offset: int) -> list[Any]:
     """Raw values of the native fields of one message, as fitparse parses them."""
     return _read_raws(_raw_reader(definition.key, None), data, offset)
@@ -1133,8 +1124,8 @@ def _records_frame(
         series[name] = pl.Series(name, values, nan_to_null=True)
     frame = pl.DataFrame(
         [
-            column if column.dtype == dtype else column.cast(dtype, strict=False)
-            for column, dtype in ((series[name], dtype) for name, dtype in RECORD_COLUMNS.items())
+            series[name] if series[name].dtype == dtype else series[name].cast(dtype, strict=False)
+            for name, dtype in RECORD_COLUMNS.items()
         ]
     )
     return frame, absolute, ordinals, bool((valid & ~real).any())
