@@ -27,7 +27,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -257,12 +257,6 @@ def _model_columns(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
 
 
 @cache
-def _model_duckdb_types(model: type[pa.DataFrameModel]) -> dict[str, str]:
-    """DuckDB type names of a model's columns (asked of DuckDB once per model and process)."""
-    return _duckdb_types(_model_columns(model))
-
-
-@cache
 def _types_connection() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process to ask for type names (a connection costs 15 ms)."""
     return duckdb.connect(":memory:")
@@ -271,11 +265,16 @@ def _types_connection() -> duckdb.DuckDBPyConnection:
 _TYPES_LOCK = threading.Lock()
 
 
-def _duckdb_types(columns: Mapping[str, pl.DataType]) -> dict[str, str]:
-    """DuckDB type names of Polars dtypes, as DuckDB itself maps them through Arrow."""
+@cache
+def _duckdb_types(model: type[pa.DataFrameModel]) -> dict[str, str]:
+    """DuckDB type names of a model's columns, as DuckDB itself maps them through Arrow.
+
+    Asked of DuckDB once per model and process.
+    """
+    columns = _model_columns(model)
     if not columns:
         return {}
-    empty = pl.DataFrame(schema=dict(columns)).to_arrow()
+    empty = pl.DataFrame(schema=columns).to_arrow()
     with _TYPES_LOCK:
         relation = _types_connection().from_arrow(empty)
         pairs = zip(relation.columns, relation.types, strict=True)
@@ -304,7 +303,7 @@ def table_view_sql(
         ``SELECT <model columns, partition columns last> FROM read_parquet(...)``.
     """
     model_columns = _model_columns(spec.model)
-    types = _model_duckdb_types(spec.model)
+    types = _duckdb_types(spec.model)
     extra = [c for c in spec.partition_by if c not in model_columns]
     names = [*model_columns, *extra]
     if not files:
