@@ -65,29 +65,28 @@ def _stamp(items: list[FileResult], stamps: pl.DataFrame) -> None:
     seconds on a backfill of a thousand files); a reader may leave an all-null column typed
     ``Null``, so items are grouped by schema first.
     """
-    groups: dict[tuple[tuple[str, pl.DataType], ...], list[FileResult]] = {}
+    groups: dict[tuple[tuple[str, pl.DataType], ...], list[tuple[FileResult, pl.DataFrame]]] = {}
     for item in items:
-        assert item.activities is not None
-        groups.setdefault(tuple(item.activities.schema.items()), []).append(item)
+        frame = item.activities
+        assert frame is not None
+        groups.setdefault(tuple(frame.schema.items()), []).append((item, frame))
     has_stamp = pl.col("source_kind_new").is_not_null()
     for group in groups.values():
-        frames = [item.activities for item in group if item.activities is not None]
-        columns = frames[0].columns
-        heights = [f.height for f in frames]
-        tagged = pl.concat(frames, how="vertical").with_columns(
-            pl.Series(ITEM, np.repeat(np.arange(len(frames), dtype=np.uint32), heights))
-        )
+        frames = [frame for _, frame in group]
+        index = np.repeat(np.arange(len(frames), dtype=np.uint32), [f.height for f in frames])
         stamped = (
-            tagged.join(stamps, on="activity_id", how="left", suffix="_new", maintain_order="left")
+            pl.concat(frames, how="vertical")
+            .with_columns(pl.Series(ITEM, index))
+            .join(stamps, on="activity_id", how="left", suffix="_new", maintain_order="left")
             .with_columns(
                 pl.when(has_stamp).then(pl.col(f"{c}_new")).otherwise(pl.col(c)).alias(c)
                 for c in STAMPS
             )
-            .select(*columns, ITEM)
+            .select(*frames[0].columns, ITEM)
         )
         parts = stamped.partition_by(ITEM, as_dict=True, include_key=False, maintain_order=True)
-        for index, item in enumerate(group):
-            item.activities = parts[(index,)]
+        for position, (item, _) in enumerate(group):
+            item.activities = parts[(position,)]
 
 
 def mark_duplicates(results: list[FileResult], store: TableStore) -> Replacement:
