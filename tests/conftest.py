@@ -233,3 +233,24 @@ def warehouse_state(
         )
         for name in (TABLES if tables is None else tables)
     }
+
+
+def fitdecode_frames(data: bytes, name: str) -> Iterator[Any]:
+    """Every ``name`` data message of ``data`` as fitdecode reads it, leniently (fields of a bad
+    size as bytes, CRC unchecked): the independent decoder the FIT tests take expected values from.
+    """
+    import fitdecode
+
+    with fitdecode.FitReader(
+        data,
+        error_handling=fitdecode.ErrorHandling.IGNORE,
+        check_crc=fitdecode.CrcCheck.DISABLED,
+    ) as reader:
+        for frame in reader:
+            if isinstance(frame, fitdecode.FitDataMessage) and frame.name == name:
+                yield frame
+
+
+def fitdecode_messages(data: bytes, name: str) -> list[dict[str, Any]]:
+    """Field values of every ``name`` message as fitdecode reads them (:func:`fitdecode_frames`)."""
+    return [{f.name: f.value for f in frame.fields} for frame in fitdecode_frames(data, name)]

@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import fitdecode
 import pytest
 
-from tests.conftest import corpus_bytes
+from tests.conftest import corpus_bytes, fitdecode_messages
 
 pytestmark = pytest.mark.corpus
 
@@ -27,16 +26,7 @@ OPEN_WATER = "goldencheetah__Garmin945swimRRdata.fit"
 
 
 def messages(name: str, kind: str) -> list[dict[str, Any]]:
-    out = []
-    with fitdecode.FitReader(
-        corpus_bytes(name),
-        error_handling=fitdecode.ErrorHandling.IGNORE,
-        check_crc=fitdecode.CrcCheck.DISABLED,
-    ) as reader:
-        for frame in reader:
-            if isinstance(frame, fitdecode.FitDataMessage) and frame.name == kind:
-                out.append({field.name: field.value for field in frame.fields})
-    return out
+    return fitdecode_messages(corpus_bytes(name), kind)
 
 
 @pytest.mark.parametrize("name", POOL_SWIMS)

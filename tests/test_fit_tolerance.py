@@ -9,33 +9,18 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import fitdecode
 import pytest
 
 from ingest.fit import read_fit
 from ingest.fit_common import SKIPPED_FLAG
 from ingest.fit_fast import DECODER_NAME, read_fit_fast
-from tests.conftest import catalog_rows, corpus_bytes
+from tests.conftest import catalog_rows, corpus_bytes, fitdecode_frames, fitdecode_messages
 
 pytestmark = pytest.mark.corpus
 
 COROS = "fitparse__coros-pace-2-cycling-misaligned-fields.fit"
 HRV_REDEFINED = ("sports-lib__6909950168.fit", "goldencheetah__IpBike-HRV-Data.fit")
 """hrv.time redefined with 1 to 3 (Suunto) and 1 to 4 (IpBike) values: a 1-value field too."""
-
-
-def fitdecode_messages(data: bytes, name: str) -> list[dict[str, Any]]:
-    """Values of every ``name`` message as fitdecode reads them (bad field sizes as bytes)."""
-    out = []
-    with fitdecode.FitReader(
-        data,
-        error_handling=fitdecode.ErrorHandling.IGNORE,
-        check_crc=fitdecode.CrcCheck.DISABLED,
-    ) as reader:
-        for frame in reader:
-            if isinstance(frame, fitdecode.FitDataMessage) and frame.name == name:
-                out.append({field.name: field.value for field in frame.fields})
-    return out
 
 
 def catalog(name: str, *, added: bool) -> dict[str, str]:
@@ -127,18 +112,14 @@ def test_hr_messages_fill_the_records_heart_rate(read: Any) -> None:
 
 def fitdecode_hr(data: bytes) -> list[list[tuple[Any, int]]]:
     """Per hr message with packed event times: (event time, bpm) pairs as fitdecode reads them."""
-    out = []
-    with fitdecode.FitReader(
-        data,
-        error_handling=fitdecode.ErrorHandling.IGNORE,
-        check_crc=fitdecode.CrcCheck.DISABLED,
-    ) as reader:
-        for frame in reader:
-            if not (isinstance(frame, fitdecode.FitDataMessage) and frame.name == "hr"):
-                continue
-            if not frame.has_field("event_timestamp_12"):
-                continue
-            times = [f.value for f in frame.fields if f.name == "event_timestamp"]
-            bpm = frame.get_value("filtered_bpm")
-            out.append(list(zip(times, bpm, strict=False)))
-    return out
+    return [
+        list(
+            zip(
+                [f.value for f in frame.fields if f.name == "event_timestamp"],
+                frame.get_value("filtered_bpm"),
+                strict=False,
+            )
+        )
+        for frame in fitdecode_frames(data, "hr")
+        if frame.has_field("event_timestamp_12")
+    ]
