@@ -412,12 +412,6 @@ def test_garmin_export_original_zip_member_is_ingested(parsed_corpus: Any) -> No
 
 # -- the files added in 2026-12 (issue 16), file by file ---------------------------------------------
 
-ADDED_KNOWN_GAPS: dict[str, tuple[str, str]] = {}
-"""Added files that do not reach their catalog counts today, with the reason code they get and why.
-
-An entry is removed when its fix lands (the test then fails until it is).
-"""
-
 ADDED_NOT_ACTIVITIES: dict[str, str] = {
     # Every point carries the same instant, 1901-12-13T20:45:52 (the signed 32-bit epoch minimum):
     # the catalog's first_ts equals its last_ts. No time axis, so no recorded workout (issue 16).
@@ -440,21 +434,15 @@ def test_added_catalog_lists_every_added_file() -> None:
     assert names == {path.name for path in ADDED_FILES.iterdir()}
     assert len(names) == 32
     assert not names & {row["name"] for row in catalog_rows()}
-    assert set(ADDED_KNOWN_GAPS) | set(ADDED_FLAGS) | set(ADDED_NOT_ACTIVITIES) <= names
+    assert set(ADDED_FLAGS) | set(ADDED_NOT_ACTIVITIES) <= names
 
 
 @pytest.mark.parametrize("row", catalog_params(added=True))
-def test_added_file_reaches_its_catalog_counts_or_a_documented_reason(
-    row: dict[str, str], parsed_corpus: Any
-) -> None:
+def test_added_file_reaches_its_catalog_counts(row: dict[str, str], parsed_corpus: Any) -> None:
     """Records (FIT ``record`` messages, timed ``trkpt``/``Trackpoint``), sessions, laps and RR
     intervals equal ``added/catalog.csv``; first and last sample times equal its first_ts/last_ts.
     Files without a workout (:data:`ADDED_NOT_ACTIVITIES`) are skipped instead."""
     result = parsed_corpus(row["name"])
-    if row["name"] in ADDED_KNOWN_GAPS:
-        code, _why = ADDED_KNOWN_GAPS[row["name"]]
-        assert (result.outcome, result.reason_code) == ("quarantined", code)
-        return
     if row["name"] in ADDED_NOT_ACTIVITIES:
         assert real_time(row["first_ts"]) == real_time(row["last_ts"])  # one instant: no time axis
         assert (result.outcome, result.reason_code) == ("skipped", "not_an_activity")
