@@ -30,6 +30,7 @@ from ingest.fit_common import (
     RECORD_FIELDS,
     FitContent,
     as_time,
+    as_values,
     assemble,
     hr_events_from_raws,
     number,
@@ -91,13 +92,6 @@ def _wanted(fit: Any) -> Iterator[Any]:
     )
 
 
-def _as_values(value: Any) -> tuple[Any, ...]:
-    """An array field's values: fitparse gives a 1-value array as a scalar, none as ``None``."""
-    if value is None:
-        return ()
-    return tuple(value) if isinstance(value, tuple | list) else (value,)
-
-
 class _Collector:
     """Collects the messages fitparse decodes into a :class:`FitContent`, one message at a time."""
 
@@ -130,7 +124,7 @@ class _Collector:
             )
         elif name == "hrv":
             self.rr.extend(
-                (self.last_abs, float(v)) for v in _as_values(values.get("time")) if v is not None
+                (self.last_abs, float(v)) for v in as_values(values.get("time")) if v is not None
             )
         else:
             self.content.add_small(name, values)

@@ -50,6 +50,7 @@ __all__ = [
     "FitContent",
     "HrEvents",
     "as_time",
+    "as_values",
     "assemble",
     "device_name",
     "hr_events",
@@ -177,7 +178,8 @@ EVENT_CLOCK_HZ = 1024
 EVENT_12_BITS = 12
 
 
-def _as_tuple(value: Any) -> tuple[Any, ...]:
+def as_values(value: Any) -> tuple[Any, ...]:
+    """An array field's values: a 1-value array may come as a scalar, none as ``None``."""
     if value is None:
         return ()
     return tuple(value) if isinstance(value, tuple | list) else (value,)
@@ -211,9 +213,9 @@ def hr_events_from_raws(messages: Sequence[Mapping[int, Any]]) -> HrEvents:
     anchor = []
     for i, raws in enumerate(messages):
         values: list[tuple[bool, Any]] = [
-            (True, v) for v in _as_tuple(raws.get(_HR["event_timestamp"]))
+            (True, v) for v in as_values(raws.get(_HR["event_timestamp"]))
         ]
-        packed = _as_tuple(raws.get(_HR["event_timestamp_12"]))
+        packed = as_values(raws.get(_HR["event_timestamp_12"]))
         if packed:
             whole = int.from_bytes(bytes(0xFF if b is None else b for b in packed), "little")
             mask = (1 << EVENT_12_BITS) - 1
@@ -221,7 +223,7 @@ def hr_events_from_raws(messages: Sequence[Mapping[int, Any]]) -> HrEvents:
                 (False, (whole >> (EVENT_12_BITS * k)) & mask)
                 for k in range(len(packed) * 8 // EVENT_12_BITS)
             ]
-        rates = _as_tuple(raws.get(_HR["filtered_bpm"]))
+        rates = as_values(raws.get(_HR["filtered_bpm"]))
         for k, (is_full, v) in enumerate(values):
             rate = rates[k] if k < len(rates) else None
             message.append(i)

@@ -19,7 +19,7 @@ time step, never negative (:func:`ingest.geo.derived_speed_mps`).
 
 Routes and waypoint-only files are not activities (:class:`NotAnActivity`); a track without any
 time stamps is a planned route, also not an activity, and so is a track whose points all carry one
-instant (:func:`one_instant`: no time axis). The sport comes from the track's ``<type>``
+instant (:func:`ingest.summaries.one_instant`: no time axis). The sport comes from the track's ``<type>``
 when present, else it is inferred from the median moving speed and flagged ``sport_inferred``.
 """
 
@@ -38,11 +38,11 @@ import polars as pl
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
 from ingest.geo import derived_speed_mps, track_distance_m
 from ingest.sports import infer_sport, normalise_sport
+from ingest.summaries import one_instant
 from ingest.xml_safety import UNDECLARED_PREFIX_URI, clean_xml_bytes, local_name, parse_safe
-from schemas.base import MIN_TIME_AXIS_S
 from schemas.errors import CorruptFile, NotAnActivity
 
-__all__ = ["one_instant", "read_gpx"]
+__all__ = ["read_gpx"]
 
 EXTENSION_FIELDS: dict[str, str] = {
     "hr": "hr_bpm",  # Garmin TrackPointExtension v1/v2, Cluetrust gpxdata
@@ -113,8 +113,11 @@ def sensor_value(column: str, text: str) -> float | None:
     return float(math.floor(value + 0.5)) if column in WHOLE_COLUMNS else value
 
 
-def extension_roots(point: ET.Element, namespace: str, *, gpx_11: bool) -> list[ET.Element]:
+def extension_roots(point: ET.Element, namespace: str) -> list[ET.Element]:
     """The elements of a ``<trkpt>`` that hold its extension values.
+
+    ``<extensions>`` (GPX 1.1's, and written by exporters into 1.0 files though 1.0 has none), and
+    every child in another namespace (GPX 1.0's own extension point), in either version.
 
     Parameters
     ----------
@@ -122,13 +125,8 @@ def extension_roots(point: ET.Element, namespace: str, *, gpx_11: bool) -> list[
         The ``<trkpt>`` element (tags in ElementTree's ``{uri}name`` form).
     namespace
         ``"{uri}"`` of the document's GPX namespace, ``""`` for none.
-    gpx_11
-        GPX 1.1: only ``<extensions>``. GPX 1.0: ``<extensions>`` too (written by exporters though
-        1.0 has none), and every child in another namespace (1.0's own extension point).
     """
     extensions = namespace + "extensions"
-    if gpx_11:
-        return [child for child in point if child.tag == extensions]
     return [
         child
         for child in point
@@ -160,21 +158,6 @@ def _extension_values(elements: Iterable[Any]) -> dict[str, float]:
     return values
 
 
-def one_instant(earliest: dt.datetime, latest: dt.datetime, points: int) -> bool:
-    """True when ``points`` timed points, two or more, all lie within :data:`MIN_TIME_AXIS_S`.
-
-    One instant stamped on every point (GPSBabel's 1901-12-13T20:45:52, the signed 32-bit epoch's
-    minimum) gives no time axis: the track is skipped as an untimed one is, not refused.
-
-    Examples
-    --------
-    >>> t = dt.datetime(1901, 12, 13, 20, 45, 52, 207343, tzinfo=dt.UTC)
-    >>> one_instant(t, t + dt.timedelta(microseconds=343), 184), one_instant(t, t, 1)
-    (True, False)
-    """
-    return points > 1 and (latest - earliest).total_seconds() < MIN_TIME_AXIS_S
-
-
 def _utc(when: dt.datetime | None) -> dt.datetime | None:
     if when is None:
         return None
@@ -200,7 +183,7 @@ def _gpx_10_extensions(root: ET.Element) -> list[list[list[ET.Element]]]:
     namespace = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
     return [
         [
-            extension_roots(point, namespace, gpx_11=False)
+            extension_roots(point, namespace)
             for segment in track
             if segment.tag == namespace + "trkseg"
             for point in segment
@@ -344,24 +327,24 @@ def read_gpx(data: bytes) -> ParsedFile:
     )
 
 
-def _skip_warnings(untimed: int, one_instant: int) -> list[str]:
+def _skip_warnings(untimed: int, frozen: int) -> list[str]:
     """The warnings of a file some of whose tracks were skipped for want of a time axis."""
     return [
         text
         for count, text in (
             (untimed, f"{untimed} track(s) without times skipped"),
-            (one_instant, f"{one_instant} track(s) whose points all carry one time skipped"),
+            (frozen, f"{frozen} track(s) whose points all carry one time skipped"),
         )
         if count
     ]
 
 
-def _what_instead(document: gpxpy.gpx.GPX, untimed: int, one_instant: int = 0) -> str:
+def _what_instead(document: gpxpy.gpx.GPX, untimed: int, frozen: int = 0) -> str:
     if untimed:
         return (
             "This GPX file holds a track without times (a planned route), not a recorded workout."
         )
-    if one_instant:
+    if frozen:
         return (
             "This GPX file holds a track whose points all carry one and the same time: it has "
             "no timeline, so it is not a recorded workout that can be taken in."

@@ -58,11 +58,11 @@ from ingest.gpx import (
     extension_column,
     extension_roots,
     finish_samples,
-    one_instant,
     read_gpx,
     sensor_value,
 )
 from ingest.sports import infer_sport, normalise_sport
+from ingest.summaries import one_instant
 from ingest.xml_safety import clean_xml_bytes, declare_unbound_prefixes, local_name, parse_safe
 from schemas.errors import CorruptFile, NotAnActivity, ReaderRefused
 
@@ -434,7 +434,7 @@ def _stream(data: bytes, prolog: _Prolog) -> _Document:
                     roots = (
                         ([] if (child := item.find(ext_tag)) is None else [child])
                         if is_11
-                        else extension_roots(item, namespace, gpx_11=False)
+                        else extension_roots(item, namespace)
                     )
                     if roots:
                         known += is_11

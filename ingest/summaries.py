@@ -38,6 +38,7 @@ __all__ = [
     "SAMPLE_BOUNDS",
     "CleanedSamples",
     "clean_samples",
+    "one_instant",
     "refused_summary_values",
     "summarize_activity",
     "without_unset_clock",
@@ -169,6 +170,21 @@ def _without_impossible_steps(
     return samples.with_columns(distance_m=pl.col("distance_m") - shift), count
 
 
+def one_instant(earliest: dt.datetime, latest: dt.datetime, points: int) -> bool:
+    """True when ``points`` timed points, two or more, all lie within :data:`MIN_TIME_AXIS_S`.
+
+    One instant stamped on every point (GPSBabel's 1901-12-13T20:45:52, the signed 32-bit epoch's
+    minimum) gives no time axis: the track is skipped as an untimed one is, not refused.
+
+    Examples
+    --------
+    >>> t = dt.datetime(1901, 12, 13, 20, 45, 52, 207343, tzinfo=dt.UTC)
+    >>> one_instant(t, t + dt.timedelta(microseconds=343), 184), one_instant(t, t, 1)
+    (True, False)
+    """
+    return points > 1 and (latest - earliest).total_seconds() < MIN_TIME_AXIS_S
+
+
 def without_unset_clock(samples: pl.DataFrame) -> pl.DataFrame | None:
     """The samples with their times blanked when every one lies before any plausible date.
 
@@ -195,8 +211,8 @@ def without_unset_clock(samples: pl.DataFrame) -> pl.DataFrame | None:
         return None
     if latest >= PLAUSIBLE_SINCE:
         return None
-    if (latest - earliest).total_seconds() < MIN_TIME_AXIS_S:
-        return None  # one instant stamped on every point: no time axis either (not a workout)
+    if one_instant(earliest, latest, times.len()):
+        return None  # no time axis either (not a workout)
     return samples.with_columns(pl.lit(None, dtype=samples.schema["timestamp"]).alias("timestamp"))
 
 

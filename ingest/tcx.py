@@ -12,7 +12,7 @@ Distance is the file's own ``DistanceMeters`` where it carries one, else measure
 the GPX readers measure it (:func:`ingest.geo.track_distance_m`). Speed is the file's own ``Speed``
 where present, else distance step over time step, null (never negative) where a device's cumulative
 distance steps back. One activity or course without a timed trackpoint, or whose trackpoints all
-carry one instant (:func:`ingest.gpx.one_instant`), is skipped with a warning; it never takes the
+carry one instant (:func:`ingest.summaries.one_instant`), is skipped with a warning; it never takes the
 file's other activities with it.
 """
 
@@ -23,8 +23,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ingest.frames import LAP_COLUMNS, SAMPLE_COLUMNS, ParsedActivity, ParsedFile, frame_from_rows
-from ingest.gpx import finish_samples, one_instant, sensor_value
+from ingest.gpx import finish_samples, sensor_value
 from ingest.sports import infer_sport, normalise_sport
+from ingest.summaries import one_instant
 from ingest.xml_safety import local_name, parse_safe
 from schemas.errors import CorruptFile, NotAnActivity
 
