@@ -7,7 +7,7 @@ from pathlib import Path
 from clinic.roster import read_roster
 from schemas.errors import RosterInvalid, RowIssue
 from transform.config import STALE_DEFERRAL
-from warehouse.inbox import Inbox
+from warehouse.inbox import Inbox, NotRegular
 from warehouse.problems import OpenProblems, inbox_problems
 
 __all__ = ["open_problems"]
@@ -21,9 +21,15 @@ def open_problems(inbox: Path, *, now: float | None = None) -> OpenProblems:
     box = Inbox(inbox)
     codes: set[str] = set()
     issues: tuple[RowIssue, ...] = ()
-    if box.roster_path.is_file():
+    try:
+        data = box.read_roster()  # never through a link, pipe or device
+    except OSError as error:
+        kind = "is not a regular file" if isinstance(error, NotRegular) else "cannot be read"
+        issues = (RowIssue(line=1, message=f"roster.csv {kind}: replace it with the CSV file"),)
+        data = None
+    if data is not None:
         try:
-            result = read_roster(box.roster_path.read_bytes(), pseudonymize=lambda code: code)
+            result = read_roster(data, pseudonymize=lambda code: code)
         except RosterInvalid as error:
             issues = (RowIssue(line=1, message=f"roster.csv cannot be read: {error.message}"),)
         else:

@@ -62,6 +62,21 @@ def test_open_problems_are_listed_until_fixed(tmp_path: Path) -> None:
     assert open_problems(inbox).count == 0
 
 
+def test_a_linked_roster_is_a_problem_and_never_read_through(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    outside = tmp_path / "secret.csv"
+    outside.write_text(ROSTER.replace("A01", "LEAKED"))
+    (inbox / "roster.csv").unlink()
+    (inbox / "roster.csv").symlink_to(outside)
+    problems = open_problems(inbox)
+    assert [(i.line, i.message) for i in problems.roster_rows_refused] == [
+        (1, "roster.csv is not a regular file: replace it with the CSV file")
+    ]
+    # no roster read: every client folder lacks a row, and nothing of the linked file shows
+    assert problems.folders_without_roster == ("A01", "B02")
+    assert "LEAKED" not in repr(problems)
+
+
 def test_status_lists_open_problems_by_folder_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
