@@ -18,7 +18,6 @@ the text is the client's own).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,8 @@ import polars as pl
 from pipelines.settings import Settings
 from schemas.errors import ConfigError
 from warehouse.dictionary import render_dictionary
-from warehouse.files import write_private
-from warehouse.inbox import PROCESSED, QUARANTINE
+from warehouse.files import private_files, write_private
+from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.location import is_remote, local_path
 from warehouse.lock import warehouse_lock
 from warehouse.secret import load_secret, pseudonymize
@@ -117,8 +116,10 @@ def export_client(settings: Settings, code: str, *, out: Path, date: str) -> Exp
     if is_remote(settings.inbox):
         raise ConfigError("export copies the client's files from a local inbox: use one")
     inbox = Path(settings.inbox)
-    if not code or code.startswith(("_", ".")) or Path(code).name != code:
-        raise ConfigError(f"--client {code!r} is not a client folder name")
+    try:
+        Inbox(inbox).client_areas(code)  # a plain folder name, or it would name another folder
+    except ValueError as error:
+        raise ConfigError(f"--client {code!r} is not a client folder name") from error
     secret = load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )
@@ -137,16 +138,13 @@ def export_client(settings: Settings, code: str, *, out: Path, date: str) -> Exp
         ):
             raise ConfigError(f"nothing is held for client {code}: check the code")
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
-        previous = os.umask(0o077)
-        try:
+        with private_files():
             (out / TABLES_DIR).mkdir(exist_ok=True)
             for name, frame in frames.items():
                 frame.write_parquet(out / TABLES_DIR / f"{name}.parquet")
                 csv_frame(frame).write_csv(out / TABLES_DIR / f"{name}.csv")
                 result.rows[name] = frame.height
             counts = {area: _copy_area(source, out / AREAS[area]) for area, source in areas.items()}
-        finally:
-            os.umask(previous)
     result.files = sum(counts.values())
     write_private(out / "dictionary.md", render_dictionary())
     write_private(

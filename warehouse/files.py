@@ -16,12 +16,15 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
     "FILE_MODE",
     "fsync_dir",
     "install_private",
+    "private_files",
     "remove_stale_temps",
     "temp_path",
     "write_private",
@@ -29,8 +32,20 @@ __all__ = [
 
 FILE_MODE = 0o600
 """Readable and writable by their owner only."""
+PRIVATE_UMASK = 0o077
+"""The process umask while mindmiles creates files and folders others must not read."""
 
 TEMP_SUFFIX = ".tmp"
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Create files and folders owner-only for the duration of the block (process umask)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def temp_path(path: Path) -> Path:

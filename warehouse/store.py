@@ -24,14 +24,12 @@ written every 100 commits, are Parquet files too.)
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,6 +37,7 @@ import polars as pl
 
 from schemas.base import validate_table
 from schemas.errors import WarehouseError
+from warehouse.files import private_files
 from warehouse.location import Where, is_remote, join, local_path, normalize
 from warehouse.tables import TABLES, TableSpec
 
@@ -49,8 +48,6 @@ __all__ = ["TableStore"]
 
 log = logging.getLogger(__name__)
 
-PRIVATE_UMASK = 0o077
-"""Files and folders a write creates are readable by their owner only."""
 COMMIT_ATTEMPTS = 5
 """How often a write that lost a race with another writer's commit is redone."""
 DEFAULT_LOG_RETENTION = "interval 30 days"
@@ -60,16 +57,6 @@ LEGACY_VERSIONS = ".versions"
 """Where the Parquet-and-symlink layout of mindmiles before Delta kept table versions."""
 
 T = TypeVar("T")
-
-
-@contextmanager
-def _private_files() -> Iterator[None]:
-    """Create files and folders owner-only for the duration of the block (process umask)."""
-    previous = os.umask(PRIVATE_UMASK)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 SAFE_KEY = re.compile(r"[0-9A-Za-z_.:-]*")
@@ -326,7 +313,7 @@ class TableStore:
 
         for tries in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                with _private_files():
+                with private_files():
                     return attempt()
             except CommitFailedError as exc:
                 if tries == COMMIT_ATTEMPTS:
@@ -441,13 +428,13 @@ class TableStore:
                 crowded = [values for values, n in per_partition.items() if n > max_files]
                 for values in crowded:
                     filters = [(c, "=", v) for c, v in zip(spec.partition_by, values, strict=True)]
-                    with _private_files():
+                    with private_files():
                         table.optimize.compact(partition_filters=filters)
                     table = self._open(name) or table
                 if crowded:
                     compacted.append(name)
             elif len(files) > max_files:
-                with _private_files():
+                with private_files():
                     table.optimize.compact()
                 compacted.append(name)
         if compacted:
@@ -598,7 +585,7 @@ class TableStore:
             table = self._open(name)
             if table is None:
                 continue
-            with _private_files():
+            with private_files():
                 doomed = table.vacuum(
                     retention_hours=hours, dry_run=True, enforce_retention_duration=False, full=full
                 )
@@ -630,7 +617,7 @@ class TableStore:
         table = self._open(name)
         if table is None:
             return
-        with _private_files():
+        with private_files():
             table.alter.set_table_properties(
                 {
                     "delta.logRetentionDuration": "interval 0 days",
@@ -692,7 +679,7 @@ class TableStore:
                     _read_legacy(link, TABLES[name]), self._typed_empty(TABLES[name])
                 )
                 shutil.rmtree(staged, ignore_errors=True)
-                with _private_files():
+                with private_files():
                     staged.parent.mkdir(parents=True, exist_ok=True)
                     write_deltalake(
                         str(staged),
