@@ -8,15 +8,27 @@ from typing import Any
 
 import jsonschema
 
+from pipelines.interfaces import (
+    INGEST_SCHEMA_VERSION,
+    QUERY_SCHEMA_VERSION,
+    SCHEMA_FILES,
+    STATUS_SCHEMA_VERSION,
+)
+
+VERSIONS = {
+    "ingest": INGEST_SCHEMA_VERSION,
+    "status": STATUS_SCHEMA_VERSION,
+    "query": QUERY_SCHEMA_VERSION,
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def schema(name: str) -> dict[str, Any]:
-    """``docs/schemas/<name>.schema.json``, checked to be a valid draft 2020-12 schema."""
-    document: dict[str, Any] = json.loads(
-        (ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text()
-    )
+    """The schema of output ``name`` (:data:`pipelines.interfaces.SCHEMA_FILES`), checked to be a
+    valid draft 2020-12 schema whose ``$id`` ends with the version the code declares."""
+    document: dict[str, Any] = json.loads((ROOT / SCHEMA_FILES[name]).read_text())
     jsonschema.Draft202012Validator.check_schema(document)
+    assert document["$id"].endswith(f"/{name}/{VERSIONS[name]}"), document["$id"]
     return document
 
 
