@@ -334,7 +334,6 @@ def parse_isolated(
     isolation: IsolationLimits | None = None,
     parse_one: ParseOne = parse_job,
     on_parser_error: ErrorPolicy = "quarantine",
-    progress: Callable[[int, int], None] | None = None,
     pool: _Pool | None = None,
     on_job: Callable[[ParseJob], None] | None = None,
 ) -> list[list[FileResult]]:
@@ -354,8 +353,6 @@ def parse_isolated(
     on_parser_error
         What an unexpected exception inside a reader does: ``"quarantine"`` the file with
         ``parser_error``, or ``"raise"`` a ``RuntimeError`` that ends the run.
-    progress
-        Called with (files done, files total).
     pool
         Workers kept alive between calls (see :class:`IsolatedParser`); by default a pool is
         started for this call and stopped at its end.
@@ -389,8 +386,6 @@ def parse_isolated(
         nonlocal done
         results[index] = result
         done += 1
-        if progress:
-            progress(done, len(jobs))
         if on_job:
             on_job(jobs[index])
 
