@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pipelines.interfaces import INGEST_SCHEMA_VERSION, STATUS_SCHEMA_VERSION, package_version
 from pipelines.logs import add_verbosity_arguments, configure_logging, console_level
-from pipelines.options import number_in
+from pipelines.options import existing_inbox, number_in
 from pipelines.settings import Settings
 from schemas.errors import ConfigError, MindmilesError, WarehouseError
 from warehouse.location import Where, is_remote, normalize
@@ -341,7 +341,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         settle_seconds=args.settle_seconds,
     )
     if not is_remote(settings.inbox):
-        _existing_inbox(settings.inbox)
+        existing_inbox(settings.inbox)
     engine = _engine(args.engine)
     address = dask_address(args.dask_address) if engine == "dask" else None
     _wait_for_settling(settings, quiet=args.quiet)
@@ -373,17 +373,6 @@ def _existing_warehouse(path: Where) -> Where:
             f"{path} is not a mindmiles warehouse (no tables in it): check --warehouse or "
             "MINDMILES_WAREHOUSE; `mindmiles ingest` creates one"
         )
-    return path
-
-
-def _existing_inbox(path: Where) -> Path:
-    if is_remote(path):
-        raise ConfigError(
-            f"{path} is on object storage: this command needs the inbox as a local folder"
-        )
-    path = Path(path)
-    if not path.is_dir():
-        raise ConfigError(f"the inbox {path} does not exist or is not a folder: check --inbox")
     return path
 
 
@@ -429,7 +418,7 @@ def _cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
     _existing_warehouse(settings.warehouse)
-    _existing_inbox(settings.inbox)
+    existing_inbox(settings.inbox)
     confirm = (lambda plan: True) if args.yes else _confirm_erasure(args.client, out)
     receipt = erase_client(settings, args.client, confirm=confirm)
     if receipt is None:
@@ -448,7 +437,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse)
     _existing_warehouse(settings.warehouse)
-    _existing_inbox(settings.inbox)
+    existing_inbox(settings.inbox)
     result = export_client(
         settings,
         args.client,
@@ -470,7 +459,7 @@ def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     inbox = args.inbox or os.environ.get("MINDMILES_INBOX")
     problems = None
     if inbox and not is_remote(normalize(inbox)):
-        problems = open_problems(_existing_inbox(normalize(inbox)))
+        problems = open_problems(existing_inbox(normalize(inbox)))
     status = warehouse_status(warehouse, problems=problems)
     out.write(
         json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, sort_keys=True, default=str)
@@ -501,7 +490,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = Settings.from_options(inbox=args.inbox, warehouse=args.warehouse, config=args.config)
     _existing_warehouse(settings.warehouse)
-    inbox = _existing_inbox(settings.inbox)
+    inbox = existing_inbox(settings.inbox)
     secret = load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )

@@ -1,12 +1,34 @@
-"""Range-checked numbers for command-line options: a bad value is a one-line usage error."""
+"""Checked command-line options: a bad value is a one-line usage error (numbers, the inbox)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["number_in"]
+from schemas.errors import ConfigError
+from warehouse.location import Where, is_remote
+
+__all__ = ["existing_inbox", "number_in"]
+
+LOCAL_INBOX_NEEDED = "this command needs the inbox as a local folder"
+
+
+def existing_inbox(path: Where, *, remote: str = LOCAL_INBOX_NEEDED) -> Path:
+    """The inbox as an existing local folder; ``remote`` says why an object-store one will not do.
+
+    Raises
+    ------
+    ConfigError
+        The inbox is on object storage, or is not a folder.
+    """
+    if is_remote(path):
+        raise ConfigError(f"{path} is on object storage: {remote}")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigError(f"the inbox {folder} does not exist or is not a folder: check --inbox")
+    return folder
 
 
 def number_in(low: float, high: float, *, integer: bool = False) -> Callable[[str], float | int]:

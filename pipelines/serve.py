@@ -49,11 +49,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
 from pipelines.logs import add_verbosity_arguments, configure_logging, console_level
-from pipelines.options import number_in
+from pipelines.options import existing_inbox, number_in
 from pipelines.settings import Settings
 from pipelines.watch import InboxWatcher
 from schemas.errors import ConfigError, MindmilesError
-from warehouse.location import is_remote
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -602,15 +601,11 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         config=args.config,
         settle_seconds=args.settle_seconds,
     )
-    if is_remote(settings.inbox):
-        raise ConfigError(
-            "serve watches a local inbox folder; for an inbox on object storage, schedule "
-            "`mindmiles ingest` (see docs/operations.md)"
-        )
-    if not Path(settings.inbox).is_dir():
-        raise ConfigError(
-            f"the inbox {settings.inbox} does not exist or is not a folder: check --inbox"
-        )
+    existing_inbox(
+        settings.inbox,
+        remote="serve watches a local inbox folder; schedule `mindmiles ingest` for this one "
+        "(see docs/operations.md)",
+    )
     address = None
     if args.engine == "dask":
         address = args.dask_address or os.environ.get("MINDMILES_DASK_ADDRESS")
