@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.problems import open_problems
+from pipelines.reports import refresh_reports
 from pipelines.settings import Settings
-from report import default_report_dir, write_reports
+from report import default_report_dir
 from report.build import CLIENT_DIR, roster_codes
 from report.html import client_page_name
-from schemas.errors import ConfigError, MindmilesError
+from schemas.errors import ConfigError
 from warehouse.erase import erase_rows, held_rows
 from warehouse.inbox import Inbox
 from warehouse.location import is_remote
@@ -172,24 +172,12 @@ def erase_client(
             page.unlink(missing_ok=True)
         if not is_remote(settings.warehouse):
             write_database(Path(settings.warehouse))
-        inbox = Path(settings.inbox)
-        reports = default_report_dir(inbox)
-        if (reports / "index.html").exists():  # the overview lists every client: rewrite it
+        if (default_report_dir(Path(settings.inbox)) / "index.html").exists():
+            # the overview lists every client: rewrite it
             secret = load_secret(
                 env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
             )
-            try:
-                write_reports(
-                    warehouse=settings.warehouse,
-                    inbox=inbox,
-                    out=reports,
-                    secret=secret,
-                    generated=now(),
-                    thresholds=settings.thresholds,
-                    problems=open_problems(inbox),
-                )
-            except (OSError, MindmilesError) as exc:
-                log.error("the therapist reports were not refreshed: %s", exc)
+            refresh_reports(settings, secret, generated=now())
         receipt = ErasureReceipt(
             finished_utc=now().isoformat(), rows=rows or {}, files=plan.files + len(plan.pages)
         )

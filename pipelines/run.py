@@ -37,10 +37,9 @@ from ingest.parse import FileResult, parse_file, sha256_hex, validate_results
 from pipelines.derive import DERIVED_TABLES, DeriveChunks, derive_for_clients
 from pipelines.duplicate_resolution import mark_duplicates, replace_held
 from pipelines.ledger import ledger_rows, quarantine_note
-from pipelines.problems import open_problems
+from pipelines.reports import refresh_reports
 from pipelines.settings import Settings
 from pipelines.tabular import TableFileResult, merge_table_files, read_table_file
-from report import default_report_dir, write_reports
 from schemas.errors import MindmilesError, RosterInvalid, UnsupportedFormat
 from schemas.files import Outcome
 from schemas.local_dates import DEFAULT_TIMEZONE, add_local_date
@@ -896,18 +895,7 @@ def run_ingest(
                 # tables and write apart: built side by side, on both cores.
                 with ThreadPoolExecutor(1, thread_name_prefix="mindmiles-views") as side:
                     views = None if publish_views is None else side.submit(publish_views)
-                    try:
-                        write_reports(
-                            warehouse=settings.warehouse,
-                            inbox=Path(settings.inbox),
-                            out=default_report_dir(Path(settings.inbox)),
-                            secret=secret,
-                            generated=now(),
-                            thresholds=settings.thresholds,
-                            problems=open_problems(Path(settings.inbox)),
-                        )
-                    except (OSError, MindmilesError) as exc:  # the data is in; reports are extra
-                        log.error("the therapist reports were not refreshed: %s", exc)
+                    refresh_reports(settings, secret, generated=now())
                     if views is not None:
                         views.result()
             # The tables are published: only now do the judged files leave the client folders.

@@ -52,7 +52,7 @@ STAGE_OF_CALL = {
     ("pipelines.run", "parse_serially"): "parse",
     ("pipelines.run", "derive_for_clients"): "derive",
     ("pipelines.run", "write_database"): "publish",
-    ("pipelines.run", "write_reports"): "publish",
+    ("pipelines.reports", "write_reports"): "publish",
 }
 """Module-level functions wrapped in the child to report which stage it is in."""
 
