@@ -119,11 +119,9 @@ def _activity(element: ET.Element) -> ParsedActivity | None:
     samples = finish_samples(frame_from_rows(rows, SAMPLE_COLUMNS))
     flags: set[str] = {"tcx_course"} if course else set()
     sport = normalise_sport(element.get("Sport"))
-    if sport in (None, "other"):
-        inferred = infer_sport(samples["speed_mps"])
-        if sport is None:
-            sport = inferred
-            flags.add("sport_inferred")
+    if sport is None:
+        sport = infer_sport(samples["speed_mps"])
+        flags.add("sport_inferred")
     lap_rows = [] if course else [_lap(lap, i) for i, lap in enumerate(laps)]
     return ParsedActivity(
         meta={"sport": sport, "sub_sport": element.get("Sport"), "start_utc": None, "flags": flags},
