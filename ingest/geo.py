@@ -26,6 +26,7 @@ import math
 import numpy as np
 import polars as pl
 
+from ingest.summaries import SAMPLE_BOUNDS
 from schemas.gps import GPS_JITTER_M, GPS_SMOOTHING_HALF_WINDOW_S
 
 __all__ = ["EARTH_RADIUS_M", "cumulative_distance_m", "derived_speed_mps", "track_distance_m"]
@@ -95,9 +96,10 @@ def track_distance_m(
     n = len(lat)
     # A position off the globe (or NaN) is no position: the sample bounds refuse it later, and
     # it must not pull the smoothed track (or the distance) with it.
+    (lat_low, lat_high), (lon_low, lon_high) = SAMPLE_BOUNDS["lat_deg"], SAMPLE_BOUNDS["lon_deg"]
     present = (
-        lat.is_between(-90.0, 90.0).fill_null(value=False)
-        & lon.is_between(-180.0, 180.0).fill_null(value=False)
+        lat.is_between(lat_low, lat_high).fill_null(value=False)
+        & lon.is_between(lon_low, lon_high).fill_null(value=False)
     ).to_numpy()
     index = np.flatnonzero(present)
     result = np.full(n, np.nan)
