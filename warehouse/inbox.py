@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 PROCESSED = "_processed"
 QUARANTINE = "_quarantine"
+REASON_SUFFIX = ".reason.txt"
+"""Beside a refused file: why it was refused, for staff."""
+NOTE_SUFFIX = ".note.txt"
+"""Beside a processed file: what staff should know of it (received for another client too)."""
 PARTIAL_SUFFIXES = (".part", ".crdownload", ".partial", ".download", ".tmp", ".filepart")
 """Names that browsers and copy tools give files still being written."""
 ROSTER_NAME = "roster.csv"
@@ -480,7 +484,7 @@ class Inbox:
         if not self.unchanged(candidate):
             raise FileChanged(errno.EAGAIN, "changed before it was moved", str(candidate.path))
         target = self._target(QUARANTINE, candidate, data_sha256)
-        reason = note_path(target, ".reason.txt")
+        reason = note_path(target, REASON_SUFFIX)
         remove_stale_temps(reason)
         write_private(reason, note, mode=FILE_MODE)
         self._place(candidate, target)
@@ -495,7 +499,7 @@ class Inbox:
             if os.path.lexists(folder / relative.name)
             else folder / relative.name
         )
-        write_private(note_path(target, ".reason.txt"), note, mode=FILE_MODE)
+        write_private(note_path(target, REASON_SUFFIX), note, mode=FILE_MODE)
         oddity.path.rename(target)
         return target
 
@@ -515,7 +519,7 @@ class Inbox:
 
     def note_on_file(self, target: Path, note: str) -> Path:
         """Write ``<name>.note.txt`` beside a file already in ``_processed``."""
-        notes = note_path(target, ".note.txt")
+        notes = note_path(target, NOTE_SUFFIX)
         remove_stale_temps(notes)
         write_private(notes, note, mode=FILE_MODE)
         return notes
@@ -525,7 +529,7 @@ class Inbox:
         found = _find_in_processed(self.root, code, sha256, size)
         if found is None:
             return None
-        notes = note_path(found, ".note.txt")
+        notes = note_path(found, NOTE_SUFFIX)
         write_private(notes, note, mode=FILE_MODE)
         return notes
 
@@ -536,7 +540,7 @@ class Inbox:
         duplicates and for valid files that hold no workout: staff see why next to the original.
         """
         target = self._target(PROCESSED, candidate, data_sha256)
-        notes = note_path(target, ".note.txt")
+        notes = note_path(target, NOTE_SUFFIX)
         remove_stale_temps(notes)
         write_private(notes, note, mode=FILE_MODE)
         return notes

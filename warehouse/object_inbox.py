@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from warehouse.inbox import NOTE_SUFFIX, REASON_SUFFIX
 from warehouse.location import join
 from warehouse.objects import delete_object, list_objects, read_object, write_object
 
@@ -34,7 +35,7 @@ COPY_PREFIX = "mindmiles-inbox-"
 """Local copies are ``<tmp>/mindmiles-inbox-<pid>-<random>``, private to their owner."""
 NOT_STAGED = ("_processed", "_quarantine", "_reports")
 """Top-level folders of the inbox that a run never reads."""
-NOTE_SUFFIXES = (".reason.txt", ".note.txt")
+NOTE_SUFFIXES = (REASON_SUFFIX, NOTE_SUFFIX)
 
 
 @contextmanager

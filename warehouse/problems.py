@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.errors import RowIssue
-from warehouse.inbox import QUARANTINE, Inbox
+from warehouse.inbox import QUARANTINE, REASON_SUFFIX, Inbox
 
 __all__ = ["OpenProblems", "StaleFile", "inbox_problems"]
-
-REASON_SUFFIX = ".reason.txt"
 
 
 @dataclass(frozen=True)
