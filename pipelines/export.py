@@ -129,9 +129,7 @@ def export_client(settings: Settings, code: str, *, out: Path, date: str) -> Exp
     # Under the writer lock: the tables and the folders are read as of one moment (no run
     # half-way between recording a file and moving it).
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who="export"):
-        frames = {
-            name: store.read(name).filter(pl.col("client_id") == client_id) for name in TABLES
-        }
+        frames = {name: store.read(name, client_id=client_id) for name in TABLES}
         areas = {area: inbox / area / code for area in AREAS}
         if not any(f.height for f in frames.values()) and not any(
             p.is_dir() for p in areas.values()

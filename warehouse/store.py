@@ -197,10 +197,12 @@ class TableStore:
         *,
         partitions: Iterable[tuple[object, ...]] | None = None,
         version: int | None = None,
+        client_id: str | None = None,
     ) -> pl.DataFrame:
         """Read a whole table (or only the given partitions) as an eager, schema-typed frame.
 
-        ``version`` reads an earlier version of the table (time travel), while its files are kept.
+        ``version`` reads an earlier version of the table (time travel), while its files are kept;
+        ``client_id`` only that client's rows (the scan skips the files and partitions without).
         """
         spec = TABLES[name]
         typed_empty = self._typed_empty(spec)
@@ -213,6 +215,8 @@ class TableStore:
         if not table.file_uris():
             return typed_empty
         scan = pl.scan_delta(table)
+        if client_id is not None:
+            scan = scan.filter(pl.col("client_id") == client_id)
         if partitions is not None and spec.partition_by:
             wanted = pl.DataFrame(
                 [list(p) for p in partitions], schema=list(spec.partition_by), orient="row"
