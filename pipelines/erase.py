@@ -88,15 +88,14 @@ def _report_pages(reports: Path, code: str, client_id: str) -> list[Path]:
     return [p for p in (reports / CLIENT_DIR / n for n in sorted(names)) if p.exists()]
 
 
-def _client_id(settings: Settings, code: str) -> str:
-    secret = load_secret(
+def _secret(settings: Settings) -> bytes:
+    return load_secret(
         env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
     )
-    return pseudonymize(code, secret)
 
 
-def plan_erasure(settings: Settings, code: str) -> ErasurePlan:
-    """Count what :func:`erase_client` would remove (reads only).
+def plan_erasure(settings: Settings, code: str, *, secret: bytes | None = None) -> ErasurePlan:
+    """Count what :func:`erase_client` would remove (reads only); ``secret`` loaded when not given.
 
     Raises
     ------
@@ -106,9 +105,7 @@ def plan_erasure(settings: Settings, code: str) -> ErasurePlan:
     if is_remote(settings.inbox):
         raise ConfigError("erase removes the client's folders from a local inbox: use one")
     inbox = Inbox(Path(settings.inbox))
-    secret = load_secret(
-        env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
-    )
+    secret = _secret(settings) if secret is None else secret
     client_id = pseudonymize(code, secret)
     if client_id in roster_codes(inbox.roster_path, secret):
         raise ConfigError(
@@ -157,12 +154,13 @@ def erase_client(
     ConfigError
         See :func:`plan_erasure`; or the erasure was not confirmed.
     """
-    client_id = _client_id(settings, code)
-    plan = plan_erasure(settings, code)
+    secret = _secret(settings)
+    client_id = pseudonymize(code, secret)
+    plan = plan_erasure(settings, code, secret=secret)
     if not plan.empty and not confirm(plan):  # asked before the lock: a run is not held up
         raise ConfigError("erasure not confirmed: nothing was changed")
     with warehouse_lock(settings.warehouse, timeout_s=settings.lock_timeout_s, who="erase"):
-        plan = plan_erasure(settings, code)  # again: a run may have come in between
+        plan = plan_erasure(settings, code, secret=secret)  # again: a run may have come in between
         rows = erase_rows(settings.warehouse, client_id)
         if rows is None and not plan.folders and not plan.pages:
             return None
@@ -173,11 +171,7 @@ def erase_client(
         if not is_remote(settings.warehouse):
             write_database(Path(settings.warehouse))
         if (default_report_dir(Path(settings.inbox)) / "index.html").exists():
-            # the overview lists every client: rewrite it
-            secret = load_secret(
-                env_value=settings.secret, key_file=settings.key_file, warehouse=settings.warehouse
-            )
-            refresh_reports(settings, secret, generated=now())
+            refresh_reports(settings, secret, generated=now())  # the overview lists every client
         receipt = ErasureReceipt(
             finished_utc=now().isoformat(), rows=rows or {}, files=plan.files + len(plan.pages)
         )
