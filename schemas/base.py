@@ -12,6 +12,7 @@ from pandera.engines.polars_engine import DateTime
 from pandera.errors import SchemaError, SchemaErrors
 
 from schemas.errors import SchemaViolation, TableInvalid
+from schemas.screening import screened
 
 __all__ = [
     "UTC",
@@ -54,6 +55,8 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.Da
     The failure cases (column, check, offending value) are kept as evidence for the quarantine note,
     at most :data:`MAX_EVIDENCE_ROWS` of them.
     """
+    if (checked := screened(model, frame)) is not None:
+        return checked
     try:
         return model.validate(frame, lazy=True)
     except SchemaErrors as exc:
@@ -97,6 +100,8 @@ def validate_table(
     ...     print(exc.table, exc.clients, exc.columns)
     daily_load ['c2'] ['load']
     """
+    if (checked := screened(model, frame)) is not None:
+        return checked
     try:
         return model.validate(frame, lazy=True)
     except SchemaErrors as exc:
