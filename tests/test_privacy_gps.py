@@ -146,3 +146,26 @@ def test_zero_spread_gives_the_base_radius() -> None:
 def test_negative_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="must not be negative"):
         PrivacyZone(base_m=-1.0)
+
+
+def test_line_along_a_parallel() -> None:
+    # Eastwards at 45 N, 50 m apart along the parallel: every point has the start's latitude, so
+    # the latitude alone rules nothing out and the great-circle distance decides. With 220 m the
+    # first 5 (0..200 m) and the last 5 points go, as on the meridian.
+    metres_per_degree_lon = M_PER_DEG * math.cos(math.radians(45.0))
+    samples = line(21).with_columns(
+        lat_deg=pl.lit(45.0), lon_deg=LON + pl.col("distance_m") / metres_per_degree_lon
+    )
+    out = trim_home_zones(samples, radii(c1=220.0))
+    assert kept(out) == list(range(5, 16))
+
+
+def test_interleaved_activities_are_trimmed_as_each_alone() -> None:
+    first = line(21, activity="a1", client="c1")
+    second = line(21, activity="a2", client="c2", start_m=5_000.0)
+    alone = pl.concat(
+        [trim_home_zones(first, radii(c1=220.0)), trim_home_zones(second, radii(c2=120.0))]
+    )
+    mixed = pl.concat([first, second]).sort("elapsed_s", "activity_id")
+    out = trim_home_zones(mixed, radii(c1=220.0, c2=120.0))
+    assert_frame_equal(out.sort("activity_id", "elapsed_s"), alone)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ EARTH_RADIUS_M = 6_371_008.8
 
 POSITION_COLUMNS = ("lat_deg", "lon_deg", "altitude_m")
 """Columns blanked inside a zone (altitude too: with a map it narrows down the place)."""
+
+LATITUDE_BOUND_SLACK_M = 1.0
+"""Metres added to the radius before rows are ruled out by their latitude alone (rounding)."""
 
 KEY_LABEL = b"privacy-zone:"
 """Domain separation: the radius key never equals a ``client_id`` pseudonym computation."""
@@ -126,13 +130,53 @@ def trim_home_zones(samples: pl.DataFrame, radii: pl.DataFrame) -> pl.DataFrame:
     """
     if samples.is_empty():
         return samples
+    work = _with_ends_and_radius(samples, radii)
+    lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
+    radius = pl.col("_radius_m")
+    positioned = lat.is_not_null() & lon.is_not_null()
+    # The exact (haversine) distance is computed only for the rows that may be near an end: the
+    # distance along the meridian bounds the great-circle distance from below, so a row whose
+    # latitude alone is farther than the radius (plus a metre, for rounding) is not near.
+    metres_per_degree = math.radians(1.0) * EARTH_RADIUS_M
+    reach = radius + LATITUDE_BOUND_SLACK_M
+    may_be_near = positioned & (
+        radius.is_null()
+        | ((lat - pl.col("_lat0")).abs() * metres_per_degree <= reach)
+        | ((lat - pl.col("_lat1")).abs() * metres_per_degree <= reach)
+    )
+    candidates = work.with_row_index("_row").filter(may_be_near)
+    near = radius.is_null() | (
+        (_distance_m(lat, lon, pl.col("_lat0"), pl.col("_lon0")) <= radius)
+        | (_distance_m(lat, lon, pl.col("_lat1"), pl.col("_lon1")) <= radius)
+    )
+    rows = candidates.filter(near)["_row"]
+    if rows.is_empty():
+        return samples
+    hidden = pl.repeat(value=False, n=samples.height, eager=True).scatter(rows, values=True)
+    return samples.with_columns(
+        [pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in POSITION_COLUMNS]
+    ).cast(samples.schema)
+
+
+def _with_ends_and_radius(samples: pl.DataFrame, radii: pl.DataFrame) -> pl.DataFrame:
+    """Positions of ``samples`` with their activity's first and last fix and their radius.
+
+    Each activity's ends are found once per activity and gathered back by the activity's ordinal
+    (``rle_id`` when each activity's rows are contiguous, as readers and concatenation leave them;
+    a join on the id otherwise): joining a million rows on a string key costs several times as
+    much.
+    """
     positioned = pl.col("lat_deg").is_not_null() & pl.col("lon_deg").is_not_null()
-    # Each activity's first and last fix, found once per activity and joined back: window
-    # expressions over a million rows cost several times as much.
+    ids = samples["activity_id"]
+    ordinal = ids.rle_id()
+    groups = ordinal[-1] + 1  # rle_id counts up from 0, one per run of equal ids
+    if ids.n_unique() != groups:  # an activity's rows are not contiguous
+        ordinal = ids.rank("dense").cast(pl.UInt32) - 1
+        groups = ids.n_unique()
     ends = (
-        samples.lazy()
+        samples.select("lat_deg", "lon_deg", _g=ordinal)
         .filter(positioned)
-        .group_by("activity_id")
+        .group_by("_g")
         .agg(
             _lat0=pl.col("lat_deg").first(),
             _lon0=pl.col("lon_deg").first(),
@@ -140,27 +184,21 @@ def trim_home_zones(samples: pl.DataFrame, radii: pl.DataFrame) -> pl.DataFrame:
             _lon1=pl.col("lon_deg").last(),
         )
     )
-    lookup = (
-        radii.lazy()
-        .select(
-            pl.col("client_id").cast(pl.String),
-            pl.col("radius_m").cast(pl.Float64).alias("_radius_m"),
+    every = pl.DataFrame({"_g": pl.arange(0, groups, eager=True)}).cast({"_g": ordinal.dtype})
+    table = every.join(ends, on="_g", how="left").sort("_g")
+    first = radii.unique(subset="client_id", keep="first", maintain_order=True)
+    radius_of = dict(
+        zip(
+            first["client_id"].cast(pl.String).to_list(),
+            first["radius_m"].cast(pl.Float64).to_list(),
+            strict=True,
         )
-        .unique(subset="client_id", keep="first")
     )
-    marked = (
-        samples.lazy()
-        .join(ends, on="activity_id", how="left", maintain_order="left")
-        .join(lookup, on="client_id", how="left", maintain_order="left")
+    return samples.select(
+        "lat_deg",
+        "lon_deg",
+        *[table[c].gather(ordinal) for c in ("_lat0", "_lon0", "_lat1", "_lon1")],
+        _radius_m=pl.col("client_id").replace_strict(
+            radius_of, default=None, return_dtype=pl.Float64
+        ),
     )
-    lat, lon = pl.col("lat_deg"), pl.col("lon_deg")
-    near = (
-        pl.col("_radius_m").is_null()
-        | (_distance_m(lat, lon, pl.col("_lat0"), pl.col("_lon0")) <= pl.col("_radius_m"))
-        | (_distance_m(lat, lon, pl.col("_lat1"), pl.col("_lon1")) <= pl.col("_radius_m"))
-    )
-    hidden = positioned & near
-    blanked = marked.with_columns(
-        [pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in POSITION_COLUMNS]
-    )
-    return blanked.select(samples.columns).collect().cast(samples.schema)
