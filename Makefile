@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 LOCKS := requirements-bootstrap.lock requirements.lock pyproject.toml
+PACKAGES := pipelines ingest transform schemas warehouse clinic report synthetic
 STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 # `make lock` keeps every pin it can (uv prefers the versions already in the output file);
 # `make lock UPGRADE=1` moves every pin to the newest release that satisfies pyproject.toml.
@@ -20,14 +21,18 @@ env: $(STAMP)
 # version) installs one hash-checked uv wheel with --no-deps; uv installs requirements.lock as it
 # stands (sync: nothing added, nothing left over, every hash checked; the one source-only package
 # is built with the locked setuptools); the project goes in editable with no build isolation.
+# Everything is compiled to bytecode once, here: where PYTHONDONTWRITEBYTECODE is set (as on the
+# CI machine) Python would otherwise compile every module it imports from source, every process
+# (2.6 s of imports per `mindmiles` command instead of 0.9 s).
 $(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: \
 		--require-hashes -r requirements-bootstrap.lock
-	$(UV) pip sync --quiet --python $(PY) --require-hashes --strict \
+	$(UV) pip sync --quiet --python $(PY) --require-hashes --strict --compile-bytecode \
 		--build-constraints requirements.lock requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	$(UV) pip check --quiet --python $(PY)
+	$(PY) -m compileall -q -j 0 $(PACKAGES) > /dev/null
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
