@@ -32,6 +32,7 @@ __all__ = [
     "DERIVED_TABLES",
     "ChunkInputs",
     "DeriveChunks",
+    "client_chunks",
     "derive_chunk",
     "derive_for_clients",
     "last_data_date",
@@ -55,8 +56,45 @@ def last_data_date(activities: pl.DataFrame, journal: pl.DataFrame) -> dt.date |
     return value if isinstance(value, dt.date) else None
 
 
-CLIENTS_PER_CHUNK = 2
-"""Clients derived together: bounds how many clients' samples are in memory at once."""
+SAMPLES_PER_CHUNK = 1_000_000
+"""Samples of the clients derived together (about 100 MB in memory): a chunk takes clients, in
+order, until their activities hold this many samples (always at least one client). Fewer, larger
+chunks cost less per client (each Polars call has a fixed cost; on a cluster each chunk is a task);
+the bound keeps memory flat however many clients a run rebuilds."""
+
+
+def client_chunks(
+    activities: pl.DataFrame, clients: Sequence[str], *, at_least: int = 1
+) -> list[list[str]]:
+    """``clients`` (in order) cut into chunks of at most :data:`SAMPLES_PER_CHUNK` samples.
+
+    With ``at_least`` (a cluster's threads), the bound is lowered to a share of all the samples,
+    so that there are about that many chunks (never more than there are clients).
+
+    Examples
+    --------
+    >>> acts = pl.DataFrame({"client_id": ["a", "b", "b", "c"], "n_samples": [600_000, 300_000,
+    ...     300_000, 5]})
+    >>> client_chunks(acts, ["a", "b", "c", "d"])
+    [['a'], ['b', 'c', 'd']]
+    >>> client_chunks(acts, ["b", "c", "d"], at_least=2)
+    [['b'], ['c', 'd']]
+    """
+    held = dict(
+        activities.group_by("client_id").agg(pl.col("n_samples").fill_null(0).sum()).iter_rows()
+    )
+    total = sum(int(held.get(client, 0)) for client in clients)
+    budget = min(SAMPLES_PER_CHUNK, -(-total // max(1, at_least)))
+    chunks: list[list[str]] = []
+    rows = 0
+    for client in clients:
+        size = int(held.get(client, 0))
+        if not chunks or rows + size > budget:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(client)
+        rows += size
+    return chunks
 
 
 @dataclass(frozen=True)
@@ -89,15 +127,16 @@ def derive_for_clients(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     derive_chunks: DeriveChunks | None = None,
+    parallelism: int = 1,
 ) -> dict[str, int]:
     """Rebuild every derived table for ``clients`` with ``thresholds``; return rows per table.
 
-    Clients are processed :data:`CLIENTS_PER_CHUNK` at a time, so memory does not grow with the
-    number of clients; ``derive_chunks`` may run the chunks elsewhere (one task each on a
-    cluster), and the results are written here, one commit per table. ``daily_load`` runs, for
-    each client, from their first day with any activity or journal entry to the clinic's last
-    such day (any client's), so the result depends on the data only (never on the clock) and a
-    client who stops recording keeps getting days.
+    Clients are processed a chunk at a time (:func:`client_chunks`, at least ``parallelism``
+    chunks), so memory does not grow with the number of clients; ``derive_chunks`` may run the
+    chunks elsewhere (one task each on a cluster), and the results are written here, one commit
+    per table. ``daily_load`` runs, for each client, from their first day with any activity or
+    journal entry to the clinic's last such day (any client's), so the result depends on the data
+    only (never on the clock) and a client who stops recording keeps getting days.
     """
     if not clients:
         return {}
@@ -123,10 +162,7 @@ def derive_for_clients(
             thresholds=thresholds,
             clinic_end=clinic_end,
         )
-        for chunk in (
-            ordered[start : start + CLIENTS_PER_CHUNK]
-            for start in range(0, len(ordered), CLIENTS_PER_CHUNK)
-        )
+        for chunk in client_chunks(activities_all, ordered, at_least=parallelism)
     ]
     outputs: dict[str, list[pl.DataFrame]] = {name: [] for name in DERIVED_TABLES}
     for derived in (derive_chunks or _derive_serially)(chunks):

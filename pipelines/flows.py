@@ -281,9 +281,12 @@ def ingest_flow(
             # A wave holds a batch for every worker thread, and the next wave is parsed while
             # the flow writes this one, so that the cluster stays busy; bounded, since the flow
             # holds two waves' frames at once.
-            waves = min(MAX_BATCHES_PER_WAVE, max(2, _cluster_threads(dask_address)))
+            threads = _cluster_threads(dask_address)
+            waves = min(MAX_BATCHES_PER_WAVE, max(2, threads))
             batch = max(settings.batch_files, CLUSTER_BATCH_FILES)
-            settings = replace(settings, batches_per_wave=waves, batch_files=batch)
+            settings = replace(
+                settings, batches_per_wave=waves, batch_files=batch, derive_parallelism=threads
+            )
         else:
             runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
         parse, derive = _on_runner(runner)

@@ -878,7 +878,11 @@ def run_ingest(
                 affected |= set(roster["client_id"].to_list())
             write_pending(settings.warehouse, affected)
             derive_for_clients(
-                store, affected, thresholds=settings.thresholds, derive_chunks=derive_chunks
+                store,
+                affected,
+                thresholds=settings.thresholds,
+                derive_chunks=derive_chunks,
+                parallelism=settings.derive_parallelism,
             )
             summary.clients_rebuilt = len(affected)
             watch.lap("derive")

@@ -36,6 +36,9 @@ class Settings:
     """Bytes per parsing batch."""
     batches_per_wave: int = 2
     """Batches parsed before their rows are written (bounds a run's memory)."""
+    derive_parallelism: int = 1
+    """Chunks of clients the derivation is cut into at least (a cluster's worker threads), so
+    that each thread derives some clients; otherwise as few as memory allows."""
     lock_timeout_s: float = 3600.0
     """How long a run waits for another run holding the warehouse lock."""
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
