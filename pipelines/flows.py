@@ -285,7 +285,10 @@ def ingest_flow(
             waves = min(MAX_BATCHES_PER_WAVE, max(2, threads))
             batch = max(settings.batch_files, CLUSTER_BATCH_FILES)
             settings = replace(
-                settings, batches_per_wave=waves, batch_files=batch, derive_parallelism=threads
+                settings,
+                batches_per_wave=waves,
+                batch_files=batch,
+                derive_parallelism=max(2, threads),
             )
         else:
             runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
