@@ -42,6 +42,7 @@ from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
     COLUMN_CONVERTERS,
+    COLUMN_MESSAGES,
     EVENT_12_BITS,
     HR_FIELD_NUMBERS,
     LAP_FIELDS,
@@ -183,6 +184,19 @@ SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
     ),
 }
 """Messages decoded one by one, with the field names the readers use from each."""
+SMALL_ROWS: Mapping[int, frozenset[str]] = {
+    MESG_NUM[name]: SMALL_MESSAGES[MESG_NUM[name]] for name in FitContent.SMALL_MESSAGES
+}
+"""The small messages :class:`FitContent` collects, with the field names it reads from each."""
+BULK_NUMBERS: Mapping[int, frozenset[str]] = {
+    MESG_NUM[name]: frozenset(
+        {"start_time", *(s for sources, _ in mapping.values() for s in sources)}
+    )
+    for name, mapping in COLUMN_MESSAGES.items()
+}
+"""Messages that can be decoded a layout at a time, with the names read there as numbers."""
+BULK_FROM = 4
+"""From this many messages of a kind on, decoding them a definition at a time is the cheaper."""
 RECORD_NAMES = frozenset(
     {
         "timestamp",
@@ -1131,26 +1145,207 @@ def _records_frame(
     return frame, absolute, ordinals, bool((valid & ~real).any())
 
 
-def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[str, Any]]]]:
-    """(ordinal, values) of every lap, session, file_id and sport message, in file order."""
-    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for definition in index.definitions:
-        needed = SMALL_MESSAGES.get(definition.mesg_num)
-        if (
-            needed is None
-            or not definition.runs
-            or definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION)
-        ):
-            continue
-        rows = out.setdefault(definition.mesg_num, [])
+def _small_rows(
+    definitions: Sequence[_Definition], data: bytes, needed: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Each message's values, one at a time with fitparse's rules, in file order."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for definition in definitions:
         reader = _raw_reader(definition.key, needed)
         offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
         for offset, ordinal in zip(offsets, ordinals, strict=True):
             raws = _read_raws(reader, data, offset)
             rows.append((ordinal, _row_values(definition, raws, needed)))
-    for rows in out.values():
-        rows.sort(key=lambda row: row[0])
-    return out
+    rows.sort(key=lambda row: row[0])
+    return [values for _, values in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One value a message may set in its values: ``name``, from the field at ``position``.
+
+    Only in the messages where the field resolves to its variant number ``variant`` (0: the field
+    itself, else that sub-field); read as ``kind`` (``"number"``, ``"enum"`` or ``"time"``) through
+    ``render`` (the variant, or the component's target) and scaled by ``scaler`` (the variant, or
+    the ``component``).
+    """
+
+    position: int
+    variant: int
+    name: str
+    kind: str
+    render: Any
+    scaler: Any
+    component: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _BulkPlan:
+    """How to decode all messages of one layout at once into the values :func:`_row_values` gives.
+
+    Each message's fields are read with :func:`_raw_reader`'s struct into one row of a float64
+    matrix (``invalid``: each column's invalid value, NaN for floats). ``selectors``: per field
+    with sub-fields (by column), per sub-field, the (column, raw value) pairs that select it;
+    ``writes`` in the order fitparse sets them (a later one wins); ``scale`` and ``offset``: of
+    each write (1 and 0 when none).
+    """
+
+    reader: struct.Struct
+    columns: Mapping[int, int]
+    invalid: FloatArray
+    selectors: Mapping[int, tuple[tuple[tuple[int, int], ...], ...]]
+    writes: tuple[_Write, ...]
+    scale: FloatArray
+    offset: FloatArray
+
+
+def _write_kind(profile: Any) -> str:
+    if profile.type.values:
+        return "enum"
+    return "time" if profile.type.name == "date_time" else "number"
+
+
+@cache
+def _bulk_plan(
+    key: tuple[Any, ...], needed: frozenset[str], numbers: frozenset[str]
+) -> _BulkPlan | None:
+    """The plan of :func:`_small_columns` for a layout; ``None`` for one it leaves to the rows.
+
+    Decoded in bulk: scalar integer (up to 32 bits) and float fields, their sub-fields, and
+    components of integer fields into plain numbers. ``numbers``: the names read as numbers.
+    """
+    plan = _row_plan(key, needed)  # refuses what the row path refuses, first
+    reader, _, reads = _raw_reader(key, needed)
+    if any(base.kind not in ("int", "float") or base.size > 4 or n != 1 for _, base, n in reads):
+        return None
+    columns = {position: column for column, (position, _, _) in enumerate(reads)}
+    layout = key[2]
+    selectors = {
+        columns[position]: tuple(
+            tuple(
+                (columns[p], ref.raw_value)
+                for ref in sub.ref_fields
+                for p in columns
+                if layout[p][0] == ref.def_num
+            )
+            for sub in profile_field.subfields
+        )
+        for position, profile_field in plan
+        if profile_field.subfields
+    }
+    writes = [w for position, field_ in plan for w in _writes(key, position, field_, needed)]
+    for write in writes:
+        scaled = write.scaler.scale or write.scaler.offset
+        if (write.kind != "enum") != (write.name in numbers) or (scaled and write.kind != "number"):
+            return None
+        if BASE[layout[write.position][2]].kind != "int" and (
+            write.component is not None or write.kind != "number"
+        ):
+            return None
+        if write.component is not None and write.render.subfields:
+            return None
+    return _BulkPlan(
+        reader,
+        columns,
+        np.array([np.nan if base.invalid is None else base.invalid for _, base, _ in reads]),
+        selectors,
+        tuple(writes),
+        np.array([w.scaler.scale or 1.0 for w in writes], dtype=np.float64),
+        np.array([w.scaler.offset or 0.0 for w in writes], dtype=np.float64),
+    )
+
+
+def _writes(
+    key: tuple[Any, ...], position: int, profile_field: Any, needed: frozenset[str]
+) -> list[_Write]:
+    """What a field may set, in :func:`_row_values`'s order: per variant, its components, itself."""
+    mesg_type = MESSAGE_TYPES[key[0]]
+    writes = []
+    for number, variant in enumerate(_variants(profile_field)):
+        for component in variant.components or ():
+            target = mesg_type.fields[component.def_num]
+            if target.name in needed:
+                kind = _write_kind(target)
+                writes.append(
+                    _Write(position, number, target.name, kind, target, component, component)
+                )
+        if variant.name in needed:
+            writes.append(
+                _Write(position, number, variant.name, _write_kind(variant), variant, variant)
+            )
+    return writes
+
+
+def _small_columns(
+    definitions: Sequence[_Definition], data: bytes, plan: _BulkPlan
+) -> dict[str, Any]:
+    """The messages of definitions of one layout at once, per name each message's value.
+
+    In the order of ``definitions``; names read as numbers come as float64 arrays (NaN for
+    ``None``), the others as lists (see :meth:`FitContent.add_small_columns`).
+    """
+    unpack = plan.reader.unpack_from
+    offsets = [offset for d in definitions for offset in d.offsets().tolist()]
+    n = len(offsets)
+    raws = np.array([unpack(data, offset) for offset in offsets], dtype=np.float64)
+    raws = raws.reshape(n, plan.invalid.size)
+    valid = raws != plan.invalid
+    valid &= ~np.isnan(raws)
+    values = np.where(valid, raws, np.nan)
+    where = [plan.columns[write.position] for write in plan.writes]
+    scaled = values[:, where] / plan.scale - plan.offset
+    chosen = _chosen_variants(plan, raws, valid)
+    numbers: dict[str, FloatArray] = {}
+    objects: dict[str, list[Any]] = {}
+    for i, (write, column) in enumerate(zip(plan.writes, where, strict=True)):
+        variant = chosen.get(column)
+        applies = None if variant is None else variant == write.variant
+        if write.kind != "enum":  # a number, or a time in FIT seconds
+            found = scaled[:, i]
+            if write.component is not None:
+                found = _component_values(write, raws[:, column], valid[:, column])
+            if applies is not None:
+                found = np.where(applies, found, numbers.get(write.name, np.nan))
+            numbers[write.name] = found
+            continue
+        rendered = _enum_names(
+            write, raws[:, column].astype(np.int64).tolist(), valid[:, column].tolist()
+        )
+        if applies is not None:
+            before = objects.get(write.name, [None] * n)
+            rendered = [
+                r if a else b for r, a, b in zip(rendered, applies.tolist(), before, strict=True)
+            ]
+        objects[write.name] = rendered
+    return {**numbers, **objects}
+
+
+def _component_values(write: _Write, raw: FloatArray, valid: BoolArray) -> FloatArray:
+    """A component's values out of its field's raw integers (NaN where the field is invalid)."""
+    component = write.component
+    whole = np.where(valid, raw, 0).astype(np.int64)
+    bits = (whole >> component.bit_offset) & ((1 << component.bits) - 1)
+    return np.where(valid, _scaled(component, bits.astype(np.float64)), np.nan)
+
+
+def _chosen_variants(plan: _BulkPlan, raws: FloatArray, valid: BoolArray) -> dict[int, IntArray]:
+    """Per field with sub-fields (by column), the variant each message resolves it to (0: itself)."""
+    chosen = {}
+    for column, subs in plan.selectors.items():
+        variant = np.zeros(len(raws), dtype=np.int64)
+        for number, pairs in reversed(list(enumerate(subs, start=1))):
+            selected = np.zeros(len(raws), dtype=np.bool_)
+            for ref_column, raw_value in pairs:
+                selected |= valid[:, ref_column] & (raws[:, ref_column] == raw_value)
+            variant[selected] = number  # the first sub-field that matches wins: it is set last
+        chosen[column] = variant
+    return chosen
+
+
+def _enum_names(write: _Write, raws: list[Any], valid: list[bool]) -> list[Any]:
+    """An enum's names of raw values as fitparse renders them (the raw value if unnamed)."""
+    names = write.render.type.values
+    return [names.get(raw, raw) if ok else None for raw, ok in zip(raws, valid, strict=True)]
 
 
 def _check_values(index: _Index, data: bytes) -> None:
@@ -1205,7 +1400,7 @@ def _content(data: bytes) -> FitContent:
         )
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
-    _small_messages(content, _small_rows(index, data))
+    _small_messages(content, index, data)
     content.hr_events = _hr_events(index, data)
     return content
 
@@ -1323,13 +1518,71 @@ def _hrv_times(
     return np.where(last >= 0, timed_abs[np.maximum(last, 0)], np.nan), intervals
 
 
-def _small_messages(
-    content: FitContent, rows: Mapping[int, list[tuple[int, dict[str, Any]]]]
-) -> None:
-    """Laps, lengths, sessions, sport and file_id into ``content``, as ``ingest.fit`` collects them."""
+def _small_messages(content: FitContent, index: _Index, data: bytes) -> None:
+    """Laps, lengths, sessions, sport and file_id into ``content``, as ``ingest.fit`` collects them.
+
+    Laps, lengths and sessions are decoded a layout at a time (:func:`_small_columns`) when there
+    are at least :data:`BULK_FROM` of them and every layout of theirs allows it (:func:`_bulk_plan`);
+    the others a message at a time.
+    """
+    used: dict[int, list[_Definition]] = {}
+    for definition in index.definitions:
+        if definition.mesg_num in SMALL_ROWS and definition.n_messages:
+            used.setdefault(definition.mesg_num, []).append(definition)
     for name in FitContent.SMALL_MESSAGES:
-        for _, values in rows.get(MESG_NUM[name], []):
+        mesg_num = MESG_NUM[name]
+        definitions = used.get(mesg_num, [])
+        needed = SMALL_ROWS[mesg_num]
+        columns = _bulk_columns(definitions, data, mesg_num)
+        if columns is not None:
+            content.add_small_columns(name, columns, sum(d.n_messages for d in definitions))
+            continue
+        for values in _small_rows(definitions, data, needed):
             content.add_small(name, values)
+
+
+def _bulk_columns(
+    definitions: Sequence[_Definition], data: bytes, mesg_num: int
+) -> dict[str, Any] | None:
+    """The columns of all these messages in file order; ``None`` to decode them one at a time."""
+    numbers = BULK_NUMBERS.get(mesg_num)
+    if numbers is None or sum(d.n_messages for d in definitions) < BULK_FROM:
+        return None
+    layouts: dict[tuple[Any, int], list[_Definition]] = {}
+    for definition in definitions:
+        layouts.setdefault((definition.key, definition.size), []).append(definition)
+    parts = []
+    for (key, _), same in layouts.items():
+        plan = _bulk_plan(key, SMALL_ROWS[mesg_num], numbers)
+        if plan is None:
+            return None
+        parts.append((np.concatenate([d.ordinals() for d in same]), same, plan))
+    columns = [_small_columns(same, data, plan) for _, same, plan in parts]
+    return _merged_columns([ordinals for ordinals, _, _ in parts], columns)
+
+
+def _merged_columns(
+    ordinals: Sequence[IntArray], parts: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Columns of several parts (each with its messages' ordinals) as one, in file order."""
+    if len(parts) == 1 and bool((np.diff(ordinals[0]) > 0).all()):
+        return parts[0]
+    sizes = [o.size for o in ordinals]
+    order = np.argsort(np.concatenate(ordinals), kind="stable")
+    merged: dict[str, Any] = {}
+    for name in sorted({name for part in parts for name in part}):
+        columns = [part.get(name) for part in parts]
+        if all(c is None or isinstance(c, np.ndarray) for c in columns):
+            merged[name] = np.concatenate(
+                [
+                    np.full(k, np.nan) if c is None else c
+                    for c, k in zip(columns, sizes, strict=True)
+                ]
+            )[order]
+        else:
+            values = [v for c, k in zip(columns, sizes, strict=True) for v in (c or [None] * k)]
+            merged[name] = [values[i] for i in order.tolist()]
+    return merged
 
 
 def read_fit_fast(data: bytes) -> ParsedFile:
