@@ -782,30 +782,50 @@ def _check_definition(definition: _Definition) -> None:
 
 
 def _table(definition: _Definition, data: bytes, positions: Sequence[int]) -> npt.NDArray[Any]:
-    """All messages of a definition as one structured array with the fields at ``positions``."""
-    fields = definition.fields
+    """All messages of a definition as one structured array with the fields at ``positions``.
+
+    Messages that follow each other in the file are read in place; the stretches between other
+    messages are joined as bytes (structured arrays are slow to join), or, past
+    :data:`MAX_RUNS_AS_VIEWS` stretches, the messages are gathered by offset.
+    """
+    size = definition.size
+    dtype = _table_dtype(definition.key, size, tuple(positions))
+    offsets = definition.offsets()
+    n = offsets.size
+    if int(offsets[-1] - offsets[0]) == (n - 1) * size:  # one stretch
+        return np.frombuffer(data, dtype=dtype, count=n, offset=int(offsets[0]))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero(np.diff(offsets) != size) + 1
+    if starts.size >= MAX_RUNS_AS_VIEWS:
+        rows: npt.NDArray[Any] = buf[offsets[:, None] + np.arange(size)]
+        return rows.view(dtype).reshape(-1)
+    bounds = [0, *starts.tolist(), n]
+    first = offsets[bounds[:-1]].tolist()
+    stretches = [
+        buf[p : p + (b - a) * size] for p, a, b in zip(first, bounds[:-1], bounds[1:], strict=True)
+    ]
+    return np.concatenate(stretches).view(dtype)
+
+
+@cache
+def _table_dtype(key: tuple[Any, ...], size: int, positions: tuple[int, ...]) -> np.dtype[Any]:
+    """The structured dtype of :func:`_table`: fields ``f<position>`` of a message of ``size`` bytes."""
+    _, endian, layout = key
+    starts = np.cumsum([1, *(field_size for _, field_size, _ in layout)]).tolist()
     names: list[str] = []
     formats: list[Any] = []
-    offsets: list[int] = []
     for position in positions:
-        f = fields[position]
+        _, field_size, base_num = layout[position]
+        base = BASE[base_num]
         names.append(f"f{position}")
-        if f.base.kind in ("byte", "string"):
-            formats.append(("u1", (f.size,)))
+        if base.kind in ("byte", "string"):
+            formats.append(("u1", (field_size,)))
         else:
-            code = definition.endian + f.base.fmt
-            formats.append((code, (f.count,)) if f.count > 1 else code)
-        offsets.append(f.offset)
-    dtype = np.dtype(
-        {"names": names, "formats": formats, "offsets": offsets, "itemsize": definition.size}
-    )
-    size = definition.size
-    if len(definition.runs) <= MAX_RUNS_AS_VIEWS:
-        parts = [np.frombuffer(data, dtype=dtype, count=k, offset=p) for p, k, _ in definition.runs]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    rows: npt.NDArray[Any] = buf[definition.offsets()[:, None] + np.arange(size)]
-    return rows.view(dtype).reshape(-1)
+            count = field_size // base.size
+            code = endian + base.fmt
+            formats.append((code, (count,)) if count > 1 else code)
+    offsets = [starts[position] for position in positions]
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
 
 
 def _parsed(f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
@@ -1085,34 +1105,9 @@ def _records_frame(
     """The records frame in file order.
 
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
+    Each column is built once, in its final type; a column no record has is the one null column.
     """
-    if len(groups) == 1:  # one definition: its messages are in file order already
-        group = groups[0]
-        ordinals, n = group.ordinals, group.ordinals.size
-
-        def column(name: str) -> FloatArray:
-            found = group.columns.get(name)
-            return np.full(n, np.nan) if found is None else found
-
-        timestamp, valid = group.timestamp, group.timestamp_valid
-    else:
-        ordinals = np.concatenate([g.ordinals for g in groups])
-        order = np.argsort(ordinals, kind="stable")
-        ordinals = ordinals[order]
-        n = ordinals.size
-
-        def column(name: str) -> FloatArray:
-            parts = [g.columns.get(name) for g in groups]
-            if all(p is None for p in parts):
-                return np.full(n, np.nan)
-            filled = [
-                np.full(g.ordinals.size, np.nan) if p is None else p
-                for p, g in zip(parts, groups, strict=True)
-            ]
-            return np.concatenate(filled)[order]
-
-        timestamp = np.concatenate([g.timestamp for g in groups])[order]
-        valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    ordinals, columns, timestamp, valid = _record_columns(groups)
     c_ordinals, c_times = compressed
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
@@ -1121,28 +1116,58 @@ def _records_frame(
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
     real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
-    micros = np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000
-    series: dict[str, pl.Series] = {
-        ABS_COLUMN: pl.Series(ABS_COLUMN, absolute, nan_to_null=True),
-        "timestamp": pl.Series("timestamp", np.where(real, micros, np.nan), nan_to_null=True)
-        .cast(pl.Int64)
-        .cast(RECORD_COLUMNS["timestamp"]),
-    }
+    stamps = pl.Series("timestamp", np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000)
+    stamps = stamps.cast(RECORD_COLUMNS["timestamp"])
+    if not real.all():
+        stamps = stamps.scatter(np.flatnonzero(~real), None)
+    nulls = pl.Series("", np.full(ordinals.size, np.nan), nan_to_null=True)
+    series = [pl.Series(ABS_COLUMN, absolute, nan_to_null=True), stamps]
     for name, (sources, convert) in RECORD_FIELDS.items():
-        to_column = COLUMN_CONVERTERS[convert]
-        values = to_column(column(sources[0]))
-        for source in sources[1:]:
-            values = np.where(np.isnan(values), to_column(column(source)), values)
-        if name == "cadence_rpm":  # as ingest.fit: cadence plus its fraction, when both exist
-            values = values + np.nan_to_num(column("fractional_cadence"), nan=0.0)
-        series[name] = pl.Series(name, values, nan_to_null=True)
-    frame = pl.DataFrame(
-        [
-            series[name] if series[name].dtype == dtype else series[name].cast(dtype, strict=False)
-            for name, dtype in RECORD_COLUMNS.items()
-        ]
-    )
-    return frame, absolute, ordinals, bool((valid & ~real).any())
+        values = _mapped_column(columns, sources, convert)
+        fraction = columns.get("fractional_cadence")
+        if name == "cadence_rpm" and values is not None and fraction is not None:
+            values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
+        found = nulls.alias(name) if values is None else pl.Series(name, values, nan_to_null=True)
+        dtype = RECORD_COLUMNS[name]
+        series.append(found if found.dtype == dtype else found.cast(dtype, strict=False))
+    return pl.DataFrame(series), absolute, ordinals, bool((valid & ~real).any())
+
+
+def _record_columns(
+    groups: list[_RecordGroup],
+) -> tuple[IntArray, dict[str, FloatArray], IntArray, BoolArray]:
+    """The groups' ordinals, columns, timestamps and their validity, merged in file order."""
+    if len(groups) == 1:  # one definition: its messages are in file order already
+        group = groups[0]
+        return group.ordinals, group.columns, group.timestamp, group.timestamp_valid
+    ordinals = np.concatenate([g.ordinals for g in groups])
+    order = np.argsort(ordinals, kind="stable")
+    columns = {}
+    for name in {name for g in groups for name in g.columns}:
+        parts = [g.columns.get(name) for g in groups]
+        columns[name] = np.concatenate(
+            [
+                np.full(g.ordinals.size, np.nan) if p is None else p
+                for p, g in zip(parts, groups, strict=True)
+            ]
+        )[order]
+    timestamp = np.concatenate([g.timestamp for g in groups])[order]
+    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    return ordinals[order], columns, timestamp, valid
+
+
+def _mapped_column(
+    columns: Mapping[str, FloatArray], sources: Sequence[str], convert: Callable[[Any], Any]
+) -> FloatArray | None:
+    """The first of ``sources`` that gives a value, per record (``None`` when no record has one)."""
+    to_column = COLUMN_CONVERTERS[convert]
+    values = None
+    for source in sources:
+        found = columns.get(source)
+        if found is not None:
+            found = to_column(found)
+            values = found if values is None else np.where(np.isnan(values), found, values)
+    return values
 
 
 def _small_rows(
