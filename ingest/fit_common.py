@@ -35,6 +35,7 @@ from schemas.motion import MAX_HR_EVENT_AGE_S
 __all__ = [
     "ABS_COLUMN",
     "COLUMN_CONVERTERS",
+    "COLUMN_MESSAGES",
     "EVENT_12_BITS",
     "FIT_EPOCH",
     "HR_FIELD_NUMBERS",
@@ -160,6 +161,13 @@ LENGTH_FIELDS: dict[str, tuple[tuple[str, ...], Converter]] = {
     "elapsed_s": (("total_elapsed_time",), number),
 }
 """How FIT ``length`` fields (one pool length swum, or a rest) are read; ``length_type`` besides."""
+
+COLUMN_MESSAGES: Mapping[str, Mapping[str, tuple[tuple[str, ...], Converter]]] = {
+    "lap": LAP_FIELDS,
+    "length": LENGTH_FIELDS,
+    "session": SESSION_FIELDS,
+}
+"""Messages :meth:`FitContent.add_small_columns` takes, each with the field mapping it applies."""
 
 SWIM_SPORT = "swimming"
 """FIT sport whose moving time comes from its lengths and laps, not from a speed threshold."""
@@ -439,6 +447,72 @@ class FitContent:
             _, created_abs = as_time(values.get("time_created"))
             if created_abs is not None and created_abs < RELATIVE_TIME_LIMIT:
                 self.clock_relative = True
+
+    def add_small_columns(self, name: str, columns: Mapping[str, Any], count: int) -> None:
+        """Collect ``count`` lap, length or session messages at once: the twin of :meth:`add_small`.
+
+        ``columns`` holds, per field name, each message's value in file order (a name not there is
+        ``None`` throughout): a float64 array, NaN for ``None``, for ``start_time`` (FIT seconds)
+        and the names the field mappings read (as :func:`number` reads them); a list of the values
+        themselves for the others (the enums).
+        """
+        mapping = COLUMN_MESSAGES[name]
+        picked = _picked(columns, mapping, count)
+        starts = columns.get("start_time")
+        absolute = [None] * count if starts is None else _floats(starts)
+        if name == "length":
+            types = columns.get("length_type", [None] * count)
+            keys = (*mapping, "length_type")
+            self.lengths.extend(
+                zip(
+                    absolute,
+                    (dict(zip(keys, row, strict=True)) for row in zip(*picked, types, strict=True)),
+                    strict=True,
+                )
+            )
+            return
+        when = [
+            FIT_EPOCH + dt.timedelta(seconds=a)
+            if a is not None and a >= RELATIVE_TIME_LIMIT
+            else None
+            for a in absolute
+        ]
+        if name == "lap":
+            keys = (*mapping, "start_utc")
+            rows = (dict(zip(keys, row, strict=True)) for row in zip(*picked, when, strict=True))
+            self.laps.extend(zip(absolute, rows, strict=True))
+        else:
+            keys = (*mapping, "sport", "sub_sport", "start_utc", "start_abs")
+            sports = columns.get("sport", [None] * count)
+            sub_sports = columns.get("sub_sport", [None] * count)
+            self.sessions.extend(
+                dict(zip(keys, row, strict=True))
+                for row in zip(*picked, sports, sub_sports, when, absolute, strict=True)
+            )
+
+
+def _floats(values: FloatArray) -> list[float | None]:
+    """A float column as a list, ``None`` for NaN."""
+    return [None if v != v else v for v in values.tolist()]
+
+
+def _picked(
+    columns: Mapping[str, Any],
+    mapping: Mapping[str, tuple[tuple[str, ...], Converter]],
+    count: int,
+) -> list[list[float | None]]:
+    """:func:`pick` over columns of numbers (NaN for ``None``): one list per mapped column."""
+    picked: list[list[float | None]] = []
+    for sources, convert in mapping.values():
+        to_column = COLUMN_CONVERTERS[convert]
+        values = None
+        for source in sources:
+            found = columns.get(source)
+            if found is not None:
+                found = to_column(found)
+                values = found if values is None else np.where(np.isnan(values), found, values)
+        picked.append([None] * count if values is None else _floats(values))
+    return picked
 
 
 def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:

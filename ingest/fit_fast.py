@@ -42,6 +42,7 @@ from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
     COLUMN_CONVERTERS,
+    COLUMN_MESSAGES,
     EVENT_12_BITS,
     HR_FIELD_NUMBERS,
     LAP_FIELDS,
@@ -183,6 +184,19 @@ SMALL_MESSAGES: Mapping[int, frozenset[str]] = {
     ),
 }
 """Messages decoded one by one, with the field names the readers use from each."""
+SMALL_ROWS: Mapping[int, frozenset[str]] = {
+    MESG_NUM[name]: SMALL_MESSAGES[MESG_NUM[name]] for name in FitContent.SMALL_MESSAGES
+}
+"""The small messages :class:`FitContent` collects, with the field names it reads from each."""
+BULK_NUMBERS: Mapping[int, frozenset[str]] = {
+    MESG_NUM[name]: frozenset(
+        {"start_time", *(s for sources, _ in mapping.values() for s in sources)}
+    )
+    for name, mapping in COLUMN_MESSAGES.items()
+}
+"""Messages that can be decoded a layout at a time, with the names read there as numbers."""
+BULK_FROM = 4
+"""From this many messages of a kind on, decoding them a definition at a time is the cheaper."""
 RECORD_NAMES = frozenset(
     {
         "timestamp",
@@ -768,30 +782,50 @@ def _check_definition(definition: _Definition) -> None:
 
 
 def _table(definition: _Definition, data: bytes, positions: Sequence[int]) -> npt.NDArray[Any]:
-    """All messages of a definition as one structured array with the fields at ``positions``."""
-    fields = definition.fields
+    """All messages of a definition as one structured array with the fields at ``positions``.
+
+    Messages that follow each other in the file are read in place; the stretches between other
+    messages are joined as bytes (structured arrays are slow to join), or, past
+    :data:`MAX_RUNS_AS_VIEWS` stretches, the messages are gathered by offset.
+    """
+    size = definition.size
+    dtype = _table_dtype(definition.key, size, tuple(positions))
+    offsets = definition.offsets()
+    n = offsets.size
+    if int(offsets[-1] - offsets[0]) == (n - 1) * size:  # one stretch
+        return np.frombuffer(data, dtype=dtype, count=n, offset=int(offsets[0]))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero(np.diff(offsets) != size) + 1
+    if starts.size >= MAX_RUNS_AS_VIEWS:
+        rows: npt.NDArray[Any] = buf[offsets[:, None] + np.arange(size)]
+        return rows.view(dtype).reshape(-1)
+    bounds = [0, *starts.tolist(), n]
+    first = offsets[bounds[:-1]].tolist()
+    stretches = [
+        buf[p : p + (b - a) * size] for p, a, b in zip(first, bounds[:-1], bounds[1:], strict=True)
+    ]
+    return np.concatenate(stretches).view(dtype)
+
+
+@cache
+def _table_dtype(key: tuple[Any, ...], size: int, positions: tuple[int, ...]) -> np.dtype[Any]:
+    """The structured dtype of :func:`_table`: fields ``f<position>`` of a message of ``size`` bytes."""
+    _, endian, layout = key
+    starts = np.cumsum([1, *(field_size for _, field_size, _ in layout)]).tolist()
     names: list[str] = []
     formats: list[Any] = []
-    offsets: list[int] = []
     for position in positions:
-        f = fields[position]
+        _, field_size, base_num = layout[position]
+        base = BASE[base_num]
         names.append(f"f{position}")
-        if f.base.kind in ("byte", "string"):
-            formats.append(("u1", (f.size,)))
+        if base.kind in ("byte", "string"):
+            formats.append(("u1", (field_size,)))
         else:
-            code = definition.endian + f.base.fmt
-            formats.append((code, (f.count,)) if f.count > 1 else code)
-        offsets.append(f.offset)
-    dtype = np.dtype(
-        {"names": names, "formats": formats, "offsets": offsets, "itemsize": definition.size}
-    )
-    size = definition.size
-    if len(definition.runs) <= MAX_RUNS_AS_VIEWS:
-        parts = [np.frombuffer(data, dtype=dtype, count=k, offset=p) for p, k, _ in definition.runs]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    rows: npt.NDArray[Any] = buf[definition.offsets()[:, None] + np.arange(size)]
-    return rows.view(dtype).reshape(-1)
+            count = field_size // base.size
+            code = endian + base.fmt
+            formats.append((code, (count,)) if count > 1 else code)
+    offsets = [starts[position] for position in positions]
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
 
 
 def _parsed(f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
@@ -1071,34 +1105,9 @@ def _records_frame(
     """The records frame in file order.
 
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
+    Each column is built once, in its final type; a column no record has is the one null column.
     """
-    if len(groups) == 1:  # one definition: its messages are in file order already
-        group = groups[0]
-        ordinals, n = group.ordinals, group.ordinals.size
-
-        def column(name: str) -> FloatArray:
-            found = group.columns.get(name)
-            return np.full(n, np.nan) if found is None else found
-
-        timestamp, valid = group.timestamp, group.timestamp_valid
-    else:
-        ordinals = np.concatenate([g.ordinals for g in groups])
-        order = np.argsort(ordinals, kind="stable")
-        ordinals = ordinals[order]
-        n = ordinals.size
-
-        def column(name: str) -> FloatArray:
-            parts = [g.columns.get(name) for g in groups]
-            if all(p is None for p in parts):
-                return np.full(n, np.nan)
-            filled = [
-                np.full(g.ordinals.size, np.nan) if p is None else p
-                for p, g in zip(parts, groups, strict=True)
-            ]
-            return np.concatenate(filled)[order]
-
-        timestamp = np.concatenate([g.timestamp for g in groups])[order]
-        valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    ordinals, columns, timestamp, valid = _record_columns(groups)
     c_ordinals, c_times = compressed
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
@@ -1107,50 +1116,261 @@ def _records_frame(
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
     real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
-    micros = np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000
-    series: dict[str, pl.Series] = {
-        ABS_COLUMN: pl.Series(ABS_COLUMN, absolute, nan_to_null=True),
-        "timestamp": pl.Series("timestamp", np.where(real, micros, np.nan), nan_to_null=True)
-        .cast(pl.Int64)
-        .cast(RECORD_COLUMNS["timestamp"]),
-    }
+    stamps = pl.Series("timestamp", np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000)
+    stamps = stamps.cast(RECORD_COLUMNS["timestamp"])
+    if not real.all():
+        stamps = stamps.scatter(np.flatnonzero(~real), None)
+    nulls = pl.Series("", np.full(ordinals.size, np.nan), nan_to_null=True)
+    series = [pl.Series(ABS_COLUMN, absolute, nan_to_null=True), stamps]
     for name, (sources, convert) in RECORD_FIELDS.items():
-        to_column = COLUMN_CONVERTERS[convert]
-        values = to_column(column(sources[0]))
-        for source in sources[1:]:
-            values = np.where(np.isnan(values), to_column(column(source)), values)
-        if name == "cadence_rpm":  # as ingest.fit: cadence plus its fraction, when both exist
-            values = values + np.nan_to_num(column("fractional_cadence"), nan=0.0)
-        series[name] = pl.Series(name, values, nan_to_null=True)
-    frame = pl.DataFrame(
-        [
-            series[name] if series[name].dtype == dtype else series[name].cast(dtype, strict=False)
-            for name, dtype in RECORD_COLUMNS.items()
-        ]
-    )
-    return frame, absolute, ordinals, bool((valid & ~real).any())
+        values = _mapped_column(columns, sources, convert)
+        fraction = columns.get("fractional_cadence")
+        if name == "cadence_rpm" and values is not None and fraction is not None:
+            values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
+        found = nulls.alias(name) if values is None else pl.Series(name, values, nan_to_null=True)
+        dtype = RECORD_COLUMNS[name]
+        series.append(found if found.dtype == dtype else found.cast(dtype, strict=False))
+    return pl.DataFrame(series), absolute, ordinals, bool((valid & ~real).any())
 
 
-def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[str, Any]]]]:
-    """(ordinal, values) of every lap, session, file_id and sport message, in file order."""
-    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for definition in index.definitions:
-        needed = SMALL_MESSAGES.get(definition.mesg_num)
-        if (
-            needed is None
-            or not definition.runs
-            or definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION)
-        ):
-            continue
-        rows = out.setdefault(definition.mesg_num, [])
+def _record_columns(
+    groups: list[_RecordGroup],
+) -> tuple[IntArray, dict[str, FloatArray], IntArray, BoolArray]:
+    """The groups' ordinals, columns, timestamps and their validity, merged in file order."""
+    if len(groups) == 1:  # one definition: its messages are in file order already
+        group = groups[0]
+        return group.ordinals, group.columns, group.timestamp, group.timestamp_valid
+    ordinals = np.concatenate([g.ordinals for g in groups])
+    order = np.argsort(ordinals, kind="stable")
+    columns = {}
+    for name in {name for g in groups for name in g.columns}:
+        parts = [g.columns.get(name) for g in groups]
+        columns[name] = np.concatenate(
+            [
+                np.full(g.ordinals.size, np.nan) if p is None else p
+                for p, g in zip(parts, groups, strict=True)
+            ]
+        )[order]
+    timestamp = np.concatenate([g.timestamp for g in groups])[order]
+    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    return ordinals[order], columns, timestamp, valid
+
+
+def _mapped_column(
+    columns: Mapping[str, FloatArray], sources: Sequence[str], convert: Callable[[Any], Any]
+) -> FloatArray | None:
+    """The first of ``sources`` that gives a value, per record (``None`` when no record has one)."""
+    to_column = COLUMN_CONVERTERS[convert]
+    values = None
+    for source in sources:
+        found = columns.get(source)
+        if found is not None:
+            found = to_column(found)
+            values = found if values is None else np.where(np.isnan(values), found, values)
+    return values
+
+
+def _small_rows(
+    definitions: Sequence[_Definition], data: bytes, needed: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Each message's values, one at a time with fitparse's rules, in file order."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for definition in definitions:
         reader = _raw_reader(definition.key, needed)
         offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
         for offset, ordinal in zip(offsets, ordinals, strict=True):
             raws = _read_raws(reader, data, offset)
             rows.append((ordinal, _row_values(definition, raws, needed)))
-    for rows in out.values():
-        rows.sort(key=lambda row: row[0])
-    return out
+    rows.sort(key=lambda row: row[0])
+    return [values for _, values in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One value a message may set in its values: ``name``, from the field at ``position``.
+
+    Only in the messages where the field resolves to its variant number ``variant`` (0: the field
+    itself, else that sub-field); read as ``kind`` (``"number"``, ``"enum"`` or ``"time"``) through
+    ``render`` (the variant, or the component's target) and scaled by ``scaler`` (the variant, or
+    the ``component``).
+    """
+
+    position: int
+    variant: int
+    name: str
+    kind: str
+    render: Any
+    scaler: Any
+    component: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _BulkPlan:
+    """How to decode all messages of one layout at once into the values :func:`_row_values` gives.
+
+    Each message's fields are read with :func:`_raw_reader`'s struct into one row of a float64
+    matrix (``invalid``: each column's invalid value, NaN for floats). ``selectors``: per field
+    with sub-fields (by column), per sub-field, the (column, raw value) pairs that select it;
+    ``writes`` in the order fitparse sets them (a later one wins); ``scale`` and ``offset``: of
+    each write (1 and 0 when none).
+    """
+
+    reader: struct.Struct
+    columns: Mapping[int, int]
+    invalid: FloatArray
+    selectors: Mapping[int, tuple[tuple[tuple[int, int], ...], ...]]
+    writes: tuple[_Write, ...]
+    scale: FloatArray
+    offset: FloatArray
+
+
+def _write_kind(profile: Any) -> str:
+    if profile.type.values:
+        return "enum"
+    return "time" if profile.type.name == "date_time" else "number"
+
+
+@cache
+def _bulk_plan(
+    key: tuple[Any, ...], needed: frozenset[str], numbers: frozenset[str]
+) -> _BulkPlan | None:
+    """The plan of :func:`_small_columns` for a layout; ``None`` for one it leaves to the rows.
+
+    Decoded in bulk: scalar integer (up to 32 bits) and float fields, their sub-fields, and
+    components of integer fields into plain numbers. ``numbers``: the names read as numbers.
+    """
+    plan = _row_plan(key, needed)  # refuses what the row path refuses, first
+    reader, _, reads = _raw_reader(key, needed)
+    if any(base.kind not in ("int", "float") or base.size > 4 or n != 1 for _, base, n in reads):
+        return None
+    columns = {position: column for column, (position, _, _) in enumerate(reads)}
+    layout = key[2]
+    selectors = {
+        columns[position]: tuple(
+            tuple(
+                (columns[p], ref.raw_value)
+                for ref in sub.ref_fields
+                for p in columns
+                if layout[p][0] == ref.def_num
+            )
+            for sub in profile_field.subfields
+        )
+        for position, profile_field in plan
+        if profile_field.subfields
+    }
+    writes = [w for position, field_ in plan for w in _writes(key, position, field_, needed)]
+    for write in writes:
+        scaled = write.scaler.scale or write.scaler.offset
+        if (write.kind != "enum") != (write.name in numbers) or (scaled and write.kind != "number"):
+            return None
+        if BASE[layout[write.position][2]].kind != "int" and (
+            write.component is not None or write.kind != "number"
+        ):
+            return None
+        if write.component is not None and write.render.subfields:
+            return None
+    return _BulkPlan(
+        reader,
+        columns,
+        np.array([np.nan if base.invalid is None else base.invalid for _, base, _ in reads]),
+        selectors,
+        tuple(writes),
+        np.array([w.scaler.scale or 1.0 for w in writes], dtype=np.float64),
+        np.array([w.scaler.offset or 0.0 for w in writes], dtype=np.float64),
+    )
+
+
+def _writes(
+    key: tuple[Any, ...], position: int, profile_field: Any, needed: frozenset[str]
+) -> list[_Write]:
+    """What a field may set, in :func:`_row_values`'s order: per variant, its components, itself."""
+    mesg_type = MESSAGE_TYPES[key[0]]
+    writes = []
+    for number, variant in enumerate(_variants(profile_field)):
+        for component in variant.components or ():
+            target = mesg_type.fields[component.def_num]
+            if target.name in needed:
+                kind = _write_kind(target)
+                writes.append(
+                    _Write(position, number, target.name, kind, target, component, component)
+                )
+        if variant.name in needed:
+            writes.append(
+                _Write(position, number, variant.name, _write_kind(variant), variant, variant)
+            )
+    return writes
+
+
+def _small_columns(
+    definitions: Sequence[_Definition], data: bytes, plan: _BulkPlan
+) -> dict[str, Any]:
+    """The messages of definitions of one layout at once, per name each message's value.
+
+    In the order of ``definitions``; names read as numbers come as float64 arrays (NaN for
+    ``None``), the others as lists (see :meth:`FitContent.add_small_columns`).
+    """
+    unpack = plan.reader.unpack_from
+    offsets = [offset for d in definitions for offset in d.offsets().tolist()]
+    n = len(offsets)
+    raws = np.array([unpack(data, offset) for offset in offsets], dtype=np.float64)
+    raws = raws.reshape(n, plan.invalid.size)
+    valid = raws != plan.invalid
+    valid &= ~np.isnan(raws)
+    values = np.where(valid, raws, np.nan)
+    where = [plan.columns[write.position] for write in plan.writes]
+    scaled = values[:, where] / plan.scale - plan.offset
+    chosen = _chosen_variants(plan, raws, valid)
+    numbers: dict[str, FloatArray] = {}
+    objects: dict[str, list[Any]] = {}
+    for i, (write, column) in enumerate(zip(plan.writes, where, strict=True)):
+        variant = chosen.get(column)
+        applies = None if variant is None else variant == write.variant
+        if write.kind != "enum":  # a number, or a time in FIT seconds
+            found = scaled[:, i]
+            if write.component is not None:
+                found = _component_values(write, raws[:, column], valid[:, column])
+            if applies is not None:
+                found = np.where(applies, found, numbers.get(write.name, np.nan))
+            numbers[write.name] = found
+            continue
+        rendered = _enum_names(
+            write, raws[:, column].astype(np.int64).tolist(), valid[:, column].tolist()
+        )
+        if applies is not None:
+            before = objects.get(write.name, [None] * n)
+            rendered = [
+                r if a else b for r, a, b in zip(rendered, applies.tolist(), before, strict=True)
+            ]
+        objects[write.name] = rendered
+    return {**numbers, **objects}
+
+
+def _component_values(write: _Write, raw: FloatArray, valid: BoolArray) -> FloatArray:
+    """A component's values out of its field's raw integers (NaN where the field is invalid)."""
+    component = write.component
+    whole = np.where(valid, raw, 0).astype(np.int64)
+    bits = (whole >> component.bit_offset) & ((1 << component.bits) - 1)
+    return np.where(valid, _scaled(component, bits.astype(np.float64)), np.nan)
+
+
+def _chosen_variants(plan: _BulkPlan, raws: FloatArray, valid: BoolArray) -> dict[int, IntArray]:
+    """Per field with sub-fields (by column), the variant each message resolves it to (0: itself)."""
+    chosen = {}
+    for column, subs in plan.selectors.items():
+        variant = np.zeros(len(raws), dtype=np.int64)
+        for number, pairs in reversed(list(enumerate(subs, start=1))):
+            selected = np.zeros(len(raws), dtype=np.bool_)
+            for ref_column, raw_value in pairs:
+                selected |= valid[:, ref_column] & (raws[:, ref_column] == raw_value)
+            variant[selected] = number  # the first sub-field that matches wins: it is set last
+        chosen[column] = variant
+    return chosen
+
+
+def _enum_names(write: _Write, raws: list[Any], valid: list[bool]) -> list[Any]:
+    """An enum's names of raw values as fitparse renders them (the raw value if unnamed)."""
+    names = write.render.type.values
+    return [names.get(raw, raw) if ok else None for raw, ok in zip(raws, valid, strict=True)]
 
 
 def _check_values(index: _Index, data: bytes) -> None:
@@ -1205,7 +1425,7 @@ def _content(data: bytes) -> FitContent:
         )
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
-    _small_messages(content, _small_rows(index, data))
+    _small_messages(content, index, data)
     content.hr_events = _hr_events(index, data)
     return content
 
@@ -1323,13 +1543,71 @@ def _hrv_times(
     return np.where(last >= 0, timed_abs[np.maximum(last, 0)], np.nan), intervals
 
 
-def _small_messages(
-    content: FitContent, rows: Mapping[int, list[tuple[int, dict[str, Any]]]]
-) -> None:
-    """Laps, lengths, sessions, sport and file_id into ``content``, as ``ingest.fit`` collects them."""
+def _small_messages(content: FitContent, index: _Index, data: bytes) -> None:
+    """Laps, lengths, sessions, sport and file_id into ``content``, as ``ingest.fit`` collects them.
+
+    Laps, lengths and sessions are decoded a layout at a time (:func:`_small_columns`) when there
+    are at least :data:`BULK_FROM` of them and every layout of theirs allows it (:func:`_bulk_plan`);
+    the others a message at a time.
+    """
+    used: dict[int, list[_Definition]] = {}
+    for definition in index.definitions:
+        if definition.mesg_num in SMALL_ROWS and definition.n_messages:
+            used.setdefault(definition.mesg_num, []).append(definition)
     for name in FitContent.SMALL_MESSAGES:
-        for _, values in rows.get(MESG_NUM[name], []):
+        mesg_num = MESG_NUM[name]
+        definitions = used.get(mesg_num, [])
+        needed = SMALL_ROWS[mesg_num]
+        columns = _bulk_columns(definitions, data, mesg_num)
+        if columns is not None:
+            content.add_small_columns(name, columns, sum(d.n_messages for d in definitions))
+            continue
+        for values in _small_rows(definitions, data, needed):
             content.add_small(name, values)
+
+
+def _bulk_columns(
+    definitions: Sequence[_Definition], data: bytes, mesg_num: int
+) -> dict[str, Any] | None:
+    """The columns of all these messages in file order; ``None`` to decode them one at a time."""
+    numbers = BULK_NUMBERS.get(mesg_num)
+    if numbers is None or sum(d.n_messages for d in definitions) < BULK_FROM:
+        return None
+    layouts: dict[tuple[Any, int], list[_Definition]] = {}
+    for definition in definitions:
+        layouts.setdefault((definition.key, definition.size), []).append(definition)
+    parts = []
+    for (key, _), same in layouts.items():
+        plan = _bulk_plan(key, SMALL_ROWS[mesg_num], numbers)
+        if plan is None:
+            return None
+        parts.append((np.concatenate([d.ordinals() for d in same]), same, plan))
+    columns = [_small_columns(same, data, plan) for _, same, plan in parts]
+    return _merged_columns([ordinals for ordinals, _, _ in parts], columns)
+
+
+def _merged_columns(
+    ordinals: Sequence[IntArray], parts: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Columns of several parts (each with its messages' ordinals) as one, in file order."""
+    if len(parts) == 1 and bool((np.diff(ordinals[0]) > 0).all()):
+        return parts[0]
+    sizes = [o.size for o in ordinals]
+    order = np.argsort(np.concatenate(ordinals), kind="stable")
+    merged: dict[str, Any] = {}
+    for name in sorted({name for part in parts for name in part}):
+        columns = [part.get(name) for part in parts]
+        if all(c is None or isinstance(c, np.ndarray) for c in columns):
+            merged[name] = np.concatenate(
+                [
+                    np.full(k, np.nan) if c is None else c
+                    for c, k in zip(columns, sizes, strict=True)
+                ]
+            )[order]
+        else:
+            values = [v for c, k in zip(columns, sizes, strict=True) for v in (c or [None] * k)]
+            merged[name] = [values[i] for i in order.tolist()]
+    return merged
 
 
 def read_fit_fast(data: bytes) -> ParsedFile:

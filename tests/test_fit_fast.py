@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from ingest import fit_fast
 from ingest.fit import read_fit
 from ingest.fit_fast import (
     DECODER_NAME,
@@ -151,6 +152,27 @@ def test_corpus_file_decodes_as_fitparse_does_or_falls_back_for_the_known_reason
     else:
         assert isinstance(fast, ParsedFile)
         assert_same_parse(fast, reference)
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fitparse__activity-small-fenix2-run.fit",  # 4 running laps (a sub-field), 1 session
+        "fitparse__event_timestamp.fit",  # a pool swim: 166 lengths, 99 laps
+        "fitparse__elemnt-bolt-no-application-id-inside-developer-data-id.fit",  # 1 lap, 1 session
+    ],
+)
+def test_laps_lengths_and_sessions_decoded_in_bulk_or_one_at_a_time_as_fitparse_does(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of decoding small messages (``fit_fast.BULK_FROM`` picks one), against fitparse."""
+    reference = reference_outcome(name)
+    assert isinstance(reference, ParsedFile)
+    for bulk_from in (1, 1_000_000):
+        monkeypatch.setattr(fit_fast, "BULK_FROM", bulk_from)
+        assert_same_parse(read_fit_fast(fit_bytes(name)), reference)
 
 
 @pytest.mark.corpus
