@@ -936,14 +936,15 @@ class _RecordGroup:
 def _field_values(
     source: _Source, f: _FieldDef, column: npt.NDArray[Any], index: _Index
 ) -> FloatArray:
-    """A record field's values; null (and counted) when it is not one number per message.
+    """A record field's values; null when it is not one number per message.
 
-    fitparse gives an array or bytes where a number belongs, which the readers take as no value.
+    fitparse gives an array or bytes where a number belongs, which the readers take as no value,
+    without counting it (a field read as bytes because of its bad size was counted once, with its
+    definition): the same here, so that both decoders report the same.
     """
     if source.profile_field.type.values:
         raise _refuse("unsupported_field", f"{source.profile_field.name} as an enum")
     if f.base.kind not in ("int", "float") or f.count != 1:
-        index.skip("unsupported_field", len(column))
         return np.full(len(column), np.nan)
     return _scaled(source.profile_field, _parsed(f, column))
 
