@@ -12,14 +12,16 @@ types (``fitparse.records.BASE_TYPES``, their invalid sentinels read off their `
 no table is copied by hand. The decoded messages go through the same :func:`ingest.fit_common.assemble`
 as the fitparse reader.
 
-Error policy: fitparse stays the reference. The fast path only returns what it can vouch for; a
-file it cannot (a CRC mismatch in the header or the file, a file cut short or with trailing bytes, an
-undefined local message type, a field size that is not a multiple of its base type, an unknown base
-type, an undefined developer field, a message that runs past the data, a field in a shape where
-fitparse itself would fail or that the fast path does not decode) raises :class:`FastPathRefused`
-with a reason code from :data:`REFUSAL_REASONS`. :func:`read_fit_auto` then decodes the file with
-fitparse and says why in :attr:`ParsedFile.warnings`. Valid files that are not activities raise the
-same :class:`~schemas.errors.NotAnActivity` as the fitparse reader.
+Error policy: fitparse stays the reference. A file cut short, and a data message of an undefined
+local type, stop decoding where fitparse's decoding stops (with its words): the messages before are
+kept and the file is flagged as ``ingest.fit`` flags it. Otherwise the fast path only returns what it
+can vouch for; a file it cannot (a CRC mismatch in the header or the file, trailing bytes that are no
+FIT header, a field size that is not a multiple of its base type, an unknown base type, an undefined
+developer field, a field in a shape where fitparse itself would fail or that the fast path does not
+decode) raises :class:`FastPathRefused` with a reason code from :data:`REFUSAL_REASONS`.
+:func:`read_fit_auto` then decodes the file with fitparse and says why in
+:attr:`ParsedFile.warnings`. Valid files that are not activities raise the same
+:class:`~schemas.errors.NotAnActivity` as the fitparse reader.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -53,6 +55,7 @@ from ingest.fit_common import (
     FitContent,
     HrEvents,
     assemble,
+    ended_early,
 )
 from ingest.frames import ParsedFile, read_with_fallback
 from schemas.errors import ReaderRefused
@@ -67,9 +70,7 @@ REFUSAL_REASONS: Mapping[str, str] = {
     "bad_header": "no valid FIT header where one was expected",
     "header_crc_mismatch": "header crc mismatch",
     "crc_mismatch": "crc mismatch",
-    "truncated": "the file ends before its data and crc",
-    "message_overrun": "a message runs past the end of the data",
-    "undefined_local_type": "a data message uses an undefined local message type",
+    "truncated": "the file ends in its first header (or in a message fitparse reads otherwise)",
     "unknown_base_type": "a field has an unknown base type",
     "bad_field_size": "a field size is not a positive multiple of its base type",
     "unknown_developer_field": "a developer field is used before it is described",
@@ -341,10 +342,16 @@ class _Index:
     compressed: bool = False
     dev_types: dict[Any, dict[Any, tuple[_BaseType, Any]]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)  # what was skipped -> how many times
+    error: str | None = None  # fitparse's words for the decode error it stops at, if any
+    truncated: bool = False  # that error is the end of the file
 
     def skip(self, what: str, count: int = 1) -> None:
         """Count something that could not be decoded and was skipped (see :data:`SKIPPED`)."""
         self.skipped[what] = self.skipped.get(what, 0) + count
+
+    def stop(self, error: str, *, truncated: bool) -> None:
+        """Decoding stops here, as fitparse's would: the messages read so far are kept."""
+        self.error, self.truncated = error, truncated
 
 
 _LAYOUTS: dict[bytes, tuple[int, str, tuple[_FieldDef, ...], int, tuple[Any, ...], int]] = {}
@@ -358,17 +365,80 @@ def _refuse(reason: str, detail: str = "") -> FastPathRefused:
     return FastPathRefused(reason, detail)
 
 
+FITPARSE_EOF = "Tried to read {wanted} bytes from .FIT file but got {got}"
+"""fitparse's ``FitEOFError`` message for a read that the file ends in (``FitFile._read``)."""
+FITPARSE_UNDEFINED_LOCAL = "Got data message with invalid local message type {local}"
+"""fitparse's ``FitParseError`` message for a data message of an undefined local type."""
+
+
+def _cut_read(reads: Iterable[int], available: int) -> str:
+    """The words of fitparse for the first of ``reads`` (byte counts, in order) the file ends in."""
+    for wanted in reads:
+        if wanted > available:
+            return FITPARSE_EOF.format(wanted=wanted, got=max(available, 0))
+        available -= wanted
+    raise AssertionError("the reads fit in the bytes available")
+
+
+def _definition_reads(data: bytes, p: int) -> Iterator[int]:
+    """The reads fitparse makes of the definition at ``p`` (lazily: each count byte once read)."""
+    yield from (1, 2, 3)  # header; reserved and byte order; message number and field count
+    n_fields = data[p + 5]
+    yield from (3,) * n_fields
+    if data[p] & 0x20:
+        yield 1
+        yield from (3,) * data[p + 6 + 3 * n_fields]
+
+
+def _definition_fits(data: bytes, p: int, end: int) -> bool:
+    """Whether the definition message at ``p`` ends at or before ``end``."""
+    if p + 6 > end:
+        return False
+    q = p + 6 + 3 * data[p + 5]
+    if data[p] & 0x20:
+        if q + 1 > end:
+            return False
+        q += 1 + 3 * data[q]
+    return q <= end
+
+
+def _count_cut_bad_sizes(data: bytes, p: int, end: int, index: _Index) -> None:
+    """Count the fields of a bad size among those fitparse read of a definition the file ends in.
+
+    ``ingest.fit`` counts each field as it reads its (number, size, base type) triple.
+    """
+    if p + 6 > end:
+        return
+    read = min(data[p + 5], (end - p - 6) // 3)
+    for q in range(p + 6, p + 6 + 3 * read, 3):
+        base = BASE.get(data[q + 2])
+        if base is not None and data[q + 1] % base.size:
+            index.skip("bad_field_size")
+
+
+def _data_reads(definition: _Definition) -> list[int]:
+    """The reads fitparse makes of one data message: the header byte, then field by field."""
+    if any(d.name is None for d in definition.dev_fields):
+        # fitparse reads (or refuses) a developer field the fast path steps over in its own way
+        raise _refuse("truncated", "the file ends in a message with an undecoded developer field")
+    return [1, *(f.size for f in definition.fields), *(d.size for d in definition.dev_fields)]
+
+
 def _parse_definition(
     data: bytes, p: int, end: int, ordinal: int, index: _Index
-) -> tuple[_Definition, int]:
+) -> tuple[_Definition | None, int]:
     """Read the definition message at ``p``; return it and the offset after it.
 
+    ``end`` is the end of the file: a definition may run past its segment's data, as fitparse
+    reads it. One the file ends in gives ``None`` and stops the index (fitparse's error).
     A definition without developer fields depends on its bytes alone: the layouts seen are kept in
     :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
     """
+    if not _definition_fits(data, p, end):
+        _count_cut_bad_sizes(data, p, end, index)
+        index.stop(_cut_read(_definition_reads(data, p), end - p), truncated=True)
+        return None, end
     header = data[p]
-    if p + 6 > end:
-        raise _refuse("message_overrun", f"definition at byte {p}")
     native_end = p + 6 + 3 * data[p + 5]
     if not header & 0x20 and native_end <= end:
         seen = _LAYOUTS.get(data[p + 2 : native_end])
@@ -383,8 +453,6 @@ def _parse_definition(
     (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
     n_fields = data[p + 5]
     q = p + 6
-    if q + 3 * n_fields > end:
-        raise _refuse("message_overrun", f"definition at byte {p}")
     fields = []
     offset = 1
     for _ in range(n_fields):
@@ -403,12 +471,8 @@ def _parse_definition(
         offset += size
     dev_fields = []
     if header & 0x20:
-        if q + 1 > end:
-            raise _refuse("message_overrun", f"definition at byte {p}")
         n_dev = data[q]
         q += 1
-        if q + 3 * n_dev > end:
-            raise _refuse("message_overrun", f"definition at byte {p}")
         for _ in range(n_dev):
             def_num, size, dev_index = data[q], data[q + 1], data[q + 2]
             q += 3
@@ -473,55 +537,95 @@ def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tu
 
 
 def _index(data: bytes) -> _Index:
-    """One pass over the headers: definitions, where each data message is, segment by segment."""
+    """One pass over the headers: definitions, where each data message is, segment by segment.
+
+    As fitparse reads a file: messages start while the header's data size is not used up, each
+    is read whole (the last may run past the data size), the CRC follows the last one, and a file
+    that ends early, or a data message of an undefined local type, stops decoding there
+    (:meth:`_Index.stop`: the messages before are kept).
+    """
     index = _Index()
     buf = np.frombuffer(data, dtype=np.uint8)
     total = len(data)
     pos = 0
-    while pos < total:
-        if total - pos < 12 or data[pos + 8 : pos + 12] != b".FIT":
-            raise _refuse("bad_header" if total - pos >= 12 else "truncated", f"at byte {pos}")
-        header_size = data[pos]
-        if header_size not in (12, 14) or total - pos < header_size:
-            raise _refuse("bad_header", f"header size {header_size} at byte {pos}")
-        if header_size == 14:
-            (stored,) = struct.unpack_from("<H", data, pos + 12)
-            if stored and stored != fit_crc(memoryview(data)[pos : pos + 12]):
-                raise _refuse("header_crc_mismatch", f"at byte {pos}")
+    while not index.segment_ordinals or pos < total:  # an empty file has one, cut short
+        start = _segment_start(data, pos, index)
+        if start is None:
+            break
         (data_size,) = struct.unpack_from("<I", data, pos + 4)
-        start, end = pos + header_size, pos + header_size + data_size
-        if end + 2 > total:
-            raise _refuse("truncated", f"{end + 2 - total} bytes missing")
         index.segment_ordinals.append(index.n_messages)
-        _index_messages(data, buf, start, end, index)
-        (stored,) = struct.unpack_from("<H", data, end)
-        if stored != fit_crc(memoryview(data)[pos:end]):
+        p = _index_messages(data, buf, start, start + data_size, index)
+        if index.error is not None:
+            break
+        if p + 2 > total:
+            index.stop(FITPARSE_EOF.format(wanted=2, got=total - p), truncated=True)
+            break
+        (stored,) = struct.unpack_from("<H", data, p)
+        if stored != fit_crc(memoryview(data)[pos:p]):
             raise _refuse("crc_mismatch", f"segment at byte {pos}")
-        pos = end + 2
+        pos = p + 2
     return index
+
+
+def _segment_start(data: bytes, pos: int, index: _Index) -> int | None:
+    """Check the file header at ``pos``; return where its data starts.
+
+    ``None`` when a chained file's header is cut short (decoding stops there, as fitparse's does);
+    a first header cut short, or any header that is not a valid FIT header, is refused.
+    """
+    available = len(data) - pos
+    if pos and available < 12:
+        index.stop(FITPARSE_EOF.format(wanted=12, got=available), truncated=True)
+        return None
+    if available < 12 or data[pos + 8 : pos + 12] != b".FIT":
+        raise _refuse("bad_header" if available >= 12 else "truncated", f"at byte {pos}")
+    header_size = data[pos]
+    if header_size not in (12, 14):
+        raise _refuse("bad_header", f"header size {header_size} at byte {pos}")
+    if available < header_size:
+        if not pos:
+            raise _refuse("truncated", f"header at byte {pos}")
+        index.stop(FITPARSE_EOF.format(wanted=2, got=available - 12), truncated=True)
+        return None
+    if header_size == 14:
+        (stored,) = struct.unpack_from("<H", data, pos + 12)
+        if stored and stored != fit_crc(memoryview(data)[pos : pos + 12]):
+            raise _refuse("header_crc_mismatch", f"at byte {pos}")
+    return pos + header_size
 
 
 def _index_messages(
     data: bytes, buf: npt.NDArray[np.uint8], p: int, end: int, index: _Index
-) -> None:
+) -> int:
+    """Index the messages that start before ``end`` (the data size's end); return where they end."""
     local_defs: list[_Definition | None] = [None] * 16
     definitions = index.definitions
     header_local = _HEADER_LOCAL_LIST
+    total = len(data)
     while p < end:
+        if p >= total:
+            index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
+            return p
         header = data[p]
         if header & 0xC0 == 0x40:
-            definition, p = _parse_definition(data, p, end, index.n_messages, index)
+            definition, p = _parse_definition(data, p, total, index.n_messages, index)
+            if definition is None:
+                return p
             local_defs[header & 0x0F] = definition
             definitions.append(definition)
             continue
         local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
         found = local_defs[local]
         if found is None:
-            raise _refuse("undefined_local_type", f"local type {local} at byte {p}")
+            index.stop(FITPARSE_UNDEFINED_LOCAL.format(local=local), truncated=False)
+            return p
         size = found.size
-        limit = (end - p) // size
+        limit = (min(end, total) - p) // size
         if limit < 1:
-            raise _refuse("message_overrun", f"message at byte {p}")
+            if p + size > total:
+                index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
+                return p
+            limit = 1  # runs past the data size: fitparse reads it whole all the same
         same_next = limit > 1 and header_local[data[p + size]] == local
         if same_next:
             count, compressed = _run_length(buf, p, size, limit)
@@ -534,6 +638,7 @@ def _index_messages(
                 _developer_message(found, data, p + k * size, index)
         index.n_messages += count
         p += count * size
+    return p
 
 
 # -- decoding one message the way fitparse does ---------------------------------------------------
@@ -1171,7 +1276,11 @@ def _check_values(index: _Index, data: bytes) -> None:
 def _content(data: bytes) -> FitContent:
     index = _index(data)
     _check_values(index, data)
-    content = FitContent(skipped=index.skipped)
+    content = FitContent(
+        skipped=index.skipped,
+        error=ended_early(index.error) if index.truncated and index.error else index.error,
+        truncated=index.truncated,
+    )
     accumulated: dict[int, _Accumulated] = {}
     resets: dict[int, list[int]] = {}
     groups: list[_RecordGroup] = []
