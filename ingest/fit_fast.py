@@ -1004,17 +1004,15 @@ class _RecordGroup:
     timestamp_valid: BoolArray
 
 
-def _field_values(
-    source: _Source, f: _FieldDef, column: npt.NDArray[Any], index: _Index
-) -> FloatArray:
-    """A record field's values; null (and counted) when it is not one number per message.
+def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
+    """A record field's values; null when it is not one number per message.
 
-    fitparse gives an array or bytes where a number belongs, which the readers take as no value.
+    fitparse gives an array or bytes where a number belongs, which the readers take as no value
+    (and do not count as skipped: ``fit_common.number``).
     """
     if source.profile_field.type.values:
         raise _refuse("unsupported_field", f"{source.profile_field.name} as an enum")
     if f.base.kind not in ("int", "float") or f.count != 1:
-        index.skip("unsupported_field", len(column))
         return np.full(len(column), np.nan)
     return _scaled(source.profile_field, _parsed(f, column))
 
@@ -1083,7 +1081,7 @@ def _decode_records(
                 raise _refuse("unsupported_field", "timestamp from a component")
             timestamp, timestamp_valid = _int_parsed(f, column)
         elif source.component is None:
-            columns[name] = _field_values(source, f, column, index)
+            columns[name] = _field_values(source, f, column)
         elif not source.component.accumulate:
             component = source.component
             whole, valid = _int_parsed(f, column)

@@ -410,3 +410,24 @@ def test_regression_compressed_timestamp_header_inside_a_run_of_records() -> Non
     assert timestamps[2] == START + timedelta(seconds=2)
     assert timestamps[4] == START + timedelta(seconds=4)
     assert_same_parse(fast, read_fit(mutated))
+
+
+def test_regression_a_record_field_read_as_an_array_is_null_and_not_counted_as_skipped() -> None:
+    """Bug: the fast path counted such a field as skipped (flag ``fields_skipped``); fitparse's
+    reader takes the array as no value and counts nothing.
+
+    The record definition's ``distance`` (field 5, 4 bytes) is retyped from uint32 (0x86) to
+    uint16 (0x84): two values per message, where a number belongs.
+    """
+    data = bytearray(MUTATION_BASE)
+    record_definition = data.index(bytes([0x00, 0x00, 0x14, 0x00]), 14) - 1  # little-endian, 20
+    n_fields = data[record_definition + 5]
+    triples = range(record_definition + 6, record_definition + 6 + 3 * n_fields, 3)
+    [distance] = [q for q in triples if data[q] == 5]
+    assert data[distance + 1 : distance + 3] == bytes([4, 0x86])
+    data[distance + 2] = 0x84
+    mutated = _with_valid_crcs(data)
+    fast, reference = read_fit_fast(mutated), read_fit(mutated)
+    assert_same_parse(fast, reference)
+    assert fast.flags == set()
+    assert fast.activities[0].samples["distance_m"].null_count() == 120
