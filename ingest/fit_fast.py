@@ -27,6 +27,7 @@ decode) raises :class:`FastPathRefused` with a reason code from :data:`REFUSAL_R
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -60,8 +61,15 @@ from ingest.fit_common import (
 from ingest.frames import ParsedFile, read_with_fallback
 from schemas.errors import ReaderRefused
 
+try:
+    from ingest import _fitwalk
+except ImportError:  # built without a C compiler: the Python walk does the same
+    _fitwalk = None  # type: ignore[assignment]
+
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "FastPathRefused", "read_fit_auto", "read_fit_fast"]
 
+
+log = logging.getLogger(__name__)
 
 DECODER_NAME = "fit-columnar"
 """:attr:`ParsedFile.decoder` of a file the fast path decoded."""
@@ -203,8 +211,6 @@ _HEADER_LOCAL_LIST: list[int] = HEADER_LOCAL.tolist()
 """The same as a list: indexing it one byte at a time is much cheaper than indexing numpy."""
 RUN_PROBE = 32
 """First window (messages) in which a run of same-type messages is looked for with numpy."""
-MAX_RUNS_AS_VIEWS = 64
-"""Up to this many runs, a definition's messages are read as views; past it, gathered by index."""
 
 
 # -- CRC ----------------------------------------------------------------------------------------
@@ -288,9 +294,19 @@ class _DevField:
     name: Any
 
 
+_NO_MESSAGES: IntArray = np.empty(0, dtype=np.int64)
+
+
+def _joined(parts: list[IntArray]) -> IntArray:
+    """The parts as one array, kept as the only part (joined once however often asked for)."""
+    if len(parts) > 1:
+        parts[:] = [np.concatenate(parts)]
+    return parts[0] if parts else _NO_MESSAGES
+
+
 @dataclass(slots=True)
 class _Definition:
-    """One definition message and the data messages that used it."""
+    """One definition message and the data messages that used it (their offsets and ordinals)."""
 
     mesg_num: int
     endian: str
@@ -298,9 +314,11 @@ class _Definition:
     dev_fields: tuple[_DevField, ...]
     size: int  # of each data message, header byte included
     ordinal: int  # data messages read before this definition
-    runs: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, count, first ordinal)
 
     key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
+    n_messages: int = field(default=0, init=False)
+    _offset_parts: list[IntArray] = field(default_factory=list, init=False, repr=False)
+    _ordinal_parts: list[IntArray] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.key:
@@ -311,27 +329,32 @@ class _Definition:
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
         )
 
-    def _expanded(self, column: int, step: int) -> IntArray:
-        """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
-        if len(self.runs) == 1:  # most definitions: no numpy beyond one range
-            run = self.runs[0]
-            return np.arange(run[column], run[column] + run[1] * step, step, dtype=np.int64)
-        runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
-        counts = runs[:, 1]
-        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
-            np.cumsum(counts) - counts, counts
-        )
-        return np.repeat(runs[:, column], counts) + within * step
+    def add(self, offsets: IntArray, ordinals: IntArray) -> None:
+        """Take in more of its data messages (in file order, after those taken in before)."""
+        self._offset_parts.append(offsets)
+        self._ordinal_parts.append(ordinals)
+        self.n_messages += offsets.size
 
     def offsets(self) -> IntArray:
-        return self._expanded(0, self.size)
+        """Where each of its data messages starts (its header byte), in file order."""
+        return _joined(self._offset_parts)
 
     def ordinals(self) -> IntArray:
-        return self._expanded(2, 1)
+        """Each of its data messages' position among all data messages of the file."""
+        return _joined(self._ordinal_parts)
 
     @property
-    def n_messages(self) -> int:
-        return sum(k for _, k, _ in self.runs)
+    def runs(self) -> list[tuple[int, int, int]]:
+        """(offset, count, first ordinal) of each run of its messages that follow one another."""
+        offsets, ordinals = self.offsets(), self.ordinals()
+        if not offsets.size:
+            return []
+        apart = (np.diff(offsets) != self.size) | (np.diff(ordinals) != 1)
+        starts = np.concatenate([[0], np.flatnonzero(apart) + 1])
+        counts = np.diff(np.concatenate([starts, [offsets.size]]))
+        return list(
+            zip(offsets[starts].tolist(), counts.tolist(), ordinals[starts].tolist(), strict=True)
+        )
 
 
 @dataclass(slots=True)
@@ -507,36 +530,7 @@ def _parse_definition(
     return definition, q
 
 
-def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tuple[int, bool]:
-    """How many messages of ``size`` bytes with the same local type follow each other from ``p``.
-
-    Same local type and definition means same size, so the run's headers sit ``size`` bytes apart;
-    they are compared in growing windows so that a short run costs little. Also says whether any
-    header of the run is a compressed-timestamp header: a run's headers may differ from its first
-    (a compressed header among normal ones, another time offset) while keeping its local type.
-    """
-    header = int(buf[p])
-    local = HEADER_LOCAL[header]
-    compressed = bool(header & 0x80)
-    count = 1
-    window = RUN_PROBE
-    while count < limit:
-        stop = min(limit, count + window)
-        headers = buf[p + count * size : p + stop * size : size]
-        other = np.flatnonzero(headers != header)
-        if other.size:
-            variants = headers[other]
-            ends = np.flatnonzero(HEADER_LOCAL[variants] != local)
-            in_run = variants[: ends[0]] if ends.size else variants
-            compressed = compressed or bool((in_run & 0x80).any())
-            if ends.size:
-                return count + int(other[ends[0]]), compressed
-        count = stop
-        window *= 16
-    return count, compressed
-
-
-def _index(data: bytes) -> _Index:
+def _index(data: bytes, walk: Walk | None = None) -> _Index:
     """One pass over the headers: definitions, where each data message is, segment by segment.
 
     As fitparse reads a file: messages start while the header's data size is not used up, each
@@ -545,7 +539,7 @@ def _index(data: bytes) -> _Index:
     (:meth:`_Index.stop`: the messages before are kept).
     """
     index = _Index()
-    buf = np.frombuffer(data, dtype=np.uint8)
+    walk = walk or _default_walk()
     total = len(data)
     pos = 0
     while not index.segment_ordinals or pos < total:  # an empty file has one, cut short
@@ -554,7 +548,7 @@ def _index(data: bytes) -> _Index:
             break
         (data_size,) = struct.unpack_from("<I", data, pos + 4)
         index.segment_ordinals.append(index.n_messages)
-        p = _index_messages(data, buf, start, start + data_size, index)
+        p = _index_messages(data, start, start + data_size, index, walk)
         if index.error is not None:
             break
         if p + 2 > total:
@@ -594,51 +588,188 @@ def _segment_start(data: bytes, pos: int, index: _Index) -> int | None:
     return pos + header_size
 
 
-def _index_messages(
-    data: bytes, buf: npt.NDArray[np.uint8], p: int, end: int, index: _Index
-) -> int:
-    """Index the messages that start before ``end`` (the data size's end); return where they end."""
-    local_defs: list[_Definition | None] = [None] * 16
-    definitions = index.definitions
+def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tuple[int, bool]:
+    """How many messages of ``size`` bytes with the same local type follow each other from ``p``.
+
+    Same local type and definition means same size, so the run's headers sit ``size`` bytes apart;
+    they are compared in growing windows so that a short run costs little. Also says whether any
+    header of the run is a compressed-timestamp header: a run's headers may differ from its first
+    (a compressed header among normal ones, another time offset) while keeping its local type.
+    """
+    header = int(buf[p])
+    local = HEADER_LOCAL[header]
+    compressed = bool(header & 0x80)
+    count = 1
+    window = RUN_PROBE
+    while count < limit:
+        stop = min(limit, count + window)
+        headers = buf[p + count * size : p + stop * size : size]
+        other = np.flatnonzero(headers != header)
+        if other.size:
+            variants = headers[other]
+            ends = np.flatnonzero(HEADER_LOCAL[variants] != local)
+            in_run = variants[: ends[0]] if ends.size else variants
+            compressed = compressed or bool((in_run & 0x80).any())
+            if ends.size:
+                return count + int(other[ends[0]]), compressed
+        count = stop
+        window *= 16
+    return count, compressed
+
+
+WALK_END, WALK_DEFINITION, WALK_UNDEFINED, WALK_CUT = 0, 1, 2, 3
+"""Why a walk stopped: the data's end, a definition message, an undefined local type, the file's end
+in a message."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Walked:
+    """What one walk over data messages found (see :func:`_walk_python`)."""
+
+    stop: int
+    reason: int
+    compressed: bool
+    groups: tuple[tuple[int, IntArray, IntArray], ...]  # (local type, offsets, ordinals)
+
+
+Walk = Callable[[bytes, int, int, Sequence[int], int], _Walked]
+"""A walk: (data, start, end, message size per local type, first ordinal) -> :class:`_Walked`."""
+
+
+def _walk_python(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
+    """Walk the data messages from ``start`` while they start before ``end``; stop at a definition.
+
+    ``sizes`` gives each local type's message size (0: no definition). Stops at ``end``, at a
+    definition message, at a data message of an undefined local type, or at one the file ends in
+    (``reason``); a message that starts before ``end`` is read whole even past it, as fitparse
+    reads it. Runs of same-type messages are stepped over with numpy (:func:`_run_length`).
+    ``ingest/_fitwalk.c`` does the same in C.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
     header_local = _HEADER_LOCAL_LIST
     total = len(data)
+    within = min(end, total)
+    runs: dict[int, list[tuple[int, int, int]]] = {}
+    compressed = False
+    p, reason = start, WALK_END
     while p < end:
         if p >= total:
-            index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
-            return p
+            reason = WALK_CUT
+            break
         header = data[p]
         if header & 0xC0 == 0x40:
+            reason = WALK_DEFINITION
+            break
+        local = header_local[header]
+        size = sizes[local]
+        if not size:
+            reason = WALK_UNDEFINED
+            break
+        limit = (within - p) // size
+        if limit < 1:
+            if p + size > total:
+                reason = WALK_CUT
+                break
+            limit = 1  # runs past the data size: fitparse reads it whole all the same
+        if limit > 1 and header_local[data[p + size]] == local:
+            count, in_run = _run_length(buf, p, size, limit)
+        else:
+            count, in_run = 1, bool(header & 0x80)
+        compressed = compressed or in_run
+        runs.setdefault(local, []).append((p, count, ordinal))
+        ordinal += count
+        p += count * size
+    groups = tuple((local, *_expanded(runs[local], sizes[local])) for local in sorted(runs))
+    return _Walked(p, reason, compressed, groups)
+
+
+def _expanded(runs: list[tuple[int, int, int]], size: int) -> tuple[IntArray, IntArray]:
+    """Offsets and ordinals of every message of ``runs`` (offset, count, first ordinal)."""
+    table = np.asarray(runs, dtype=np.int64).reshape(-1, 3)
+    counts = table[:, 1]
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return np.repeat(table[:, 0], counts) + within * size, np.repeat(table[:, 2], counts) + within
+
+
+def _walk_c(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
+    """:func:`_walk_python` in C (``ingest/_fitwalk.c``), the arrays viewed from its bytes."""
+    assert _fitwalk is not None
+    stop, reason, compressed, groups = _fitwalk.walk(data, start, end, sizes, ordinal)
+    return _Walked(
+        stop,
+        reason,
+        compressed,
+        tuple(
+            (local, np.frombuffer(offsets, dtype=np.int64), np.frombuffer(ordinals, np.int64))
+            for local, offsets, ordinals in groups
+        ),
+    )
+
+
+@cache
+def _default_walk() -> Walk:
+    """The C walk when the extension was built, else the Python walk (logged once, at debug)."""
+    if _fitwalk is None:
+        log.debug("FIT header walk: Python (the C extension ingest._fitwalk is not built)")
+        return _walk_python
+    log.debug("FIT header walk: C (ingest._fitwalk)")
+    return _walk_c
+
+
+def _index_messages(data: bytes, p: int, end: int, index: _Index, walk: Walk) -> int:
+    """Index the messages that start before ``end`` (the data size's end); return where they end.
+
+    The walk steps over data messages; each definition it stops at is parsed here, and the walk
+    goes on with that local type's new message size.
+    """
+    local_defs: list[_Definition | None] = [None] * 16
+    sizes = [0] * 16
+    total = len(data)
+    while True:
+        walked = walk(data, p, end, sizes, index.n_messages)
+        _take_in(walked, local_defs, data, index)
+        p = walked.stop
+        if walked.reason == WALK_END:
+            return p
+        if walked.reason == WALK_DEFINITION:
+            local = data[p] & 0x0F
             definition, p = _parse_definition(data, p, total, index.n_messages, index)
             if definition is None:
                 return p
-            local_defs[header & 0x0F] = definition
-            definitions.append(definition)
+            local_defs[local], sizes[local] = definition, definition.size
+            index.definitions.append(definition)
             continue
-        local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
-        found = local_defs[local]
-        if found is None:
+        if walked.reason == WALK_UNDEFINED:
+            local = _HEADER_LOCAL_LIST[data[p]]
             index.stop(FITPARSE_UNDEFINED_LOCAL.format(local=local), truncated=False)
-            return p
-        size = found.size
-        limit = (min(end, total) - p) // size
-        if limit < 1:
-            if p + size > total:
-                index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
-                return p
-            limit = 1  # runs past the data size: fitparse reads it whole all the same
-        same_next = limit > 1 and header_local[data[p + size]] == local
-        if same_next:
-            count, compressed = _run_length(buf, p, size, limit)
+        elif p >= total:
+            index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
         else:
-            count, compressed = 1, bool(header & 0x80)
-        index.compressed = index.compressed or compressed
-        found.runs.append((p, count, index.n_messages))
-        if found.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
-            for k in range(count):
-                _developer_message(found, data, p + k * size, index)
-        index.n_messages += count
-        p += count * size
-    return p
+            found = local_defs[_HEADER_LOCAL_LIST[data[p]]]
+            assert found is not None
+            index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
+        return p
+
+
+def _take_in(
+    walked: _Walked, local_defs: Sequence[_Definition | None], data: bytes, index: _Index
+) -> None:
+    """Hand the walked messages to their definitions; keep the developer field descriptions."""
+    developer: list[tuple[int, int, _Definition]] = []
+    for local, offsets, ordinals in walked.groups:
+        definition = local_defs[local]
+        assert definition is not None
+        definition.add(offsets, ordinals)
+        index.n_messages += offsets.size
+        if definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
+            developer.extend(
+                (n, o, definition) for n, o in zip(ordinals.tolist(), offsets.tolist(), strict=True)
+            )
+    index.compressed = index.compressed or walked.compressed
+    for _, offset, definition in sorted(developer, key=lambda message: message[0]):
+        _developer_message(definition, data, offset, index)
 
 
 # -- decoding one message the way fitparse does ---------------------------------------------------
@@ -890,13 +1021,15 @@ def _table(definition: _Definition, data: bytes, positions: Sequence[int]) -> np
     dtype = np.dtype(
         {"names": names, "formats": formats, "offsets": offsets, "itemsize": definition.size}
     )
-    size = definition.size
-    if len(definition.runs) <= MAX_RUNS_AS_VIEWS:
-        parts = [np.frombuffer(data, dtype=dtype, count=k, offset=p) for p, k, _ in definition.runs]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    rows: npt.NDArray[Any] = buf[definition.offsets()[:, None] + np.arange(size)]
-    return rows.view(dtype).reshape(-1)
+    size, n = definition.size, definition.n_messages
+    starts = definition.offsets()
+    if not n:
+        return np.empty(0, dtype=dtype)
+    if int(starts[-1]) - int(starts[0]) == (n - 1) * size:  # one after the other: a view
+        return np.frombuffer(data, dtype=dtype, count=n, offset=int(starts[0]))
+    # a message at every byte (overlapping, read-only), of which the definition's are taken
+    at_every_byte = np.ndarray((len(data) - size + 1,), dtype=dtype, buffer=data, strides=(1,))
+    return at_every_byte[starts]
 
 
 def _parsed(f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
@@ -1134,7 +1267,7 @@ def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
     compressed_ordinals, offsets = [], []
     buf = np.frombuffer(data, dtype=np.uint8)
     for definition in index.definitions:
-        if not definition.runs:
+        if not definition.n_messages:
             continue
         ordinals = definition.ordinals()
         found = _timestamps_253(definition, data)
@@ -1241,7 +1374,7 @@ def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[st
         needed = SMALL_MESSAGES.get(definition.mesg_num)
         if (
             needed is None
-            or not definition.runs
+            or not definition.n_messages
             or definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION)
         ):
             continue
@@ -1259,7 +1392,7 @@ def _small_rows(index: _Index, data: bytes) -> dict[int, list[tuple[int, dict[st
 def _check_values(index: _Index, data: bytes) -> None:
     """Every definition used by data messages passes :func:`_check_layout` (and day times)."""
     for definition in index.definitions:
-        if not definition.runs:
+        if not definition.n_messages:
             continue
         day_fields = _check_layout(definition.key)
         if day_fields:
@@ -1290,9 +1423,9 @@ def _content(data: bytes) -> FitContent:
                 for component in (profile_field.components or ()) if profile_field else ():
                     if component.accumulate:
                         resets.setdefault(component.def_num, []).append(definition.ordinal)
-            if definition.runs:
+            if definition.n_messages:
                 groups.append(_decode_records(definition, data, accumulated, len(groups), index))
-        elif definition.mesg_num == HRV and definition.runs:
+        elif definition.mesg_num == HRV and definition.n_messages:
             hrv_parts.append(_hrv_intervals(definition, data))
     for key, parts in accumulated.items():
         results = _accumulate(parts, resets.get(key, []))
@@ -1335,7 +1468,7 @@ def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
     anchors = []
     message_ordinals = []
     for definition in index.definitions:
-        if definition.mesg_num != HR or not definition.runs:
+        if definition.mesg_num != HR or not definition.n_messages:
             continue
         table = _table(definition, data, range(len(definition.fields)))
         ordinals = definition.ordinals()
