@@ -248,6 +248,16 @@ def _zero_run(length: int) -> npt.NDArray[np.uint16]:
 def fit_crc(data: bytes | memoryview) -> int:
     """FIT CRC-16 of ``data``, equal to ``fitparse.records.Crc.calculate(data)``.
 
+    In C when ``ingest._fitwalk`` is built, else with numpy (:func:`_fit_crc_numpy`).
+    """
+    if _fitwalk is not None:
+        return _fitwalk.crc(data)
+    return _fit_crc_numpy(data)
+
+
+def _fit_crc_numpy(data: bytes | memoryview) -> int:
+    """:func:`fit_crc` with numpy.
+
     Leading zero bytes leave a zero register unchanged, so the data is zero-padded in front to a
     whole number of chunks, a power of two of them; each chunk's CRC is computed side by side (two
     bytes per step), and neighbours are folded pairwise: (left carried through as many zero bytes as

@@ -13,6 +13,9 @@ import random
 from typing import Any
 
 import pytest
+from fitparse.records import Crc
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.fuzz import fix_fit_crc, mutate, seed_files
 from ingest import fit_fast
@@ -156,6 +159,16 @@ def test_c_walk_stops_where_the_buffer_ends() -> None:
     assert local == 0
     assert offsets == (0).to_bytes(8, "little") + (3).to_bytes(8, "little")
     assert ordinals == (7).to_bytes(8, "little") + (8).to_bytes(8, "little")
+
+
+@needs_c_walk
+@settings(max_examples=80, deadline=None)
+@given(st.binary(min_size=0, max_size=3000))
+def test_c_crc_and_numpy_crc_equal_fitparse_crc(data: bytes) -> None:
+    assert fit_fast._fitwalk is not None
+    expected = Crc.calculate(data)
+    assert fit_fast._fitwalk.crc(data) == fit_fast._fit_crc_numpy(data) == expected
+    assert fit_fast._fitwalk.crc(memoryview(data)[1:]) == Crc.calculate(data[1:])
 
 
 @needs_c_walk
