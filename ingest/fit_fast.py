@@ -305,13 +305,14 @@ class _DevField:
 
 
 _NO_MESSAGES: IntArray = np.empty(0, dtype=np.int64)
+INT64_SIZE = 8
 
 
-def _joined(parts: list[IntArray]) -> IntArray:
-    """The parts as one array, kept as the only part (joined once however often asked for)."""
+def _int64s(parts: list[bytes]) -> IntArray:
+    """The native int64 values in ``parts``, viewed; the parts are joined once into one part."""
     if len(parts) > 1:
-        parts[:] = [np.concatenate(parts)]
-    return parts[0] if parts else _NO_MESSAGES
+        parts[:] = [b"".join(parts)]
+    return np.frombuffer(parts[0], dtype=np.int64) if parts else _NO_MESSAGES
 
 
 @dataclass(slots=True)
@@ -327,8 +328,8 @@ class _Definition:
 
     key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
     n_messages: int = field(default=0, init=False)
-    _offset_parts: list[IntArray] = field(default_factory=list, init=False, repr=False)
-    _ordinal_parts: list[IntArray] = field(default_factory=list, init=False, repr=False)
+    _offset_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
+    _ordinal_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.key:
@@ -339,19 +340,22 @@ class _Definition:
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
         )
 
-    def add(self, offsets: IntArray, ordinals: IntArray) -> None:
-        """Take in more of its data messages (in file order, after those taken in before)."""
+    def add(self, offsets: bytes, ordinals: bytes) -> None:
+        """Take in more of its data messages (in file order, after those taken in before).
+
+        ``offsets`` and ``ordinals`` hold native int64 values (as a walk gives them).
+        """
         self._offset_parts.append(offsets)
         self._ordinal_parts.append(ordinals)
-        self.n_messages += offsets.size
+        self.n_messages += len(offsets) // INT64_SIZE
 
     def offsets(self) -> IntArray:
         """Where each of its data messages starts (its header byte), in file order."""
-        return _joined(self._offset_parts)
+        return _int64s(self._offset_parts)
 
     def ordinals(self) -> IntArray:
         """Each of its data messages' position among all data messages of the file."""
-        return _joined(self._ordinal_parts)
+        return _int64s(self._ordinal_parts)
 
     @property
     def runs(self) -> list[tuple[int, int, int]]:
@@ -639,7 +643,7 @@ class _Walked:
     stop: int
     reason: int
     compressed: bool
-    groups: tuple[tuple[int, IntArray, IntArray], ...]  # (local type, offsets, ordinals)
+    groups: tuple[tuple[int, bytes, bytes], ...]  # (local type, offsets, ordinals): native int64s
 
 
 Walk = Callable[[bytes, int, int, Sequence[int], int], _Walked]
@@ -693,29 +697,24 @@ def _walk_python(data: bytes, start: int, end: int, sizes: Sequence[int], ordina
     return _Walked(p, reason, compressed, groups)
 
 
-def _expanded(runs: list[tuple[int, int, int]], size: int) -> tuple[IntArray, IntArray]:
-    """Offsets and ordinals of every message of ``runs`` (offset, count, first ordinal)."""
+def _expanded(runs: list[tuple[int, int, int]], size: int) -> tuple[bytes, bytes]:
+    """Offsets and ordinals, as native int64s, of every message of ``runs``.
+
+    ``runs`` holds (offset, count, first ordinal) per run of same-type messages.
+    """
     table = np.asarray(runs, dtype=np.int64).reshape(-1, 3)
     counts = table[:, 1]
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
         np.cumsum(counts) - counts, counts
     )
-    return np.repeat(table[:, 0], counts) + within * size, np.repeat(table[:, 2], counts) + within
+    offsets = np.repeat(table[:, 0], counts) + within * size
+    return offsets.tobytes(), (np.repeat(table[:, 2], counts) + within).tobytes()
 
 
 def _walk_c(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
-    """:func:`_walk_python` in C (``ingest/_fitwalk.c``), the arrays viewed from its bytes."""
+    """:func:`_walk_python` in C (``ingest/_fitwalk.c``)."""
     assert _fitwalk is not None
-    stop, reason, compressed, groups = _fitwalk.walk(data, start, end, sizes, ordinal)
-    return _Walked(
-        stop,
-        reason,
-        compressed,
-        tuple(
-            (local, np.frombuffer(offsets, dtype=np.int64), np.frombuffer(ordinals, np.int64))
-            for local, offsets, ordinals in groups
-        ),
-    )
+    return _Walked(*_fitwalk.walk(data, start, end, sizes, ordinal))
 
 
 @cache
@@ -772,10 +771,12 @@ def _take_in(
         definition = local_defs[local]
         assert definition is not None
         definition.add(offsets, ordinals)
-        index.n_messages += offsets.size
+        index.n_messages += len(offsets) // INT64_SIZE
         if definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
+            ordinal_list = np.frombuffer(ordinals, dtype=np.int64).tolist()
+            offset_list = np.frombuffer(offsets, dtype=np.int64).tolist()
             developer.extend(
-                (n, o, definition) for n, o in zip(ordinals.tolist(), offsets.tolist(), strict=True)
+                (n, o, definition) for n, o in zip(ordinal_list, offset_list, strict=True)
             )
     index.compressed = index.compressed or walked.compressed
     for _, offset, definition in sorted(developer, key=lambda message: message[0]):
