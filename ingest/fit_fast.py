@@ -1473,14 +1473,47 @@ def _hr_column(
     return found
 
 
+def _by_layout(definitions: Iterable[_Definition]) -> list[_Definition]:
+    """The definitions with messages, those of one layout merged into one (messages in file order).
+
+    Files define a message again and again with the same layout (``hr`` around each ``hrv``): one
+    columnar pass per layout instead of one per definition. For readers of the layout only (the
+    merged definition's ordinal and developer fields are its first definition's).
+    """
+    groups: dict[tuple[Any, ...], list[_Definition]] = {}
+    for d in definitions:
+        if d.n_messages:
+            groups.setdefault((d.key, d.size), []).append(d)
+    return [_merged(group) for group in groups.values()]
+
+
+def _merged(group: list[_Definition]) -> _Definition:
+    """One definition holding the messages of ``group`` (definitions of one layout), in file order."""
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    merged = _Definition(
+        first.mesg_num,
+        first.endian,
+        first.fields,
+        first.dev_fields,
+        first.size,
+        first.ordinal,
+        key=first.key,
+    )
+    ordinals = np.concatenate([d.ordinals() for d in group])
+    offsets = np.concatenate([d.offsets() for d in group])
+    order = np.argsort(ordinals, kind="stable")
+    merged.add(offsets[order].tobytes(), ordinals[order].tobytes())
+    return merged
+
+
 def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
     """The beats of every ``hr`` message, columnar; the same as ``hr_events_from_raws`` gives."""
     parts = []
     anchors = []
     message_ordinals = []
-    for definition in index.definitions:
-        if definition.mesg_num != HR or not definition.n_messages:
-            continue
+    for definition in _by_layout(d for d in index.definitions if d.mesg_num == HR):
         table = _table(definition, data, range(len(definition.fields)))
         ordinals = definition.ordinals()
         n = ordinals.size
