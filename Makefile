@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 LOCKS := requirements-bootstrap.lock requirements.lock pyproject.toml
-STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
+# the optional C extension the editable install compiles: a change to it reinstalls (recompiles)
+C_SOURCES := ingest/_fitwalk.c
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) $(C_SOURCES) | cksum | cut -d' ' -f1)
 # `make lock` keeps every pin it can (uv prefers the versions already in the output file);
 # `make lock UPGRADE=1` moves every pin to the newest release that satisfies pyproject.toml.
 LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 --custom-compile-command "make lock" \
@@ -20,7 +22,7 @@ env: $(STAMP)
 # version) installs one hash-checked uv wheel with --no-deps; uv installs requirements.lock as it
 # stands (sync: nothing added, nothing left over, every hash checked; the one source-only package
 # is built with the locked setuptools); the project goes in editable with no build isolation.
-$(STAMP): $(LOCKS)
+$(STAMP): $(LOCKS) $(C_SOURCES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: \
 		--require-hashes -r requirements-bootstrap.lock

@@ -2,7 +2,8 @@
 
 fitparse decodes one message at a time in Python (a few thousand records per second). This module
 walks the message headers once to find where each data message starts and which definition it uses
-(runs of same-type messages are skipped over with numpy), then decodes all ``record`` and ``hrv``
+(in C, ``ingest/_fitwalk.c``, when that optional extension is built; else in Python, stepping over
+runs of same-type messages with numpy), then decodes all ``record`` and ``hrv``
 messages of one definition at once through a numpy structured dtype, in either byte order. ``lap``,
 ``session``, ``file_id``, ``sport`` and the developer-field messages are few and are decoded one by
 one with fitparse's own rules (sub-fields, components, enum names).
