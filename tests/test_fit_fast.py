@@ -34,7 +34,7 @@ from ingest.fit_fast import (
 from ingest.frames import ParsedFile
 from schemas.errors import IngestError
 from synthetic.run_model import SimulatedRun, simulate_run, write_run_fit
-from tests.conftest import CORPUS_FILES, CORPUS_REFERENCE, catalog_params, require_corpus
+from tests.conftest import CORPUS_REFERENCE, catalog_params, corpus_path
 
 TRUNCATED_CORPUS_FILES: dict[str, int] = {
     # the last message runs past the data size into the CRC, and no CRC follows (Sigma Sport)
@@ -103,19 +103,19 @@ def assert_same_outcome(data: bytes, *, refusal_allowed: bool = False) -> None:
 
 
 def corpus_fit_files() -> list[Any]:
-    """One param per FIT file of the corpus: plain, the .fit.gz, and the FIT members of zips."""
+    """One param per FIT file of the corpus, old and added: plain, .fit.gz, FIT members of zips."""
     params = []
-    for param in catalog_params(lambda row: row["format"] in ("FIT", "GZ", "ZIP")):
-        row = param.values[0]
-        if row is None:
-            return [param]
-        params.append(pytest.param(row["name"], id=row["name"]))
+    for added in (False, True):
+        for param in catalog_params(lambda row: row["format"] in ("FIT", "GZ", "ZIP"), added=added):
+            row = param.values[0]
+            if row is None:
+                return [param]
+            params.append(pytest.param(row["name"], id=row["name"]))
     return params
 
 
 def fit_bytes(name: str) -> bytes:
-    require_corpus()
-    raw = (CORPUS_FILES / name).read_bytes()
+    raw = corpus_path(name).read_bytes()
     if name.endswith(".gz"):
         return gzip.decompress(raw)
     if name.endswith(".zip"):
