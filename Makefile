@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 LOCKS := requirements-bootstrap.lock requirements.lock pyproject.toml
 PACKAGES := pipelines ingest transform schemas warehouse clinic report synthetic
-STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
+# the optional C extension the editable install compiles: a change to it reinstalls (recompiles)
+C_SOURCES := ingest/_fitwalk.c
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) $(C_SOURCES) | cksum | cut -d' ' -f1)
 # `make lock` keeps every pin it can (uv prefers the versions already in the output file);
 # `make lock UPGRADE=1` moves every pin to the newest release that satisfies pyproject.toml.
 LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 --custom-compile-command "make lock" \
@@ -24,7 +26,7 @@ env: $(STAMP)
 # Everything is compiled to bytecode once, here: where PYTHONDONTWRITEBYTECODE is set (as on the
 # CI machine) Python would otherwise compile every module it imports from source, every process
 # (2.6 s of imports per `mindmiles` command instead of 0.9 s).
-$(STAMP): $(LOCKS)
+$(STAMP): $(LOCKS) $(C_SOURCES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: \
 		--require-hashes -r requirements-bootstrap.lock

@@ -32,6 +32,7 @@ from ingest.fit_common import (
     as_time,
     as_values,
     assemble,
+    ended_early,
     hr_events_from_raws,
     number,
     pick,
@@ -148,7 +149,7 @@ def _collect(data: bytes) -> FitContent:
         content.crc_mismatch = True
     except FitEOFError as exc:
         content.truncated = True
-        content.error = f"file ends early ({exc})"
+        content.error = ended_early(str(exc))
     except FitParseError as exc:
         content.error = str(exc)
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, struct.error) as exc:

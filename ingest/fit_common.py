@@ -54,6 +54,7 @@ __all__ = [
     "as_values",
     "assemble",
     "device_name",
+    "ended_early",
     "hr_events",
     "hr_events_from_raws",
     "number",
@@ -184,6 +185,11 @@ HR_FIELD_NUMBERS: Mapping[str, int] = {
 _HR = HR_FIELD_NUMBERS
 EVENT_CLOCK_HZ = 1024
 EVENT_12_BITS = 12
+
+
+def ended_early(detail: str) -> str:
+    """:attr:`FitContent.error` of a file that ends before its data and CRC (``detail``: why)."""
+    return f"file ends early ({detail})"
 
 
 def as_values(value: Any) -> tuple[Any, ...]:

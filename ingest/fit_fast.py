@@ -2,7 +2,8 @@
 
 fitparse decodes one message at a time in Python (a few thousand records per second). This module
 walks the message headers once to find where each data message starts and which definition it uses
-(runs of same-type messages are skipped over with numpy), then decodes all ``record`` and ``hrv``
+(in C, ``ingest/_fitwalk.c``, when that optional extension is built; else in Python, stepping over
+runs of same-type messages with numpy), then decodes all ``record`` and ``hrv``
 messages of one definition at once through a numpy structured dtype, in either byte order. ``lap``,
 ``session``, ``file_id``, ``sport`` and the developer-field messages are few and are decoded one by
 one with fitparse's own rules (sub-fields, components, enum names).
@@ -12,22 +13,25 @@ types (``fitparse.records.BASE_TYPES``, their invalid sentinels read off their `
 no table is copied by hand. The decoded messages go through the same :func:`ingest.fit_common.assemble`
 as the fitparse reader.
 
-Error policy: fitparse stays the reference. The fast path only returns what it can vouch for; a
-file it cannot (a CRC mismatch in the header or the file, a file cut short or with trailing bytes, an
-undefined local message type, a field size that is not a multiple of its base type, an unknown base
-type, an undefined developer field, a message that runs past the data, a field in a shape where
-fitparse itself would fail or that the fast path does not decode) raises :class:`FastPathRefused`
-with a reason code from :data:`REFUSAL_REASONS`. :func:`read_fit_auto` then decodes the file with
-fitparse and says why in :attr:`ParsedFile.warnings`. Valid files that are not activities raise the
-same :class:`~schemas.errors.NotAnActivity` as the fitparse reader.
+Error policy: fitparse stays the reference. A file cut short, and a data message of an undefined
+local type, stop decoding where fitparse's decoding stops (with its words): the messages before are
+kept and the file is flagged as ``ingest.fit`` flags it. Otherwise the fast path only returns what it
+can vouch for; a file it cannot (a CRC mismatch in the header or the file, trailing bytes that are no
+FIT header, a field size that is not a multiple of its base type, an unknown base type, an undefined
+developer field, a field in a shape where fitparse itself would fail or that the fast path does not
+decode) raises :class:`FastPathRefused` with a reason code from :data:`REFUSAL_REASONS`.
+:func:`read_fit_auto` then decodes the file with fitparse and says why in
+:attr:`ParsedFile.warnings`. Valid files that are not activities raise the same
+:class:`~schemas.errors.NotAnActivity` as the fitparse reader.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -54,12 +58,20 @@ from ingest.fit_common import (
     FitContent,
     HrEvents,
     assemble,
+    ended_early,
 )
 from ingest.frames import ParsedFile, read_with_fallback
 from schemas.errors import ReaderRefused
 
+try:
+    from ingest import _fitwalk
+except ImportError:  # built without a C compiler: the Python walk does the same
+    _fitwalk = None  # type: ignore[assignment]
+
 __all__ = ["DECODER_NAME", "REFUSAL_REASONS", "FastPathRefused", "read_fit_auto", "read_fit_fast"]
 
+
+log = logging.getLogger(__name__)
 
 DECODER_NAME = "fit-columnar"
 """:attr:`ParsedFile.decoder` of a file the fast path decoded."""
@@ -68,9 +80,7 @@ REFUSAL_REASONS: Mapping[str, str] = {
     "bad_header": "no valid FIT header where one was expected",
     "header_crc_mismatch": "header crc mismatch",
     "crc_mismatch": "crc mismatch",
-    "truncated": "the file ends before its data and crc",
-    "message_overrun": "a message runs past the end of the data",
-    "undefined_local_type": "a data message uses an undefined local message type",
+    "truncated": "the file ends in its first header (or in a message fitparse reads otherwise)",
     "unknown_base_type": "a field has an unknown base type",
     "bad_field_size": "a field size is not a positive multiple of its base type",
     "unknown_developer_field": "a developer field is used before it is described",
@@ -216,8 +226,6 @@ _HEADER_LOCAL_LIST: list[int] = HEADER_LOCAL.tolist()
 """The same as a list: indexing it one byte at a time is much cheaper than indexing numpy."""
 RUN_PROBE = 32
 """First window (messages) in which a run of same-type messages is looked for with numpy."""
-MAX_RUNS_AS_VIEWS = 64
-"""Up to this many runs, a definition's messages are read as views; past it, gathered by index."""
 
 
 # -- CRC ----------------------------------------------------------------------------------------
@@ -254,6 +262,16 @@ def _zero_run(length: int) -> npt.NDArray[np.uint16]:
 
 def fit_crc(data: bytes | memoryview) -> int:
     """FIT CRC-16 of ``data``, equal to ``fitparse.records.Crc.calculate(data)``.
+
+    In C when ``ingest._fitwalk`` is built, else with numpy (:func:`_fit_crc_numpy`).
+    """
+    if _fitwalk is not None:
+        return _fitwalk.crc(data)
+    return _fit_crc_numpy(data)
+
+
+def _fit_crc_numpy(data: bytes | memoryview) -> int:
+    """:func:`fit_crc` with numpy.
 
     Leading zero bytes leave a zero register unchanged, so the data is zero-padded in front to a
     whole number of chunks, a power of two of them; each chunk's CRC is computed side by side (two
@@ -301,9 +319,20 @@ class _DevField:
     name: Any
 
 
+_NO_MESSAGES: IntArray = np.empty(0, dtype=np.int64)
+INT64_SIZE = 8
+
+
+def _int64s(parts: list[bytes]) -> IntArray:
+    """The native int64 values in ``parts``, viewed; the parts are joined once into one part."""
+    if len(parts) > 1:
+        parts[:] = [b"".join(parts)]
+    return np.frombuffer(parts[0], dtype=np.int64) if parts else _NO_MESSAGES
+
+
 @dataclass(slots=True)
 class _Definition:
-    """One definition message and the data messages that used it."""
+    """One definition message and the data messages that used it (their offsets and ordinals)."""
 
     mesg_num: int
     endian: str
@@ -311,9 +340,11 @@ class _Definition:
     dev_fields: tuple[_DevField, ...]
     size: int  # of each data message, header byte included
     ordinal: int  # data messages read before this definition
-    runs: list[tuple[int, int, int]] = field(default_factory=list)  # (offset, count, first ordinal)
 
     key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
+    n_messages: int = field(default=0, init=False)
+    _offset_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
+    _ordinal_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.key:
@@ -324,27 +355,35 @@ class _Definition:
             tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
         )
 
-    def _expanded(self, column: int, step: int) -> IntArray:
-        """Each run's first value (``column`` of the run tuples) plus ``step`` per message in it."""
-        if len(self.runs) == 1:  # most definitions: no numpy beyond one range
-            run = self.runs[0]
-            return np.arange(run[column], run[column] + run[1] * step, step, dtype=np.int64)
-        runs = np.asarray(self.runs, dtype=np.int64).reshape(-1, 3)
-        counts = runs[:, 1]
-        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
-            np.cumsum(counts) - counts, counts
-        )
-        return np.repeat(runs[:, column], counts) + within * step
+    def add(self, offsets: bytes, ordinals: bytes) -> None:
+        """Take in more of its data messages (in file order, after those taken in before).
+
+        ``offsets`` and ``ordinals`` hold native int64 values (as a walk gives them).
+        """
+        self._offset_parts.append(offsets)
+        self._ordinal_parts.append(ordinals)
+        self.n_messages += len(offsets) // INT64_SIZE
 
     def offsets(self) -> IntArray:
-        return self._expanded(0, self.size)
+        """Where each of its data messages starts (its header byte), in file order."""
+        return _int64s(self._offset_parts)
 
     def ordinals(self) -> IntArray:
-        return self._expanded(2, 1)
+        """Each of its data messages' position among all data messages of the file."""
+        return _int64s(self._ordinal_parts)
 
     @property
-    def n_messages(self) -> int:
-        return sum(k for _, k, _ in self.runs)
+    def runs(self) -> list[tuple[int, int, int]]:
+        """(offset, count, first ordinal) of each run of its messages that follow one another."""
+        offsets, ordinals = self.offsets(), self.ordinals()
+        if not offsets.size:
+            return []
+        apart = (np.diff(offsets) != self.size) | (np.diff(ordinals) != 1)
+        starts = np.concatenate([[0], np.flatnonzero(apart) + 1])
+        counts = np.diff(np.concatenate([starts, [offsets.size]]))
+        return list(
+            zip(offsets[starts].tolist(), counts.tolist(), ordinals[starts].tolist(), strict=True)
+        )
 
 
 @dataclass(slots=True)
@@ -355,10 +394,16 @@ class _Index:
     compressed: bool = False
     dev_types: dict[Any, dict[Any, tuple[_BaseType, Any]]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)  # what was skipped -> how many times
+    error: str | None = None  # fitparse's words for the decode error it stops at, if any
+    truncated: bool = False  # that error is the end of the file
 
     def skip(self, what: str, count: int = 1) -> None:
         """Count something that could not be decoded and was skipped (see :data:`SKIPPED`)."""
         self.skipped[what] = self.skipped.get(what, 0) + count
+
+    def stop(self, error: str, *, truncated: bool) -> None:
+        """Decoding stops here, as fitparse's would: the messages read so far are kept."""
+        self.error, self.truncated = error, truncated
 
 
 _LAYOUTS: dict[bytes, tuple[int, str, tuple[_FieldDef, ...], int, tuple[Any, ...], int]] = {}
@@ -372,17 +417,80 @@ def _refuse(reason: str, detail: str = "") -> FastPathRefused:
     return FastPathRefused(reason, detail)
 
 
+FITPARSE_EOF = "Tried to read {wanted} bytes from .FIT file but got {got}"
+"""fitparse's ``FitEOFError`` message for a read that the file ends in (``FitFile._read``)."""
+FITPARSE_UNDEFINED_LOCAL = "Got data message with invalid local message type {local}"
+"""fitparse's ``FitParseError`` message for a data message of an undefined local type."""
+
+
+def _cut_read(reads: Iterable[int], available: int) -> str:
+    """The words of fitparse for the first of ``reads`` (byte counts, in order) the file ends in."""
+    for wanted in reads:
+        if wanted > available:
+            return FITPARSE_EOF.format(wanted=wanted, got=max(available, 0))
+        available -= wanted
+    raise AssertionError("the reads fit in the bytes available")
+
+
+def _definition_reads(data: bytes, p: int) -> Iterator[int]:
+    """The reads fitparse makes of the definition at ``p`` (lazily: each count byte once read)."""
+    yield from (1, 2, 3)  # header; reserved and byte order; message number and field count
+    n_fields = data[p + 5]
+    yield from (3,) * n_fields
+    if data[p] & 0x20:
+        yield 1
+        yield from (3,) * data[p + 6 + 3 * n_fields]
+
+
+def _definition_fits(data: bytes, p: int, end: int) -> bool:
+    """Whether the definition message at ``p`` ends at or before ``end``."""
+    if p + 6 > end:
+        return False
+    q = p + 6 + 3 * data[p + 5]
+    if data[p] & 0x20:
+        if q + 1 > end:
+            return False
+        q += 1 + 3 * data[q]
+    return q <= end
+
+
+def _count_cut_bad_sizes(data: bytes, p: int, end: int, index: _Index) -> None:
+    """Count the fields of a bad size among those fitparse read of a definition the file ends in.
+
+    ``ingest.fit`` counts each field as it reads its (number, size, base type) triple.
+    """
+    if p + 6 > end:
+        return
+    read = min(data[p + 5], (end - p - 6) // 3)
+    for q in range(p + 6, p + 6 + 3 * read, 3):
+        base = BASE.get(data[q + 2])
+        if base is not None and data[q + 1] % base.size:
+            index.skip("bad_field_size")
+
+
+def _data_reads(definition: _Definition) -> list[int]:
+    """The reads fitparse makes of one data message: the header byte, then field by field."""
+    if any(d.name is None for d in definition.dev_fields):
+        # fitparse reads (or refuses) a developer field the fast path steps over in its own way
+        raise _refuse("truncated", "the file ends in a message with an undecoded developer field")
+    return [1, *(f.size for f in definition.fields), *(d.size for d in definition.dev_fields)]
+
+
 def _parse_definition(
     data: bytes, p: int, end: int, ordinal: int, index: _Index
-) -> tuple[_Definition, int]:
+) -> tuple[_Definition | None, int]:
     """Read the definition message at ``p``; return it and the offset after it.
 
+    ``end`` is the end of the file: a definition may run past its segment's data, as fitparse
+    reads it. One the file ends in gives ``None`` and stops the index (fitparse's error).
     A definition without developer fields depends on its bytes alone: the layouts seen are kept in
     :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
     """
+    if not _definition_fits(data, p, end):
+        _count_cut_bad_sizes(data, p, end, index)
+        index.stop(_cut_read(_definition_reads(data, p), end - p), truncated=True)
+        return None, end
     header = data[p]
-    if p + 6 > end:
-        raise _refuse("message_overrun", f"definition at byte {p}")
     native_end = p + 6 + 3 * data[p + 5]
     if not header & 0x20 and native_end <= end:
         seen = _LAYOUTS.get(data[p + 2 : native_end])
@@ -397,8 +505,6 @@ def _parse_definition(
     (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
     n_fields = data[p + 5]
     q = p + 6
-    if q + 3 * n_fields > end:
-        raise _refuse("message_overrun", f"definition at byte {p}")
     fields = []
     offset = 1
     for _ in range(n_fields):
@@ -417,12 +523,8 @@ def _parse_definition(
         offset += size
     dev_fields = []
     if header & 0x20:
-        if q + 1 > end:
-            raise _refuse("message_overrun", f"definition at byte {p}")
         n_dev = data[q]
         q += 1
-        if q + 3 * n_dev > end:
-            raise _refuse("message_overrun", f"definition at byte {p}")
         for _ in range(n_dev):
             def_num, size, dev_index = data[q], data[q + 1], data[q + 2]
             q += 3
@@ -457,6 +559,64 @@ def _parse_definition(
     return definition, q
 
 
+def _index(data: bytes, walk: Walk | None = None) -> _Index:
+    """One pass over the headers: definitions, where each data message is, segment by segment.
+
+    As fitparse reads a file: messages start while the header's data size is not used up, each
+    is read whole (the last may run past the data size), the CRC follows the last one, and a file
+    that ends early, or a data message of an undefined local type, stops decoding there
+    (:meth:`_Index.stop`: the messages before are kept).
+    """
+    index = _Index()
+    walk = walk or _default_walk()
+    total = len(data)
+    pos = 0
+    while not index.segment_ordinals or pos < total:  # an empty file has one, cut short
+        start = _segment_start(data, pos, index)
+        if start is None:
+            break
+        (data_size,) = struct.unpack_from("<I", data, pos + 4)
+        index.segment_ordinals.append(index.n_messages)
+        p = _index_messages(data, start, start + data_size, index, walk)
+        if index.error is not None:
+            break
+        if p + 2 > total:
+            index.stop(FITPARSE_EOF.format(wanted=2, got=total - p), truncated=True)
+            break
+        (stored,) = struct.unpack_from("<H", data, p)
+        if stored != fit_crc(memoryview(data)[pos:p]):
+            raise _refuse("crc_mismatch", f"segment at byte {pos}")
+        pos = p + 2
+    return index
+
+
+def _segment_start(data: bytes, pos: int, index: _Index) -> int | None:
+    """Check the file header at ``pos``; return where its data starts.
+
+    ``None`` when a chained file's header is cut short (decoding stops there, as fitparse's does);
+    a first header cut short, or any header that is not a valid FIT header, is refused.
+    """
+    available = len(data) - pos
+    if pos and available < 12:
+        index.stop(FITPARSE_EOF.format(wanted=12, got=available), truncated=True)
+        return None
+    if available < 12 or data[pos + 8 : pos + 12] != b".FIT":
+        raise _refuse("bad_header" if available >= 12 else "truncated", f"at byte {pos}")
+    header_size = data[pos]
+    if header_size not in (12, 14):
+        raise _refuse("bad_header", f"header size {header_size} at byte {pos}")
+    if available < header_size:
+        if not pos:
+            raise _refuse("truncated", f"header at byte {pos}")
+        index.stop(FITPARSE_EOF.format(wanted=2, got=available - 12), truncated=True)
+        return None
+    if header_size == 14:
+        (stored,) = struct.unpack_from("<H", data, pos + 12)
+        if stored and stored != fit_crc(memoryview(data)[pos : pos + 12]):
+            raise _refuse("header_crc_mismatch", f"at byte {pos}")
+    return pos + header_size
+
+
 def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tuple[int, bool]:
     """How many messages of ``size`` bytes with the same local type follow each other from ``p``.
 
@@ -486,68 +646,156 @@ def _run_length(buf: npt.NDArray[np.uint8], p: int, size: int, limit: int) -> tu
     return count, compressed
 
 
-def _index(data: bytes) -> _Index:
-    """One pass over the headers: definitions, where each data message is, segment by segment."""
-    index = _Index()
+WALK_END, WALK_DEFINITION, WALK_UNDEFINED, WALK_CUT = 0, 1, 2, 3
+"""Why a walk stopped: the data's end, a definition message, an undefined local type, the file's end
+in a message."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Walked:
+    """What one walk over data messages found (see :func:`_walk_python`)."""
+
+    stop: int
+    reason: int
+    compressed: bool
+    groups: tuple[tuple[int, bytes, bytes], ...]  # (local type, offsets, ordinals): native int64s
+
+
+Walk = Callable[[bytes, int, int, Sequence[int], int], _Walked]
+"""A walk: (data, start, end, message size per local type, first ordinal) -> :class:`_Walked`."""
+
+
+def _walk_python(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
+    """Walk the data messages from ``start`` while they start before ``end``; stop at a definition.
+
+    ``sizes`` gives each local type's message size (0: no definition). Stops at ``end``, at a
+    definition message, at a data message of an undefined local type, or at one the file ends in
+    (``reason``); a message that starts before ``end`` is read whole even past it, as fitparse
+    reads it. Runs of same-type messages are stepped over with numpy (:func:`_run_length`).
+    ``ingest/_fitwalk.c`` does the same in C.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
-    total = len(data)
-    pos = 0
-    while pos < total:
-        if total - pos < 12 or data[pos + 8 : pos + 12] != b".FIT":
-            raise _refuse("bad_header" if total - pos >= 12 else "truncated", f"at byte {pos}")
-        header_size = data[pos]
-        if header_size not in (12, 14) or total - pos < header_size:
-            raise _refuse("bad_header", f"header size {header_size} at byte {pos}")
-        if header_size == 14:
-            (stored,) = struct.unpack_from("<H", data, pos + 12)
-            if stored and stored != fit_crc(memoryview(data)[pos : pos + 12]):
-                raise _refuse("header_crc_mismatch", f"at byte {pos}")
-        (data_size,) = struct.unpack_from("<I", data, pos + 4)
-        start, end = pos + header_size, pos + header_size + data_size
-        if end + 2 > total:
-            raise _refuse("truncated", f"{end + 2 - total} bytes missing")
-        index.segment_ordinals.append(index.n_messages)
-        _index_messages(data, buf, start, end, index)
-        (stored,) = struct.unpack_from("<H", data, end)
-        if stored != fit_crc(memoryview(data)[pos:end]):
-            raise _refuse("crc_mismatch", f"segment at byte {pos}")
-        pos = end + 2
-    return index
-
-
-def _index_messages(
-    data: bytes, buf: npt.NDArray[np.uint8], p: int, end: int, index: _Index
-) -> None:
-    local_defs: list[_Definition | None] = [None] * 16
-    definitions = index.definitions
     header_local = _HEADER_LOCAL_LIST
+    total = len(data)
+    within = min(end, total)
+    runs: dict[int, list[tuple[int, int, int]]] = {}
+    compressed = False
+    p, reason = start, WALK_END
     while p < end:
+        if p >= total:
+            reason = WALK_CUT
+            break
         header = data[p]
         if header & 0xC0 == 0x40:
-            definition, p = _parse_definition(data, p, end, index.n_messages, index)
-            local_defs[header & 0x0F] = definition
-            definitions.append(definition)
-            continue
-        local = (header >> 5) & 0x3 if header & 0x80 else header & 0x0F
-        found = local_defs[local]
-        if found is None:
-            raise _refuse("undefined_local_type", f"local type {local} at byte {p}")
-        size = found.size
-        limit = (end - p) // size
+            reason = WALK_DEFINITION
+            break
+        local = header_local[header]
+        size = sizes[local]
+        if not size:
+            reason = WALK_UNDEFINED
+            break
+        limit = (within - p) // size
         if limit < 1:
-            raise _refuse("message_overrun", f"message at byte {p}")
-        same_next = limit > 1 and header_local[data[p + size]] == local
-        if same_next:
-            count, compressed = _run_length(buf, p, size, limit)
+            if p + size > total:
+                reason = WALK_CUT
+                break
+            limit = 1  # runs past the data size: fitparse reads it whole all the same
+        if limit > 1 and header_local[data[p + size]] == local:
+            count, in_run = _run_length(buf, p, size, limit)
         else:
-            count, compressed = 1, bool(header & 0x80)
-        index.compressed = index.compressed or compressed
-        found.runs.append((p, count, index.n_messages))
-        if found.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
-            for k in range(count):
-                _developer_message(found, data, p + k * size, index)
-        index.n_messages += count
+            count, in_run = 1, bool(header & 0x80)
+        compressed = compressed or in_run
+        runs.setdefault(local, []).append((p, count, ordinal))
+        ordinal += count
         p += count * size
+    groups = tuple((local, *_expanded(runs[local], sizes[local])) for local in sorted(runs))
+    return _Walked(p, reason, compressed, groups)
+
+
+def _expanded(runs: list[tuple[int, int, int]], size: int) -> tuple[bytes, bytes]:
+    """Offsets and ordinals, as native int64s, of every message of ``runs``.
+
+    ``runs`` holds (offset, count, first ordinal) per run of same-type messages.
+    """
+    table = np.asarray(runs, dtype=np.int64).reshape(-1, 3)
+    counts = table[:, 1]
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    offsets = np.repeat(table[:, 0], counts) + within * size
+    return offsets.tobytes(), (np.repeat(table[:, 2], counts) + within).tobytes()
+
+
+def _walk_c(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
+    """:func:`_walk_python` in C (``ingest/_fitwalk.c``)."""
+    assert _fitwalk is not None
+    return _Walked(*_fitwalk.walk(data, start, end, sizes, ordinal))
+
+
+@cache
+def _default_walk() -> Walk:
+    """The C walk when the extension was built, else the Python walk (logged once, at debug)."""
+    if _fitwalk is None:
+        log.debug("FIT header walk: Python (the C extension ingest._fitwalk is not built)")
+        return _walk_python
+    log.debug("FIT header walk: C (ingest._fitwalk)")
+    return _walk_c
+
+
+def _index_messages(data: bytes, p: int, end: int, index: _Index, walk: Walk) -> int:
+    """Index the messages that start before ``end`` (the data size's end); return where they end.
+
+    The walk steps over data messages; each definition it stops at is parsed here, and the walk
+    goes on with that local type's new message size.
+    """
+    local_defs: list[_Definition | None] = [None] * 16
+    sizes = [0] * 16
+    total = len(data)
+    while True:
+        walked = walk(data, p, end, sizes, index.n_messages)
+        _take_in(walked, local_defs, data, index)
+        p = walked.stop
+        if walked.reason == WALK_END:
+            return p
+        if walked.reason == WALK_DEFINITION:
+            local = data[p] & 0x0F
+            definition, p = _parse_definition(data, p, total, index.n_messages, index)
+            if definition is None:
+                return p
+            local_defs[local], sizes[local] = definition, definition.size
+            index.definitions.append(definition)
+            continue
+        if walked.reason == WALK_UNDEFINED:
+            local = _HEADER_LOCAL_LIST[data[p]]
+            index.stop(FITPARSE_UNDEFINED_LOCAL.format(local=local), truncated=False)
+        elif p >= total:
+            index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
+        else:
+            found = local_defs[_HEADER_LOCAL_LIST[data[p]]]
+            assert found is not None
+            index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
+        return p
+
+
+def _take_in(
+    walked: _Walked, local_defs: Sequence[_Definition | None], data: bytes, index: _Index
+) -> None:
+    """Hand the walked messages to their definitions; keep the developer field descriptions."""
+    developer: list[tuple[int, int, _Definition]] = []
+    for local, offsets, ordinals in walked.groups:
+        definition = local_defs[local]
+        assert definition is not None
+        definition.add(offsets, ordinals)
+        index.n_messages += len(offsets) // INT64_SIZE
+        if definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
+            ordinal_list = np.frombuffer(ordinals, dtype=np.int64).tolist()
+            offset_list = np.frombuffer(offsets, dtype=np.int64).tolist()
+            developer.extend(
+                (n, o, definition) for n, o in zip(ordinal_list, offset_list, strict=True)
+            )
+    index.compressed = index.compressed or walked.compressed
+    for _, offset, definition in sorted(developer, key=lambda message: message[0]):
+        _developer_message(definition, data, offset, index)
 
 
 # -- decoding one message the way fitparse does ---------------------------------------------------
@@ -784,27 +1032,18 @@ def _check_definition(definition: _Definition) -> None:
 def _table(definition: _Definition, data: bytes, positions: Sequence[int]) -> npt.NDArray[Any]:
     """All messages of a definition as one structured array with the fields at ``positions``.
 
-    Messages that follow each other in the file are read in place; the stretches between other
-    messages are joined as bytes (structured arrays are slow to join), or, past
-    :data:`MAX_RUNS_AS_VIEWS` stretches, the messages are gathered by offset.
+    Messages that follow each other in the file are read in place; otherwise they are taken from
+    a read-only view that starts a message at every byte of the file (no copy until the take).
     """
-    size = definition.size
+    size, n = definition.size, definition.n_messages
     dtype = _table_dtype(definition.key, size, tuple(positions))
-    offsets = definition.offsets()
-    n = offsets.size
-    if int(offsets[-1] - offsets[0]) == (n - 1) * size:  # one stretch
-        return np.frombuffer(data, dtype=dtype, count=n, offset=int(offsets[0]))
-    buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.flatnonzero(np.diff(offsets) != size) + 1
-    if starts.size >= MAX_RUNS_AS_VIEWS:
-        rows: npt.NDArray[Any] = buf[offsets[:, None] + np.arange(size)]
-        return rows.view(dtype).reshape(-1)
-    bounds = [0, *starts.tolist(), n]
-    first = offsets[bounds[:-1]].tolist()
-    stretches = [
-        buf[p : p + (b - a) * size] for p, a, b in zip(first, bounds[:-1], bounds[1:], strict=True)
-    ]
-    return np.concatenate(stretches).view(dtype)
+    if not n:
+        return np.empty(0, dtype=dtype)
+    starts = definition.offsets()
+    if int(starts[-1]) - int(starts[0]) == (n - 1) * size:  # one after the other: a view
+        return np.frombuffer(data, dtype=dtype, count=n, offset=int(starts[0]))
+    at_every_byte = np.ndarray((len(data) - size + 1,), dtype=dtype, buffer=data, strides=(1,))
+    return at_every_byte[starts]
 
 
 @cache
@@ -933,9 +1172,7 @@ class _RecordGroup:
     timestamp_valid: BoolArray
 
 
-def _field_values(
-    source: _Source, f: _FieldDef, column: npt.NDArray[Any], index: _Index
-) -> FloatArray:
+def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
     """A record field's values; null when it is not one number per message.
 
     fitparse gives an array or bytes where a number belongs, which the readers take as no value,
@@ -1013,7 +1250,7 @@ def _decode_records(
                 raise _refuse("unsupported_field", "timestamp from a component")
             timestamp, timestamp_valid = _int_parsed(f, column)
         elif source.component is None:
-            columns[name] = _field_values(source, f, column, index)
+            columns[name] = _field_values(source, f, column)
         elif not source.component.accumulate:
             component = source.component
             whole, valid = _int_parsed(f, column)
@@ -1066,7 +1303,7 @@ def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
     compressed_ordinals, offsets = [], []
     buf = np.frombuffer(data, dtype=np.uint8)
     for definition in index.definitions:
-        if not definition.runs:
+        if not definition.n_messages:
             continue
         ordinals = definition.ordinals()
         found = _timestamps_253(definition, data)
@@ -1377,7 +1614,7 @@ def _enum_names(write: _Write, raws: list[Any], valid: list[bool]) -> list[Any]:
 def _check_values(index: _Index, data: bytes) -> None:
     """Every definition used by data messages passes :func:`_check_layout` (and day times)."""
     for definition in index.definitions:
-        if not definition.runs:
+        if not definition.n_messages:
             continue
         day_fields = _check_layout(definition.key)
         if day_fields:
@@ -1392,7 +1629,11 @@ def _check_values(index: _Index, data: bytes) -> None:
 def _content(data: bytes) -> FitContent:
     index = _index(data)
     _check_values(index, data)
-    content = FitContent(skipped=index.skipped)
+    content = FitContent(
+        skipped=index.skipped,
+        error=ended_early(index.error) if index.truncated and index.error else index.error,
+        truncated=index.truncated,
+    )
     accumulated: dict[int, _Accumulated] = {}
     resets: dict[int, list[int]] = {}
     groups: list[_RecordGroup] = []
@@ -1404,9 +1645,9 @@ def _content(data: bytes) -> FitContent:
                 for component in (profile_field.components or ()) if profile_field else ():
                     if component.accumulate:
                         resets.setdefault(component.def_num, []).append(definition.ordinal)
-            if definition.runs:
+            if definition.n_messages:
                 groups.append(_decode_records(definition, data, accumulated, len(groups), index))
-        elif definition.mesg_num == HRV and definition.runs:
+        elif definition.mesg_num == HRV and definition.n_messages:
             hrv_parts.append(_hrv_intervals(definition, data))
     for key, parts in accumulated.items():
         results = _accumulate(parts, resets.get(key, []))
@@ -1443,14 +1684,47 @@ def _hr_column(
     return found
 
 
+def _by_layout(definitions: Iterable[_Definition]) -> list[_Definition]:
+    """The definitions with messages, those of one layout merged into one (messages in file order).
+
+    Files define a message again and again with the same layout (``hr`` around each ``hrv``): one
+    columnar pass per layout instead of one per definition. For readers of the layout only (the
+    merged definition's ordinal and developer fields are its first definition's).
+    """
+    groups: dict[tuple[Any, ...], list[_Definition]] = {}
+    for d in definitions:
+        if d.n_messages:
+            groups.setdefault((d.key, d.size), []).append(d)
+    return [_merged(group) for group in groups.values()]
+
+
+def _merged(group: list[_Definition]) -> _Definition:
+    """One definition holding the messages of ``group`` (definitions of one layout), in file order."""
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    merged = _Definition(
+        first.mesg_num,
+        first.endian,
+        first.fields,
+        first.dev_fields,
+        first.size,
+        first.ordinal,
+        key=first.key,
+    )
+    ordinals = np.concatenate([d.ordinals() for d in group])
+    offsets = np.concatenate([d.offsets() for d in group])
+    order = np.argsort(ordinals, kind="stable")
+    merged.add(offsets[order].tobytes(), ordinals[order].tobytes())
+    return merged
+
+
 def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
     """The beats of every ``hr`` message, columnar; the same as ``hr_events_from_raws`` gives."""
     parts = []
     anchors = []
     message_ordinals = []
-    for definition in index.definitions:
-        if definition.mesg_num != HR or not definition.runs:
-            continue
+    for definition in _by_layout(d for d in index.definitions if d.mesg_num == HR):
         table = _table(definition, data, range(len(definition.fields)))
         ordinals = definition.ordinals()
         n = ordinals.size

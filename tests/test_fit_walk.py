@@ -1,0 +1,220 @@
+"""The FIT header walk in C (``ingest/_fitwalk.c``) against the pure-Python walk it replaces.
+
+Both must give the same index (every definition's offsets and ordinals, the compressed-timestamp
+flag, the skipped counts, where and why decoding stops) or the same refusal, on every corpus FIT
+file and on thousands of mutated files (``bench/fuzz.py``'s mutations, fixed seed). The Python walk
+is the independent oracle: it steps over runs of messages with numpy, the C walk message by message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import pytest
+from fitparse.records import Crc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.fuzz import fix_fit_crc, mutate, seed_files
+from ingest import fit_fast
+from ingest.fit import read_fit
+from ingest.fit_fast import FastPathRefused, read_fit_fast
+from synthetic.run_model import simulate_run, write_run_fit
+from tests.conftest import require_corpus
+from tests.test_fit_fast import (
+    START,
+    TRUNCATION_BASE,
+    assert_same_parse,
+    corpus_fit_files,
+    fit_bytes,
+    short_run,
+)
+
+needs_c_walk = pytest.mark.skipif(
+    fit_fast._fitwalk is None,
+    reason="the C extension ingest._fitwalk is not built (no compiler at install time)",
+)
+
+
+def index_of(data: bytes, walk: fit_fast.Walk) -> tuple[Any, ...]:
+    """Everything the index holds, as plain values; or the refusal (reason and detail)."""
+    try:
+        index = fit_fast._index(data, walk)
+    except FastPathRefused as refused:
+        return ("refused", refused.reason, str(refused))
+    definitions = [
+        (
+            d.mesg_num,
+            d.key,
+            d.size,
+            d.ordinal,
+            d.n_messages,
+            d.offsets().tolist(),
+            d.ordinals().tolist(),
+            d.runs,
+        )
+        for d in index.definitions
+    ]
+    return (
+        definitions,
+        index.segment_ordinals,
+        index.n_messages,
+        index.compressed,
+        index.skipped,
+        index.error,
+        index.truncated,
+        {k: sorted(v) for k, v in index.dev_types.items()},
+    )
+
+
+def assert_same_index(data: bytes) -> None:
+    assert index_of(data, fit_fast._walk_c) == index_of(data, fit_fast._walk_python)
+
+
+@needs_c_walk
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", corpus_fit_files())
+def test_c_walk_indexes_every_corpus_file_as_the_python_walk(name: str | None) -> None:
+    assert name is not None
+    assert_same_index(fit_bytes(name))
+
+
+def fuzz_seeds() -> list[bytes]:
+    """Synthetic files: interleaved record/hrv, big-endian, compressed-free, chained."""
+    hrv = write_run_fit(short_run(3), with_hrv=True)
+    big = write_run_fit(short_run(2, seed=4), big_endian=True)
+    return [hrv, big, hrv + big, TRUNCATION_BASE]
+
+
+@needs_c_walk
+@pytest.mark.parametrize("seed", range(8))
+def test_c_walk_indexes_mutated_files_as_the_python_walk(seed: int) -> None:
+    """400 mutated files per seed (3200 in all), half with data size and CRCs made consistent."""
+    rng = random.Random(seed)
+    seeds = fuzz_seeds()
+    for case in range(400):
+        base = rng.choice(seeds)
+        _, mutated = mutate(base, rng, donors=seeds, fix_crc=case % 2 == 0)
+        assert_same_index(mutated)
+
+
+@needs_c_walk
+@pytest.mark.corpus
+def test_c_walk_indexes_mutated_corpus_files_as_the_python_walk() -> None:
+    """1500 mutations of the small real FIT files (``bench/fuzz.py``'s seeds, up to 60 kB)."""
+    require_corpus()
+    seeds = [data for _, data in seed_files() if data[8:12] == b".FIT"]
+    assert len(seeds) >= 5
+    rng = random.Random(1616)
+    for case in range(1500):
+        _, mutated = mutate(rng.choice(seeds), rng, donors=seeds, fix_crc=case % 2 == 0)
+        assert_same_index(mutated)
+
+
+@needs_c_walk
+def test_c_walk_indexes_compressed_timestamp_headers_as_the_python_walk() -> None:
+    """Headers turned into compressed-timestamp headers of their local type, here and there."""
+    rng = random.Random(16)
+    base = write_run_fit(short_run(2), with_hrv=True)
+    offsets = [int(o) for d in fit_fast._index(base).definitions for o in d.offsets()]
+    offsets = [o for o in offsets if base[o] & 0x0F < 4]  # local types a compressed header has
+    assert len(offsets) > 100
+    for _ in range(200):
+        data = bytearray(base)
+        for offset in rng.sample(offsets, 5):
+            data[offset] = 0x80 | (data[offset] & 0x0F) << 5 | rng.randrange(32)
+        mutated = fix_fit_crc(bytes(data))
+        assert_same_index(mutated)
+        assert index_of(mutated, fit_fast._walk_c)[3] is True  # compressed seen
+
+
+@needs_c_walk
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"\x00", 0, 1, [1] * 15, 0), ValueError),  # 15 sizes
+        ((b"\x00", 0, 1, [1] * 15 + [-1], 0), ValueError),  # a negative size
+        ((b"\x00", -1, 1, [1] * 16, 0), ValueError),  # a negative start
+        ((b"\x00", 0, 1, [1] * 16, -1), ValueError),  # a negative ordinal
+        (("text", 0, 1, [1] * 16, 0), TypeError),  # no buffer
+        ((b"\x00", 0, 1, ["1"] * 16, 0), TypeError),  # sizes that are no integers
+    ],
+)
+def test_c_walk_rejects_bad_arguments(args: tuple[Any, ...], error: type[Exception]) -> None:
+    assert fit_fast._fitwalk is not None
+    with pytest.raises(error):
+        fit_fast._fitwalk.walk(*args)
+
+
+@needs_c_walk
+def test_c_walk_stops_where_the_buffer_ends() -> None:
+    """A worked example: messages of 3 bytes (local 0) in a buffer of 7, data size of 10."""
+    assert fit_fast._fitwalk is not None
+    data = bytes([0x00, 1, 2, 0x80, 1, 2, 0x00])  # a normal, a compressed (local 0), a cut one
+    stop, reason, compressed, groups = fit_fast._fitwalk.walk(data, 0, 10, [3] + [0] * 15, 7)
+    assert (stop, reason, compressed) == (6, fit_fast.WALK_CUT, True)
+    [(local, offsets, ordinals)] = groups
+    assert local == 0
+    assert offsets == (0).to_bytes(8, "little") + (3).to_bytes(8, "little")
+    assert ordinals == (7).to_bytes(8, "little") + (8).to_bytes(8, "little")
+
+
+@needs_c_walk
+@settings(max_examples=80, deadline=None)
+@given(st.binary(min_size=0, max_size=3000))
+def test_c_crc_and_numpy_crc_equal_fitparse_crc(data: bytes) -> None:
+    assert fit_fast._fitwalk is not None
+    expected = Crc.calculate(data)
+    assert fit_fast._fitwalk.crc(data) == fit_fast._fit_crc_numpy(data) == expected
+    assert fit_fast._fitwalk.crc(memoryview(data)[1:]) == Crc.calculate(data[1:])
+
+
+@needs_c_walk
+def test_c_walk_gives_the_stop_reasons_the_python_walk_names() -> None:
+    assert fit_fast._fitwalk is not None
+    c_reasons = (
+        fit_fast._fitwalk.WALK_END,
+        fit_fast._fitwalk.WALK_DEFINITION,
+        fit_fast._fitwalk.WALK_UNDEFINED,
+        fit_fast._fitwalk.WALK_CUT,
+    )
+    python_reasons = (
+        fit_fast.WALK_END,
+        fit_fast.WALK_DEFINITION,
+        fit_fast.WALK_UNDEFINED,
+        fit_fast.WALK_CUT,
+    )
+    assert c_reasons == python_reasons
+    assert len(set(c_reasons)) == 4
+
+
+@needs_c_walk
+def test_the_c_walk_is_used_when_built(caplog: pytest.LogCaptureFixture) -> None:
+    fit_fast._default_walk.cache_clear()
+    with caplog.at_level(logging.DEBUG, logger="ingest.fit_fast"):
+        assert fit_fast._default_walk() is fit_fast._walk_c
+        fit_fast._default_walk()
+    assert [r.getMessage() for r in caplog.records] == ["FIT header walk: C (ingest._fitwalk)"]
+
+
+def test_without_the_c_extension_the_python_walk_decodes_the_same(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = write_run_fit(
+        simulate_run(
+            START, duration_s=300, intensity="easy", hr_rest=50, hr_max=190, home=(0, 0), seed=9
+        ),
+        with_hrv=True,
+    )
+    monkeypatch.setattr(fit_fast, "_fitwalk", None)
+    fit_fast._default_walk.cache_clear()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="ingest.fit_fast"):
+            parsed = read_fit_fast(data)
+        assert fit_fast._default_walk() is fit_fast._walk_python
+    finally:
+        fit_fast._default_walk.cache_clear()
+    assert "FIT header walk: Python" in caplog.text
+    assert_same_parse(parsed, read_fit(data))
