@@ -56,6 +56,15 @@ def last_data_date(activities: pl.DataFrame, journal: pl.DataFrame) -> dt.date |
     return value if isinstance(value, dt.date) else None
 
 
+DERIVE_SAMPLE_COLUMNS = (
+    "activity_id",
+    "client_id",
+    "timestamp",
+    "elapsed_s",
+    "hr_bpm",
+    "speed_mps",
+)
+"""The samples columns the derived tables are computed from (the rest is never read back)."""
 SAMPLES_PER_CHUNK = 1_000_000
 """Samples of the clients derived together (about 100 MB in memory): a chunk takes clients, in
 order, until their activities hold this many samples (always at least one client). Fewer, larger
@@ -185,7 +194,11 @@ def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
     thresholds, clinic_end = inputs.thresholds, inputs.clinic_end
     load = thresholds.load
     partitions = sample_partitions(activities).rows()
-    samples = TableStore(inputs.warehouse).read("samples", partitions=partitions).drop("year")
+    samples = (
+        TableStore(inputs.warehouse)
+        .read("samples", partitions=partitions, columns=DERIVE_SAMPLE_COLUMNS)
+        .drop("year")
+    )
     run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
     metrics = activity_metrics(
         activities,

@@ -198,14 +198,20 @@ class TableStore:
         partitions: Iterable[tuple[object, ...]] | None = None,
         version: int | None = None,
         client_id: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Read a whole table (or only the given partitions) as an eager, schema-typed frame.
 
         ``version`` reads an earlier version of the table (time travel), while its files are kept;
-        ``client_id`` only that client's rows (the scan skips the files and partitions without).
+        ``client_id`` only that client's rows (the scan skips the files and partitions without);
+        ``columns`` only those columns and the table's sort and partition columns (the other
+        columns' pages are never read).
         """
         spec = TABLES[name]
         typed_empty = self._typed_empty(spec)
+        if columns is not None:
+            kept = {*columns, *spec.sort_by, *spec.partition_by}
+            typed_empty = typed_empty.select([c for c in typed_empty.columns if c in kept])
         table = self._open(name)
         if table is None:
             return typed_empty
@@ -215,6 +221,9 @@ class TableStore:
         if not table.file_uris():
             return typed_empty
         scan = pl.scan_delta(table)
+        if columns is not None:
+            stored = scan.collect_schema().names()
+            scan = scan.select([c for c in typed_empty.columns if c in stored])
         if client_id is not None:
             scan = scan.filter(pl.col("client_id") == client_id)
         if partitions is not None and spec.partition_by:
