@@ -629,7 +629,7 @@ def read_gpx_fast(data: bytes) -> ParsedFile:
     prolog = _read_prolog(clean)
     try:
         document = _stream(clean, prolog)
-    except (ET.ParseError, defusedxml.DefusedXmlException) as exc:
+    except (ET.ParseError, LookupError, defusedxml.DefusedXmlException) as exc:
         parse_safe(data, kind="gpx")  # raises the reference reader's own error
         raise StreamRefused("parsers_disagree", type(exc).__name__) from exc
     gpx = _check_rest(document.root, prolog.namespace)

@@ -22,6 +22,7 @@ __all__ = [
     "clean_xml_bytes",
     "declare_unbound_prefixes",
     "parse_safe",
+    "unknown_encoding",
     "unsafe_xml_refused",
 ]
 
@@ -102,7 +103,22 @@ def parse_safe(data: bytes, *, kind: str) -> ET.Element:
                 f"This {kind.upper()} file is damaged (it is not valid XML) and could not be read.",
                 detail=str(exc),
             ) from exc
+        except LookupError as exc:  # expat: the declaration names an encoding that does not exist
+            raise unknown_encoding(kind.upper(), f"{kind}_malformed", exc) from exc
     return root
+
+
+def unknown_encoding(document: str, reason_code: str, error: LookupError) -> CorruptFile:
+    """The refusal of a document whose XML declaration names an encoding that does not exist.
+
+    Expat raises :class:`LookupError` (``unknown encoding: utg-8``) for it, not a parse error.
+    """
+    return CorruptFile(
+        reason_code,
+        f"This {document} file names a text encoding that does not exist in its first line, so "
+        "its text could not be read. Please export it again.",
+        detail=str(error),
+    )
 
 
 UNDECLARED_PREFIX_URI = "urn:mindmiles:undeclared-prefix:"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tracemalloc
+import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
 from functools import cache
@@ -288,6 +289,16 @@ def test_xml_damaged_after_the_dtd_is_corrupt() -> None:
     with pytest.raises(CorruptFile) as caught:
         workouts_of(apple_zip(xml))
     assert caught.value.reason_code == "apple_xml_malformed"
+
+
+def test_an_encoding_that_does_not_exist_is_corrupt() -> None:
+    xml = health_xml().replace(b'encoding="UTF-8"', b'encoding="utf-9"', 1)
+    with pytest.raises(LookupError):  # what the XML parser itself raises for it
+        ET.fromstring(xml)
+    with pytest.raises(CorruptFile) as caught:
+        workouts_of(apple_zip(xml))
+    assert caught.value.reason_code == "apple_xml_malformed"
+    assert "utf-9" in caught.value.detail
 
 
 def test_memory_does_not_grow_with_the_number_of_records() -> None:

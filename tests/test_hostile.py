@@ -287,6 +287,19 @@ CASES: dict[str, tuple[Builder, str, str, str]] = {
         "xml_entities",
         "xxe.tcx",
     ),
+    # an XML declaration naming an encoding that does not exist (expat raises LookupError)
+    "gpx_unknown_encoding": (
+        lambda url, f: _gpx().replace(b'encoding="UTF-8"', b'encoding="utg-8"', 1),
+        "quarantined",
+        "gpx_malformed",
+        "unknown_encoding.gpx",
+    ),
+    "tcx_unknown_encoding": (
+        lambda url, f: _tcx().replace(b"&xxe;", b"").replace(b"UTF-8", b"qtf-8", 1),
+        "quarantined",
+        "tcx_malformed",
+        "unknown_encoding.tcx",
+    ),
     "gzip_bomb": (
         lambda url, f: gzip.compress(b"\0" * (64 << 20), compresslevel=1, mtime=0),
         "quarantined",

@@ -38,7 +38,7 @@ from ingest.exports.model import DecodedSource, ExportItem, SourceMeta
 from ingest.exports.zipview import CheckedZip
 from ingest.frames import SAMPLE_COLUMNS, ParsedActivity, ParsedFile, empty_frame
 from ingest.gpx import read_gpx
-from ingest.xml_safety import unsafe_xml_refused
+from ingest.xml_safety import unknown_encoding, unsafe_xml_refused
 from schemas.errors import CorruptFile, IngestError
 
 __all__ = [
@@ -301,6 +301,8 @@ def read_health_xml(open_stream: Callable[[], IO[bytes]]) -> HealthXml:
                     else:
                         workouts.append(workout)
             break
+        except LookupError as exc:  # the declaration names an encoding that does not exist
+            raise unknown_encoding("Apple Health export", "apple_xml_malformed", exc) from exc
         except ET.ParseError as exc:
             if cut or seen_any:
                 raise CorruptFile(
