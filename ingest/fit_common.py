@@ -57,6 +57,7 @@ __all__ = [
     "ended_early",
     "hr_events",
     "hr_events_from_raws",
+    "mapped_column",
     "number",
     "pick",
     "positive",
@@ -510,15 +511,26 @@ def _picked(
     """:func:`pick` over columns of numbers (NaN for ``None``): one list per mapped column."""
     picked: list[list[float | None]] = []
     for sources, convert in mapping.values():
-        to_column = COLUMN_CONVERTERS[convert]
-        values = None
-        for source in sources:
-            found = columns.get(source)
-            if found is not None:
-                found = to_column(found)
-                values = found if values is None else np.where(np.isnan(values), found, values)
+        values = mapped_column(columns, sources, convert)
         picked.append([None] * count if values is None else _floats(values))
     return picked
+
+
+def mapped_column(
+    columns: Mapping[str, FloatArray], sources: Sequence[str], convert: Converter
+) -> FloatArray | None:
+    """:func:`pick` over columns: the first of ``sources`` that gives a value, per message.
+
+    ``columns`` hold NaN where a message has no value; ``None`` when no source column exists.
+    """
+    to_column = COLUMN_CONVERTERS[convert]
+    values = None
+    for source in sources:
+        found = columns.get(source)
+        if found is not None:
+            found = to_column(found)
+            values = found if values is None else np.where(np.isnan(values), found, values)
+    return values
 
 
 def records_from_rows(rows: list[tuple[float | None, dict[str, Any]]]) -> pl.DataFrame:

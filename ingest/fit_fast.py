@@ -45,7 +45,6 @@ from fitparse.records import BASE_TYPES
 from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
-    COLUMN_CONVERTERS,
     COLUMN_MESSAGES,
     EVENT_12_BITS,
     HR_FIELD_NUMBERS,
@@ -59,6 +58,7 @@ from ingest.fit_common import (
     HrEvents,
     assemble,
     ended_early,
+    mapped_column,
 )
 from ingest.frames import ParsedFile, read_with_fallback
 from schemas.errors import ReaderRefused
@@ -1361,7 +1361,7 @@ def _records_frame(
     nulls = pl.Series("", np.full(ordinals.size, np.nan), nan_to_null=True)
     series = [pl.Series(ABS_COLUMN, absolute, nan_to_null=True), stamps]
     for name, (sources, convert) in RECORD_FIELDS.items():
-        values = _mapped_column(columns, sources, convert)
+        values = mapped_column(columns, sources, convert)
         fraction = columns.get("fractional_cadence")
         if name == "cadence_rpm" and values is not None and fraction is not None:
             values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
@@ -1392,20 +1392,6 @@ def _record_columns(
     timestamp = np.concatenate([g.timestamp for g in groups])[order]
     valid = np.concatenate([g.timestamp_valid for g in groups])[order]
     return ordinals[order], columns, timestamp, valid
-
-
-def _mapped_column(
-    columns: Mapping[str, FloatArray], sources: Sequence[str], convert: Callable[[Any], Any]
-) -> FloatArray | None:
-    """The first of ``sources`` that gives a value, per record (``None`` when no record has one)."""
-    to_column = COLUMN_CONVERTERS[convert]
-    values = None
-    for source in sources:
-        found = columns.get(source)
-        if found is not None:
-            found = to_column(found)
-            values = found if values is None else np.where(np.isnan(values), found, values)
-    return values
 
 
 def _small_rows(
