@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -186,6 +187,10 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     }
     if (start < 0 || ordinal < 0) {
         PyErr_SetString(PyExc_ValueError, "start and ordinal must not be negative");
+        goto done;
+    }
+    if (ordinal > LLONG_MAX - (long long)view.len) {  /* a message per byte at most */
+        PyErr_SetString(PyExc_OverflowError, "ordinal too large to count this buffer's messages");
         goto done;
     }
     const unsigned char *bytes = (const unsigned char *)view.buf;

@@ -372,19 +372,6 @@ class _Definition:
         """Each of its data messages' position among all data messages of the file."""
         return _int64s(self._ordinal_parts)
 
-    @property
-    def runs(self) -> list[tuple[int, int, int]]:
-        """(offset, count, first ordinal) of each run of its messages that follow one another."""
-        offsets, ordinals = self.offsets(), self.ordinals()
-        if not offsets.size:
-            return []
-        apart = (np.diff(offsets) != self.size) | (np.diff(ordinals) != 1)
-        starts = np.concatenate([[0], np.flatnonzero(apart) + 1])
-        counts = np.diff(np.concatenate([starts, [offsets.size]]))
-        return list(
-            zip(offsets[starts].tolist(), counts.tolist(), ordinals[starts].tolist(), strict=True)
-        )
-
 
 @dataclass(slots=True)
 class _Index:
@@ -1218,7 +1205,6 @@ def _decode_records(
     data: bytes,
     accumulated: dict[int, _Accumulated],
     group: int,
-    index: _Index,
 ) -> _RecordGroup:
     """The record columns of one definition (accumulated components are filled in later)."""
     sources = _sources(definition.key, RECORD_NAMES)
@@ -1360,9 +1346,9 @@ def _records_frame(
         stamps = stamps.scatter(np.flatnonzero(~real), None)
     nulls = pl.Series("", np.full(ordinals.size, np.nan), nan_to_null=True)
     series = [pl.Series(ABS_COLUMN, absolute, nan_to_null=True), stamps]
+    fraction = columns.get("fractional_cadence")
     for name, (sources, convert) in RECORD_FIELDS.items():
         values = mapped_column(columns, sources, convert)
-        fraction = columns.get("fractional_cadence")
         if name == "cadence_rpm" and values is not None and fraction is not None:
             values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
         found = nulls.alias(name) if values is None else pl.Series(name, values, nan_to_null=True)
@@ -1380,18 +1366,22 @@ def _record_columns(
         return group.ordinals, group.columns, group.timestamp, group.timestamp_valid
     ordinals = np.concatenate([g.ordinals for g in groups])
     order = np.argsort(ordinals, kind="stable")
-    columns = {}
-    for name in {name for g in groups for name in g.columns}:
-        parts = [g.columns.get(name) for g in groups]
-        columns[name] = np.concatenate(
-            [
-                np.full(g.ordinals.size, np.nan) if p is None else p
-                for p, g in zip(parts, groups, strict=True)
-            ]
-        )[order]
+    sizes = [g.ordinals.size for g in groups]
+    columns = {
+        name: _numbers_in_order([g.columns.get(name) for g in groups], sizes, order)
+        for name in {name for g in groups for name in g.columns}
+    }
     timestamp = np.concatenate([g.timestamp for g in groups])[order]
     valid = np.concatenate([g.timestamp_valid for g in groups])[order]
     return ordinals[order], columns, timestamp, valid
+
+
+def _numbers_in_order(
+    parts: Sequence[FloatArray | None], sizes: Sequence[int], order: IntArray
+) -> FloatArray:
+    """Parts of one column (``None``: a part without it, NaN) joined, then put in ``order``."""
+    joined = [np.full(k, np.nan) if p is None else p for p, k in zip(parts, sizes, strict=True)]
+    return np.concatenate(joined)[order]
 
 
 def _small_rows(
@@ -1525,16 +1515,14 @@ def _writes(
     return writes
 
 
-def _small_columns(
-    definitions: Sequence[_Definition], data: bytes, plan: _BulkPlan
-) -> dict[str, Any]:
-    """The messages of definitions of one layout at once, per name each message's value.
+def _small_columns(definition: _Definition, data: bytes, plan: _BulkPlan) -> dict[str, Any]:
+    """The messages of a definition at once, per name each message's value.
 
-    In the order of ``definitions``; names read as numbers come as float64 arrays (NaN for
+    In the definition's order; names read as numbers come as float64 arrays (NaN for
     ``None``), the others as lists (see :meth:`FitContent.add_small_columns`).
     """
     unpack = plan.reader.unpack_from
-    offsets = [offset for d in definitions for offset in d.offsets().tolist()]
+    offsets = definition.offsets().tolist()
     n = len(offsets)
     raws = np.array([unpack(data, offset) for offset in offsets], dtype=np.float64)
     raws = raws.reshape(n, plan.invalid.size)
@@ -1632,7 +1620,7 @@ def _content(data: bytes) -> FitContent:
                     if component.accumulate:
                         resets.setdefault(component.def_num, []).append(definition.ordinal)
             if definition.n_messages:
-                groups.append(_decode_records(definition, data, accumulated, len(groups), index))
+                groups.append(_decode_records(definition, data, accumulated, len(groups)))
         elif definition.mesg_num == HRV and definition.n_messages:
             hrv_parts.append(_hrv_intervals(definition, data))
     for key, parts in accumulated.items():
@@ -1834,24 +1822,21 @@ def _bulk_columns(
     numbers = BULK_NUMBERS.get(mesg_num)
     if numbers is None or sum(d.n_messages for d in definitions) < BULK_FROM:
         return None
-    layouts: dict[tuple[Any, int], list[_Definition]] = {}
-    for definition in definitions:
-        layouts.setdefault((definition.key, definition.size), []).append(definition)
+    layouts = _by_layout(definitions)  # one definition per layout, its messages in file order
+    plans = [_bulk_plan(d.key, SMALL_ROWS[mesg_num], numbers) for d in layouts]
     parts = []
-    for (key, _), same in layouts.items():
-        plan = _bulk_plan(key, SMALL_ROWS[mesg_num], numbers)
+    for definition, plan in zip(layouts, plans, strict=True):
         if plan is None:
             return None
-        parts.append((np.concatenate([d.ordinals() for d in same]), same, plan))
-    columns = [_small_columns(same, data, plan) for _, same, plan in parts]
-    return _merged_columns([ordinals for ordinals, _, _ in parts], columns)
+        parts.append(_small_columns(definition, data, plan))
+    return _merged_columns([d.ordinals() for d in layouts], parts)
 
 
 def _merged_columns(
     ordinals: Sequence[IntArray], parts: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Columns of several parts (each with its messages' ordinals) as one, in file order."""
-    if len(parts) == 1 and bool((np.diff(ordinals[0]) > 0).all()):
+    """Columns of several parts (each with its messages' ordinals, in order) as one, in file order."""
+    if len(parts) == 1:
         return parts[0]
     sizes = [o.size for o in ordinals]
     order = np.argsort(np.concatenate(ordinals), kind="stable")
@@ -1859,12 +1844,7 @@ def _merged_columns(
     for name in sorted({name for part in parts for name in part}):
         columns = [part.get(name) for part in parts]
         if all(c is None or isinstance(c, np.ndarray) for c in columns):
-            merged[name] = np.concatenate(
-                [
-                    np.full(k, np.nan) if c is None else c
-                    for c, k in zip(columns, sizes, strict=True)
-                ]
-            )[order]
+            merged[name] = _numbers_in_order(columns, sizes, order)
         else:
             values = [v for c, k in zip(columns, sizes, strict=True) for v in (c or [None] * k)]
             merged[name] = [values[i] for i in order.tolist()]

@@ -170,9 +170,19 @@ def test_laps_lengths_and_sessions_decoded_in_bulk_or_one_at_a_time_as_fitparse_
     """Both ways of decoding small messages (``fit_fast.BULK_FROM`` picks one), against fitparse."""
     reference = reference_outcome(name)
     assert isinstance(reference, ParsedFile)
-    for bulk_from in (1, 1_000_000):
+    bulk = fit_fast._small_columns
+    in_bulk: list[int] = []
+
+    def counted(*args: Any) -> dict[str, Any]:
+        in_bulk.append(1)
+        return bulk(*args)
+
+    monkeypatch.setattr(fit_fast, "_small_columns", counted)
+    for bulk_from, expect_bulk in ((1, True), (1_000_000, False)):
         monkeypatch.setattr(fit_fast, "BULK_FROM", bulk_from)
+        in_bulk.clear()
         assert_same_parse(read_fit_fast(fit_bytes(name)), reference)
+        assert bool(in_bulk) == expect_bulk  # the way asked for is the way taken
 
 
 @pytest.mark.corpus
