@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from ingest.columnar import float_series, frame_of
 from ingest.frames import (
     LAP_COLUMNS,
     RR_COLUMNS,
@@ -346,6 +347,11 @@ RECORD_COLUMNS: dict[str, pl.DataType] = {
     **{name: dtype for name, dtype in SAMPLE_COLUMNS.items() if name != "elapsed_s"},
 }
 """Columns of :attr:`FitContent.records`, in order: the samples without ``elapsed_s``."""
+ELAPSED_COLUMN = "elapsed_s"
+_SAMPLES_FROM_RECORDS = tuple(
+    None if name == ELAPSED_COLUMN else list(RECORD_COLUMNS).index(name) for name in SAMPLE_COLUMNS
+)
+"""Per sample column, in order: its position among the record columns (``None``: elapsed_s)."""
 
 
 def pick(
@@ -613,12 +619,11 @@ def _split_sessions(content: FitContent) -> list[_Session]:
 
 def _drop_outliers(session: _Session) -> int:
     """Drop records far outside the session span; return how many were dropped."""
-    absolute = session.records[ABS_COLUMN]
-    times = absolute.to_numpy()  # nulls as NaN (the column holds no NaN of its own)
-    times = times[~np.isnan(times)]
-    if times.size == 0:
+    times = session.records[ABS_COLUMN].to_numpy()  # nulls as NaN (the column has no NaN)
+    known = times[~np.isnan(times)]
+    if known.size == 0:
         return 0
-    first, last = float(times.min()), float(times.max())
+    first, last = float(known.min()), float(known.max())
     start, end = session.start_abs, session.end_abs
     if (
         start is not None
@@ -627,15 +632,16 @@ def _drop_outliers(session: _Session) -> int:
         and last <= end + OUTLIER_SLACK_S
     ):
         return 0  # inside the session's span: the median below cannot widen it
-    median = float(np.partition(times, times.size // 2)[times.size // 2])
+    median = float(np.partition(known, known.size // 2)[known.size // 2])
     low = start if start is not None else median
     high = end if end is not None else median
     low, high = min(low, median) - OUTLIER_SLACK_S, max(high, median) + OUTLIER_SLACK_S
     if low <= first and last <= high:
         return 0
-    keep = absolute.is_null() | ((absolute >= low) & (absolute <= high))
+    with np.errstate(invalid="ignore"):
+        keep = np.isnan(times) | ((times >= low) & (times <= high))
     before = session.records.height
-    session.records = session.records.filter(keep)
+    session.records = session.records.filter(pl.Series(keep))
     return before - session.records.height
 
 
@@ -662,16 +668,13 @@ def _swim_moving_time(session: _Session) -> float | None:
 
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
-    absolute = session.records[ABS_COLUMN]
-    origin = absolute.min()  # elapsed_s counts from the first sample, like start_utc
-    if origin is None:
-        elapsed = pl.Series("elapsed_s", [None] * absolute.len(), dtype=pl.Float64)
-    else:
-        elapsed = (absolute - origin).alias("elapsed_s")
-    columns = {name: session.records[name] for name in RECORD_COLUMNS if name != ABS_COLUMN}
-    samples = pl.DataFrame(
-        [elapsed if name == "elapsed_s" else columns[name] for name in SAMPLE_COLUMNS]
-    )
+    records = session.records.get_columns()
+    absolute = records[0].to_numpy()  # the ABS_COLUMN, nulls as NaN
+    known = absolute[~np.isnan(absolute)]
+    # elapsed_s counts from the first sample, like start_utc
+    elapsed = absolute - known.min() if known.size else absolute
+    elapsed_s = float_series(ELAPSED_COLUMN, elapsed)
+    samples = frame_of([elapsed_s if i is None else records[i] for i in _SAMPLES_FROM_RECORDS])
     laps = (
         pl.from_dicts(
             [{**lap, "lap_index": i} for i, lap in enumerate(session.laps)],

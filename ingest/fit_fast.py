@@ -42,6 +42,7 @@ import polars as pl
 from fitparse.profile import MESSAGE_TYPES
 from fitparse.records import BASE_TYPES
 
+from ingest.columnar import float_series, frame_of
 from ingest.fit import read_fit
 from ingest.fit_common import (
     ABS_COLUMN,
@@ -1181,7 +1182,8 @@ def _scaled(profile_field: Any, values: FloatArray) -> FloatArray:
     return values
 
 
-def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> list[tuple[int, Any]]:
+@cache
+def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> tuple[tuple[int, Any], ...]:
     """(position, component) of every accumulated component rendered into one of ``names``.
 
     fitparse accumulates each rendered component, whether or not a later field overrides its name.
@@ -1197,7 +1199,39 @@ def _accumulating(key: tuple[Any, ...], names: frozenset[str]) -> list[tuple[int
             if BASE[base_num].kind == "byte" and component.bit_offset >= 8 * size:
                 continue
             found.append((position, component))
-    return found
+    return tuple(found)
+
+
+@cache
+def _accumulators_reset(key: tuple[Any, ...]) -> tuple[int, ...]:
+    """The accumulators a definition of this record layout restarts (as fitparse's do)."""
+    fields = MESSAGE_TYPES[RECORD].fields
+    return tuple(
+        component.def_num
+        for def_num, _, _ in key[2]
+        if def_num in fields
+        for component in fields[def_num].components or ()
+        if component.accumulate
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordPlan:
+    """What :func:`_decode_records` reads of one record layout (worked out once per layout)."""
+
+    sources: Mapping[str, _Source]
+    accumulating: tuple[tuple[int, Any], ...]
+    positions: tuple[int, ...]
+    chosen: Mapping[tuple[int, int], str]  # (position, id of component) -> name it renders
+
+
+@cache
+def _record_plan(key: tuple[Any, ...]) -> _RecordPlan:
+    sources = _sources(key, RECORD_NAMES)
+    accumulating = _accumulating(key, RECORD_NAMES)
+    positions = sorted({s.position for s in sources.values()} | {p for p, _ in accumulating})
+    chosen = {(s.position, id(s.component)): name for name, s in sources.items() if s.component}
+    return _RecordPlan(sources, accumulating, tuple(positions), chosen)
 
 
 def _decode_records(
@@ -1207,16 +1241,15 @@ def _decode_records(
     group: int,
 ) -> _RecordGroup:
     """The record columns of one definition (accumulated components are filled in later)."""
-    sources = _sources(definition.key, RECORD_NAMES)
-    accumulating = _accumulating(definition.key, RECORD_NAMES)
-    positions = sorted({s.position for s in sources.values()} | {p for p, _ in accumulating})
+    plan = _record_plan(definition.key)
+    sources, accumulating, positions = plan.sources, plan.accumulating, plan.positions
     ordinals = definition.ordinals()
     n = ordinals.size
     table = _table(definition, data, positions) if positions else None
     columns: dict[str, FloatArray] = {}
     timestamp = np.zeros(n, dtype=np.int64)
     timestamp_valid = np.zeros(n, dtype=np.bool_)
-    chosen = {(s.position, id(s.component)): name for name, s in sources.items() if s.component}
+    chosen = plan.chosen
     for position, component in accumulating:
         assert table is not None
         whole, valid = _int_parsed(definition.fields[position], table[f"f{position}"])
@@ -1340,21 +1373,29 @@ def _records_frame(
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
     real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
-    stamps = pl.Series("timestamp", np.where(real, timestamp + FIT_EPOCH_UNIX_S, 0) * 1_000_000)
-    stamps = stamps.cast(RECORD_COLUMNS["timestamp"])
-    if not real.all():
-        stamps = stamps.scatter(np.flatnonzero(~real), None)
-    nulls = pl.Series("", np.full(ordinals.size, np.nan), nan_to_null=True)
-    series = [pl.Series(ABS_COLUMN, absolute, nan_to_null=True), stamps]
+    # microseconds since 1970 are whole numbers below 2**53: exact as floats, NaN where not real
+    micros = np.where(real, (timestamp + FIT_EPOCH_UNIX_S) * 1_000_000.0, np.nan)
+    stamps = float_series("timestamp", micros).cast(pl.Int64).cast(_TIMESTAMP)
+    nulls = float_series("", np.full(ordinals.size, np.nan))
+    series = [float_series(ABS_COLUMN, absolute), stamps]
     fraction = columns.get("fractional_cadence")
     for name, (sources, convert) in RECORD_FIELDS.items():
         values = mapped_column(columns, sources, convert)
         if name == "cadence_rpm" and values is not None and fraction is not None:
             values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
-        found = nulls.alias(name) if values is None else pl.Series(name, values, nan_to_null=True)
-        dtype = RECORD_COLUMNS[name]
-        series.append(found if found.dtype == dtype else found.cast(dtype, strict=False))
-    return pl.DataFrame(series), absolute, ordinals, bool((valid & ~real).any())
+        found = nulls.alias(name) if values is None else float_series(name, values)
+        cast_to = _RECORD_CASTS.get(name)
+        series.append(found if cast_to is None else found.cast(cast_to, strict=False))
+    return frame_of(series), absolute, ordinals, bool((valid & ~real).any())
+
+
+_TIMESTAMP = RECORD_COLUMNS["timestamp"]
+_RECORD_CASTS = {
+    name: dtype
+    for name, dtype in RECORD_COLUMNS.items()
+    if name in RECORD_FIELDS and dtype != pl.Float64
+}
+"""The record columns that are not float64 (the mapped values are): cast once built."""
 
 
 def _record_columns(
@@ -1612,17 +1653,16 @@ def _content(data: bytes) -> FitContent:
     resets: dict[int, list[int]] = {}
     groups: list[_RecordGroup] = []
     hrv_parts: list[tuple[IntArray, FloatArray, IntArray]] = []
+    records: list[_Definition] = []
     for definition in index.definitions:
         if definition.mesg_num == RECORD:
-            for f in definition.fields:
-                profile_field = MESSAGE_TYPES[RECORD].fields.get(f.def_num)
-                for component in (profile_field.components or ()) if profile_field else ():
-                    if component.accumulate:
-                        resets.setdefault(component.def_num, []).append(definition.ordinal)
-            if definition.n_messages:
-                groups.append(_decode_records(definition, data, accumulated, len(groups)))
+            for def_num in _accumulators_reset(definition.key):
+                resets.setdefault(def_num, []).append(definition.ordinal)
+            records.append(definition)
         elif definition.mesg_num == HRV and definition.n_messages:
             hrv_parts.append(_hrv_intervals(definition, data))
+    for definition in _by_layout(records):  # a layout defined again and again is decoded once
+        groups.append(_decode_records(definition, data, accumulated, len(groups)))
     for key, parts in accumulated.items():
         results = _accumulate(parts, resets.get(key, []))
         for (group, name, component), valid, values in zip(
