@@ -1,7 +1,10 @@
-"""Types of the optional C extension ``ingest/_fitwalk.c`` (the FIT header walk)."""
+"""Types of the optional C extension ``ingest/_fitwalk.c`` (the FIT header walk, CRC, numbers)."""
 
 from collections.abc import Sequence
 from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 WALK_END: Final[int]
 WALK_DEFINITION: Final[int]
@@ -12,3 +15,12 @@ def walk(
     data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int, /
 ) -> tuple[int, int, bool, tuple[tuple[int, bytes, bytes], ...]]: ...
 def crc(data: bytes | memoryview, /) -> int: ...
+
+SPEC_SIZE: Final[int]
+SPEC_UNSIGNED: Final[int]
+SPEC_SIGNED: Final[int]
+SPEC_FLOAT: Final[int]
+
+def numbers(
+    data: bytes, offsets: npt.NDArray[np.int64] | bytes, spec: bytes, big_endian: bool, /
+) -> bytearray: ...

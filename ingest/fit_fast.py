@@ -1073,6 +1073,48 @@ def _int_parsed(f: _FieldDef, column: npt.NDArray[Any]) -> tuple[IntArray, BoolA
     return column.astype(np.int64), column != f.base.invalid
 
 
+def _numbers(definition: _Definition, data: bytes, positions: tuple[int, ...]) -> FloatArray:
+    """The fields at ``positions`` (each one int or float value) of every message, as float64.
+
+    Row ``i`` holds field ``positions[i]`` of each message in order, NaN where the value is the
+    base type's invalid value (as :func:`_parsed` reads one column). In C when
+    ``ingest._fitwalk`` is built (one call for every field), else :func:`_numbers_python`.
+    """
+    if _fitwalk is None or not positions:
+        return _numbers_python(definition, data, positions)
+    spec = _number_spec(definition.key, positions)
+    read = _fitwalk.numbers(data, definition.offsets(), spec, definition.endian == ">")
+    return np.frombuffer(read, dtype=np.float64).reshape(len(positions), definition.n_messages)
+
+
+def _numbers_python(definition: _Definition, data: bytes, positions: tuple[int, ...]) -> FloatArray:
+    """:func:`_numbers` with numpy, a column at a time."""
+    if not positions:
+        return np.empty((0, definition.n_messages))
+    table = _table(definition, data, positions)
+    return np.stack([_parsed(definition.fields[p], table[f"f{p}"]) for p in positions])
+
+
+@cache
+def _number_spec(key: tuple[Any, ...], positions: tuple[int, ...]) -> bytes:
+    """The fields at ``positions`` of a layout as ``_fitwalk.numbers`` takes them."""
+    assert _fitwalk is not None
+    layout = key[2]
+    starts = np.cumsum([1, *(size for _, size, _ in layout)]).tolist()
+    spec = []
+    for position in positions:
+        _, size, base_num = layout[position]
+        base = BASE[base_num]
+        if base.kind == "float":
+            kind, invalid = _fitwalk.SPEC_FLOAT, 0
+        else:
+            signed = base.fmt.islower()
+            kind = _fitwalk.SPEC_SIGNED if signed else _fitwalk.SPEC_UNSIGNED
+            invalid = (base.invalid or 0) % (1 << (8 * size))
+        spec.append(struct.pack("<HBBQ", starts[position], size, kind, invalid))
+    return b"".join(spec)
+
+
 @dataclass(frozen=True, slots=True)
 class _Source:
     """Where the last value of a name in a message comes from: a field or one of its components."""
@@ -1217,21 +1259,52 @@ def _accumulators_reset(key: tuple[Any, ...]) -> tuple[int, ...]:
 
 @dataclass(frozen=True, slots=True)
 class _RecordPlan:
-    """What :func:`_decode_records` reads of one record layout (worked out once per layout)."""
+    """What :func:`_decode_records` reads of one record layout (worked out once per layout).
+
+    ``numeric``: positions of the fields read as plain numbers (one int or float value each, by
+    :func:`_numbers`), ``row``: each one's row in that matrix; ``positions``: the fields read
+    from the structured table (components, accumulators, anything else).
+    """
 
     sources: Mapping[str, _Source]
     accumulating: tuple[tuple[int, Any], ...]
+    numeric: tuple[int, ...]
+    row: Mapping[int, int]
     positions: tuple[int, ...]
     chosen: Mapping[tuple[int, int], str]  # (position, id of component) -> name it renders
 
 
+def _plain_number(field: tuple[int, int, int], *, timestamp: bool = False) -> bool:
+    """Whether a (number, size, base type) field holds one int or float value.
+
+    A timestamp only up to 4 bytes: its integer value must survive the float64 matrix exactly.
+    """
+    _, size, base_num = field
+    base = BASE[base_num]
+    if base.kind not in ("int", "float") or size != base.size:
+        return False
+    return not timestamp or size <= 4
+
+
 @cache
 def _record_plan(key: tuple[Any, ...]) -> _RecordPlan:
+    layout = key[2]
     sources = _sources(key, RECORD_NAMES)
     accumulating = _accumulating(key, RECORD_NAMES)
-    positions = sorted({s.position for s in sources.values()} | {p for p, _ in accumulating})
+    numeric = sorted(
+        {
+            s.position
+            for name, s in sources.items()
+            if s.component is None
+            and not s.profile_field.type.values
+            and _plain_number(layout[s.position], timestamp=name == "timestamp")
+        }
+    )
+    others = {s.position for s in sources.values() if s.position not in numeric}
+    positions = sorted(others | {p for p, _ in accumulating})
     chosen = {(s.position, id(s.component)): name for name, s in sources.items() if s.component}
-    return _RecordPlan(sources, accumulating, tuple(positions), chosen)
+    row = {position: i for i, position in enumerate(numeric)}
+    return _RecordPlan(sources, accumulating, tuple(numeric), row, tuple(positions), chosen)
 
 
 def _decode_records(
@@ -1242,15 +1315,14 @@ def _decode_records(
 ) -> _RecordGroup:
     """The record columns of one definition (accumulated components are filled in later)."""
     plan = _record_plan(definition.key)
-    sources, accumulating, positions = plan.sources, plan.accumulating, plan.positions
     ordinals = definition.ordinals()
     n = ordinals.size
-    table = _table(definition, data, positions) if positions else None
+    matrix = _numbers(definition, data, plan.numeric)
+    table = _table(definition, data, plan.positions) if plan.positions else None
     columns: dict[str, FloatArray] = {}
     timestamp = np.zeros(n, dtype=np.int64)
     timestamp_valid = np.zeros(n, dtype=np.bool_)
-    chosen = plan.chosen
-    for position, component in accumulating:
+    for position, component in plan.accumulating:
         assert table is not None
         whole, valid = _int_parsed(definition.fields[position], table[f"f{position}"])
         parts = accumulated.setdefault(component.def_num, _Accumulated(component.bits))
@@ -1259,8 +1331,17 @@ def _decode_records(
         parts.ordinals.append(ordinals)
         parts.raws.append((whole >> component.bit_offset) & ((1 << component.bits) - 1))
         parts.valid.append(valid)
-        parts.targets.append((group, chosen.get((position, id(component))), component))
-    for name, source in sources.items():
+        parts.targets.append((group, plan.chosen.get((position, id(component))), component))
+    for name, source in plan.sources.items():
+        row = plan.row.get(source.position)
+        if row is not None:  # one plain number (NaN where invalid)
+            values = matrix[row]
+            if name == "timestamp":
+                timestamp_valid = ~np.isnan(values)
+                timestamp = np.where(timestamp_valid, values, 0).astype(np.int64)
+            else:
+                columns[name] = _scaled(source.profile_field, values)
+            continue
         assert table is not None
         f = definition.fields[source.position]
         column = table[f"f{source.position}"]

@@ -12,6 +12,7 @@ import logging
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 from fitparse.records import Crc
 from hypothesis import given, settings
@@ -218,3 +219,109 @@ def test_without_the_c_extension_the_python_walk_decodes_the_same(
         fit_fast._default_walk.cache_clear()
     assert "FIT header walk: Python" in caplog.text
     assert_same_parse(parsed, read_fit(data))
+
+
+# -- _fitwalk.numbers: plain numeric fields of one layout, against numpy's reading ---------------
+
+NUMERIC_BASES = sorted(
+    (b for b in fit_fast.BASE.values() if b.kind in ("int", "float")), key=lambda b: b.identifier
+)
+
+
+def definition_of(data: bytes, bases: list[Any], endian: str, offsets: list[int]) -> Any:
+    """A record definition of one field per base type, its messages at ``offsets`` of ``data``."""
+    fields, start = [], 1
+    for number, base in enumerate(bases):
+        fields.append(fit_fast._FieldDef(number, base.size, base, start, 1))
+        start += base.size
+    definition = fit_fast._Definition(20, endian, tuple(fields), (), start, 0)
+    definition.add(
+        np.asarray(offsets, dtype=np.int64).tobytes(),
+        np.arange(len(offsets), dtype=np.int64).tobytes(),
+    )
+    return definition
+
+
+def assert_same_numbers(definition: Any, data: bytes, positions: tuple[int, ...]) -> None:
+    assert fit_fast._fitwalk is not None
+    c = fit_fast._numbers(definition, data, positions)
+    python = fit_fast._numbers_python(definition, data, positions)
+    assert c.shape == python.shape == (len(positions), definition.n_messages)
+    np.testing.assert_array_equal(c, python)  # NaN where NaN, every other value exactly
+
+
+@needs_c_walk
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(NUMERIC_BASES), min_size=1, max_size=8),
+    st.sampled_from(["<", ">"]),
+    st.integers(min_value=0, max_value=6),
+    st.randoms(use_true_random=False),
+)
+def test_c_numbers_read_fields_as_numpy_does(
+    bases: list[Any], endian: str, n: int, rng: random.Random
+) -> None:
+    """Random bytes with invalid values planted, either byte order, messages apart or adjacent."""
+    size = 1 + sum(b.size for b in bases)
+    gap = rng.choice([0, 3])
+    data = bytearray(rng.randbytes((size + gap) * n + 5))
+    offsets = [2 + i * (size + gap) for i in range(n)]
+    for offset in offsets:
+        start = offset + 1
+        for base in bases:
+            if base.invalid is not None and rng.random() < 0.3:
+                data[start : start + base.size] = base.invalid.to_bytes(
+                    base.size, "big" if endian == ">" else "little"
+                )
+            start += base.size
+    definition = definition_of(bytes(data), bases, endian, offsets)
+    positions = tuple(sorted(rng.sample(range(len(bases)), rng.randint(1, len(bases)))))
+    assert_same_numbers(definition, bytes(data), positions)
+
+
+@needs_c_walk
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", corpus_fit_files())
+def test_c_numbers_read_every_corpus_record_layout_as_numpy_does(name: str | None) -> None:
+    assert name is not None
+    data = fit_bytes(name)
+    try:
+        index = fit_fast._index(data)
+    except FastPathRefused:
+        pytest.skip("the fast path refuses this file (decoded by fitparse)")
+    read = 0
+    for definition in fit_fast._by_layout(d for d in index.definitions if d.mesg_num == 20):
+        try:
+            plan = fit_fast._record_plan(definition.key)
+        except FastPathRefused:
+            continue
+        assert_same_numbers(definition, data, plan.numeric)
+        read += bool(plan.numeric)
+    assert read or not any(d.mesg_num == 20 and d.n_messages for d in index.definitions)
+
+
+@needs_c_walk
+@pytest.mark.parametrize(
+    ("offsets", "spec", "error"),
+    [
+        ([0], b"\x01\x00\x02\x00" + bytes(7), ValueError),  # a spec of 11 bytes
+        ([0], b"\x01\x00\x03\x00" + bytes(8), ValueError),  # a 3-byte field
+        ([0], b"\x01\x00\x02\x02" + bytes(8), ValueError),  # a 2-byte float
+        ([0], b"\x01\x00\x02\x07" + bytes(8), ValueError),  # an unknown kind
+        ([3], b"\x01\x00\x02\x00" + bytes(8), ValueError),  # the field runs past the data
+        ([-1], b"\x01\x00\x01\x00" + bytes(8), ValueError),  # a negative offset
+        ([2**40], b"\x01\x00\x01\x00" + bytes(8), ValueError),  # an offset past the data
+    ],
+)
+def test_c_numbers_rejects_bad_arguments(offsets: list[int], spec: bytes, error: type) -> None:
+    assert fit_fast._fitwalk is not None
+    with pytest.raises(error):
+        fit_fast._fitwalk.numbers(b"\x00" * 5, np.asarray(offsets, dtype=np.int64), spec, False)
+
+
+@needs_c_walk
+def test_c_numbers_of_no_message_and_no_field() -> None:
+    assert fit_fast._fitwalk is not None
+    empty = np.empty(0, dtype=np.int64)
+    assert fit_fast._fitwalk.numbers(b"", empty, b"\x01\x00\x01\x00" + bytes(8), False) == b""
+    assert fit_fast._fitwalk.numbers(b"\x00\x01", np.zeros(1, np.int64), b"", True) == b""
