@@ -346,6 +346,8 @@ class _Definition:
     n_messages: int = field(default=0, init=False)
     _offset_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
     _ordinal_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
+    _offsets: IntArray | None = field(default=None, init=False, repr=False)  # the parts, as one
+    _ordinals: IntArray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.key:
@@ -367,11 +369,15 @@ class _Definition:
 
     def offsets(self) -> IntArray:
         """Where each of its data messages starts (its header byte), in file order."""
-        return _int64s(self._offset_parts)
+        if self._offsets is None or self._offsets.size != self.n_messages:
+            self._offsets = _int64s(self._offset_parts)
+        return self._offsets
 
     def ordinals(self) -> IntArray:
         """Each of its data messages' position among all data messages of the file."""
-        return _int64s(self._ordinal_parts)
+        if self._ordinals is None or self._ordinals.size != self.n_messages:
+            self._ordinals = _int64s(self._ordinal_parts)
+        return self._ordinals
 
 
 @dataclass(slots=True)
@@ -1377,19 +1383,39 @@ def _hrv_intervals(definition: _Definition, data: bytes) -> tuple[IntArray, Floa
     return ordinals, values[present], present.sum(axis=1)
 
 
-def _timestamps_253(definition: _Definition, data: bytes) -> tuple[IntArray, BoolArray] | None:
-    """The value the compressed-timestamp accumulator takes from each message (last valid 253)."""
-    positions = [i for i, f in enumerate(definition.fields) if f.def_num == TIMESTAMP_DEF_NUM]
+@cache
+def _timestamp_positions(key: tuple[Any, ...]) -> tuple[tuple[int, ...], bool]:
+    """Positions of a layout's fields 253, and whether each is a plain integer of up to 4 bytes."""
+    layout = key[2]
+    positions = tuple(i for i, (def_num, _, _) in enumerate(layout) if def_num == TIMESTAMP_DEF_NUM)
+    plain = all(
+        BASE[layout[i][2]].kind == "int" and _plain_number(layout[i], timestamp=True)
+        for i in positions
+    )
+    return positions, plain
+
+
+def _timestamps_253(definition: _Definition, data: bytes) -> tuple[IntArray, IntArray] | None:
+    """(ordinals, value) of the messages with a valid field 253 (the last valid one of each).
+
+    The values the compressed-timestamp accumulator takes; ``None`` when the layout has none.
+    """
+    positions, plain = _timestamp_positions(definition.key)
     if not positions:
         return None
+    ordinals = definition.ordinals()
+    if plain and len(positions) == 1:  # one number below 2**32: exact in float64
+        row = _numbers(definition, data, positions)[0]
+        valid = ~np.isnan(row)
+        return ordinals[valid], row[valid].astype(np.int64)
     table = _table(definition, data, positions)
-    value = np.zeros(len(table), dtype=np.int64)
-    valid = np.zeros(len(table), dtype=np.bool_)
+    value = np.zeros(definition.n_messages, dtype=np.int64)
+    valid = np.zeros(definition.n_messages, dtype=np.bool_)
     for position in positions:
         raw, ok = _int_parsed(definition.fields[position], table[f"f{position}"])
         value = np.where(ok, raw, value)
         valid |= ok
-    return value, valid
+    return ordinals[valid], value[valid]
 
 
 def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
@@ -1400,26 +1426,23 @@ def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
     """
     set_keys: list[IntArray] = [np.asarray(index.segment_ordinals, dtype=np.int64) * 2 - 1]
     set_values: list[IntArray] = [np.zeros(len(index.segment_ordinals), dtype=np.int64)]
-    compressed_ordinals, offsets = [], []
-    buf = np.frombuffer(data, dtype=np.uint8)
-    for definition in index.definitions:
-        if not definition.n_messages:
-            continue
-        ordinals = definition.ordinals()
+    used = [d for d in index.definitions if d.n_messages]
+    for definition in used:
         found = _timestamps_253(definition, data)
         if found is not None:
-            set_keys.append(ordinals[found[1]] * 2)
-            set_values.append(found[0][found[1]])
-        headers = buf[definition.offsets()]
-        is_compressed = (headers & 0x80) != 0
-        compressed_ordinals.append(ordinals[is_compressed])
-        offsets.append((headers[is_compressed] & 0x1F).astype(np.int64))
+            set_keys.append(found[0] * 2)
+            set_values.append(found[1])
     keys, values = np.concatenate(set_keys), np.concatenate(set_values)
     order = np.argsort(keys, kind="stable")
     keys, values = keys[order], values[order]
-    c_ordinals, c_offsets = np.concatenate(compressed_ordinals), np.concatenate(offsets)
+    ordinals = np.concatenate([d.ordinals() for d in used]) if used else _NO_MESSAGES
+    offsets = np.concatenate([d.offsets() for d in used]) if used else _NO_MESSAGES
+    headers = np.frombuffer(data, dtype=np.uint8)[offsets]
+    is_compressed = (headers & 0x80) != 0
+    c_ordinals = ordinals[is_compressed]
     c_order = np.argsort(c_ordinals)
-    c_ordinals, c_offsets = c_ordinals[c_order], c_offsets[c_order]
+    c_ordinals = c_ordinals[c_order]
+    c_offsets = (headers[is_compressed] & 0x1F).astype(np.int64)[c_order]
     last_set = np.searchsorted(keys, c_ordinals * 2 + 1, side="right") - 1
     if not c_ordinals.size:
         return c_ordinals, c_offsets
