@@ -17,12 +17,18 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["DIRECT", "float_series", "frame_of", "optional_float_series"]
+__all__ = [
+    "DIRECT",
+    "float_series",
+    "frame_of",
+    "optional_float_series",
+    "optional_int_series",
+]
 
 try:
     from polars._plr import PyDataFrame, PySeries
 
-    DIRECT = hasattr(PySeries, "new_f64") and hasattr(PySeries, "new_opt_f64")
+    DIRECT = all(hasattr(PySeries, name) for name in ("new_f64", "new_opt_f64", "new_opt_i64"))
 except ImportError:  # pragma: no cover - a Polars release that moved its compiled constructors
     DIRECT = False
 """Whether the direct constructors are available (else every helper uses the public ones)."""
@@ -43,6 +49,21 @@ def optional_float_series(name: str, values: Sequence[float | None]) -> pl.Serie
     if not DIRECT:
         return pl.Series(name, values, dtype=pl.Float64)
     return pl.Series._from_pyseries(PySeries.new_opt_f64(name, values, strict=True))
+
+
+def optional_int_series(
+    name: str, values: Sequence[int | None], dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    """A column of ``dtype`` from Python ints and ``None`` (read as Int64, then cast).
+
+    ``pl.Series(name, values, pl.Int64).cast(dtype)``: e.g. microseconds since 1970 to a
+    ``pl.Datetime("us", "UTC")`` column.
+    """
+    if not DIRECT:
+        built = pl.Series(name, values, dtype=pl.Int64)
+    else:
+        built = pl.Series._from_pyseries(PySeries.new_opt_i64(name, values, strict=True))
+    return built if built.dtype == dtype else built.cast(dtype)
 
 
 def frame_of(columns: Sequence[pl.Series]) -> pl.DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from ingest.columnar import float_series, frame_of
+from ingest.columnar import float_series, frame_of, optional_float_series, optional_int_series
 from ingest.frames import (
     LAP_COLUMNS,
     RR_COLUMNS,
@@ -554,6 +554,7 @@ class _Session:
     records: pl.DataFrame
     laps: list[dict[str, Any]]
     rr: FloatArray
+    absolute: FloatArray  # each record's FIT time (the ABS_COLUMN), NaN for none
     lengths: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -580,6 +581,7 @@ def _session_index(starts: list[float | None], absolute: FloatArray) -> npt.NDAr
 def _split_sessions(content: FitContent) -> list[_Session]:
     metas = _session_metas(content)
     starts: list[float | None] = [m.get("start_abs") for m in metas]
+    record_abs = content.records[ABS_COLUMN].to_numpy()  # nulls as NaN (the column has no NaN)
     sessions = []
     for meta, start in zip(metas, starts, strict=True):
         span = meta.get("total_elapsed_s")
@@ -592,13 +594,13 @@ def _split_sessions(content: FitContent) -> list[_Session]:
                 records=content.records,
                 laps=[],
                 rr=content.rr_s,
+                absolute=record_abs,
             )
         )
     if len(sessions) == 1:
         sessions[0].laps = [lap for _, lap in content.laps]
         sessions[0].lengths = [length for _, length in content.lengths]
         return sessions
-    record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
     record_index = _session_index(starts, record_abs)
     lap_abs = np.array([np.nan if a is None else a for a, _ in content.laps], dtype=np.float64)
     lap_index = _session_index(starts, lap_abs).tolist()
@@ -611,7 +613,8 @@ def _split_sessions(content: FitContent) -> list[_Session]:
         session.lengths = [
             length for (_, length), j in zip(content.lengths, length_index, strict=True) if j == i
         ]
-        session.records = content.records.filter(pl.Series(record_index == i))
+        mine = record_index == i
+        session.records, session.absolute = content.records.filter(mine), record_abs[mine]
         session.laps = [lap for (_, lap), j in zip(content.laps, lap_index, strict=True) if j == i]
         session.rr = content.rr_s[rr_index == i]
     return sessions
@@ -619,7 +622,7 @@ def _split_sessions(content: FitContent) -> list[_Session]:
 
 def _drop_outliers(session: _Session) -> int:
     """Drop records far outside the session span; return how many were dropped."""
-    times = session.records[ABS_COLUMN].to_numpy()  # nulls as NaN (the column has no NaN)
+    times = session.absolute
     known = times[~np.isnan(times)]
     if known.size == 0:
         return 0
@@ -641,7 +644,7 @@ def _drop_outliers(session: _Session) -> int:
     with np.errstate(invalid="ignore"):
         keep = np.isnan(times) | ((times >= low) & (times <= high))
     before = session.records.height
-    session.records = session.records.filter(pl.Series(keep))
+    session.records, session.absolute = session.records.filter(keep), times[keep]
     return before - session.records.height
 
 
@@ -667,23 +670,39 @@ def _swim_moving_time(session: _Session) -> float | None:
     return None if timer is None else float(timer)
 
 
+UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _laps_frame(laps: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """A session's laps (dicts of the :data:`LAP_FIELDS` columns and ``start_utc``) as a frame.
+
+    :data:`LAP_COLUMNS`, numbered from 0 in order; a column a lap lacks is null.
+    """
+    if not laps:
+        return _NO_LAPS.clone()
+    columns = []
+    for name, dtype in LAP_COLUMNS.items():
+        if name == "lap_index":
+            columns.append(optional_int_series(name, range(len(laps)), dtype))
+        elif dtype == pl.Float64:
+            columns.append(optional_float_series(name, [lap.get(name) for lap in laps]))
+        else:  # start_utc: an aware datetime or None
+            starts = [lap.get(name) for lap in laps]
+            micros = [None if t is None else (t - UNIX_EPOCH) // ONE_MICROSECOND for t in starts]
+            columns.append(optional_int_series(name, micros, dtype))
+    return frame_of(columns)
+
+
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
     records = session.records.get_columns()
-    absolute = records[0].to_numpy()  # the ABS_COLUMN, nulls as NaN
+    absolute = session.absolute
     known = absolute[~np.isnan(absolute)]
     # elapsed_s counts from the first sample, like start_utc
     elapsed = absolute - known.min() if known.size else absolute
     elapsed_s = float_series(ELAPSED_COLUMN, elapsed)
     samples = frame_of([elapsed_s if i is None else records[i] for i in _SAMPLES_FROM_RECORDS])
-    laps = (
-        pl.from_dicts(
-            [{**lap, "lap_index": i} for i, lap in enumerate(session.laps)],
-            schema=LAP_COLUMNS,
-            strict=False,
-        )
-        if session.laps
-        else _NO_LAPS.clone()
-    )
+    laps = _laps_frame(session.laps)
     rr = (
         pl.DataFrame(
             [

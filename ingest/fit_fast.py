@@ -367,6 +367,11 @@ class _Definition:
         self._ordinal_parts.append(ordinals)
         self.n_messages += len(offsets) // INT64_SIZE
 
+    def take(self, offsets: IntArray, ordinals: IntArray) -> None:
+        """Take in all its data messages at once (int64 arrays, in file order)."""
+        self.add(offsets.tobytes(), ordinals.tobytes())
+        self._offsets, self._ordinals = offsets, ordinals
+
     def offsets(self) -> IntArray:
         """Where each of its data messages starts (its header byte), in file order."""
         if self._offsets is None or self._offsets.size != self.n_messages:
@@ -916,13 +921,45 @@ def _row_plan(key: tuple[Any, ...], needed: frozenset[str]) -> tuple[tuple[int, 
     return tuple(plan)
 
 
+@cache
+def _simple_row_plan(
+    key: tuple[Any, ...], needed: frozenset[str]
+) -> tuple[tuple[int, str, Any, Any, bool], ...] | None:
+    """:func:`_row_plan` when no field of it has sub-fields or components (the usual case).
+
+    Per field: (position, name, profile field, its enum names or ``None``, whether it is a
+    ``date_time``); ``None`` when some field needs fitparse's general rules.
+    """
+    plan = _row_plan(key, needed)
+    if any(f.subfields or f.components for _, f in plan):
+        return None
+    return tuple(
+        (position, f.name, f, f.type.values or None, f.type.name == "date_time")
+        for position, f in plan
+        if f.name in needed
+    )
+
+
 def _row_values(
     definition: _Definition, raws: Sequence[Any], needed: frozenset[str]
 ) -> dict[str, Any]:
     """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win)."""
+    simple = _simple_row_plan(definition.key, needed)
+    if simple is not None:
+        values: dict[str, Any] = {}
+        for position, name, profile_field, names, is_date in simple:
+            value = raws[position]
+            if names is not None and value in names:
+                value = names[value]
+            elif profile_field.scale or profile_field.offset:
+                value = _scale_offset(profile_field, value)
+            if is_date:
+                value = _processed("date_time", value)
+            values[name] = value
+        return values
     mesg_type = MESSAGE_TYPES[definition.mesg_num]
     fields = definition.fields
-    values: dict[str, Any] = {}
+    values = {}
     for position, profile_field in _row_plan(definition.key, needed):
         raw = raws[position]
         resolved = _resolve(profile_field, fields, raws)
@@ -1830,10 +1867,13 @@ def _merged(group: list[_Definition]) -> _Definition:
         first.ordinal,
         key=first.key,
     )
-    ordinals = np.concatenate([d.ordinals() for d in group])
+    parts = [d.ordinals() for d in group]
+    ordinals = np.concatenate(parts)
     offsets = np.concatenate([d.offsets() for d in group])
-    order = np.argsort(ordinals, kind="stable")
-    merged.add(offsets[order].tobytes(), ordinals[order].tobytes())
+    if any(a[0] <= b[-1] for a, b in zip(parts[1:], parts, strict=False)):  # interleaved
+        order = np.argsort(ordinals, kind="stable")
+        ordinals, offsets = ordinals[order], offsets[order]
+    merged.take(offsets, ordinals)
     return merged
 
 

@@ -1,12 +1,18 @@
-"""ingest.columnar: the direct Polars constructors give what the public ones give."""
+"""ingest.columnar: the direct Polars constructors give what the public ones give (and the FIT
+laps frame built with them, what ``pl.from_dicts`` builds)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from ingest import columnar
+from ingest import columnar, fit_common
+from ingest.frames import LAP_COLUMNS
 
 
 def test_direct_constructors_are_in_use_with_the_pinned_polars() -> None:
@@ -44,3 +50,27 @@ def test_frame_of_checks_what_the_public_constructor_checks() -> None:
         columnar.frame_of([a, pl.Series("c", [1.0])])
     with pytest.raises(pl.exceptions.DuplicateError):
         columnar.frame_of([a, a])
+
+
+def test_optional_int_series_casts_as_the_public_constructor() -> None:
+    values = [0, None, 1_700_000_000_000_000]
+    utc = pl.Datetime("us", "UTC")
+    built = columnar.optional_int_series("t", values, utc)
+    assert built.equals(pl.Series("t", values, dtype=pl.Int64).cast(utc), check_names=True)
+    assert built.dtype == utc
+    assert columnar.optional_int_series("i", range(3), pl.Int32).to_list() == [0, 1, 2]
+
+
+def test_laps_frame_equals_the_public_row_constructor() -> None:
+    """Hand-written laps: values, a missing key, a lap without start, one with every value null."""
+    start = datetime(2024, 5, 1, 6, 30, 15, tzinfo=UTC)
+    laps: list[dict[str, Any]] = [
+        {"elapsed_s": 300.5, "timer_s": 290.0, "distance_m": 1000.0, "start_utc": start},
+        {"elapsed_s": None, "hr_mean_bpm": 151.0, "start_utc": None},
+        dict.fromkeys(LAP_COLUMNS),
+    ]
+    expected = pl.from_dicts(
+        [{**lap, "lap_index": i} for i, lap in enumerate(laps)], schema=LAP_COLUMNS, strict=False
+    )
+    assert_frame_equal(fit_common._laps_frame(laps), expected)
+    assert fit_common._laps_frame([]).schema == pl.Schema(LAP_COLUMNS)
