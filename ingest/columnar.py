@@ -28,7 +28,10 @@ __all__ = [
 try:
     from polars._plr import PyDataFrame, PySeries
 
-    DIRECT = all(hasattr(PySeries, name) for name in ("new_f64", "new_opt_f64", "new_opt_i64"))
+    DIRECT = all(
+        hasattr(PySeries, f"new_{kind}")
+        for kind in ("f64", "opt_f64", "opt_i8", "opt_i16", "opt_i32", "opt_i64")
+    )
 except ImportError:  # pragma: no cover - a Polars release that moved its compiled constructors
     DIRECT = False
 """Whether the direct constructors are available (else every helper uses the public ones)."""
@@ -54,16 +57,32 @@ def optional_float_series(name: str, values: Sequence[float | None]) -> pl.Serie
 def optional_int_series(
     name: str, values: Sequence[int | None], dtype: pl.DataType | type[pl.DataType]
 ) -> pl.Series:
-    """A column of ``dtype`` from Python ints and ``None`` (read as Int64, then cast).
+    """A column of ``dtype`` from Python ints and ``None``: ``pl.Series(name, values, dtype)``.
 
-    ``pl.Series(name, values, pl.Int64).cast(dtype)``: e.g. microseconds since 1970 to a
-    ``pl.Datetime("us", "UTC")`` column.
+    An integer ``dtype`` is built directly; any other is read as Int64 and cast (e.g.
+    microseconds since 1970 to a ``pl.Datetime("us", "UTC")`` column).
     """
-    if not DIRECT:
-        built = pl.Series(name, values, dtype=pl.Int64)
-    else:
+    direct = _INT_CONSTRUCTORS.get(dtype) if DIRECT else None
+    if direct is not None:
+        return pl.Series._from_pyseries(direct(name, values, strict=True))
+    if DIRECT:
         built = pl.Series._from_pyseries(PySeries.new_opt_i64(name, values, strict=True))
-    return built if built.dtype == dtype else built.cast(dtype)
+    else:
+        built = pl.Series(name, values, dtype=pl.Int64)
+    return built.cast(dtype)
+
+
+_INT_CONSTRUCTORS: dict[Any, Any] = (
+    {
+        pl.Int8: PySeries.new_opt_i8,
+        pl.Int16: PySeries.new_opt_i16,
+        pl.Int32: PySeries.new_opt_i32,
+        pl.Int64: PySeries.new_opt_i64,
+    }
+    if DIRECT
+    else {}
+)
+"""Polars' constructor of each signed integer type from Python ints and ``None``."""
 
 
 def frame_of(columns: Sequence[pl.Series]) -> pl.DataFrame:

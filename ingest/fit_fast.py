@@ -1867,10 +1867,9 @@ def _merged(group: list[_Definition]) -> _Definition:
         first.ordinal,
         key=first.key,
     )
-    parts = [d.ordinals() for d in group]
-    ordinals = np.concatenate(parts)
-    offsets = np.concatenate([d.offsets() for d in group])
-    if any(a[0] <= b[-1] for a, b in zip(parts[1:], parts, strict=False)):  # interleaved
+    ordinals = _int64s([part for d in group for part in d._ordinal_parts])
+    offsets = _int64s([part for d in group for part in d._offset_parts])
+    if not (ordinals[1:] > ordinals[:-1]).all():  # definitions used in turn (interleaved)
         order = np.argsort(ordinals, kind="stable")
         ordinals, offsets = ordinals[order], offsets[order]
     merged.take(offsets, ordinals)
