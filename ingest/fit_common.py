@@ -359,12 +359,15 @@ def pick(
 ) -> dict[str, Any]:
     """Apply a field mapping to one message's values: the first source that converts to a value."""
     out: dict[str, Any] = {}
+    get = values.get
     for column, (sources, convert) in mapping.items():
         value = None
         for source in sources:
-            value = convert(values.get(source))
-            if value is not None:
-                break
+            raw = get(source)
+            if raw is not None:  # every converter gives None for None
+                value = convert(raw)
+                if value is not None:
+                    break
         out[column] = value
     return out
 

@@ -981,12 +981,19 @@ def _row_values(
 
 def _first_raw(definition: _Definition, raws: Sequence[Any], name: str) -> Any:
     """Fitparse's ``get_raw_value``: the raw value of the first field of that name."""
-    mesg_type = MESSAGE_TYPES[definition.mesg_num]
-    for f, raw in zip(definition.fields, raws, strict=True):
-        profile_field = mesg_type.fields.get(f.def_num)
-        if profile_field is not None and profile_field.name == name:
-            return raw
-    return None
+    position = _first_positions(definition.key).get(name)
+    return None if position is None else raws[position]
+
+
+@cache
+def _first_positions(key: tuple[Any, ...]) -> dict[str, int]:
+    """Per field name of a layout, the position of its first field of that name."""
+    fields = MESSAGE_TYPES[key[0]].fields
+    positions: dict[str, int] = {}
+    for position, (def_num, _, _) in enumerate(key[2]):
+        if def_num in fields:
+            positions.setdefault(fields[def_num].name, position)
+    return positions
 
 
 def _developer_message(definition: _Definition, data: bytes, offset: int, index: _Index) -> None:

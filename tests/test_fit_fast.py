@@ -465,3 +465,12 @@ def test_regression_a_record_field_read_as_an_array_is_null_and_not_counted_as_s
     assert_same_parse(fast, reference)
     assert fast.flags == set()
     assert fast.activities[0].samples["distance_m"].null_count() == 120
+
+
+def test_every_field_converter_gives_none_for_none() -> None:
+    """``fit_common.pick`` skips a missing value without converting it: this must hold."""
+    from ingest.fit_common import COLUMN_CONVERTERS, LAP_FIELDS, RECORD_FIELDS, SESSION_FIELDS
+
+    converters = {c for m in (LAP_FIELDS, RECORD_FIELDS, SESSION_FIELDS) for _, c in m.values()}
+    assert converters <= set(COLUMN_CONVERTERS)
+    assert all(convert(None) is None for convert in COLUMN_CONVERTERS)
