@@ -617,10 +617,18 @@ def _split_sessions(content: FitContent) -> list[_Session]:
             length for (_, length), j in zip(content.lengths, length_index, strict=True) if j == i
         ]
         mine = record_index == i
-        session.records, session.absolute = content.records.filter(mine), record_abs[mine]
+        session.records, session.absolute = _rows(content.records, mine), record_abs[mine]
         session.laps = [lap for (_, lap), j in zip(content.laps, lap_index, strict=True) if j == i]
         session.rr = content.rr_s[rr_index == i]
     return sessions
+
+
+def _rows(frame: pl.DataFrame, mask: npt.NDArray[np.bool_]) -> pl.DataFrame:
+    """The rows of ``frame`` where ``mask`` holds: a slice when they follow each other (cheap)."""
+    where = np.flatnonzero(mask)
+    if where.size and where[-1] - where[0] + 1 == where.size:
+        return frame.slice(int(where[0]), where.size)
+    return frame.filter(mask)
 
 
 def _drop_outliers(session: _Session) -> int:
@@ -647,7 +655,7 @@ def _drop_outliers(session: _Session) -> int:
     with np.errstate(invalid="ignore"):
         keep = np.isnan(times) | ((times >= low) & (times <= high))
     before = session.records.height
-    session.records, session.absolute = session.records.filter(keep), times[keep]
+    session.records, session.absolute = _rows(session.records, keep), times[keep]
     return before - session.records.height
 
 

@@ -1,5 +1,5 @@
-"""ingest.columnar: the direct Polars constructors give what the public ones give (and the FIT
-laps frame built with them, what ``pl.from_dicts`` builds)."""
+"""ingest.columnar: the direct Polars constructors give what the public ones give; and the FIT
+frames built cheaply with them (laps, a session's rows) equal what the public Polars calls build."""
 
 from __future__ import annotations
 
@@ -74,3 +74,19 @@ def test_laps_frame_equals_the_public_row_constructor() -> None:
     )
     assert_frame_equal(fit_common._laps_frame(laps), expected)
     assert fit_common._laps_frame([]).schema == pl.Schema(LAP_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        [True, True, True, True, True],
+        [False, True, True, True, False],  # a run: a slice
+        [True, False, True, False, True],  # not a run: a filter
+        [False] * 5,
+        [True, False, False, False, False],
+    ],
+)
+def test_rows_of_a_mask_equal_polars_filter(mask: list[bool]) -> None:
+    frame = pl.DataFrame({"a": [1.0, 2.0, None, 4.0, 5.0], "b": ["v", "w", "x", "y", "z"]})
+    kept = fit_common._rows(frame, np.asarray(mask))
+    assert_frame_equal(kept, frame.filter(pl.Series(mask)))
