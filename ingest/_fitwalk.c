@@ -14,6 +14,16 @@
  *               offsets and ordinals as native int64 bytes (numpy.frombuffer), ordinals counted
  *               from `ordinal`, in file order
  *
+ * segment(data, start, end, ordinal) walks a whole segment, definition messages included (the
+ * walk above stops at each): a definition starting before `end` is read (even past `end`, as
+ * fitparse reads it) and sets its local type's message size (1 + its field sizes + its developer
+ * field sizes). It stops at `end`, at a data message of an undefined local type (WALK_UNDEFINED),
+ * at a data message the buffer ends in (WALK_CUT) or at a definition it ends in (WALK_DEFINITION,
+ * `stop` at that definition). It returns (stop, reason, compressed, definitions), definitions
+ * ((offset, ordinal, local, size, offsets, ordinals), ...) in file order: where each definition
+ * starts, the data messages read before it, its local type, its messages' size, and its data
+ * messages' offsets and ordinals (native int64 bytes).
+ *
  * crc(data) is the FIT CRC-16 of a buffer (ingest.fit_fast.fit_crc, byte by byte).
  *
  * numbers(data, offsets, spec, big_endian) reads numeric fields of messages of one layout into
@@ -267,6 +277,236 @@ static PyObject *crc(PyObject *self, PyObject *args) {
     return PyLong_FromLong(value);
 }
 
+/* -- segment: the walk through definitions -------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t offset;
+    long long ordinal;
+    int local;
+    Py_ssize_t size;
+    Py_ssize_t count;
+} definition_info;
+
+typedef struct {
+    Py_ssize_t stop;
+    int reason;
+    int compressed;
+    Py_ssize_t n_definitions;
+    Py_ssize_t n_messages;
+} segment_result;
+
+/* The size of the data messages of the definition at `p` and where it ends, or -1 when the
+ * buffer ends in it. */
+static Py_ssize_t definition_size(const unsigned char *bytes, Py_ssize_t total, Py_ssize_t p,
+                                  Py_ssize_t *after) {
+    if (p + 6 > total) {
+        return -1;
+    }
+    Py_ssize_t n_fields = bytes[p + 5];
+    Py_ssize_t q = p + 6;
+    if (q + 3 * n_fields > total) {
+        return -1;
+    }
+    Py_ssize_t size = 1;
+    for (Py_ssize_t k = 0; k < n_fields; k++) {
+        size += bytes[q + 3 * k + 1];
+    }
+    q += 3 * n_fields;
+    if (bytes[p] & 0x20) {
+        if (q + 1 > total) {
+            return -1;
+        }
+        Py_ssize_t n_dev = bytes[q];
+        q += 1;
+        if (q + 3 * n_dev > total) {
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < n_dev; k++) {
+            size += bytes[q + 3 * k + 1];
+        }
+        q += 3 * n_dev;
+    }
+    *after = q;
+    return size;
+}
+
+/* One pass. With `infos` (capacity from a first pass) it records each definition, and each data
+ * message's definition in `owner` and offset in `offsets`. */
+static void segment_pass(const unsigned char *bytes, Py_ssize_t total, Py_ssize_t p,
+                         Py_ssize_t end, long long ordinal, definition_info *infos,
+                         Py_ssize_t info_capacity, Py_ssize_t *owner, int64_t *offsets,
+                         Py_ssize_t message_capacity, segment_result *out) {
+    Py_ssize_t sizes[N_LOCAL] = {0};
+    Py_ssize_t current[N_LOCAL];
+    for (int i = 0; i < N_LOCAL; i++) {
+        current[i] = -1;
+    }
+    memset(out, 0, sizeof(*out));
+    out->reason = WALK_END;
+    while (p < end) {
+        if (p >= total) {
+            out->reason = WALK_CUT;
+            break;
+        }
+        unsigned char header = bytes[p];
+        if ((header & 0xC0) == 0x40) {
+            Py_ssize_t after;
+            Py_ssize_t size = definition_size(bytes, total, p, &after);
+            if (size < 0) {
+                out->reason = WALK_DEFINITION;
+                break;
+            }
+            int local = header & 0x0F;
+            Py_ssize_t d = out->n_definitions++;
+            if (infos != NULL) {
+                if (d >= info_capacity) {
+                    out->n_definitions--;
+                    break;
+                }
+                infos[d].offset = p;
+                infos[d].ordinal = ordinal;
+                infos[d].local = local;
+                infos[d].size = size;
+                infos[d].count = 0;
+            }
+            sizes[local] = size;
+            current[local] = d;
+            p = after;
+            continue;
+        }
+        int local = header_local(header);
+        Py_ssize_t size = sizes[local];
+        if (size == 0) {
+            out->reason = WALK_UNDEFINED;
+            break;
+        }
+        if (size > total - p) {
+            out->reason = WALK_CUT;
+            break;
+        }
+        if (infos != NULL) {
+            if (out->n_messages >= message_capacity) {
+                break;
+            }
+            owner[out->n_messages] = current[local];
+            offsets[out->n_messages] = (int64_t)p;
+            infos[current[local]].count++;
+        }
+        out->n_messages++;
+        out->compressed |= (header & 0x80) != 0;
+        ordinal++;
+        p += size;
+    }
+    out->stop = p;
+}
+
+/* ((offset, ordinal, local, size, offsets bytes, ordinals bytes), ...) of a filled pass. */
+static PyObject *segment_definitions(const definition_info *infos, Py_ssize_t n_definitions,
+                                     const Py_ssize_t *owner, const int64_t *offsets,
+                                     Py_ssize_t n_messages, long long first_ordinal) {
+    PyObject *result = PyTuple_New(n_definitions);
+    int64_t **offset_out = PyMem_Calloc((size_t)(n_definitions ? n_definitions : 1),
+                                        sizeof(int64_t *));
+    int64_t **ordinal_out = PyMem_Calloc((size_t)(n_definitions ? n_definitions : 1),
+                                         sizeof(int64_t *));
+    Py_ssize_t *filled = PyMem_Calloc((size_t)(n_definitions ? n_definitions : 1),
+                                      sizeof(Py_ssize_t));
+    if (result == NULL || offset_out == NULL || ordinal_out == NULL || filled == NULL) {
+        if (result != NULL) {
+            PyErr_NoMemory();
+        }
+        Py_CLEAR(result);
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d < n_definitions; d++) {
+        Py_ssize_t length = infos[d].count * (Py_ssize_t)sizeof(int64_t);
+        PyObject *offset_bytes = PyBytes_FromStringAndSize(NULL, length);
+        PyObject *ordinal_bytes = PyBytes_FromStringAndSize(NULL, length);
+        PyObject *item = NULL;
+        if (offset_bytes != NULL && ordinal_bytes != NULL) {
+            offset_out[d] = (int64_t *)PyBytes_AS_STRING(offset_bytes);
+            ordinal_out[d] = (int64_t *)PyBytes_AS_STRING(ordinal_bytes);
+            item = Py_BuildValue("(nLinNN)", infos[d].offset, infos[d].ordinal, infos[d].local,
+                                 infos[d].size, offset_bytes, ordinal_bytes);
+        } else {
+            Py_XDECREF(offset_bytes);
+            Py_XDECREF(ordinal_bytes);
+        }
+        if (item == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, d, item);
+    }
+    for (Py_ssize_t i = 0; i < n_messages; i++) {
+        Py_ssize_t d = owner[i];
+        Py_ssize_t k = filled[d]++;
+        offset_out[d][k] = offsets[i];
+        ordinal_out[d][k] = (int64_t)(first_ordinal + i);
+    }
+done:
+    PyMem_Free(offset_out);
+    PyMem_Free(ordinal_out);
+    PyMem_Free(filled);
+    return result;
+}
+
+static PyObject *segment(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start, end;
+    long long ordinal;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnL:segment", &view, &start, &end, &ordinal)) {
+        return NULL;
+    }
+    PyObject *answer = NULL;
+    definition_info *infos = NULL;
+    Py_ssize_t *owner = NULL;
+    int64_t *offsets = NULL;
+    if (start < 0 || ordinal < 0) {
+        PyErr_SetString(PyExc_ValueError, "start and ordinal must not be negative");
+        goto done;
+    }
+    if (ordinal > LLONG_MAX - (long long)view.len) {  /* a message per byte at most */
+        PyErr_SetString(PyExc_OverflowError, "ordinal too large to count this buffer's messages");
+        goto done;
+    }
+    const unsigned char *bytes = (const unsigned char *)view.buf;
+    segment_result counted, filled;
+    segment_pass(bytes, view.len, start, end, ordinal, NULL, 0, NULL, NULL, 0, &counted);
+    size_t n_infos = (size_t)(counted.n_definitions ? counted.n_definitions : 1);
+    size_t n_slots = (size_t)(counted.n_messages ? counted.n_messages : 1);
+    infos = PyMem_Calloc(n_infos, sizeof(definition_info));
+    owner = PyMem_Calloc(n_slots, sizeof(Py_ssize_t));
+    offsets = PyMem_Calloc(n_slots, sizeof(int64_t));
+    if (infos == NULL || owner == NULL || offsets == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    segment_pass(bytes, view.len, start, end, ordinal, infos, counted.n_definitions, owner,
+                 offsets, counted.n_messages, &filled);
+    if (filled.n_definitions != counted.n_definitions ||
+        filled.n_messages != counted.n_messages || filled.stop != counted.stop) {
+        PyErr_SetString(PyExc_RuntimeError, "the buffer changed during the walk");
+        goto done;
+    }
+    PyObject *definitions = segment_definitions(infos, filled.n_definitions, owner, offsets,
+                                                filled.n_messages, ordinal);
+    if (definitions == NULL) {
+        goto done;
+    }
+    answer = Py_BuildValue("(niON)", filled.stop, filled.reason,
+                           filled.compressed ? Py_True : Py_False, definitions);
+done:
+    PyMem_Free(infos);
+    PyMem_Free(owner);
+    PyMem_Free(offsets);
+    PyBuffer_Release(&view);
+    return answer;
+}
+
+/* -- numbers: plain numeric fields into columns --------------------------------------------- */
+
 #define SPEC_SIZE 12
 #define SPEC_UNSIGNED 0
 #define SPEC_SIGNED 1
@@ -394,6 +634,9 @@ static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
      "walk(data, start, end, sizes, ordinal) -> (stop, reason, compressed, groups)\n\n"
      "Walk the data messages of one FIT segment up to a definition message (see the module)."},
+    {"segment", segment, METH_VARARGS,
+     "segment(data, start, end, ordinal) -> (stop, reason, compressed, definitions)\n\n"
+     "Walk one FIT segment through its definition messages (see the module)."},
     {"crc", crc, METH_VARARGS, "crc(data) -> int\n\nThe FIT CRC-16 of a buffer."},
     {"numbers", numbers, METH_VARARGS,
      "numbers(data, offsets, spec, big_endian) -> bytearray\n\n"

@@ -14,6 +14,9 @@ WALK_CUT: Final[int]
 def walk(
     data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int, /
 ) -> tuple[int, int, bool, tuple[tuple[int, bytes, bytes], ...]]: ...
+def segment(
+    data: bytes, start: int, end: int, ordinal: int, /
+) -> tuple[int, int, bool, tuple[tuple[int, int, int, int, bytes, bytes], ...]]: ...
 def crc(data: bytes | memoryview, /) -> int: ...
 
 SPEC_SIZE: Final[int]

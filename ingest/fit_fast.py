@@ -561,13 +561,17 @@ def _parse_definition(
 def _index(data: bytes, walk: Walk | None = None) -> _Index:
     """One pass over the headers: definitions, where each data message is, segment by segment.
 
+    ``walk`` (the tests' choice) walks data messages between definitions; by default a whole
+    segment is walked in C at once (:func:`_index_segment_c`), else with the Python walk.
+
     As fitparse reads a file: messages start while the header's data size is not used up, each
     is read whole (the last may run past the data size), the CRC follows the last one, and a file
     that ends early, or a data message of an undefined local type, stops decoding there
     (:meth:`_Index.stop`: the messages before are kept).
     """
     index = _Index()
-    walk = walk or _default_walk()
+    chosen = _default_walk() if walk is None else walk
+    whole_segments = walk is None and _fitwalk is not None  # _index_segment_c: one C call each
     total = len(data)
     pos = 0
     while not index.segment_ordinals or pos < total:  # an empty file has one, cut short
@@ -576,7 +580,10 @@ def _index(data: bytes, walk: Walk | None = None) -> _Index:
             break
         (data_size,) = struct.unpack_from("<I", data, pos + 4)
         index.segment_ordinals.append(index.n_messages)
-        p = _index_messages(data, start, start + data_size, index, walk)
+        if whole_segments:
+            p = _index_segment_c(data, start, start + data_size, index)
+        else:
+            p = _index_messages(data, start, start + data_size, index, chosen)
         if index.error is not None:
             break
         if p + 2 > total:
@@ -764,16 +771,77 @@ def _index_messages(data: bytes, p: int, end: int, index: _Index, walk: Walk) ->
             local_defs[local], sizes[local] = definition, definition.size
             index.definitions.append(definition)
             continue
-        if walked.reason == WALK_UNDEFINED:
-            local = _HEADER_LOCAL_LIST[data[p]]
-            index.stop(FITPARSE_UNDEFINED_LOCAL.format(local=local), truncated=False)
-        elif p >= total:
-            index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
-        else:
-            found = local_defs[_HEADER_LOCAL_LIST[data[p]]]
-            assert found is not None
-            index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
+        _stop_at(data, p, walked.reason, local_defs, index)
         return p
+
+
+def _stop_at(
+    data: bytes, p: int, reason: int, local_defs: Sequence[_Definition | None], index: _Index
+) -> None:
+    """Stop the index at the data message at ``p`` (undefined, or cut short), in fitparse's words."""
+    total = len(data)
+    if reason == WALK_UNDEFINED:
+        local = _HEADER_LOCAL_LIST[data[p]]
+        index.stop(FITPARSE_UNDEFINED_LOCAL.format(local=local), truncated=False)
+    elif p >= total:
+        index.stop(FITPARSE_EOF.format(wanted=1, got=0), truncated=True)
+    else:
+        found = local_defs[_HEADER_LOCAL_LIST[data[p]]]
+        assert found is not None
+        index.stop(_cut_read(_data_reads(found), total - p), truncated=True)
+
+
+def _index_segment_c(data: bytes, p: int, end: int, index: _Index) -> int:
+    """:func:`_index_messages` in one C call that walks through the definitions too.
+
+    ``_fitwalk.segment`` finds every definition and data message of the segment; the definitions
+    are then parsed here in file order, and the developer field descriptions taken in between,
+    as :func:`_index_messages` does walk by walk.
+    """
+    assert _fitwalk is not None
+    stop, reason, compressed, found = _fitwalk.segment(data, p, end, index.n_messages)
+    total = len(data)
+    local_defs: list[_Definition | None] = [None] * 16
+    developer: list[tuple[int, int, _Definition]] = []
+    for offset, ordinal, local, size, offsets, ordinals in found:
+        if developer:
+            developer = _developer_before(developer, ordinal, data, index)
+        definition, _ = _parse_definition(data, offset, total, ordinal, index)
+        assert definition is not None  # C read the same bytes as whole
+        assert definition.size == size
+        local_defs[local] = definition
+        index.definitions.append(definition)
+        if offsets:
+            definition.add(offsets, ordinals)
+            index.n_messages += len(offsets) // INT64_SIZE
+            if definition.mesg_num in (DEVELOPER_DATA_ID, FIELD_DESCRIPTION):
+                positions = definition.offsets().tolist()
+                developer.extend(
+                    (n, o, definition)
+                    for n, o in zip(definition.ordinals().tolist(), positions, strict=True)
+                )
+    index.compressed = index.compressed or compressed
+    _developer_before(developer, index.n_messages, data, index)
+    if reason == WALK_END:
+        return stop
+    if reason == WALK_DEFINITION:  # the file ends in this definition
+        definition, stop = _parse_definition(data, stop, total, index.n_messages, index)
+        assert definition is None
+        return stop
+    _stop_at(data, stop, reason, local_defs, index)
+    return stop
+
+
+def _developer_before(
+    developer: list[tuple[int, int, _Definition]], ordinal: int, data: bytes, index: _Index
+) -> list[tuple[int, int, _Definition]]:
+    """Take in the developer messages read before ``ordinal`` (in file order); return the rest."""
+    developer.sort(key=lambda message: message[0])
+    for n, offset, definition in developer:
+        if n >= ordinal:
+            break
+        _developer_message(definition, data, offset, index)
+    return [message for message in developer if message[0] >= ordinal]
 
 
 def _take_in(

@@ -1,5 +1,8 @@
 """The FIT header walk in C (``ingest/_fitwalk.c``) against the pure-Python walk it replaces.
 
+Two C walks: one between definition messages (``walk``, as the Python walk), one through a whole
+segment, definitions included (``segment``, the decoder's default when the extension is built).
+
 Both must give the same index (every definition's offsets and ordinals, the compressed-timestamp
 flag, the skipped counts, where and why decoding stops) or the same refusal, on every corpus FIT
 file and on thousands of mutated files (``bench/fuzz.py``'s mutations, fixed seed). The Python walk
@@ -39,7 +42,7 @@ needs_c_walk = pytest.mark.skipif(
 )
 
 
-def index_of(data: bytes, walk: fit_fast.Walk) -> tuple[Any, ...]:
+def index_of(data: bytes, walk: fit_fast.Walk | None) -> tuple[Any, ...]:
     """Everything the index holds, as plain values; or the refusal (reason and detail)."""
     try:
         index = fit_fast._index(data, walk)
@@ -70,7 +73,11 @@ def index_of(data: bytes, walk: fit_fast.Walk) -> tuple[Any, ...]:
 
 
 def assert_same_index(data: bytes) -> None:
-    assert index_of(data, fit_fast._walk_c) == index_of(data, fit_fast._walk_python)
+    """The C walk between definitions, and the C walk of whole segments (the default), index as
+    the Python walk does."""
+    python = index_of(data, fit_fast._walk_python)
+    assert index_of(data, fit_fast._walk_c) == python
+    assert index_of(data, None) == python
 
 
 @needs_c_walk
@@ -325,3 +332,47 @@ def test_c_numbers_of_no_message_and_no_field() -> None:
     empty = np.empty(0, dtype=np.int64)
     assert fit_fast._fitwalk.numbers(b"", empty, b"\x01\x00\x01\x00" + bytes(8), False) == b""
     assert fit_fast._fitwalk.numbers(b"\x00\x01", np.zeros(1, np.int64), b"", True) == b""
+
+
+@needs_c_walk
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"\x00", -1, 1, 0), ValueError),  # a negative start
+        ((b"\x00", 0, 1, -1), ValueError),  # a negative ordinal
+        ((b"\x00" * 4, 0, 4, 2**63 - 1), OverflowError),  # ordinals would overflow
+        (("text", 0, 1, 0), TypeError),  # no buffer
+    ],
+)
+def test_c_segment_rejects_bad_arguments(args: tuple[Any, ...], error: type[Exception]) -> None:
+    assert fit_fast._fitwalk is not None
+    with pytest.raises(error):
+        fit_fast._fitwalk.segment(*args)
+
+
+@needs_c_walk
+def test_c_segment_walks_through_definitions() -> None:
+    """A worked example: a definition (local 0, fields of 2 and 1 bytes), two messages of 4 bytes,
+    a redefinition of local 0 with a developer field of 3 bytes, one message of 7 bytes, then a
+    definition the buffer ends in."""
+    assert fit_fast._fitwalk is not None
+    first = bytes([0x40, 0, 0, 20, 0, 2, 0, 2, 0x84, 1, 1, 0x02])  # record: 2 + 1 bytes
+    second = bytes([0x60, 0, 0, 20, 0, 1, 0, 3, 0x86, 1, 7, 3, 0])  # 3 bytes + developer 3
+    data = (
+        first
+        + bytes([0x00, 1, 2, 3]) * 2
+        + second
+        + bytes([0x00, 1, 2, 3, 4, 5, 6])
+        + bytes([0x41, 0, 0])  # cut
+    )
+    stop, reason, compressed, found = fit_fast._fitwalk.segment(data, 0, 10_000, 5)
+    assert (stop, reason, compressed) == (len(data) - 3, fit_fast.WALK_DEFINITION, False)
+    assert [(offset, ordinal, local, size) for offset, ordinal, local, size, _, _ in found] == [
+        (0, 5, 0, 4),
+        (len(first) + 8, 7, 0, 7),
+    ]
+    as_ints = [
+        (np.frombuffer(o, np.int64).tolist(), np.frombuffer(n, np.int64).tolist())
+        for *_, o, n in found
+    ]
+    assert as_ints == [([12, 16], [5, 6]), ([len(first) + 8 + len(second)], [7])]
