@@ -466,6 +466,20 @@ def test_overview_puts_the_most_concerning_first() -> None:
     assert rows[0].refused_files == 3
 
 
+def test_client_reports_come_in_the_order_asked_each_with_its_own_rows() -> None:
+    nobody = "0" * 24  # in no table
+    reports = model.client_reports(
+        inputs(), {C2: "C002", C1: "C001", nobody: "N"}, as_of=AS_OF, weeks=WEEKS
+    )
+    assert [r.code for r in reports] == ["C002", "C001", "N"]
+    assert [r.bands for r in reports] == [[None] * 3, ["green", "red", "red"], [None] * 3]
+    # C001's two runs in the window; C002 and nobody have none
+    assert [len(r.runs) for r in reports] == [0, 2, 0]
+    # C002's one journal entry (4 Mar); nobody has no data at all
+    assert [r.last_data for r in reports] == [D(2026, 3, 4), D(2026, 3, 11), None]
+    assert [sum(n for _, n in r.refused_files) for r in reports] == [0, 3, 0]
+
+
 def test_weeks_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         client_report(inputs(), client_id=C1, code="C001", as_of=AS_OF, weeks=0)
