@@ -1,6 +1,7 @@
 """Therapist reports: a clinic overview and one self-contained HTML page per client.
 
-``model`` computes what is shown from the warehouse tables (pure), ``svg`` draws the charts,
+``queries`` runs the report's queries once for the whole clinic and splits their rows by client,
+``model`` computes what is shown from those rows (both pure), ``svg`` draws the charts,
 ``html`` renders the pages (pure), ``build`` reads the warehouse and writes the files.
 """
 

@@ -30,7 +30,7 @@ from report.html import client_page_name, render_client_page, render_overview
 from report.model import (
     ReportInputs,
     ReportRules,
-    client_report,
+    client_reports,
     default_as_of,
     overview_rows,
 )
@@ -228,19 +228,15 @@ def write_reports(
         ids = sorted(set(codes) | seen, key=lambda cid: (cid not in codes, named.get(cid, cid)))
     result = ReportResult(overview=None, as_of=as_of)
     rules = ReportRules.from_thresholds(thresholds)
-    reports = []
-    for client_id in ids:
-        code = codes.get(client_id)
-        if code is None:
-            result.unknown_clients += 1
-            code = folder_codes.get(client_id, f"id {client_id[:8]}")
-        report = client_report(
-            inputs, client_id=client_id, code=code, as_of=as_of, weeks=weeks, rules=rules
-        )
-        reports.append(report)
-        page = out / CLIENT_DIR / client_page_name(code)
+    shown = {
+        cid: codes[cid] if cid in codes else folder_codes.get(cid, f"id {cid[:8]}") for cid in ids
+    }
+    result.unknown_clients = sum(cid not in codes for cid in ids)
+    reports = client_reports(inputs, shown, as_of=as_of, weeks=weeks, rules=rules)
+    for report in reports:
+        page = out / CLIENT_DIR / client_page_name(report.code)
         _write_atomic(page, render_client_page(report, generated=generated))
-        result.clients[code] = page
+        result.clients[report.code] = page
     if client is None:
         result.overview = out / OVERVIEW_NAME
         overview = render_overview(

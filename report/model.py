@@ -1,8 +1,9 @@
 """What a report shows, computed from the warehouse tables: pure functions, frames in.
 
-:func:`client_report` turns the tables (whole, as :class:`ReportInputs`) into a
-:class:`ClientReport` for one client and a window of ISO weeks ending with the week of ``as_of``;
-:func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
+:func:`client_reports` turns the tables (whole, as :class:`ReportInputs`) into a
+:class:`ClientReport` for each client and a window of ISO weeks ending with the week of ``as_of``
+(the queries run once for the whole clinic, :mod:`report.queries`; :func:`client_report` is the
+same for one client); :func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
 clock: the caller chooses ``as_of`` (by default :func:`default_as_of`, the last day with data).
 
 Words shown to therapists are data (:data:`INDICATOR_TITLES`, :data:`QUALITY_FLAG_WORDS`,
@@ -15,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-import polars as pl
-
+from report.queries import ClinicRows, ReportInputs, Rows, Window, query_clinic, week_start
 from schemas.codes import INDICATOR_LABELS
-from schemas.files import Outcome
 from transform.adherence import AdherenceConfig
 from transform.config import DEFAULT_THRESHOLDS, Thresholds
 
@@ -38,6 +38,7 @@ __all__ = [
     "ReportInputs",
     "RunRow",
     "client_report",
+    "client_reports",
     "default_as_of",
     "overview_row",
     "overview_rows",
@@ -136,19 +137,6 @@ QUALITY_FLAG_WORDS: Mapping[str, str] = {
     "timezone_unknown": "the client's time zone is missing from the roster (dates are UTC)",
 }
 """Plain words for activity ``quality_flags`` (unknown flags are shown as they are)."""
-
-
-@dataclass(frozen=True)
-class ReportInputs:
-    """The warehouse tables a report reads (whole tables, every client)."""
-
-    weekly_adherence: pl.DataFrame
-    daily_load: pl.DataFrame
-    journal: pl.DataFrame
-    run_journal: pl.DataFrame
-    indicators: pl.DataFrame
-    activities: pl.DataFrame
-    files: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -285,17 +273,6 @@ def mood_trend(
     return mean, (mean - sum(before) / len(before)) if before else None
 
 
-def week_start(day: dt.date) -> dt.date:
-    """Monday of the ISO week of ``day``.
-
-    Examples
-    --------
-    >>> week_start(dt.date(2026, 3, 8))
-    datetime.date(2026, 3, 2)
-    """
-    return day - dt.timedelta(days=day.weekday())
-
-
 def default_as_of(inputs: ReportInputs) -> dt.date | None:
     """Return the last day any client has an activity or a journal entry (``None``: no data)."""
     candidates = [
@@ -306,17 +283,50 @@ def default_as_of(inputs: ReportInputs) -> dt.date | None:
     return max(days) if days else None
 
 
-def _by_day(frame: pl.DataFrame, column: str, days: Sequence[dt.date]) -> list[float | None]:
-    values = dict(zip(frame["local_date"].to_list(), frame[column].to_list(), strict=True))
-    return [None if values.get(d) is None else float(values[d]) for d in days]
-
-
-def _mine(frame: pl.DataFrame, client_id: str) -> pl.DataFrame:
-    return frame.filter(pl.col("client_id") == client_id)
-
-
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def client_reports(
+    inputs: ReportInputs,
+    clients: Mapping[str, str],
+    *,
+    as_of: dt.date,
+    weeks: int = 12,
+    rules: ReportRules = DEFAULT_RULES,
+) -> list[ClientReport]:
+    """Build the reports of ``clients`` for the ``weeks`` ISO weeks ending with the week of ``as_of``.
+
+    Each table is queried once for every client (the cost of a query does not grow with the
+    clinic); the results are then split by client, so a further client costs only the building of
+    its Python objects.
+
+    Parameters
+    ----------
+    inputs
+        The warehouse tables.
+    clients
+        Client pseudonym (as in the tables) -> the clinic's code for the client, shown on the page
+        (never written to the warehouse).
+    as_of
+        Last day shown; days after it in the week are left empty.
+    weeks
+        Number of ISO weeks, at least 1.
+    rules
+        The thresholds the pages state.
+
+    Returns
+    -------
+    list[ClientReport]
+        One report per client, in the order of ``clients``: weekly series (one value per week),
+        daily series (one value per day, ``None`` where the table has no value), runs, indicators
+        and data-quality notes.
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    window = Window.ending(as_of, weeks)
+    clinic = query_clinic(inputs, list(clients), window)
+    return [_report(clinic, window, cid, code, rules) for cid, code in clients.items()]
 
 
 def client_report(
@@ -328,206 +338,146 @@ def client_report(
     weeks: int = 12,
     rules: ReportRules = DEFAULT_RULES,
 ) -> ClientReport:
-    """Build one client's report for the ``weeks`` ISO weeks ending with the week of ``as_of``.
+    """Build one client's report: :func:`client_reports` for ``{client_id: code}`` alone.
 
     Parameters
     ----------
-    inputs
-        The warehouse tables.
     client_id
         The client's pseudonym (as in the tables).
     code
         The clinic's code for the client, shown on the page (never written to the warehouse).
-    as_of
-        Last day shown; days after it in the week are left empty.
-    weeks
-        Number of ISO weeks, at least 1.
 
-    Returns
-    -------
-    ClientReport
-        Weekly series (one value per week), daily series (one value per day, ``None`` where the
-        table has no value), runs, indicators and data-quality notes.
+    The other parameters are those of :func:`client_reports`.
     """
-    if weeks < 1:
-        raise ValueError("weeks must be at least 1")
-    last_week = week_start(as_of)
-    week_list = [last_week - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
-    first_day = week_list[0]
-    days = [first_day + dt.timedelta(days=i) for i in range((as_of - first_day).days + 1)]
-    in_window = pl.col("local_date").is_between(first_day, as_of)
+    return client_reports(inputs, {client_id: code}, as_of=as_of, weeks=weeks, rules=rules)[0]
 
-    adherence = _mine(inputs.weekly_adherence, client_id)
-    by_week = {row["week_start"]: row for row in adherence.iter_rows(named=True)}
-    planned = [_float(by_week[w]["planned_minutes"]) if w in by_week else None for w in week_list]
-    done = [float(by_week[w]["completed_minutes"]) if w in by_week else 0.0 for w in week_list]
-    bands = [by_week[w]["band"] if w in by_week else None for w in week_list]
 
-    daily = _mine(inputs.daily_load, client_id).filter(in_window)
-    journal = _mine(inputs.journal, client_id)
-    journal_days = (
-        journal.filter(in_window)
-        .group_by("local_date")
-        .agg(
-            mood=(pl.col("mood") / pl.col("mood_scale_max").cast(pl.Float64) * 10).mean(),
-            sleep=pl.col("sleep_hours").mean(),
-        )
-    )
-    mood_week = [None if v is None else v * 10 for v in _by_day(daily, "mood_week_mean_frac", days)]
+def _report(
+    clinic: ClinicRows, window: Window, client_id: str, code: str, rules: ReportRules
+) -> ClientReport:
+    """One client's report from the clinic's split query results (Python only, no query)."""
+    as_of, days = window.as_of, window.days
 
-    runs = [
-        RunRow(
-            local_date=row["local_date"],
-            sport=row["sport"],
-            distance_km=None if row["distance_m"] is None else row["distance_m"] / 1000,
-            minutes=None if row["moving_time_s"] is None else row["moving_time_s"] / 60,
-            pre_mood=row["pre_mood"],
-            post_mood=row["post_mood"],
-            scale_max=row["post_mood_scale_max"] or row["pre_mood_scale_max"],
-            mood_change=row["mood_change"],
-            rpe=row["post_rpe"],
-        )
-        for row in _mine(inputs.run_journal, client_id)
-        .filter(in_window & (pl.col("sport") == "running"))
-        .sort("local_date", "start_utc", descending=True)
-        .iter_rows(named=True)
-    ]
+    def mine(rows: Rows) -> list[dict[str, Any]]:
+        return rows.get(client_id, [])
 
-    raised = _mine(inputs.indicators, client_id)
-    overlaps = (pl.col("until_date") >= first_day) & (pl.col("local_date") <= as_of)
-    episodes = raised.filter((pl.col("indicator") != "insufficient_data") & overlaps).sort(
-        "local_date", "indicator", descending=[True, False]
-    )
-    indicator_rows = [
-        (row["local_date"], row["indicator"], row["explanation"])
-        for row in episodes.iter_rows(named=True)
-    ]
-    # one line per indicator, in the order of its latest episode (episodes are newest first);
-    # days are counted within the window
-    shown_until = pl.min_horizontal(pl.col("until_date"), pl.lit(as_of))
-    shown_from = pl.max_horizontal(pl.col("local_date"), pl.lit(first_day))
-    summary = [
-        IndicatorSummary(**row)
-        for row in episodes.with_columns(
-            shown_until=shown_until, span=(shown_until - shown_from).dt.total_days() + 1
-        )
-        .group_by(pl.col("indicator").alias("code"), maintain_order=True)
-        .agg(
-            days=pl.col("span").sum(),
-            first=pl.col("local_date").min(),
-            last=pl.col("shown_until").max(),
-            explanation=pl.col("explanation").first(),
-            episodes=pl.len(),
-            ongoing=pl.col("ongoing").first(),
-        )
-        .iter_rows(named=True)
-    ]
-    open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
-    open_codes = (
-        episodes.filter(pl.col("until_date") >= open_since)["indicator"]
-        .unique(maintain_order=True)
-        .to_list()
-    )
-    insufficient = [
-        (row["local_date"], row["until_date"], INSUFFICIENT_WORDS.get(row["reason"], row["reason"]))
-        for row in raised.filter(
-            (pl.col("indicator") == "insufficient_data")
-            & (pl.col("until_date") >= first_day)
-            & (pl.col("local_date") <= as_of)
-        )
-        .sort("local_date")
-        .iter_rows(named=True)
-    ]
+    by_week = {row["week_start"]: row for row in mine(clinic.adherence)}
+    daily = {row["local_date"]: row for row in mine(clinic.daily)}
+    journal = {row["local_date"]: row for row in mine(clinic.journal_days)}
 
-    activities = _mine(inputs.activities, client_id)
-    data_days = set(activities["local_date"].drop_nulls().to_list()) | set(
-        journal["local_date"].to_list()
-    )
-    first_data = min(data_days) if data_days else None
-    data_weeks = {week_start(d) for d in data_days}
-    without = [
-        w
-        for w in week_list
-        if first_data is not None and w >= week_start(first_data) and w not in data_weeks
-    ]
-    flagged = (
-        activities.filter(in_window | pl.col("local_date").is_null())
-        .select(pl.col("quality_flags").str.split(",").alias("flag"))
-        .explode("flag")
-        .filter(pl.col("flag").str.len_chars() > 0)
-        .group_by("flag")
-        .len()
-        .sort("flag")
-    )
-    quality = [
-        (QUALITY_FLAG_WORDS.get(row["flag"], row["flag"]), int(row["len"]))
-        for row in flagged.iter_rows(named=True)
-    ]
-    refused = (
-        _mine(inputs.files, client_id)
-        .filter(pl.col("outcome") == Outcome.QUARANTINED)
-        .group_by(pl.col("reason_message").fill_null("refused (no reason recorded)"))
-        .len()
-        .sort("len", "reason_message", descending=[True, False])
-    )
-    refused_rows = [
-        (str(row["reason_message"]), int(row["len"])) for row in refused.iter_rows(named=True)
-    ]
-    past_days = [d for d in data_days if d <= as_of]
+    def by_day(rows: Mapping[dt.date, Mapping[str, Any]], column: str) -> list[float | None]:
+        return [_float(rows[d][column]) if d in rows else None for d in days]
 
+    episodes = mine(clinic.episodes)
+    [data] = mine(clinic.data_days) or [{"first": None, "last": None, "weeks": []}]
+    data_weeks = set(data["weeks"])
+    moved = {row["week"]: row for row in mine(clinic.moved)}
+    loads = {row["week"]: row["load"] for row in mine(clinic.loads)}
     return ClientReport(
         client_id=client_id,
         code=code,
         as_of=as_of,
-        weeks=week_list,
-        planned_minutes=planned,
-        done_minutes=done,
-        bands=bands,
+        weeks=window.weeks,
+        planned_minutes=[
+            _float(by_week[w]["planned_minutes"]) if w in by_week else None for w in window.weeks
+        ],
+        done_minutes=[
+            float(by_week[w]["completed_minutes"]) if w in by_week else 0.0 for w in window.weeks
+        ],
+        bands=[by_week[w]["band"] if w in by_week else None for w in window.weeks],
         days=days,
-        load=_by_day(daily, "load", days),
-        atl=_by_day(daily, "atl", days),
-        ctl=_by_day(daily, "ctl", days),
-        tsb=_by_day(daily, "tsb", days),
-        acwr=_by_day(daily, "acwr_ewma", days),
-        mood=_by_day(journal_days, "mood", days),
-        mood_week=mood_week,
-        sleep=_by_day(journal_days, "sleep", days),
-        sleep_week=_by_day(daily, "sleep_week_mean_h", days),
-        runs=runs,
-        indicators=indicator_rows,
-        indicator_summary=summary,
-        open_indicators=open_codes,
-        weeks_without_data=without,
-        refused_files=refused_rows,
-        quality_notes=quality,
-        insufficient=insufficient,
-        last_data=max(past_days) if past_days else None,
-        week_totals=_week_totals(activities, daily, week_list),
+        load=by_day(daily, "load"),
+        atl=by_day(daily, "atl"),
+        ctl=by_day(daily, "ctl"),
+        tsb=by_day(daily, "tsb"),
+        acwr=by_day(daily, "acwr_ewma"),
+        mood=by_day(journal, "mood"),
+        mood_week=[None if v is None else v * 10 for v in by_day(daily, "mood_week_mean_frac")],
+        sleep=by_day(journal, "sleep"),
+        sleep_week=by_day(daily, "sleep_week_mean_h"),
+        runs=[_run_row(row) for row in mine(clinic.runs)],
+        indicators=[(e["local_date"], e["indicator"], e["explanation"]) for e in episodes],
+        indicator_summary=_indicator_summary(episodes, window),
+        open_indicators=list(
+            dict.fromkeys(
+                e["indicator"]
+                for e in episodes
+                if e["until_date"] >= as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
+            )
+        ),
+        weeks_without_data=[
+            w
+            for w in window.weeks
+            if data["first"] is not None and w >= week_start(data["first"]) and w not in data_weeks
+        ],
+        refused_files=[(str(r["reason_message"]), int(r["len"])) for r in mine(clinic.refused)],
+        quality_notes=[
+            (QUALITY_FLAG_WORDS.get(r["flag"], r["flag"]), int(r["len"]))
+            for r in mine(clinic.quality)
+        ],
+        insufficient=[
+            (r["local_date"], r["until_date"], INSUFFICIENT_WORDS.get(r["reason"], r["reason"]))
+            for r in mine(clinic.insufficient)
+        ],
+        last_data=data["last"],
+        week_totals=[
+            WeekTotal(
+                w,
+                float(moved[w]["minutes"]) if w in moved else 0.0,
+                float(moved[w]["km"]) if w in moved else 0.0,
+                float(loads.get(w, 0.0)),
+            )
+            for w in window.weeks
+        ],
         rules=rules,
     )
 
 
-def _week_totals(
-    activities: pl.DataFrame, daily: pl.DataFrame, weeks: list[dt.date]
-) -> list[WeekTotal]:
-    """Moving time and distance (activities, every sport) and load (daily_load) per week."""
-    week = pl.col("local_date").dt.truncate("1w").alias("week")
-    moved = (
-        activities.filter(pl.col("local_date").is_not_null())
-        .group_by(week)
-        .agg(
-            minutes=pl.col("moving_time_s").fill_null(0.0).sum() / 60.0,
-            km=pl.col("distance_m").fill_null(0.0).sum() / 1000.0,
-        )
+def _run_row(row: Mapping[str, Any]) -> RunRow:
+    return RunRow(
+        local_date=row["local_date"],
+        sport=row["sport"],
+        distance_km=None if row["distance_m"] is None else row["distance_m"] / 1000,
+        minutes=None if row["moving_time_s"] is None else row["moving_time_s"] / 60,
+        pre_mood=row["pre_mood"],
+        post_mood=row["post_mood"],
+        scale_max=row["post_mood_scale_max"] or row["pre_mood_scale_max"],
+        mood_change=row["mood_change"],
+        rpe=row["post_rpe"],
     )
-    loads = daily.group_by(week).agg(load=pl.col("load").sum())
-    minutes = dict(zip(moved["week"], moved["minutes"], strict=True))
-    km = dict(zip(moved["week"], moved["km"], strict=True))
-    load = dict(zip(loads["week"], loads["load"], strict=True))
-    return [
-        WeekTotal(w, float(minutes.get(w, 0.0)), float(km.get(w, 0.0)), float(load.get(w, 0.0)))
-        for w in weeks
-    ]
+
+
+def _indicator_summary(
+    episodes: Sequence[Mapping[str, Any]], window: Window
+) -> list[IndicatorSummary]:
+    """One line per indicator, in the order of its latest episode (``episodes``: newest first).
+
+    Days are counted within the window; ``first`` is the first day of the earliest episode.
+    """
+    lines: dict[str, IndicatorSummary] = {}
+    for e in episodes:
+        shown_until = min(e["until_date"], window.as_of)
+        span = (shown_until - max(e["local_date"], window.first_day)).days + 1
+        seen = lines.get(e["indicator"])
+        lines[e["indicator"]] = (
+            IndicatorSummary(
+                code=e["indicator"],
+                days=span,
+                first=e["local_date"],
+                last=shown_until,
+                explanation=e["explanation"],
+                ongoing=e["ongoing"],
+            )
+            if seen is None
+            else replace(
+                seen,
+                days=seen.days + span,
+                first=min(seen.first, e["local_date"]),
+                last=max(seen.last, shown_until),
+                episodes=seen.episodes + 1,
+            )
+        )
+    return list(lines.values())
 
 
 def overview_row(report: ClientReport) -> OverviewRow:

@@ -40,10 +40,56 @@ def _utc(day: dt.date, hour: int) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
-def _frame(table: str, rows: list[dict[str, Any]], defaults: dict[str, Any]) -> pl.DataFrame:
-    """Rows of ``table`` with every model column: given values, else ``defaults``, else null."""
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "weekly_adherence": {
+        "completed_sessions": 0,
+        "on_plan_streak": 0,
+        "journal_entries": 0,
+        "journal_days": 0,
+    },
+    "daily_load": {
+        "history_days": 1,
+        "has_data": True,
+        "n_activities": 1,
+        "n_runs": 1,
+        "run_distance_m": 0.0,
+        "tsb": 0.0,
+        "ewma_acute": 0.0,
+        "ewma_chronic": 0.0,
+        "consecutive_run_days": 1,
+        "consecutive_active_days": 1,
+        "journal_entries": 1,
+        "journal_entries_week": 1,
+        "config_json": "{}",
+    },
+    "journal": {"kind": "daily", "source": "clinic_template"},
+    "run_journal": {},
+    "indicators": {"comparison": ">", "params_json": "{}"},
+    "activities": {
+        "source_format": "fit",
+        "source_kind": "file",
+        "n_samples": 10,
+        "has_gps": False,
+        "has_hr": True,
+        "recovered": False,
+        "source_sha256": "0" * 64,
+    },
+    "files": {
+        "received_utc": _utc(D(2026, 11, 1), 2),
+        "detected_format": "fit",
+        "activity_ids": [],
+        "duplicate_of": [],
+        "n_records": 0,
+    },
+}
+"""Values of the columns a row leaves out, by table (else null)."""
+
+
+def _frame(table: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows of ``table`` with every model column: given values, else :data:`DEFAULTS`, else null."""
     schema_model: type[pa.DataFrameModel] = TABLES[table].model
     columns = list(schema_model.to_schema().columns)
+    defaults = DEFAULTS[table]
     full = [{c: row.get(c, defaults.get(c)) for c in columns} for row in rows]
     return schema_model.validate(pl.DataFrame(full, infer_schema_length=None))
 
@@ -120,7 +166,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
             _week(C1, D(2026, 3, 16), 90.0, 0.0, "red"),
             _week(STRANGER, D(2026, 3, 16), 60.0, 60.0, "green"),
         ],
-        {"completed_sessions": 0, "on_plan_streak": 0, "journal_entries": 0, "journal_days": 0},
     )
     daily = _frame(
         "daily_load",
@@ -146,21 +191,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
                 sleep_week_mean_h=7.0,
             ),
         ],
-        {
-            "history_days": 1,
-            "has_data": True,
-            "n_activities": 1,
-            "n_runs": 1,
-            "run_distance_m": 0.0,
-            "tsb": 0.0,
-            "ewma_acute": 0.0,
-            "ewma_chronic": 0.0,
-            "consecutive_run_days": 1,
-            "consecutive_active_days": 1,
-            "journal_entries": 1,
-            "journal_entries_week": 1,
-            "config_json": "{}",
-        },
     )
     journal = _frame(
         "journal",
@@ -170,7 +200,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
             _entry(3, C1, D(2026, 3, 10), 4.0, 5, 6.5),  # Daylio 4 of 5 = 8 of 10
             _entry(4, C2, D(2026, 3, 4), 3.0, 5, 5.0),
         ],
-        {"kind": "daily", "source": "clinic_template"},
     )
     run_journal = _frame(
         "run_journal",
@@ -227,7 +256,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
                 "post_found": False,
             },
         ],
-        {},
     )
     indicators = _frame(
         "indicators",
@@ -252,7 +280,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
                 reason="short_history",
             ),
         ],
-        {"comparison": ">", "params_json": "{}"},
     )
     activities = _frame(
         "activities",
@@ -264,15 +291,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
             _activity(C1, "a4", None, "running", "clock_not_set"),
             _activity(STRANGER, "s1", D(2026, 3, 16), "running"),
         ],
-        {
-            "source_format": "fit",
-            "source_kind": "file",
-            "n_samples": 10,
-            "has_gps": False,
-            "has_hr": True,
-            "recovered": False,
-            "source_sha256": "0" * 64,
-        },
     )
     files = _frame(
         "files",
@@ -300,13 +318,6 @@ def make_tables() -> dict[str, pl.DataFrame]:
             },
             {"sha256": "4" * 64, "client_id": C1, "outcome": "ingested"},
         ],
-        {
-            "received_utc": _utc(D(2026, 11, 1), 2),
-            "detected_format": "fit",
-            "activity_ids": [],
-            "duplicate_of": [],
-            "n_records": 0,
-        },
     )
     return {
         "weekly_adherence": weekly,
@@ -319,14 +330,16 @@ def make_tables() -> dict[str, pl.DataFrame]:
     }
 
 
-def make_warehouse(root: Path) -> tuple[Path, Path]:
-    """Write the tables into ``root/warehouse`` and a roster into ``root/inbox``."""
+def make_warehouse(
+    root: Path, tables: dict[str, pl.DataFrame] | None = None, roster: str = ROSTER
+) -> tuple[Path, Path]:
+    """Write ``tables`` (default: :func:`make_tables`) and a roster; return (warehouse, inbox)."""
     warehouse, inbox = root / "warehouse", root / "inbox"
     store = TableStore(warehouse)
-    for name, frame in make_tables().items():
+    for name, frame in (tables or make_tables()).items():
         store.replace(name, frame)
     inbox.mkdir(parents=True)
-    (inbox / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    (inbox / "roster.csv").write_text(roster, encoding="utf-8")
     return warehouse, inbox
 
 
@@ -451,6 +464,20 @@ def test_overview_puts_the_most_concerning_first() -> None:
         (None, None),
     ]
     assert rows[0].refused_files == 3
+
+
+def test_client_reports_come_in_the_order_asked_each_with_its_own_rows() -> None:
+    nobody = "0" * 24  # in no table
+    reports = model.client_reports(
+        inputs(), {C2: "C002", C1: "C001", nobody: "N"}, as_of=AS_OF, weeks=WEEKS
+    )
+    assert [r.code for r in reports] == ["C002", "C001", "N"]
+    assert [r.bands for r in reports] == [[None] * 3, ["green", "red", "red"], [None] * 3]
+    # C001's two runs in the window; C002 and nobody have none
+    assert [len(r.runs) for r in reports] == [0, 2, 0]
+    # C002's one journal entry (4 Mar); nobody has no data at all
+    assert [r.last_data for r in reports] == [D(2026, 3, 4), D(2026, 3, 11), None]
+    assert [sum(n for _, n in r.refused_files) for r in reports] == [0, 3, 0]
 
 
 def test_weeks_must_be_positive() -> None:
