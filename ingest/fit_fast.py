@@ -1388,6 +1388,7 @@ class _RecordPlan:
     accumulating: tuple[tuple[int, Any], ...]
     numeric: tuple[int, ...]
     row: Mapping[int, int]
+    scaled: tuple[FloatArray, FloatArray] | None  # each row's scale and offset, if any has one
     positions: tuple[int, ...]
     chosen: Mapping[tuple[int, int], str]  # (position, id of component) -> name it renders
 
@@ -1422,7 +1423,12 @@ def _record_plan(key: tuple[Any, ...]) -> _RecordPlan:
     positions = sorted(others | {p for p, _ in accumulating})
     chosen = {(s.position, id(s.component)): name for name, s in sources.items() if s.component}
     row = {position: i for i, position in enumerate(numeric)}
-    return _RecordPlan(sources, accumulating, tuple(numeric), row, tuple(positions), chosen)
+    by_position = {s.position: s.profile_field for s in sources.values() if s.position in row}
+    scale = np.array([by_position[p].scale or 1 for p in numeric], dtype=np.float64)
+    offset = np.array([by_position[p].offset or 0 for p in numeric], dtype=np.float64)
+    # dividing by 1 and subtracting 0 change no float: the rows without either are left as read
+    scaled = (scale[:, None], offset[:, None]) if (scale != 1).any() or offset.any() else None
+    return _RecordPlan(sources, accumulating, tuple(numeric), row, scaled, tuple(positions), chosen)
 
 
 def _decode_records(
@@ -1436,6 +1442,8 @@ def _decode_records(
     ordinals = definition.ordinals()
     n = ordinals.size
     matrix = _numbers(definition, data, plan.numeric)
+    if plan.scaled is not None:  # as _scaled does, a row at a time
+        matrix = matrix / plan.scaled[0] - plan.scaled[1]
     table = _table(definition, data, plan.positions) if plan.positions else None
     columns: dict[str, FloatArray] = {}
     timestamp = np.zeros(n, dtype=np.int64)
@@ -1458,7 +1466,7 @@ def _decode_records(
                 timestamp_valid = ~np.isnan(values)
                 timestamp = np.where(timestamp_valid, values, 0).astype(np.int64)
             else:
-                columns[name] = _scaled(source.profile_field, values)
+                columns[name] = values
             continue
         assert table is not None
         f = definition.fields[source.position]
