@@ -2,11 +2,14 @@
 
 fitparse decodes one message at a time in Python (a few thousand records per second). This module
 walks the message headers once to find where each data message starts and which definition it uses
-(in C, ``ingest/_fitwalk.c``, when that optional extension is built; else in Python, stepping over
-runs of same-type messages with numpy), then decodes all ``record`` and ``hrv``
-messages of one definition at once through a numpy structured dtype, in either byte order. ``lap``,
+(in C, ``ingest/_fitwalk.c``, a segment at a time, when that optional extension is built; else in
+Python, stepping over runs of same-type messages with numpy), then decodes all ``record`` and ``hrv``
+messages of one layout at once, in either byte order: their plain numeric fields into one float64
+matrix (in C, or with numpy through a structured dtype), the rest through the structured dtype.
+The small frames are built with Polars' own constructors (:mod:`ingest.columnar`). ``lap``,
 ``session``, ``file_id``, ``sport`` and the developer-field messages are few and are decoded one by
-one with fitparse's own rules (sub-fields, components, enum names).
+one with fitparse's own rules (sub-fields, components, enum names), or a layout at a time when
+there are many.
 
 Everything about fields comes from fitparse's profile (``fitparse.profile.MESSAGE_TYPES``) and base
 types (``fitparse.records.BASE_TYPES``, their invalid sentinels read off their ``parse`` functions):
