@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandera.errors import SchemaError
+from polars.testing import assert_frame_equal
 
 from schemas.activity_metrics import HR_ZONE_COLUMNS, ActivityMetrics
 from schemas.errors import ConfigError
@@ -89,6 +90,23 @@ def test_seconds_per_zone_at_known_heart_rates() -> None:
     # Edwards TRIMP weighs the same minutes 1..5: (30*1 + 30*2 + 40*3 + 50*4 + 13*5) / 60
     # = (30 + 60 + 120 + 200 + 65) / 60 = 475 / 60 = 7.916667
     assert out["trimp_edwards"][0] == pytest.approx(7.916667, abs=1e-6)
+
+
+def test_an_edge_heart_rate_is_in_the_upper_zone_with_any_number_of_clients() -> None:
+    # Regression: the quotient HR / HRmax came out as 0.7999999999999999 for 152 / 190 when the
+    # client was computed alone (Polars divides by a one-value column through its reciprocal),
+    # so exactly 80 % fell in zone 3 when a run rebuilt one client and in zone 4 when it
+    # rebuilt several. 61 samples 1 s apart at 152 bpm = 80 % of 190: 60 s in zone 4.
+    roster = _roster().with_columns(hr_max=pl.lit(190.0))
+    other = _roster(client="c2").with_columns(hr_max=pl.lit(185.0))
+    mine = _samples([152] * 61)
+    theirs = _samples([150] * 11, activity="b1").with_columns(client_id=pl.lit("c2"))
+    alone = hr_load(mine, roster)
+    together = hr_load(pl.concat([mine, theirs]), pl.concat([roster, other])).filter(
+        pl.col("activity_id") == "a1"
+    )
+    assert _zone_seconds(alone) == [0.0, 0.0, 0.0, 60.0, 0.0]
+    assert_frame_equal(alone, together, check_exact=True)  # TRIMP and hrTSS to the last bit
 
 
 def test_a_pause_counts_at_most_the_gap_cap() -> None:

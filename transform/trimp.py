@@ -141,11 +141,18 @@ def _sex_constant_exprs(config: LoadConfig) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _hrr_fraction(hr: pl.Expr) -> pl.Expr:
-    """Heart-rate reserve fraction clipped to [0, 1]; null when the roster is unusable."""
+    """Heart-rate reserve fraction clipped to [0, 1]; null when the roster is unusable.
+
+    Multiplied by the reserve's reciprocal rather than divided by the reserve: Polars divides by
+    a column that holds one value throughout (a one-client roster joined to the samples) as a
+    multiplication by its reciprocal, and by other columns exactly, so the quotient would depend
+    on how many clients are computed together (``x * (1 / r)`` and ``x / r`` can differ in the
+    last bit). A multiplication is the same operation either way.
+    """
     reserve = pl.col("hr_max") - pl.col("hr_rest")
     return (
         pl.when(reserve > 0)
-        .then(((hr - pl.col("hr_rest")) / reserve).clip(0.0, 1.0))
+        .then(((hr - pl.col("hr_rest")) * (1.0 / reserve)).clip(0.0, 1.0))
         .otherwise(None)
     )
 
@@ -161,12 +168,21 @@ def _reference_trimp(lthr: pl.Expr, config: LoadConfig) -> pl.Expr:
 
 
 def _hr_zone(valid_hr: pl.Expr, config: LoadConfig) -> pl.Expr:
-    """Return the %HRmax zone 0..5 of a valid HR (0 below the first floor); null without HRmax."""
-    frac_max = valid_hr / pl.col("hr_max")
+    """Return the %HRmax zone 0..5 of a valid HR (0 below the first floor); null without HRmax.
+
+    A zone starts at ``floor * HRmax``, that HR included (152 bpm is 80 % of 190 and in zone 4):
+    compared with a product, not ``HR / HRmax`` with the floor, since a quotient by a one-value
+    column is computed through the reciprocal (see :func:`_hrr_fraction`) and can fall a bit
+    short of the edge.
+    """
+    hr_max = pl.col("hr_max")
     zone: pl.Expr = pl.lit(0, dtype=pl.Int8)
     for number, floor in enumerate(config.edwards_zone_floor_fractions, start=1):
-        zone = pl.when(frac_max >= floor).then(pl.lit(number, dtype=pl.Int8)).otherwise(zone)
-    return pl.when(frac_max.is_null() | (pl.col("hr_max") <= 0)).then(None).otherwise(zone)
+        zone = (
+            pl.when(valid_hr >= floor * hr_max).then(pl.lit(number, dtype=pl.Int8)).otherwise(zone)
+        )
+    unknown = valid_hr.is_null() | hr_max.is_null() | (hr_max <= 0)
+    return pl.when(unknown).then(None).otherwise(zone)
 
 
 def hr_load(
@@ -251,8 +267,10 @@ def hr_load(
         hr_coverage=pl.when(pl.col("sampled_time_s") > 0)
         .then(pl.col("hr_time_s") / pl.col("sampled_time_s"))
         .otherwise(None),
+        # times the reciprocal: ref_trimp holds one value throughout for one client (see
+        # _hrr_fraction)
         hrtss=pl.when(pl.col("ref_trimp") > 0)
-        .then(pl.col("trimp_banister") / pl.col("ref_trimp") * 100.0)
+        .then(pl.col("trimp_banister") * (100.0 / pl.col("ref_trimp")))
         .otherwise(None),
     ).drop("ref_trimp")
 
