@@ -179,3 +179,20 @@ def test_appends_are_compacted_once_a_partition_holds_many_files(tmp_path: Path)
     assert store.read("samples").height == 15
     assert store.read("roster").height == 5
     assert store.compact(max_files=4) == []
+
+
+def test_read_keys_returns_only_those_keys_rows(tmp_path: Path) -> None:
+    store = TableStore(tmp_path / "warehouse")
+    store.upsert("samples", pl.concat([samples("a1", "c1", 3), samples("a2", "c1", 2)]))
+    store.upsert("samples", samples("b1", "c2", 4), new=True)
+    got = store.read("samples", keys=["a2", "b1"], columns=["activity_id", "hr_bpm"])
+    assert sorted(got.select("activity_id", "hr_bpm").rows()) == [
+        ("a2", 100),
+        ("a2", 101),
+        ("b1", 100),
+        ("b1", 101),
+        ("b1", 102),
+        ("b1", 103),
+    ]
+    assert store.read("samples", keys=[]).is_empty()
+    assert store.read("samples", keys=["nowhere"]).is_empty()

@@ -29,7 +29,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -199,19 +199,24 @@ class TableStore:
         version: int | None = None,
         client_id: str | None = None,
         columns: Sequence[str] | None = None,
+        keys: Collection[str] | None = None,
     ) -> pl.DataFrame:
         """Read a whole table (or only the given partitions) as an eager, schema-typed frame.
 
         ``version`` reads an earlier version of the table (time travel), while its files are kept;
         ``client_id`` only that client's rows (the scan skips the files and partitions without);
         ``columns`` only those columns and the table's sort and partition columns (the other
-        columns' pages are never read).
+        columns' pages are never read); ``keys`` only the rows whose key (of a table keyed by one
+        column, such as ``samples`` by ``activity_id``) is one of them (files whose statistics
+        rule them out are skipped).
         """
         spec = TABLES[name]
         typed_empty = self._typed_empty(spec)
         if columns is not None:
             kept = {*columns, *spec.sort_by, *spec.partition_by}
             typed_empty = typed_empty.select([c for c in typed_empty.columns if c in kept])
+        if keys is not None and not keys:
+            return typed_empty
         table = self._open(name)
         if table is None:
             return typed_empty
@@ -226,6 +231,9 @@ class TableStore:
             scan = scan.select([c for c in typed_empty.columns if c in stored])
         if client_id is not None:
             scan = scan.filter(pl.col("client_id") == client_id)
+        if keys is not None:
+            (key,) = spec.key
+            scan = scan.filter(pl.col(key).is_in(pl.Series(list(keys), dtype=pl.String).implode()))
         if partitions is not None and spec.partition_by:
             wanted = pl.DataFrame(
                 [list(p) for p in partitions], schema=list(spec.partition_by), orient="row"
