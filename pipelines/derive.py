@@ -5,6 +5,13 @@ Order: ``run_journal`` (journal join); per-activity load and heart-rate zones
 ``daily_load`` and ``indicators``. Every derived table
 is keyed by ``client_id``: the rows of the affected clients are replaced, all others are untouched,
 so a run with nothing new rewrites nothing.
+
+Of an affected client's activities, only those whose sample-derived values are not stored for the
+same inputs (:mod:`transform.sample_inputs`: new activities, a changed activity row such as one
+whose samples took another copy's channels, a roster or load config change) have their samples
+read back and their heart-rate load and decoupling computed; the others' values are taken from
+their stored ``activity_metrics`` rows. Everything else is computed afresh for the affected
+clients, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
 from transform.indicators import indicators
 from transform.run_journal import build_run_journal
-from transform.trimp import activity_metrics, hr_load, threshold_hour_load
+from transform.sample_inputs import reusable_sample_metrics, sample_inputs
+from transform.trimp import (
+    DECOUPLING_COLUMNS,
+    HR_LOAD_COLUMNS,
+    activity_metrics,
+    hr_load,
+    threshold_hour_load,
+)
 from warehouse.location import Where
 from warehouse.store import TableStore
 from warehouse.tables import sample_partitions
@@ -108,7 +122,11 @@ def client_chunks(
 
 @dataclass(frozen=True)
 class ChunkInputs:
-    """Everything one chunk of clients needs except their samples (read where it runs)."""
+    """Everything one chunk of clients needs except their samples (read where it runs).
+
+    ``held_metrics`` are the clients' stored ``activity_metrics`` rows, whose sample-derived
+    values are reused where their inputs are unchanged.
+    """
 
     warehouse: Where
     clients: list[str]
@@ -119,6 +137,7 @@ class ChunkInputs:
     hrv: pl.DataFrame
     thresholds: Thresholds
     clinic_end: dt.date | None
+    held_metrics: pl.DataFrame
 
 
 DerivedFrames = dict[str, pl.DataFrame | None]
@@ -159,6 +178,7 @@ def derive_for_clients(
     plans_all = _only(store.read("plans"), ordered)
     roster_all = _only(store.read("roster"), ordered)
     hrv_all = _only(store.read("hrv"), ordered)
+    held_all = _only(store.read("activity_metrics"), ordered)
     chunks = [
         ChunkInputs(
             warehouse=store.root,
@@ -170,6 +190,7 @@ def derive_for_clients(
             hrv=_only(hrv_all, chunk),
             thresholds=thresholds,
             clinic_end=clinic_end,
+            held_metrics=_only(held_all, chunk),
         )
         for chunk in client_chunks(activities_all, ordered, at_least=parallelism)
     ]
@@ -188,31 +209,63 @@ def derive_for_clients(
     return written
 
 
+def _sample_metrics(
+    store: TableStore, inputs: ChunkInputs
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Heart-rate load, decoupling and their inputs' hash for every activity of the chunk.
+
+    Stored values are reused where the hash is unchanged; only the other activities' samples are
+    read back and computed (:mod:`transform.sample_inputs`).
+    """
+    activities, roster, load = inputs.activities, inputs.roster, inputs.thresholds.load
+    current = sample_inputs(activities, roster, config=load)
+    reused = reusable_sample_metrics(inputs.held_metrics, current)
+    todo = activities.join(reused, on="activity_id", how="anti")
+    samples = store.read(
+        "samples",
+        partitions=sample_partitions(todo).rows(),
+        keys=todo["activity_id"].to_list(),
+        columns=DERIVE_SAMPLE_COLUMNS,
+    ).drop("year")
+    log.debug("sample-derived values: %d computed, %d reused", todo.height, reused.height)
+    ids = ("activity_id", "client_id")  # as hr_load and decoupling_metrics give them
+    hr_loads = pl.concat(
+        [
+            hr_load(samples, roster, config=load).select(*ids, *HR_LOAD_COLUMNS),
+            reused.select(*ids, *HR_LOAD_COLUMNS),
+        ],
+        how="vertical_relaxed",
+    )
+    decoupling = pl.concat(
+        [
+            decoupling_metrics(samples, todo, config=load).select(*ids, *DECOUPLING_COLUMNS),
+            reused.select(*ids, *DECOUPLING_COLUMNS),
+        ],
+        how="vertical_relaxed",
+    )
+    return hr_loads, decoupling, current
+
+
 def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
     """Derive one chunk of clients (reads their samples from the warehouse; writes nothing)."""
     activities, journal, roster = inputs.activities, inputs.journal, inputs.roster
     thresholds, clinic_end = inputs.thresholds, inputs.clinic_end
     load = thresholds.load
-    partitions = sample_partitions(activities).rows()
-    samples = (
-        TableStore(inputs.warehouse)
-        .read("samples", partitions=partitions, columns=DERIVE_SAMPLE_COLUMNS)
-        .drop("year")
-    )
+    hr_loads, decoupling, sample_inputs_sha = _sample_metrics(TableStore(inputs.warehouse), inputs)
     run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
     metrics = activity_metrics(
         activities,
         roster,
-        hr_loads=hr_load(samples, roster, config=load),
+        hr_loads=hr_loads,
         rpe=run_journal.select("activity_id", pl.col("post_rpe").alias("rpe")),
-        decoupling=decoupling_metrics(samples, activities, config=load),
+        decoupling=decoupling,
         hrv=hrv_metrics(inputs.hrv, config=load),
+        inputs=sample_inputs_sha,
         config=load,
     )
     adherence = build_weekly_adherence(
         activities, journal, inputs.plans, zones=metrics, config=thresholds.adherence
     )
-    del samples
     daily_frames = []
     for client in inputs.clients:
         end = last_data_date(_only(activities, [client]), _only(journal, [client]))

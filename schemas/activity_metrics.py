@@ -44,7 +44,8 @@ class ActivityMetrics(pa.DataFrameModel):
     ...        "ef_first_half_mpm_per_bpm": None, "ef_second_half_mpm_per_bpm": None,
     ...        "efficiency_factor_mpm_per_bpm": None, "decoupling_pct": None,
     ...        "hrv_rr_total": 0, "hrv_rr_rejected_pct": None, "hrv_rmssd_ms": None,
-    ...        "hrv_sdnn_ms": None, "hrv_pnn50_pct": None, "config_json": "{}"}
+    ...        "hrv_sdnn_ms": None, "hrv_pnn50_pct": None, "config_json": "{}",
+    ...        "inputs_sha256": None}
     >>> ActivityMetrics.validate(pl.DataFrame([row])).height
     1
     """
@@ -184,6 +185,16 @@ class ActivityMetrics(pa.DataFrameModel):
     )
     config_json: str = pa.Field(
         description="The LoadConfig used, as JSON (thresholds and constants)."
+    )
+    inputs_sha256: str = pa.Field(
+        nullable=True,
+        str_length={"min_value": 64, "max_value": 64},
+        description="Bookkeeping, no meaning for analysis: SHA-256 of what the values computed "
+        "from the samples (sampled_time_s to hrtss, steady_run to decoupling_pct) were computed "
+        "from: the activity's row in activities (which changes when its samples do), the "
+        "client's roster sex, hr_rest, hr_max and lthr, and the LoadConfig. A rebuild computes "
+        "those values again only where this differs, and takes them from the stored row "
+        "otherwise.",
     )
 
     class Config:

@@ -52,6 +52,9 @@ from transform.load_config import DEFAULT_LOAD_CONFIG, LoadConfig
 
 __all__ = [
     "ACTIVITY_METRICS_COLUMNS",
+    "DECOUPLING_COLUMNS",
+    "HR_LOAD_COLUMNS",
+    "HR_LOAD_ROSTER_COLUMNS",
     "LoadSource",
     "activity_metrics",
     "banister_trimp_value",
@@ -185,6 +188,20 @@ def _hr_zone(valid_hr: pl.Expr, config: LoadConfig) -> pl.Expr:
     return pl.when(unknown).then(None).otherwise(zone)
 
 
+HR_LOAD_ROSTER_COLUMNS: tuple[str, ...] = ("sex", "hr_rest", "hr_max", "lthr")
+"""The roster columns :func:`hr_load` reads (besides ``client_id``)."""
+HR_LOAD_COLUMNS: tuple[str, ...] = (
+    "sampled_time_s",
+    "hr_time_s",
+    "hr_coverage",
+    *HR_ZONE_COLUMNS,
+    "trimp_banister",
+    "trimp_edwards",
+    "hrtss",
+)
+"""The per-activity values :func:`hr_load` gives (besides ``activity_id`` and ``client_id``)."""
+
+
 def hr_load(
     samples: pl.DataFrame,
     roster: pl.DataFrame,
@@ -232,7 +249,7 @@ def hr_load(
     x = _hrr_fraction(valid_hr)
     dt_min = pl.col("dt_s") / 60.0
     per_sample = with_sample_dt(samples, config=config).join(
-        roster.select("client_id", "sex", "hr_rest", "hr_max", "lthr"),
+        roster.select("client_id", *HR_LOAD_ROSTER_COLUMNS),
         on="client_id",
         how="left",
     )
@@ -398,6 +415,7 @@ def activity_metrics(
     rpe: pl.DataFrame | None = None,
     decoupling: pl.DataFrame | None = None,
     hrv: pl.DataFrame | None = None,
+    inputs: pl.DataFrame | None = None,
     config: LoadConfig = DEFAULT_LOAD_CONFIG,
 ) -> pl.DataFrame:
     """Assemble the ``activity_metrics`` table (one row per activity).
@@ -416,6 +434,9 @@ def activity_metrics(
         Output of :func:`transform.decoupling.decoupling_metrics`, or None.
     hrv
         Output of :func:`transform.hrv_metrics.hrv_metrics`, or None.
+    inputs
+        Output of :func:`transform.sample_inputs.sample_inputs` (``inputs_sha256``, what the
+        ``hr_loads`` and ``decoupling`` values were computed from), or None (null).
     config
         The configuration; its JSON is written in ``config_json``.
 
@@ -457,8 +478,9 @@ def activity_metrics(
         )
     frame = with_load(frame, config=config)
     for extra, columns in (
-        (decoupling, _DECOUPLING_COLUMNS),
+        (decoupling, DECOUPLING_COLUMNS),
         (hrv, _HRV_COLUMNS),
+        (inputs, _INPUTS_COLUMNS),
     ):
         if extra is None:
             frame = frame.with_columns(
@@ -474,13 +496,14 @@ def activity_metrics(
     return frame.select(ACTIVITY_METRICS_COLUMNS)
 
 
-_DECOUPLING_COLUMNS: dict[str, pl.DataType] = {
+DECOUPLING_COLUMNS: dict[str, pl.DataType] = {
     "steady_run": pl.Boolean(),
     "ef_first_half_mpm_per_bpm": pl.Float64(),
     "ef_second_half_mpm_per_bpm": pl.Float64(),
     "efficiency_factor_mpm_per_bpm": pl.Float64(),
     "decoupling_pct": pl.Float64(),
 }
+"""The per-run values :func:`transform.decoupling.decoupling_metrics` gives, with their types."""
 _HRV_COLUMNS: dict[str, pl.DataType] = {
     "hrv_rr_total": pl.Int64(),
     "hrv_rr_rejected_pct": pl.Float64(),
@@ -488,6 +511,7 @@ _HRV_COLUMNS: dict[str, pl.DataType] = {
     "hrv_sdnn_ms": pl.Float64(),
     "hrv_pnn50_pct": pl.Float64(),
 }
+_INPUTS_COLUMNS: dict[str, pl.DataType] = {"inputs_sha256": pl.String()}
 
 #: Column order of the ``activity_metrics`` table (its model's).
 ACTIVITY_METRICS_COLUMNS: tuple[str, ...] = column_names(ActivityMetrics)
