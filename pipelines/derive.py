@@ -145,10 +145,6 @@ DeriveChunks = Callable[[Sequence[ChunkInputs]], list[DerivedFrames]]
 """Derives chunks of clients: in this process by default, as Dask tasks on a cluster."""
 
 
-def _derive_serially(chunks: Sequence[ChunkInputs]) -> list[DerivedFrames]:
-    return [derive_chunk(chunk) for chunk in chunks]
-
-
 def derive_for_clients(
     store: TableStore,
     clients: Collection[str],
@@ -195,7 +191,12 @@ def derive_for_clients(
         for chunk in client_chunks(activities_all, ordered, at_least=parallelism)
     ]
     outputs: dict[str, list[pl.DataFrame]] = {name: [] for name in DERIVED_TABLES}
-    for derived in (derive_chunks or _derive_serially)(chunks):
+    results = (
+        derive_chunks(chunks)
+        if derive_chunks is not None  # here: one after the other, through this (open) store
+        else [derive_chunk(chunk, store=store) for chunk in chunks]
+    )
+    for derived in results:
         for name, frame in derived.items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
@@ -246,12 +247,17 @@ def _sample_metrics(
     return hr_loads, decoupling, current
 
 
-def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
-    """Derive one chunk of clients (reads their samples from the warehouse; writes nothing)."""
+def derive_chunk(inputs: ChunkInputs, *, store: TableStore | None = None) -> DerivedFrames:
+    """Derive one chunk of clients (reads their samples from the warehouse; writes nothing).
+
+    ``store`` reads the warehouse when given (the caller's, whose tables are open already);
+    otherwise one is opened on ``inputs.warehouse`` (a task on a cluster worker).
+    """
     activities, journal, roster = inputs.activities, inputs.journal, inputs.roster
     thresholds, clinic_end = inputs.thresholds, inputs.clinic_end
     load = thresholds.load
-    hr_loads, decoupling, sample_inputs_sha = _sample_metrics(TableStore(inputs.warehouse), inputs)
+    reader = store if store is not None else TableStore(inputs.warehouse)
+    hr_loads, decoupling, sample_inputs_sha = _sample_metrics(reader, inputs)
     run_journal = build_run_journal(activities, journal, config=thresholds.run_journal)
     metrics = activity_metrics(
         activities,
@@ -266,18 +272,12 @@ def derive_chunk(inputs: ChunkInputs) -> DerivedFrames:
     adherence = build_weekly_adherence(
         activities, journal, inputs.plans, zones=metrics, config=thresholds.adherence
     )
-    daily_frames = []
-    for client in inputs.clients:
-        end = last_data_date(_only(activities, [client]), _only(journal, [client]))
-        if end is not None and clinic_end is not None:
-            end = max(end, clinic_end)
-        if end is not None:
-            daily_frames.append(
-                daily_load(
-                    _only(metrics, [client]), _only(journal, [client]), end_date=end, config=load
-                )
-            )
-    daily = pl.concat(daily_frames, how="vertical_relaxed") if daily_frames else None
+    # One call for the chunk's clients (daily_load runs each from their own first day): every
+    # one's days end on the clinic's last day with data, which no client's own last day passes.
+    end = last_data_date(activities, journal)
+    if end is not None and clinic_end is not None:
+        end = max(end, clinic_end)
+    daily = daily_load(metrics, journal, end_date=end, config=load) if end is not None else None
     return {
         "run_journal": run_journal,
         "weekly_adherence": adherence,

@@ -374,3 +374,21 @@ def test_baseline_that_became_constant_gives_null_z() -> None:
     out = daily_load(_acts({1: 10.0}), _journal(mood), end_date=_day(50))
     assert _col(out, "mood_baseline_sd_frac")[-1] == 0.0
     assert _col(out, "mood_z")[-1] is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(first=LOADS, second=LOADS, late=st.integers(min_value=0, max_value=20))
+def test_property_clients_computed_together_get_the_rows_they_get_alone(
+    first: list[float], second: list[float], late: int
+) -> None:
+    # Derivation computes a chunk of clients in one call: each client's rows, to the last bit,
+    # are those of a call with that client alone (the second client starts `late` days later).
+    one = _acts({i + 1: v for i, v in enumerate(first)})
+    two = _acts({i + 1 + late: v for i, v in enumerate(second)}, client="c2")
+    mood = _journal({1: 6.0, 3: 7.0, 4: 5.0}, {2: 7.5}, client="c2")
+    end = _day(len(first) + len(second) + late)
+    together = daily_load(pl.concat([one, two]), mood, end_date=end)
+    alone = pl.concat(
+        [daily_load(one, mood.clear(), end_date=end), daily_load(two, mood, end_date=end)]
+    )
+    assert together.equals(alone)
