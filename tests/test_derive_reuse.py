@@ -112,6 +112,14 @@ def build(settings: Settings) -> None:
     run_ingest(settings)
 
 
+def built(settings: Settings, computed: list[str]) -> tuple[TableStore, pl.DataFrame]:
+    """Build; return the store and activity_metrics as built, with the spy emptied."""
+    build(settings)
+    store = TableStore(settings.warehouse)
+    computed.clear()
+    return store, store.read("activity_metrics")
+
+
 def derived(store: TableStore) -> dict[str, pl.DataFrame]:
     return {name: store.read(name) for name in DERIVED_TABLES}
 
@@ -182,10 +190,7 @@ def test_build_then_new_files_compute_only_the_new_runs(
 def test_a_roster_change_recomputes_that_clients_runs_only(
     settings: Settings, tmp_path: Path, computed: list[str]
 ) -> None:
-    build(settings)
-    store = TableStore(settings.warehouse)
-    before = store.read("activity_metrics")
-    computed.clear()
+    store, before = built(settings, computed)
     write_roster(settings, {**CLIENTS, "RA01": "f,1990,55,196,Europe/London,170"})  # HRmax 196
     run_ingest(settings)  # a roster change rebuilds every client
     assert sorted(computed) == sorted(activity_ids(store, "RA01"))
@@ -200,10 +205,7 @@ def test_a_roster_change_recomputes_that_clients_runs_only(
 def test_a_load_threshold_change_recomputes_every_run(
     settings: Settings, tmp_path: Path, computed: list[str]
 ) -> None:
-    build(settings)
-    store = TableStore(settings.warehouse)
-    before = store.read("activity_metrics")
-    computed.clear()
+    store, before = built(settings, computed)
     thresholds = Thresholds.from_mapping({"load": {"decoupling_warmup_s": 300}})
     clients = set(store.read("activities")["client_id"])
     derive_for_clients(store, clients, thresholds=thresholds)
