@@ -36,11 +36,11 @@ class Settings:
     """Bytes per parsing batch."""
     batches_per_wave: int = 2
     """Batches parsed before their rows are written (bounds a run's memory)."""
-    derive_parallelism: int = 2
+    derive_parallelism: int = 1
     """Chunks of clients the derivation is cut into at least: a cluster's worker threads (each
-    derives some clients), two here. Floating-point sums depend, in their last digit, on how rows
-    are grouped into chunks: with the same number, the local engine and a two-thread cluster
-    derive the same chunks and write the same values."""
+    derives some clients); here as few as the samples allow (each chunk costs every transform's
+    fixed cost once). The values do not depend on the cut (``tests/test_derive_chunks.py``), so
+    the local engine and a cluster write the same values."""
     lock_timeout_s: float = 3600.0
     """How long a run waits for another run holding the warehouse lock."""
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
