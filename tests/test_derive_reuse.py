@@ -24,7 +24,7 @@ from pipelines.derive import DERIVED_TABLES, derive_for_clients
 from pipelines.run import run_ingest
 from pipelines.settings import Settings
 from synthetic.run_model import SimulatedRun, simulate_run, write_run_fit, write_run_gpx
-from tests.test_duplicate_channels import fit_swim, tcx_swim
+from tests.test_duplicate_channels import expected_hr, fit_swim, tcx_swim
 from transform.config import Thresholds
 from warehouse.erase import erase_rows
 from warehouse.secret import pseudonymize
@@ -248,6 +248,26 @@ def test_a_held_run_that_takes_a_copys_heart_rate_is_computed_again(
     (swim,) = store.read("activity_metrics").filter(pl.col("sport") == "swimming").rows(named=True)
     assert swim["trimp_banister"] is not None
     assert computed == [swim["activity_id"]]
+    assert_same_as_from_scratch(settings, tmp_path)
+
+
+def test_a_held_tcx_with_heart_rate_then_the_fit_without_makes_one_swim_with_both(
+    settings: Settings, tmp_path: Path, computed: list[str]
+) -> None:
+    """The other order: the TCX (sport Other, heart rate) is held, the FIT (swimming, none)
+    comes later. The new FIT's heart-rate columns hold no value at all (typed Null before
+    validation): the run used to fail building the merged row (Polars ComputeError)."""
+    held = take_in_copies(settings, ("swim.tcx", tcx_swim()), ("swim.fit", fit_swim()), computed)
+    store = TableStore(settings.warehouse)
+    now = set(activity_ids(store))
+    assert len(now) == len(held)  # one activity for the swim, not two
+    (swim,) = store.read("activities").filter(pl.col("sport") == "swimming").rows(named=True)
+    assert swim["has_hr"] is True
+    want = expected_hr(tcx_swim())  # read back from the TCX with ElementTree
+    assert swim["hr_max_bpm"] == max(want)
+    samples = store.read("samples").filter(pl.col("activity_id") == swim["activity_id"])
+    assert samples.sort("elapsed_s")["hr_bpm"].to_list() == want
+    assert swim["activity_id"] in computed
     assert_same_as_from_scratch(settings, tmp_path)
 
 
