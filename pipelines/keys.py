@@ -13,6 +13,7 @@ from warehouse.inbox import PROCESSED, QUARANTINE, Inbox
 from warehouse.location import is_remote
 from warehouse.lock import warehouse_lock
 from warehouse.rotate import rotate_pseudonyms
+from warehouse.runlog import write_derived_with
 from warehouse.secret import load_secret, record_fingerprint
 from warehouse.sql import write_database
 from warehouse.store import TableStore
@@ -78,6 +79,7 @@ def rotate_key(settings: Settings, *, new_secret_file: Path) -> str:
         clients = set(store.read("activities")["client_id"].to_list())
         clients |= set(store.read("journal")["client_id"].to_list())
         derive_for_clients(store, clients, thresholds=settings.thresholds)
+        write_derived_with(settings.warehouse, settings.thresholds.to_json())
         if not is_remote(settings.warehouse):
             write_database(Path(settings.warehouse))
         record_fingerprint(settings.warehouse, new_secret)

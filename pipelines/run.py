@@ -51,8 +51,10 @@ from warehouse.object_inbox import staged_inbox
 from warehouse.objects import read_source
 from warehouse.runlog import (
     append_run,
+    read_derived_with,
     read_failures,
     read_pending,
+    write_derived_with,
     write_failures,
     write_pending,
 )
@@ -869,8 +871,12 @@ def run_ingest(
             for name in outdated:  # written by an older mindmiles: rebuilt whole below
                 log.info("derived table %s has other columns than its model: rebuilding it", name)
                 store.reset(name)
+            # another config (or none recorded, as before a warehouse's first run): every client
+            thresholds_json = settings.thresholds.to_json()
+            thresholds_changed = read_derived_with(settings.warehouse) != thresholds_json
             if (
                 roster_changed
+                or thresholds_changed
                 or outdated
                 or any(store.version(name) is None for name in DERIVED_TABLES)
             ):
@@ -884,6 +890,8 @@ def run_ingest(
                 derive_chunks=derive_chunks,
                 parallelism=settings.derive_parallelism,
             )
+            if thresholds_changed:
+                write_derived_with(settings.warehouse, thresholds_json)
             summary.clients_rebuilt = len(affected)
             watch.lap("derive")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -219,6 +220,29 @@ def test_a_load_threshold_change_recomputes_every_run(
     derive_for_clients(store, clients, thresholds=thresholds)  # the same again: all reused
     assert computed == []
     assert_same_as_from_scratch(settings, tmp_path, thresholds)
+
+
+def test_a_run_after_the_thresholds_change_derives_every_client_again(
+    settings: Settings, tmp_path: Path, computed: list[str]
+) -> None:
+    """Nothing new in the inbox, but another config: every client's tables are built again with
+    it (they used to keep the old values and config_json until a client's own data changed);
+    the same config again rewrites nothing."""
+    store, _ = built(settings, computed)
+    versions = {name: store.version(name) for name in DERIVED_TABLES}
+    run_ingest(settings)  # the same thresholds, nothing new
+    assert {name: store.version(name) for name in DERIVED_TABLES} == versions
+    changed = replace(
+        settings, thresholds=Thresholds.from_mapping({"load": {"decoupling_warmup_s": 300}})
+    )
+    run_ingest(changed)
+    assert sorted(computed) == sorted(activity_ids(store))  # the load config is an input of all
+    assert_same_as_from_scratch(changed, tmp_path)
+    versions = {name: store.version(name) for name in DERIVED_TABLES}
+    computed.clear()
+    run_ingest(changed)
+    assert {name: store.version(name) for name in DERIVED_TABLES} == versions
+    assert computed == []
 
 
 def take_in_copies(

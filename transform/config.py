@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -78,6 +79,30 @@ class Thresholds:
                 raise ConfigError(f"[{name}] must be a table of key = value lines")
             built[name] = _override(name, sections[name], overrides)
         return cls(**built)
+
+    def to_json(self) -> str:
+        """Every threshold as one canonical JSON text (sets sorted, durations in seconds).
+
+        What a run records with the derived tables it builds, to tell when a clinic's config
+        changed and every client must be derived again.
+
+        Examples
+        --------
+        >>> Thresholds().to_json() == Thresholds.from_mapping({}).to_json()
+        True
+        >>> Thresholds().to_json() == Thresholds.from_mapping({"load": {"acwr_spike": 1.6}}).to_json()
+        False
+        """
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """A set (sorted) or a duration (seconds) as JSON can hold it."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
 def _override(section: str, default: Any, overrides: Mapping[str, Any]) -> Any:

@@ -25,10 +25,12 @@ from warehouse.state import (
 __all__ = [
     "RECEIPT_KIND",
     "append_run",
+    "read_derived_with",
     "read_failures",
     "read_pending",
     "read_receipts",
     "read_runs",
+    "write_derived_with",
     "write_failures",
     "write_pending",
 ]
@@ -38,6 +40,7 @@ PENDING = "pending_derive.json"
 RECEIPT_KIND = "erasure"
 """``kind`` of an erasure receipt in the run log (runs have no ``kind``)."""
 FAILURES = "run_failures.json"
+DERIVED_WITH = "derived_with.json"
 
 
 def append_run(warehouse: Where, record: dict[str, Any]) -> None:
@@ -86,6 +89,16 @@ def write_pending(warehouse: Where, clients: set[str]) -> None:
         delete_state(warehouse, PENDING)
         return
     write_state(warehouse, PENDING, json.dumps(sorted(clients)))
+
+
+def read_derived_with(warehouse: Where) -> str | None:
+    """The thresholds (their JSON) every client's derived tables were last built with, if known."""
+    return read_state(warehouse, DERIVED_WITH)
+
+
+def write_derived_with(warehouse: Where, thresholds_json: str) -> None:
+    """Record the thresholds every client's derived tables were just built with."""
+    write_state(warehouse, DERIVED_WITH, thresholds_json)
 
 
 def read_failures(warehouse: Where) -> dict[str, int]:
