@@ -392,3 +392,26 @@ def test_property_clients_computed_together_get_the_rows_they_get_alone(
         [daily_load(one, mood.clear(), end_date=end), daily_load(two, mood, end_date=end)]
     )
     assert together.equals(alone)
+
+
+def test_a_rest_week_after_runs_gives_exactly_zero_not_a_rounding_residue() -> None:
+    """Polars' rolling sums subtract the values that leave the window: after runs of 5,478.8 m,
+    8,440.6 m and 9,378.3 m and a week of rest, the plain rolling sum is -1.8e-12, which failed
+    the table's own check (>= 0) and with it the whole run. Every window total of non-negative
+    days is exactly 0 once the window holds only rest days."""
+    dist = {8: 5478.8, 9: 8440.6, 10: 9378.3, 30: 3000.0}
+    loads = {1: 20.0, 8: 73.3, 9: 61.7, 10: 88.1, 30: 40.0}
+    residue = pl.Series([5478.8, 8440.6, 9378.3] + [0.0] * 8).rolling_sum(7).to_list()[-1]
+    assert residue is not None
+    assert residue < 0.0  # what Polars gives: the reason for the rule under test
+    out = daily_load(_acts(loads, distance_m=dist), NO_JOURNAL, end_date=_day(34))
+    DailyLoad.validate(out)
+    rest = out.sort("local_date").filter(pl.col("local_date").is_between(_day(17), _day(29)))
+    for column in ("run_distance_week_m", "load_week_sum", "load_acute_mean"):
+        assert rest[column].to_list() == [0.0] * rest.height, column
+    day_17 = out.filter(pl.col("local_date") == _day(17)).row(0, named=True)
+    assert day_17["run_distance_prev_week_m"] == pytest.approx(5478.8 + 8440.6 + 9378.3)
+    assert day_17["run_distance_change_pct"] == -100.0  # not a rounding step below
+    day_30 = out.filter(pl.col("local_date") == _day(30)).row(0, named=True)
+    assert day_30["run_distance_week_m"] == pytest.approx(3000.0)  # residue aside
+    assert day_30["run_distance_change_pct"] is None  # the week before held no running

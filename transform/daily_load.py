@@ -65,6 +65,9 @@ __all__ = ["DAILY_LOAD_COLUMNS", "daily_load"]
 
 _EPS = 1e-9
 _VAR_FLOOR = 1e-12  # baseline variances below this (SD < 1e-6) count as 0
+_RESIDUE = (
+    1e-6  # window totals of loads or metres below this are rounding residue (see _window_total)
+)
 
 #: Column order of the ``daily_load`` table.
 DAILY_LOAD_COLUMNS: tuple[str, ...] = column_names(DailyLoad)
@@ -72,6 +75,17 @@ DAILY_LOAD_COLUMNS: tuple[str, ...] = column_names(DailyLoad)
 
 def _over(expr: pl.Expr) -> pl.Expr:
     return expr.over("client_id", order_by="local_date")
+
+
+def _window_total(expr: pl.Expr) -> pl.Expr:
+    """A rolling sum or mean of non-negative days, with the rounding residue made 0.
+
+    Polars' rolling sums subtract the values that leave the window, so a window of rest days
+    after a few runs can hold -1.8e-12 or 1.8e-12 instead of 0: anything below
+    :data:`_RESIDUE` is that residue (no real day total is that small).
+    """
+    total = _over(expr)
+    return pl.when(total < _RESIDUE).then(0.0).otherwise(total)
 
 
 def _ratio(num: pl.Expr, den: pl.Expr, enough: pl.Expr) -> pl.Expr:
@@ -246,13 +260,15 @@ def daily_load(
     days = days.with_columns(
         has_data=(pl.col("n_activities") > 0) | (pl.col("journal_entries") > 0),
         tsb=_over((pl.col("ctl") - pl.col("atl")).shift(1, fill_value=0.0)),
-        load_acute_mean=_over(load.rolling_mean(acute)),
-        load_chronic_mean=_over(load.rolling_mean(chronic)),
-        load_chronic_uncoupled_mean=_over(load.shift(acute).rolling_mean(chronic - acute)),
-        load_week_sum=_over(load.rolling_sum(week)),
+        load_acute_mean=_window_total(load.rolling_mean(acute)),
+        load_chronic_mean=_window_total(load.rolling_mean(chronic)),
+        load_chronic_uncoupled_mean=_window_total(load.shift(acute).rolling_mean(chronic - acute)),
+        load_week_sum=_window_total(load.rolling_sum(week)),
         load_week_sd=_over(load.rolling_std(week, ddof=config.monotony_ddof)).clip(lower_bound=0.0),
         monotony_sd_zero=pl.when(has_week).then(week_max == week_min),
-        run_distance_week_m=_over(pl.col("run_distance_m").rolling_sum(config.distance_days)),
+        run_distance_week_m=_window_total(
+            pl.col("run_distance_m").rolling_sum(config.distance_days)
+        ),
         journal_entries_week=_over(
             pl.col("wellbeing_entries").rolling_sum(config.wellbeing_days, min_samples=1)
         ).cast(pl.Int32),
@@ -290,10 +306,17 @@ def daily_load(
     )
     days = days.with_columns(
         strain=pl.col("load_week_sum") * pl.col("monotony"),
-        run_distance_change_pct=_ratio(
-            (pl.col("run_distance_week_m") - pl.col("run_distance_prev_week_m")) * 100.0,
-            pl.col("run_distance_prev_week_m"),
-            pl.lit(value=True),
+        # a week without running is -100 % exactly, never a rounding step beside it
+        run_distance_change_pct=pl.when(
+            (pl.col("run_distance_week_m") == 0) & (pl.col("run_distance_prev_week_m") > _EPS)
+        )
+        .then(pl.lit(-100.0))
+        .otherwise(
+            _ratio(
+                (pl.col("run_distance_week_m") - pl.col("run_distance_prev_week_m")) * 100.0,
+                pl.col("run_distance_prev_week_m"),
+                pl.lit(value=True),
+            ).clip(lower_bound=-100.0)
         ),
         config_json=pl.lit(config.to_json()),
     )
