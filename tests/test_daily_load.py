@@ -415,3 +415,39 @@ def test_a_rest_week_after_runs_gives_exactly_zero_not_a_rounding_residue() -> N
     day_30 = out.filter(pl.col("local_date") == _day(30)).row(0, named=True)
     assert day_30["run_distance_week_m"] == pytest.approx(3000.0)  # residue aside
     assert day_30["run_distance_change_pct"] is None  # the week before held no running
+
+
+def test_a_week_of_mood_zero_after_better_days_has_mean_zero_not_below() -> None:
+    """Moods 6, 4 and 2 (of 10), then 0 six days later: once the 0 is alone in the week, the
+    running sums left -1.1e-16 as its mean, below the table's check (>= 0): the run failed."""
+    out = daily_load(
+        _acts({1: 10.0}), _journal({1: 6.0, 4: 4.0, 5: 2.0, 11: 0.0}), end_date=_day(20)
+    )
+    DailyLoad.validate(out)
+    alone = out.filter(pl.col("local_date").is_between(_day(12), _day(17)))  # day 11's 0 alone
+    assert alone["mood_week_mean_frac"].to_list() == [0.0] * 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.integers(1, 60), st.floats(0, 300, allow_nan=False), min_size=1, max_size=25
+    ),
+    st.dictionaries(st.integers(1, 60), st.floats(300, 25_000, allow_nan=False), max_size=25),
+    st.sampled_from([5, 7, 10]),
+    st.lists(st.tuples(st.integers(1, 60), st.integers(0, 10), st.floats(0, 24)), max_size=40),
+)
+def test_any_loads_distances_moods_and_sleep_pass_the_tables_own_checks(
+    loads: dict[int, float],
+    distances: dict[int, float],
+    scale: int,
+    entries: list[tuple[int, int, float]],
+) -> None:
+    """Rounding never takes a row outside its documented range (a failed check fails the run)."""
+    dist = {day: distances.get(day, 0.0) for day in loads}
+    mood = {day: float(min(m, scale)) for day, m, _ in entries}
+    sleep = {day: hours for day, _, hours in entries}
+    out = daily_load(
+        _acts(loads, distance_m=dist), _journal(mood, sleep, scale=scale), end_date=_day(70)
+    )
+    DailyLoad.validate(out)

@@ -105,7 +105,11 @@ def _window_stats(col: str, window: int) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     n = _over(present.cast(pl.Float64).rolling_sum(window, min_samples=1))
     s1 = _over(value.rolling_sum(window, min_samples=1))
     s2 = _over((value * value).rolling_sum(window, min_samples=1))
-    mean = pl.when(n > 0).then(ref + s1 / n)
+    # a mean lies between the window's extremes: the clip removes only rounding (-1.1e-16 for a
+    # week of mood 0 otherwise, which fails the table's check and with it the run)
+    low = _over(pl.col(col).rolling_min(window, min_samples=1))
+    high = _over(pl.col(col).rolling_max(window, min_samples=1))
+    mean = pl.when(n > 0).then((ref + s1 / n).clip(low, high))
     raw_var = pl.when(n > 1).then(((s2 - s1 * s1 / n) / (n - 1)).clip(lower_bound=0.0))
     # Rounding residue of the running sums (values leaving the window) is not variation.
     var = pl.when(raw_var < _VAR_FLOOR).then(0.0).otherwise(raw_var)
