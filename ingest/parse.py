@@ -38,7 +38,7 @@ from ingest.summaries import (
     without_unset_clock,
 )
 from schemas.activities import Activities
-from schemas.base import validate_frame
+from schemas.base import polars_schema, validate_frame
 from schemas.errors import IngestError, NotAnActivity, SchemaViolation, UnsafeInput
 from schemas.files import Outcome
 from schemas.hrv import Hrv
@@ -181,8 +181,13 @@ def _frames(parsed: ParsedFile, *, sha256: str, client_id: str) -> Frames:
         laps.append(activity.laps.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
         hrv.append(activity.rr.with_columns(**{k: pl.lit(v) for k, v in ids.items()}))
     activities = pl.DataFrame(rows, infer_schema_length=None)
+    # a column no activity of the file has a value in is typed Null: give it the table's type, so
+    # that rows built later from these (a merged copy) can hold values (frames are validated later)
+    untyped: dict[Any, pl.DataType] = {
+        c: ACTIVITY_TYPES[c] for c, t in activities.schema.items() if t == pl.Null
+    }
     frames = {
-        "activities": activities,
+        "activities": activities.cast(untyped),
         "samples": pl.concat(samples),
         "laps": pl.concat(laps),
         "hrv": pl.concat(hrv),
@@ -279,6 +284,9 @@ def _note_partial(result: FileResult, errors: list[SchemaViolation], total: int)
     result.detail = "; ".join(e.detail for e in errors)
     result.evidence = [row for e in errors for row in e.evidence]
 
+
+ACTIVITY_TYPES = polars_schema(Activities)
+"""The ``activities`` table's column types."""
 
 FRAME_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "activities": Activities,

@@ -17,8 +17,6 @@ import polars as pl
 
 from ingest.parse import FileResult
 from ingest.summaries import summarize_activity
-from schemas.activities import Activities
-from schemas.base import polars_schema
 from schemas.files import Outcome
 from transform.source_priority import merge_channels, resolve_copies
 from warehouse.store import TableStore
@@ -238,10 +236,6 @@ def _resummarised(
     return row
 
 
-ACTIVITY_TYPES = polars_schema(Activities)
-"""The ``activities`` table's column types."""
-
-
 def _merge_kept_channels(
     items: list[FileResult],
     held: pl.DataFrame,
@@ -286,15 +280,11 @@ def _merge_kept_channels(
             row = item.activities.filter(mine).row(0, named=True)
             row = _resummarised(row, merged.samples, merged.taken)
             row["channel_sources"] = merged.channel_sources
-            # a column the new copy had no value for at all may be typed Null (its parse result
-            # is not validated yet): the merged row takes the table's own type there
-            types = {
-                name: ACTIVITY_TYPES.get(name, dtype) if dtype == pl.Null else dtype
-                for name, dtype in item.activities.schema.items()
-            }
             item.activities = pl.concat(
-                [item.activities.filter(~mine), pl.DataFrame([row], schema=types)],
-                how="vertical_relaxed",
+                [
+                    item.activities.filter(~mine),
+                    pl.DataFrame([row], schema=item.activities.schema),
+                ]
             )
         else:
             source = held.filter(pl.col("activity_id") == kept_id)

@@ -15,6 +15,9 @@ import polars as pl
 import pytest
 
 from ingest.parse import parse_file, validate_results
+from schemas.activities import Activities
+from schemas.base import polars_schema
+from tests.test_duplicate_channels import fit_swim
 
 T0 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 TCX_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
@@ -232,3 +235,13 @@ def test_a_tcx_whose_trackpoints_share_one_instant_is_skipped() -> None:
     # beside a timed activity, it is skipped alone
     kept = parse_file(tcx(one_instant, tcx_activity("Running", T0, STEADY)), client_id="c")
     assert (kept.outcome, kept.n_records) == ("ingested", 30)
+
+
+def test_unvalidated_activity_columns_without_any_value_have_the_tables_types() -> None:
+    """A FIT swim without heart rate, parsed as a run parses it (validation later, per batch): its
+    all-null columns were typed Null, and a copy's heart rate merged into it could not be held
+    (the run failed). Every column has the ``activities`` model's type from the start."""
+    result = parse_file(fit_swim(), client_id="c", validate=False)
+    assert result.activities is not None
+    assert result.activities["hr_mean_bpm"].null_count() == 1  # the case: no value at all
+    assert result.activities.schema == pl.Schema(polars_schema(Activities))
