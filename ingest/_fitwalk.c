@@ -1,28 +1,18 @@
-/* Three steps of ingest.fit_fast in C: the header walk (where each data message of one segment
- * starts), the CRC, and reading plain numeric fields into columns.
+/* Three steps of ingest.fit_fast in C: the walk over a segment's messages (where each data
+ * message starts and which definition it uses), the CRC, and reading plain numeric fields.
  *
- * walk(data, start, end, sizes, ordinal) walks the data messages from byte `start` while they
- * start before `end` (the end of the segment's data as its header gives it), each `sizes[local]`
- * bytes long (header byte included; 0 for a local type with no definition), and stops at the
- * first of: `end` reached, a definition message, a data message of an undefined local type, a
- * message the buffer ends in. It returns (stop, reason, compressed, groups):
- *
- *   stop        offset where the walk stopped (the message there is not included)
- *   reason      WALK_END 0, WALK_DEFINITION 1, WALK_UNDEFINED 2, WALK_CUT 3
- *   compressed  whether any header walked is a compressed-timestamp header
- *   groups      ((local type, offsets, ordinals), ...) per local type used, in local-type order;
- *               offsets and ordinals as native int64 bytes (numpy.frombuffer), ordinals counted
- *               from `ordinal`, in file order
- *
- * segment(data, start, end, ordinal) walks a whole segment, definition messages included (the
- * walk above stops at each): a definition starting before `end` is read (even past `end`, as
- * fitparse reads it) and sets its local type's message size (1 + its field sizes + its developer
- * field sizes). It stops at `end`, at a data message of an undefined local type (WALK_UNDEFINED),
- * at a data message the buffer ends in (WALK_CUT) or at a definition it ends in (WALK_DEFINITION,
- * `stop` at that definition). It returns (stop, reason, compressed, definitions), definitions
- * ((offset, ordinal, local, size, offsets, ordinals), ...) in file order: where each definition
- * starts, the data messages read before it, its local type, its messages' size, and its data
- * messages' offsets and ordinals (native int64 bytes).
+ * segment(data, start, end, ordinal) walks the messages of one segment from byte `start` while they
+ * start before `end` (the end of the segment's data as its header gives it). A definition message
+ * is read (even past `end`, as fitparse reads it) and sets its local type's message size (1 + its
+ * field sizes + its developer field sizes). It stops at `end` (WALK_END), at a data message of an
+ * undefined local type (WALK_UNDEFINED), at a data message the buffer ends in (WALK_CUT) or at a
+ * definition it ends in (WALK_DEFINITION, `stop` at that definition). It returns (stop, reason,
+ * compressed, definitions): where it stopped, why, whether any data message has a
+ * compressed-timestamp header, and ((offset, ordinal, local, size, offsets, ordinals), ...) in file
+ * order: where each definition starts, the data messages read before it (counted from `ordinal`),
+ * its local type, its messages' size, and its data messages' offsets and ordinals (native int64
+ * bytes). ingest.fit_fast._walk_python steps over the data messages between definitions the same
+ * way, with numpy.
  *
  * crc(data) is the FIT CRC-16 of a buffer (ingest.fit_fast.fit_crc, byte by byte).
  *
@@ -51,181 +41,9 @@
 #define WALK_UNDEFINED 2
 #define WALK_CUT 3
 
-typedef struct {
-    Py_ssize_t stop;
-    int reason;
-    int compressed;
-    Py_ssize_t counts[N_LOCAL];
-} walk_result;
-
 /* Local type of a data message header (normal: low 4 bits; compressed timestamp: bits 5-6). */
 static inline int header_local(unsigned char header) {
     return (header & 0x80) ? ((header >> 5) & 0x3) : (header & 0x0F);
-}
-
-/* One pass. With `offsets`/`ordinals` (per local type, `capacity` each, from a first pass) it
- * fills them, and stops early rather than write past a capacity. */
-static void walk_pass(const unsigned char *bytes, Py_ssize_t total, Py_ssize_t p, Py_ssize_t end,
-                      const Py_ssize_t *sizes, long long ordinal, int64_t **offsets,
-                      int64_t **ordinals, const Py_ssize_t *capacity, walk_result *out) {
-    Py_ssize_t filled[N_LOCAL] = {0};
-    memset(out, 0, sizeof(*out));
-    out->reason = WALK_END;
-    while (p < end) {
-        if (p >= total) {
-            out->reason = WALK_CUT;
-            break;
-        }
-        unsigned char header = bytes[p];
-        if ((header & 0xC0) == 0x40) {
-            out->reason = WALK_DEFINITION;
-            break;
-        }
-        int local = header_local(header);
-        Py_ssize_t size = sizes[local];
-        if (size == 0) {
-            out->reason = WALK_UNDEFINED;
-            break;
-        }
-        if (size > total - p) {
-            out->reason = WALK_CUT;
-            break;
-        }
-        if (offsets != NULL) {
-            if (filled[local] >= capacity[local]) {
-                break;
-            }
-            Py_ssize_t k = filled[local]++;
-            offsets[local][k] = (int64_t)p;
-            ordinals[local][k] = (int64_t)ordinal;
-        }
-        out->counts[local]++;
-        out->compressed |= (header & 0x80) != 0;
-        ordinal++;
-        p += size;
-    }
-    out->stop = p;
-}
-
-/* The 16 message sizes from a sequence of 16 non-negative integers. */
-static int read_sizes(PyObject *sequence, Py_ssize_t *sizes) {
-    PyObject *fast = PySequence_Fast(sequence, "sizes must be a sequence");
-    if (fast == NULL) {
-        return -1;
-    }
-    if (PySequence_Fast_GET_SIZE(fast) != N_LOCAL) {
-        Py_DECREF(fast);
-        PyErr_SetString(PyExc_ValueError, "sizes must hold 16 message sizes");
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < N_LOCAL; i++) {
-        Py_ssize_t size = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i), PyExc_OverflowError);
-        if (size == -1 && PyErr_Occurred()) {
-            Py_DECREF(fast);
-            return -1;
-        }
-        if (size < 0) {
-            Py_DECREF(fast);
-            PyErr_SetString(PyExc_ValueError, "a message size is negative");
-            return -1;
-        }
-        sizes[i] = size;
-    }
-    Py_DECREF(fast);
-    return 0;
-}
-
-/* ((local, offsets bytes, ordinals bytes), ...) for the local types with messages. */
-static PyObject *walk_groups(const unsigned char *bytes, Py_ssize_t total, Py_ssize_t start,
-                             Py_ssize_t end, const Py_ssize_t *sizes, long long ordinal,
-                             walk_result *result) {
-    PyObject *offset_bytes[N_LOCAL] = {NULL};
-    PyObject *ordinal_bytes[N_LOCAL] = {NULL};
-    int64_t *offsets[N_LOCAL];
-    int64_t *ordinals[N_LOCAL];
-    static int64_t unused;
-    PyObject *groups = NULL;
-    Py_ssize_t n_groups = 0;
-    for (int local = 0; local < N_LOCAL; local++) {
-        Py_ssize_t count = result->counts[local];
-        offsets[local] = ordinals[local] = &unused;
-        if (count == 0) {
-            continue;
-        }
-        n_groups++;
-        offset_bytes[local] = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
-        ordinal_bytes[local] = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
-        if (offset_bytes[local] == NULL || ordinal_bytes[local] == NULL) {
-            goto done;
-        }
-        offsets[local] = (int64_t *)PyBytes_AS_STRING(offset_bytes[local]);
-        ordinals[local] = (int64_t *)PyBytes_AS_STRING(ordinal_bytes[local]);
-    }
-    walk_result second;
-    walk_pass(bytes, total, start, end, sizes, ordinal, offsets, ordinals, result->counts, &second);
-    if (memcmp(second.counts, result->counts, sizeof(second.counts)) != 0 ||
-        second.stop != result->stop) {
-        PyErr_SetString(PyExc_RuntimeError, "the buffer changed during the walk");
-        goto done;
-    }
-    groups = PyTuple_New(n_groups);
-    if (groups == NULL) {
-        goto done;
-    }
-    Py_ssize_t g = 0;
-    for (int local = 0; local < N_LOCAL; local++) {
-        if (result->counts[local] == 0) {
-            continue;
-        }
-        PyObject *group = Py_BuildValue("(iOO)", local, offset_bytes[local], ordinal_bytes[local]);
-        if (group == NULL) {
-            Py_CLEAR(groups);
-            goto done;
-        }
-        PyTuple_SET_ITEM(groups, g++, group);
-    }
-done:
-    for (int local = 0; local < N_LOCAL; local++) {
-        Py_XDECREF(offset_bytes[local]);
-        Py_XDECREF(ordinal_bytes[local]);
-    }
-    return groups;
-}
-
-static PyObject *walk(PyObject *self, PyObject *args) {
-    Py_buffer view;
-    Py_ssize_t start, end;
-    PyObject *size_sequence;
-    long long ordinal;
-    Py_ssize_t sizes[N_LOCAL];
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnOL:walk", &view, &start, &end, &size_sequence, &ordinal)) {
-        return NULL;
-    }
-    PyObject *answer = NULL;
-    if (read_sizes(size_sequence, sizes) < 0) {
-        goto done;
-    }
-    if (start < 0 || ordinal < 0) {
-        PyErr_SetString(PyExc_ValueError, "start and ordinal must not be negative");
-        goto done;
-    }
-    if (ordinal > LLONG_MAX - (long long)view.len) {  /* a message per byte at most */
-        PyErr_SetString(PyExc_OverflowError, "ordinal too large to count this buffer's messages");
-        goto done;
-    }
-    const unsigned char *bytes = (const unsigned char *)view.buf;
-    walk_result result;
-    walk_pass(bytes, view.len, start, end, sizes, ordinal, NULL, NULL, NULL, &result);
-    PyObject *groups = walk_groups(bytes, view.len, start, end, sizes, ordinal, &result);
-    if (groups == NULL) {
-        goto done;
-    }
-    answer = Py_BuildValue("(niON)", result.stop, result.reason,
-                           result.compressed ? Py_True : Py_False, groups);
-done:
-    PyBuffer_Release(&view);
-    return answer;
 }
 
 /* FIT CRC-16 (polynomial 0xA001, reflected), eight bytes a step ("slicing by 8"):
@@ -277,7 +95,7 @@ static PyObject *crc(PyObject *self, PyObject *args) {
     return PyLong_FromLong(value);
 }
 
-/* -- segment: the walk through definitions -------------------------------------------------- */
+/* -- segment: the walk through a segment's messages ------------------------------------------ */
 
 typedef struct {
     Py_ssize_t offset;
@@ -631,9 +449,6 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"walk", walk, METH_VARARGS,
-     "walk(data, start, end, sizes, ordinal) -> (stop, reason, compressed, groups)\n\n"
-     "Walk the data messages of one FIT segment up to a definition message (see the module)."},
     {"segment", segment, METH_VARARGS,
      "segment(data, start, end, ordinal) -> (stop, reason, compressed, definitions)\n\n"
      "Walk one FIT segment through its definition messages (see the module)."},

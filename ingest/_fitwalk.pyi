@@ -1,6 +1,5 @@
-"""Types of the optional C extension ``ingest/_fitwalk.c`` (the FIT header walk, CRC, numbers)."""
+"""Types of the optional C extension ``ingest/_fitwalk.c`` (segment walk, CRC, numbers)."""
 
-from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -11,9 +10,6 @@ WALK_DEFINITION: Final[int]
 WALK_UNDEFINED: Final[int]
 WALK_CUT: Final[int]
 
-def walk(
-    data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int, /
-) -> tuple[int, int, bool, tuple[tuple[int, bytes, bytes], ...]]: ...
 def segment(
     data: bytes, start: int, end: int, ordinal: int, /
 ) -> tuple[int, int, bool, tuple[tuple[int, int, int, int, bytes, bytes], ...]]: ...

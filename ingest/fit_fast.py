@@ -561,11 +561,11 @@ def _parse_definition(
     return definition, q
 
 
-def _index(data: bytes, walk: Walk | None = None) -> _Index:
+def _index(data: bytes, *, in_c: bool | None = None) -> _Index:
     """One pass over the headers: definitions, where each data message is, segment by segment.
 
-    ``walk`` (the tests' choice) walks data messages between definitions; by default a whole
-    segment is walked in C at once (:func:`_index_segment_c`), else with the Python walk.
+    A segment is walked in C at once (:func:`_index_segment_c`) when the extension is built, else
+    with the Python walk between definitions (:func:`_index_messages`); ``in_c`` chooses (tests).
 
     As fitparse reads a file: messages start while the header's data size is not used up, each
     is read whole (the last may run past the data size), the CRC follows the last one, and a file
@@ -573,8 +573,7 @@ def _index(data: bytes, walk: Walk | None = None) -> _Index:
     (:meth:`_Index.stop`: the messages before are kept).
     """
     index = _Index()
-    chosen = _default_walk() if walk is None else walk
-    whole_segments = walk is None and _fitwalk is not None  # _index_segment_c: one C call each
+    whole_segments = _segments_in_c() if in_c is None else in_c
     total = len(data)
     pos = 0
     while not index.segment_ordinals or pos < total:  # an empty file has one, cut short
@@ -586,7 +585,7 @@ def _index(data: bytes, walk: Walk | None = None) -> _Index:
         if whole_segments:
             p = _index_segment_c(data, start, start + data_size, index)
         else:
-            p = _index_messages(data, start, start + data_size, index, chosen)
+            p = _index_messages(data, start, start + data_size, index)
         if index.error is not None:
             break
         if p + 2 > total:
@@ -670,10 +669,6 @@ class _Walked:
     groups: tuple[tuple[int, bytes, bytes], ...]  # (local type, offsets, ordinals): native int64s
 
 
-Walk = Callable[[bytes, int, int, Sequence[int], int], _Walked]
-"""A walk: (data, start, end, message size per local type, first ordinal) -> :class:`_Walked`."""
-
-
 def _walk_python(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
     """Walk the data messages from ``start`` while they start before ``end``; stop at a definition.
 
@@ -681,7 +676,7 @@ def _walk_python(data: bytes, start: int, end: int, sizes: Sequence[int], ordina
     definition message, at a data message of an undefined local type, or at one the file ends in
     (``reason``); a message that starts before ``end`` is read whole even past it, as fitparse
     reads it. Runs of same-type messages are stepped over with numpy (:func:`_run_length`).
-    ``ingest/_fitwalk.c`` does the same in C.
+    ``_fitwalk.segment`` (``ingest/_fitwalk.c``) does the same in C, through definitions too.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     header_local = _HEADER_LOCAL_LIST
@@ -735,23 +730,17 @@ def _expanded(runs: list[tuple[int, int, int]], size: int) -> tuple[bytes, bytes
     return offsets.tobytes(), (np.repeat(table[:, 2], counts) + within).tobytes()
 
 
-def _walk_c(data: bytes, start: int, end: int, sizes: Sequence[int], ordinal: int) -> _Walked:
-    """:func:`_walk_python` in C (``ingest/_fitwalk.c``)."""
-    assert _fitwalk is not None
-    return _Walked(*_fitwalk.walk(data, start, end, sizes, ordinal))
-
-
 @cache
-def _default_walk() -> Walk:
-    """The C walk when the extension was built, else the Python walk (logged once, at debug)."""
+def _segments_in_c() -> bool:
+    """Whether the index walks segments in C (the extension was built); logged once, at debug."""
     if _fitwalk is None:
-        log.debug("FIT header walk: Python (the C extension ingest._fitwalk is not built)")
-        return _walk_python
-    log.debug("FIT header walk: C (ingest._fitwalk)")
-    return _walk_c
+        log.debug("FIT index: Python walk (the C extension ingest._fitwalk is not built)")
+        return False
+    log.debug("FIT index: C, a segment at a time (ingest._fitwalk)")
+    return True
 
 
-def _index_messages(data: bytes, p: int, end: int, index: _Index, walk: Walk) -> int:
+def _index_messages(data: bytes, p: int, end: int, index: _Index) -> int:
     """Index the messages that start before ``end`` (the data size's end); return where they end.
 
     The walk steps over data messages; each definition it stops at is parsed here, and the walk
@@ -761,7 +750,7 @@ def _index_messages(data: bytes, p: int, end: int, index: _Index, walk: Walk) ->
     sizes = [0] * 16
     total = len(data)
     while True:
-        walked = walk(data, p, end, sizes, index.n_messages)
+        walked = _walk_python(data, p, end, sizes, index.n_messages)
         _take_in(walked, local_defs, data, index)
         p = walked.stop
         if walked.reason == WALK_END:

@@ -1,12 +1,12 @@
-"""The FIT header walk in C (``ingest/_fitwalk.c``) against the pure-Python walk it replaces.
+"""The FIT walk in C (``ingest/_fitwalk.c``) against the pure-Python walk it replaces.
 
-Two C walks: one between definition messages (``walk``, as the Python walk), one through a whole
-segment, definitions included (``segment``, the decoder's default when the extension is built).
-
-Both must give the same index (every definition's offsets and ordinals, the compressed-timestamp
+The C walk (``segment``, the decoder's default when the extension is built) goes through a whole
+segment, definitions included; the Python walk steps over data messages between definitions,
+which Python parses. Both must give the same index (every definition's offsets and ordinals, the compressed-timestamp
 flag, the skipped counts, where and why decoding stops) or the same refusal, on every corpus FIT
 file and on thousands of mutated files (``bench/fuzz.py``'s mutations, fixed seed). The Python walk
 is the independent oracle: it steps over runs of messages with numpy, the C walk message by message.
+The C numeric-field reader (``numbers``) and the CRC are held against numpy and fitparse below.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ needs_c_walk = pytest.mark.skipif(
 )
 
 
-def index_of(data: bytes, walk: fit_fast.Walk | None) -> tuple[Any, ...]:
+def index_of(data: bytes, *, in_c: bool) -> tuple[Any, ...]:
     """Everything the index holds, as plain values; or the refusal (reason and detail)."""
     try:
-        index = fit_fast._index(data, walk)
+        index = fit_fast._index(data, in_c=in_c)
     except FastPathRefused as refused:
         return ("refused", refused.reason, str(refused))
     definitions = [
@@ -73,11 +73,8 @@ def index_of(data: bytes, walk: fit_fast.Walk | None) -> tuple[Any, ...]:
 
 
 def assert_same_index(data: bytes) -> None:
-    """The C walk between definitions, and the C walk of whole segments (the default), index as
-    the Python walk does."""
-    python = index_of(data, fit_fast._walk_python)
-    assert index_of(data, fit_fast._walk_c) == python
-    assert index_of(data, None) == python
+    """The C walk of whole segments indexes as the Python walk between definitions does."""
+    assert index_of(data, in_c=True) == index_of(data, in_c=False)
 
 
 @needs_c_walk
@@ -134,38 +131,21 @@ def test_c_walk_indexes_compressed_timestamp_headers_as_the_python_walk() -> Non
             data[offset] = 0x80 | (data[offset] & 0x0F) << 5 | rng.randrange(32)
         mutated = fix_fit_crc(bytes(data))
         assert_same_index(mutated)
-        assert index_of(mutated, fit_fast._walk_c)[3] is True  # compressed seen
+        assert index_of(mutated, in_c=True)[3] is True  # compressed seen
 
 
 @needs_c_walk
-@pytest.mark.parametrize(
-    ("args", "error"),
-    [
-        ((b"\x00", 0, 1, [1] * 15, 0), ValueError),  # 15 sizes
-        ((b"\x00", 0, 1, [1] * 15 + [-1], 0), ValueError),  # a negative size
-        ((b"\x00", -1, 1, [1] * 16, 0), ValueError),  # a negative start
-        ((b"\x00", 0, 1, [1] * 16, -1), ValueError),  # a negative ordinal
-        ((b"\x00" * 4, 0, 4, [1] * 16, 2**63 - 1), OverflowError),  # ordinals would overflow
-        (("text", 0, 1, [1] * 16, 0), TypeError),  # no buffer
-        ((b"\x00", 0, 1, ["1"] * 16, 0), TypeError),  # sizes that are no integers
-    ],
-)
-def test_c_walk_rejects_bad_arguments(args: tuple[Any, ...], error: type[Exception]) -> None:
+def test_c_segment_stops_where_the_buffer_ends() -> None:
+    """A worked example: a definition of 3-byte messages (local 0), then a normal, a compressed
+    (local 0) and a cut message; the data size (100) runs past the buffer."""
     assert fit_fast._fitwalk is not None
-    with pytest.raises(error):
-        fit_fast._fitwalk.walk(*args)
-
-
-@needs_c_walk
-def test_c_walk_stops_where_the_buffer_ends() -> None:
-    """A worked example: messages of 3 bytes (local 0) in a buffer of 7, data size of 10."""
-    assert fit_fast._fitwalk is not None
-    data = bytes([0x00, 1, 2, 0x80, 1, 2, 0x00])  # a normal, a compressed (local 0), a cut one
-    stop, reason, compressed, groups = fit_fast._fitwalk.walk(data, 0, 10, [3] + [0] * 15, 7)
-    assert (stop, reason, compressed) == (6, fit_fast.WALK_CUT, True)
-    [(local, offsets, ordinals)] = groups
-    assert local == 0
-    assert offsets == (0).to_bytes(8, "little") + (3).to_bytes(8, "little")
+    definition = bytes([0x40, 0, 0, 20, 0, 1, 253, 2, 0x84])  # record: one 2-byte field
+    data = definition + bytes([0x00, 1, 2, 0x80, 1, 2, 0x00])
+    stop, reason, compressed, found = fit_fast._fitwalk.segment(data, 0, 100, 7)
+    assert (stop, reason, compressed) == (len(data) - 1, fit_fast.WALK_CUT, True)
+    [(offset, ordinal, local, size, offsets, ordinals)] = found
+    assert (offset, ordinal, local, size) == (0, 7, 0, 3)
+    assert offsets == (9).to_bytes(8, "little") + (12).to_bytes(8, "little")
     assert ordinals == (7).to_bytes(8, "little") + (8).to_bytes(8, "little")
 
 
@@ -199,12 +179,14 @@ def test_c_walk_gives_the_stop_reasons_the_python_walk_names() -> None:
 
 
 @needs_c_walk
-def test_the_c_walk_is_used_when_built(caplog: pytest.LogCaptureFixture) -> None:
-    fit_fast._default_walk.cache_clear()
+def test_the_c_segment_walk_is_used_when_built(caplog: pytest.LogCaptureFixture) -> None:
+    fit_fast._segments_in_c.cache_clear()
     with caplog.at_level(logging.DEBUG, logger="ingest.fit_fast"):
-        assert fit_fast._default_walk() is fit_fast._walk_c
-        fit_fast._default_walk()
-    assert [r.getMessage() for r in caplog.records] == ["FIT header walk: C (ingest._fitwalk)"]
+        assert fit_fast._segments_in_c() is True
+        fit_fast._segments_in_c()
+    assert [r.getMessage() for r in caplog.records] == [
+        "FIT index: C, a segment at a time (ingest._fitwalk)"
+    ]
 
 
 def test_without_the_c_extension_the_python_walk_decodes_the_same(
@@ -217,14 +199,14 @@ def test_without_the_c_extension_the_python_walk_decodes_the_same(
         with_hrv=True,
     )
     monkeypatch.setattr(fit_fast, "_fitwalk", None)
-    fit_fast._default_walk.cache_clear()
+    fit_fast._segments_in_c.cache_clear()
     try:
         with caplog.at_level(logging.DEBUG, logger="ingest.fit_fast"):
             parsed = read_fit_fast(data)
-        assert fit_fast._default_walk() is fit_fast._walk_python
+        assert fit_fast._segments_in_c() is False
     finally:
-        fit_fast._default_walk.cache_clear()
-    assert "FIT header walk: Python" in caplog.text
+        fit_fast._segments_in_c.cache_clear()
+    assert "FIT index: Python walk" in caplog.text
     assert_same_parse(parsed, read_fit(data))
 
 
