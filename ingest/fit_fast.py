@@ -470,6 +470,18 @@ def _count_cut_bad_sizes(data: bytes, p: int, end: int, index: _Index) -> None:
             index.skip("bad_field_size")
 
 
+def _cut_undescribed_developer_field(data: bytes, p: int, end: int, index: _Index) -> bool:
+    """Whether the definition at ``p``, cut at ``end``, reads an undescribed developer field whole."""
+    if not data[p] & 0x20 or p + 6 > end or p + 7 + 3 * data[p + 5] > end:
+        return False
+    q = p + 6 + 3 * data[p + 5]  # the developer field count
+    read = min(data[q], (end - q - 1) // 3)
+    return any(
+        index.dev_types.get(data[r + 2], {}).get(data[r]) is None
+        for r in range(q + 1, q + 1 + 3 * read, 3)
+    )
+
+
 def _data_reads(definition: _Definition) -> list[int]:
     """The reads fitparse makes of one data message: the header byte, then field by field."""
     if any(d.name is None for d in definition.dev_fields):
@@ -489,6 +501,10 @@ def _parse_definition(
     :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
     """
     if not _definition_fits(data, p, end):
+        if _cut_undescribed_developer_field(data, p, end, index):
+            # fitparse stops at that field, with an error of its own (which depends on the
+            # developer fields other files described before, in the same process)
+            raise _refuse("truncated", "the file ends in a definition with an undescribed field")
         _count_cut_bad_sizes(data, p, end, index)
         index.stop(_cut_read(_definition_reads(data, p), end - p), truncated=True)
         return None, end
@@ -981,45 +997,13 @@ def _row_plan(key: tuple[Any, ...], needed: frozenset[str]) -> tuple[tuple[int, 
     return tuple(plan)
 
 
-@cache
-def _simple_row_plan(
-    key: tuple[Any, ...], needed: frozenset[str]
-) -> tuple[tuple[int, str, Any, Any, bool], ...] | None:
-    """:func:`_row_plan` when no field of it has sub-fields or components (the usual case).
-
-    Per field: (position, name, profile field, its enum names or ``None``, whether it is a
-    ``date_time``); ``None`` when some field needs fitparse's general rules.
-    """
-    plan = _row_plan(key, needed)
-    if any(f.subfields or f.components for _, f in plan):
-        return None
-    return tuple(
-        (position, f.name, f, f.type.values or None, f.type.name == "date_time")
-        for position, f in plan
-        if f.name in needed
-    )
-
-
 def _row_values(
     definition: _Definition, raws: Sequence[Any], needed: frozenset[str]
 ) -> dict[str, Any]:
     """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win)."""
-    simple = _simple_row_plan(definition.key, needed)
-    if simple is not None:
-        values: dict[str, Any] = {}
-        for position, name, profile_field, names, is_date in simple:
-            value = raws[position]
-            if names is not None and value in names:
-                value = names[value]
-            elif profile_field.scale or profile_field.offset:
-                value = _scale_offset(profile_field, value)
-            if is_date:
-                value = _processed("date_time", value)
-            values[name] = value
-        return values
     mesg_type = MESSAGE_TYPES[definition.mesg_num]
     fields = definition.fields
-    values = {}
+    values: dict[str, Any] = {}
     for position, profile_field in _row_plan(definition.key, needed):
         raw = raws[position]
         resolved = _resolve(profile_field, fields, raws)
