@@ -91,6 +91,10 @@ class Window:
         """Whether the Monday in ``column`` is one of the weeks shown."""
         return pl.col(column).is_between(self.weeks[0], self.weeks[-1])
 
+    def overlaps(self, start: str, end: str) -> pl.Expr:
+        """Whether the range of days from ``start`` to ``end`` (columns) meets the days shown."""
+        return (pl.col(end) >= self.first_day) & (pl.col(start) <= self.as_of)
+
 
 Rows = dict[str, list[dict[str, Any]]]
 """A query's rows by ``client_id`` (``DataFrame.rows_by_key``): each client's rows in the result's
@@ -163,6 +167,8 @@ def query_clinic(inputs: ReportInputs, client_ids: Sequence[str], window: Window
     daily = inputs.daily_load.filter(mine & window.holds("local_date"))
     journal = inputs.journal.filter(mine)
     activities = inputs.activities.filter(mine)
+    raised = inputs.indicators.filter(mine & window.overlaps("local_date", "until_date"))
+    insufficient = pl.col("indicator") == "insufficient_data"
     return ClinicRows(
         adherence=inputs.weekly_adherence.filter(mine & window.holds_week("week_start"))
         .select("client_id", "week_start", "planned_minutes", "completed_minutes", "band")
@@ -183,11 +189,11 @@ def query_clinic(inputs: ReportInputs, client_ids: Sequence[str], window: Window
         .select("client_id", *RUN_COLUMNS)
         .sort("local_date", "start_utc", descending=True, maintain_order=True)
         .rows_by_key("client_id", named=True),
-        episodes=_overlapping(inputs.indicators.filter(mine), window, insufficient=False)
+        episodes=raised.filter(~insufficient)
         .select("client_id", "local_date", "until_date", "indicator", "explanation", "ongoing")
         .sort("local_date", "indicator", descending=[True, False], maintain_order=True)
         .rows_by_key("client_id", named=True),
-        insufficient=_overlapping(inputs.indicators.filter(mine), window, insufficient=True)
+        insufficient=raised.filter(insufficient)
         .select("client_id", "local_date", "until_date", "reason")
         .sort("local_date", maintain_order=True)
         .rows_by_key("client_id", named=True),
@@ -221,19 +227,6 @@ def query_clinic(inputs: ReportInputs, client_ids: Sequence[str], window: Window
 
 _WEEK = pl.col("local_date").dt.truncate("1w").alias("week")
 """Monday of the ISO week of ``local_date``."""
-
-
-def _overlapping(indicators: pl.DataFrame, window: Window, *, insufficient: bool) -> pl.DataFrame:
-    """Indicator rows whose range (local_date to until_date) overlaps the window.
-
-    ``insufficient``: the insufficient_data rows, else every other indicator.
-    """
-    kind = pl.col("indicator") == "insufficient_data"
-    return indicators.filter(
-        (kind if insufficient else ~kind)
-        & (pl.col("until_date") >= window.first_day)
-        & (pl.col("local_date") <= window.as_of)
-    )
 
 
 def _data_days(activities: pl.DataFrame, journal: pl.DataFrame, window: Window) -> pl.DataFrame:
