@@ -3,8 +3,9 @@
 :func:`client_reports` turns the tables (whole, as :class:`ReportInputs`) into a
 :class:`ClientReport` for each client and a window of ISO weeks ending with the week of ``as_of``
 (the queries run once for the whole clinic, :mod:`report.queries`; :func:`client_report` is the
-same for one client); :func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
-clock: the caller chooses ``as_of`` (by default :func:`default_as_of`, the last day with data).
+same for one client); :func:`overview_rows` orders clients most concerning first
+(:data:`CONCERN_ORDER`). No paths, no clock: the caller chooses ``as_of`` (by default
+:func:`default_as_of`, the last day with data).
 
 Words shown to therapists are data (:data:`INDICATOR_TITLES`, :data:`QUALITY_FLAG_WORDS`,
 :data:`INSUFFICIENT_WORDS`), not scattered through the rendering. Thresholds a page states (the
@@ -42,7 +43,6 @@ __all__ = [
     "default_as_of",
     "overview_row",
     "overview_rows",
-    "week_start",
 ]
 
 OPEN_INDICATOR_DAYS = 7
