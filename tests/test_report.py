@@ -17,7 +17,7 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from report import build, html, model, svg
+from report import build, html, model, queries, svg
 from report.build import load_inputs, roster_codes, write_reports
 from report.html import render_client_page, render_overview
 from report.model import client_report, overview_rows
@@ -520,7 +520,7 @@ def test_timeline_breaks_lines_at_gaps_and_shades_acwr_zones(c1: model.ClientRep
 def test_nice_ticks_and_doctests() -> None:
     assert svg.nice_ticks(0, 95) == [0.0, 25.0, 50.0, 75.0, 100.0]
     assert svg.nice_ticks(0, 1.7, 3) == [0.0, 1.0, 2.0]  # 1.7 / 3 = 0.57 -> step 1 (0.5 < 0.57)
-    for module in (svg, html, model, build):
+    for module in (svg, html, model, queries, build):
         assert doctest.testmod(module).failed == 0
 
 
