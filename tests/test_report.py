@@ -444,12 +444,8 @@ def test_client_without_adherence_rows_shows_no_data() -> None:
 
 
 def test_overview_puts_the_most_concerning_first() -> None:
-    data = inputs()
-    reports = [
-        client_report(data, client_id=cid, code=code, as_of=AS_OF, weeks=WEEKS)
-        for cid, code in ((STRANGER, "S"), (C2, "C002"), (C1, "C001"))
-    ]
-    rows = overview_rows(reports)
+    clients = {STRANGER: "S", C2: "C002", C1: "C001"}
+    rows = overview_rows(model.client_reports(inputs(), clients, as_of=AS_OF, weeks=WEEKS))
     # C001: 2 open indicators; C002: none, no data this week; S: none, green
     assert [(r.code, r.band, len(r.open_indicators)) for r in rows] == [
         ("C001", "red", 2),
