@@ -369,6 +369,7 @@ def _report(
         return [_float(rows[d][column]) if d in rows else None for d in days]
 
     episodes = mine(clinic.episodes)
+    open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
     [data] = mine(clinic.data_days) or [{"first": None, "last": None, "weeks": []}]
     data_weeks = set(data["weeks"])
     moved = {row["week"]: row for row in mine(clinic.moved)}
@@ -399,11 +400,7 @@ def _report(
         indicators=[(e["local_date"], e["indicator"], e["explanation"]) for e in episodes],
         indicator_summary=_indicator_summary(episodes, window),
         open_indicators=list(
-            dict.fromkeys(
-                e["indicator"]
-                for e in episodes
-                if e["until_date"] >= as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
-            )
+            dict.fromkeys(e["indicator"] for e in episodes if e["until_date"] >= open_since)
         ),
         weeks_without_data=[
             w
