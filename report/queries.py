@@ -211,13 +211,13 @@ def query_clinic(inputs: ReportInputs, client_ids: Sequence[str], window: Window
         .len()
         .sort("len", "reason_message", descending=[True, False])
         .rows_by_key("client_id", named=True),
-        moved=activities.filter(pl.col("local_date").is_not_null())
-        .group_by("client_id", _WEEK)
+        moved=activities.with_columns(_WEEK)
+        .filter(window.holds_week("week"))
+        .group_by("client_id", "week")
         .agg(
             minutes=pl.col("moving_time_s").fill_null(0.0).sum() / 60.0,
             km=pl.col("distance_m").fill_null(0.0).sum() / 1000.0,
         )
-        .filter(window.holds_week("week"))
         .rows_by_key("client_id", named=True),
         loads=daily.group_by("client_id", _WEEK)
         .agg(load=pl.col("load").sum())
