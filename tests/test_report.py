@@ -156,8 +156,8 @@ def _entry(
     }
 
 
-def make_tables() -> dict[str, pl.DataFrame]:
-    """The hand-made tables (validated against their models)."""
+def make_tables(extra: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, pl.DataFrame]:
+    """The hand-made tables (validated against their models), ``extra`` rows appended by table."""
     weekly = _frame(
         "weekly_adherence",
         [
@@ -319,7 +319,7 @@ def make_tables() -> dict[str, pl.DataFrame]:
             {"sha256": "4" * 64, "client_id": C1, "outcome": "ingested"},
         ],
     )
-    return {
+    tables = {
         "weekly_adherence": weekly,
         "daily_load": daily,
         "journal": journal,
@@ -328,6 +328,9 @@ def make_tables() -> dict[str, pl.DataFrame]:
         "activities": activities,
         "files": files,
     }
+    for name, rows in (extra or {}).items():
+        tables[name] = pl.concat([tables[name], _frame(name, rows)])
+    return tables
 
 
 def make_warehouse(
