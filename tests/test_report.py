@@ -479,6 +479,69 @@ def test_client_reports_come_in_the_order_asked_each_with_its_own_rows() -> None
     assert [sum(n for _, n in r.refused_files) for r in reports] == [0, 3, 0]
 
 
+def test_rows_on_the_edges_of_the_window() -> None:
+    # Window of 3 weeks up to Wed 18 Mar: Mon 2 Mar (days[0]) to 18 Mar (days[16]). A row on the
+    # first day or on as_of is in; the day before or after is out; a range ending on the first
+    # day or starting on as_of overlaps. One client ("e" * 24) added to the hand-written tables.
+    edge = "e" * 24
+    rows: dict[str, list[dict[str, Any]]] = {
+        "daily_load": [
+            _day(edge, D(2026, 3, 1), load=10.0, atl=1.0, ctl=1.0),
+            _day(edge, D(2026, 3, 2), load=20.0, atl=1.0, ctl=1.0),
+            _day(edge, AS_OF, load=30.0, atl=1.0, ctl=1.0),
+            _day(edge, D(2026, 3, 19), load=40.0, atl=1.0, ctl=1.0),
+        ],
+        "journal": [
+            _entry(11, edge, D(2026, 3, 1), 2.0, 10, None),
+            _entry(12, edge, D(2026, 3, 2), 4.0, 10, None),
+            _entry(13, edge, AS_OF, 5.0, 10, None),
+            _entry(14, edge, D(2026, 3, 19), 9.0, 10, None),
+        ],
+        "indicators": [
+            _indicator(
+                edge, D(2026, 2, 20), "low_tsb", "Ends the day before.", until=D(2026, 3, 1)
+            ),
+            _indicator(edge, D(2026, 2, 25), "load_spike", "Ends on 2 Mar.", until=D(2026, 3, 2)),
+            _indicator(edge, AS_OF, "high_monotony", "Starts on as_of."),
+            _indicator(edge, D(2026, 3, 19), "journal_silence", "Starts the day after."),
+            _indicator(
+                edge,
+                D(2026, 2, 10),
+                "insufficient_data",
+                "Out.",
+                until=D(2026, 3, 1),
+                reason="sparse_journal",
+            ),
+            _indicator(
+                edge,
+                D(2026, 2, 10),
+                "insufficient_data",
+                "In.",
+                until=D(2026, 3, 2),
+                reason="short_history",
+            ),
+        ],
+    }
+    report = client_report(
+        model.ReportInputs(**make_tables(rows)), client_id=edge, code="E", as_of=AS_OF, weeks=WEEKS
+    )
+    assert [(i, v) for i, v in enumerate(report.load) if v is not None] == [(0, 20.0), (16, 30.0)]
+    assert [(i, v) for i, v in enumerate(report.mood) if v is not None] == [(0, 4.0), (16, 5.0)]
+    assert report.last_data == AS_OF
+    assert [(d, code) for d, code, _ in report.indicators] == [
+        (AS_OF, "high_monotony"),
+        (D(2026, 2, 25), "load_spike"),
+    ]
+    # load_spike: 25 Feb to 2 Mar, of which 2 Mar alone is shown
+    assert [(s.code, s.days, s.first, s.last) for s in report.indicator_summary] == [
+        ("high_monotony", 1, AS_OF, AS_OF),
+        ("load_spike", 1, D(2026, 2, 25), D(2026, 3, 2)),
+    ]
+    assert report.insufficient == [
+        (D(2026, 2, 10), D(2026, 3, 2), model.INSUFFICIENT_WORDS["short_history"])
+    ]
+
+
 def test_weeks_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         client_report(inputs(), client_id=C1, code="C001", as_of=AS_OF, weeks=0)
