@@ -3,8 +3,9 @@
 :func:`client_reports` turns the tables (whole, as :class:`ReportInputs`) into a
 :class:`ClientReport` for each client and a window of ISO weeks ending with the week of ``as_of``
 (the queries run once for the whole clinic, :mod:`report.queries`; :func:`client_report` is the
-same for one client); :func:`overview_rows` orders clients most concerning first (:data:`CONCERN_ORDER`). No paths, no
-clock: the caller chooses ``as_of`` (by default :func:`default_as_of`, the last day with data).
+same for one client); :func:`overview_rows` orders clients most concerning first
+(:data:`CONCERN_ORDER`). No paths, no clock: the caller chooses ``as_of`` (by default
+:func:`default_as_of`, the last day with data).
 
 Words shown to therapists are data (:data:`INDICATOR_TITLES`, :data:`QUALITY_FLAG_WORDS`,
 :data:`INSUFFICIENT_WORDS`), not scattered through the rendering. Thresholds a page states (the
@@ -42,7 +43,6 @@ __all__ = [
     "default_as_of",
     "overview_row",
     "overview_rows",
-    "week_start",
 ]
 
 OPEN_INDICATOR_DAYS = 7
@@ -369,6 +369,7 @@ def _report(
         return [_float(rows[d][column]) if d in rows else None for d in days]
 
     episodes = mine(clinic.episodes)
+    open_since = as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
     [data] = mine(clinic.data_days) or [{"first": None, "last": None, "weeks": []}]
     data_weeks = set(data["weeks"])
     moved = {row["week"]: row for row in mine(clinic.moved)}
@@ -399,11 +400,7 @@ def _report(
         indicators=[(e["local_date"], e["indicator"], e["explanation"]) for e in episodes],
         indicator_summary=_indicator_summary(episodes, window),
         open_indicators=list(
-            dict.fromkeys(
-                e["indicator"]
-                for e in episodes
-                if e["until_date"] >= as_of - dt.timedelta(days=OPEN_INDICATOR_DAYS - 1)
-            )
+            dict.fromkeys(e["indicator"] for e in episodes if e["until_date"] >= open_since)
         ),
         weeks_without_data=[
             w

@@ -24,7 +24,6 @@ __all__ = [
     "Rows",
     "Window",
     "query_clinic",
-    "split_by_client",
     "week_start",
 ]
 
@@ -92,24 +91,14 @@ class Window:
         """Whether the Monday in ``column`` is one of the weeks shown."""
         return pl.col(column).is_between(self.weeks[0], self.weeks[-1])
 
+    def overlaps(self, start: str, end: str) -> pl.Expr:
+        """Whether the range of days from ``start`` to ``end`` (columns) meets the days shown."""
+        return (pl.col(end) >= self.first_day) & (pl.col(start) <= self.as_of)
+
 
 Rows = dict[str, list[dict[str, Any]]]
-"""A query's rows by ``client_id``, each row a dict of its columns, in the result's order."""
-
-
-def split_by_client(frame: pl.DataFrame) -> Rows:
-    """The rows of ``frame`` by its ``client_id``, each client's in the order of ``frame``.
-
-    Examples
-    --------
-    >>> frame = pl.DataFrame({"client_id": ["a", "b", "a"], "n": [1, 2, 3]})
-    >>> split_by_client(frame)["a"]
-    [{'client_id': 'a', 'n': 1}, {'client_id': 'a', 'n': 3}]
-    """
-    rows: Rows = {}
-    for row in frame.iter_rows(named=True):
-        rows.setdefault(row["client_id"], []).append(row)
-    return rows
+"""A query's rows by ``client_id`` (``DataFrame.rows_by_key``): each client's rows in the result's
+order, each a dict of its columns but ``client_id``."""
 
 
 DAILY_COLUMNS = (
@@ -178,84 +167,66 @@ def query_clinic(inputs: ReportInputs, client_ids: Sequence[str], window: Window
     daily = inputs.daily_load.filter(mine & window.holds("local_date"))
     journal = inputs.journal.filter(mine)
     activities = inputs.activities.filter(mine)
+    raised = inputs.indicators.filter(mine & window.overlaps("local_date", "until_date"))
+    insufficient = pl.col("indicator") == "insufficient_data"
     return ClinicRows(
-        adherence=split_by_client(
-            inputs.weekly_adherence.filter(mine & window.holds_week("week_start")).select(
-                "client_id", "week_start", "planned_minutes", "completed_minutes", "band"
-            )
+        adherence=inputs.weekly_adherence.filter(mine & window.holds_week("week_start"))
+        .select("client_id", "week_start", "planned_minutes", "completed_minutes", "band")
+        .rows_by_key("client_id", named=True),
+        daily=daily.select("client_id", "local_date", *DAILY_COLUMNS).rows_by_key(
+            "client_id", named=True
         ),
-        daily=split_by_client(daily.select("client_id", "local_date", *DAILY_COLUMNS)),
-        journal_days=split_by_client(
-            journal.filter(window.holds("local_date"))
-            .group_by("client_id", "local_date")
-            .agg(
-                mood=(pl.col("mood") / pl.col("mood_scale_max").cast(pl.Float64) * 10).mean(),
-                sleep=pl.col("sleep_hours").mean(),
-            )
-        ),
-        runs=split_by_client(
-            inputs.run_journal.filter(
-                mine & window.holds("local_date") & (pl.col("sport") == "running")
-            )
-            .select("client_id", *RUN_COLUMNS)
-            .sort("local_date", "start_utc", descending=True, maintain_order=True)
-        ),
-        episodes=split_by_client(
-            _overlapping(inputs.indicators.filter(mine), window, insufficient=False)
-            .select("client_id", "local_date", "until_date", "indicator", "explanation", "ongoing")
-            .sort("local_date", "indicator", descending=[True, False], maintain_order=True)
-        ),
-        insufficient=split_by_client(
-            _overlapping(inputs.indicators.filter(mine), window, insufficient=True)
-            .select("client_id", "local_date", "until_date", "reason")
-            .sort("local_date", maintain_order=True)
-        ),
-        data_days=split_by_client(_data_days(activities, journal, window)),
-        quality=split_by_client(
-            activities.filter(window.holds("local_date") | pl.col("local_date").is_null())
-            .select("client_id", pl.col("quality_flags").str.split(",").alias("flag"))
-            .explode("flag")
-            .filter(pl.col("flag").str.len_chars() > 0)
-            .group_by("client_id", "flag")
-            .len()
-            .sort("flag")
-        ),
-        refused=split_by_client(
-            inputs.files.filter(mine & (pl.col("outcome") == Outcome.QUARANTINED))
-            .group_by(
-                "client_id", pl.col("reason_message").fill_null("refused (no reason recorded)")
-            )
-            .len()
-            .sort("len", "reason_message", descending=[True, False])
-        ),
-        moved=split_by_client(
-            activities.filter(pl.col("local_date").is_not_null())
-            .group_by("client_id", _WEEK)
-            .agg(
-                minutes=pl.col("moving_time_s").fill_null(0.0).sum() / 60.0,
-                km=pl.col("distance_m").fill_null(0.0).sum() / 1000.0,
-            )
-            .filter(window.holds_week("week"))
-        ),
-        loads=split_by_client(daily.group_by("client_id", _WEEK).agg(load=pl.col("load").sum())),
+        journal_days=journal.filter(window.holds("local_date"))
+        .group_by("client_id", "local_date")
+        .agg(
+            mood=(pl.col("mood") / pl.col("mood_scale_max").cast(pl.Float64) * 10).mean(),
+            sleep=pl.col("sleep_hours").mean(),
+        )
+        .rows_by_key("client_id", named=True),
+        runs=inputs.run_journal.filter(
+            mine & window.holds("local_date") & (pl.col("sport") == "running")
+        )
+        .select("client_id", *RUN_COLUMNS)
+        .sort("local_date", "start_utc", descending=True, maintain_order=True)
+        .rows_by_key("client_id", named=True),
+        episodes=raised.filter(~insufficient)
+        .select("client_id", "local_date", "until_date", "indicator", "explanation", "ongoing")
+        .sort("local_date", "indicator", descending=[True, False], maintain_order=True)
+        .rows_by_key("client_id", named=True),
+        insufficient=raised.filter(insufficient)
+        .select("client_id", "local_date", "until_date", "reason")
+        .sort("local_date", maintain_order=True)
+        .rows_by_key("client_id", named=True),
+        data_days=_data_days(activities, journal, window).rows_by_key("client_id", named=True),
+        quality=activities.filter(window.holds("local_date") | pl.col("local_date").is_null())
+        .select("client_id", pl.col("quality_flags").str.split(",").alias("flag"))
+        .explode("flag")
+        .filter(pl.col("flag").str.len_chars() > 0)
+        .group_by("client_id", "flag")
+        .len()
+        .sort("flag")
+        .rows_by_key("client_id", named=True),
+        refused=inputs.files.filter(mine & (pl.col("outcome") == Outcome.QUARANTINED))
+        .group_by("client_id", pl.col("reason_message").fill_null("refused (no reason recorded)"))
+        .len()
+        .sort("len", "reason_message", descending=[True, False])
+        .rows_by_key("client_id", named=True),
+        moved=activities.with_columns(_WEEK)
+        .filter(window.holds_week("week"))
+        .group_by("client_id", "week")
+        .agg(
+            minutes=pl.col("moving_time_s").fill_null(0.0).sum() / 60.0,
+            km=pl.col("distance_m").fill_null(0.0).sum() / 1000.0,
+        )
+        .rows_by_key("client_id", named=True),
+        loads=daily.group_by("client_id", _WEEK)
+        .agg(load=pl.col("load").sum())
+        .rows_by_key("client_id", named=True),
     )
 
 
 _WEEK = pl.col("local_date").dt.truncate("1w").alias("week")
 """Monday of the ISO week of ``local_date``."""
-
-
-def _overlapping(indicators: pl.DataFrame, window: Window, *, insufficient: bool) -> pl.DataFrame:
-    """Indicator rows whose range (local_date to until_date) overlaps the window.
-
-    ``insufficient``: the insufficient_data rows, else every other indicator.
-    """
-    kind = pl.col("indicator") == "insufficient_data"
-    return indicators.filter(
-        (kind if insufficient else ~kind)
-        & (pl.col("until_date") >= window.first_day)
-        & (pl.col("local_date") <= window.as_of)
-    )
 
 
 def _data_days(activities: pl.DataFrame, journal: pl.DataFrame, window: Window) -> pl.DataFrame:

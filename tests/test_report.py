@@ -17,7 +17,7 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from report import build, html, model, svg
+from report import build, html, model, queries, svg
 from report.build import load_inputs, roster_codes, write_reports
 from report.html import render_client_page, render_overview
 from report.model import client_report, overview_rows
@@ -156,8 +156,8 @@ def _entry(
     }
 
 
-def make_tables() -> dict[str, pl.DataFrame]:
-    """The hand-made tables (validated against their models)."""
+def make_tables(extra: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, pl.DataFrame]:
+    """The hand-made tables (validated against their models), ``extra`` rows appended by table."""
     weekly = _frame(
         "weekly_adherence",
         [
@@ -319,7 +319,7 @@ def make_tables() -> dict[str, pl.DataFrame]:
             {"sha256": "4" * 64, "client_id": C1, "outcome": "ingested"},
         ],
     )
-    return {
+    tables = {
         "weekly_adherence": weekly,
         "daily_load": daily,
         "journal": journal,
@@ -328,6 +328,9 @@ def make_tables() -> dict[str, pl.DataFrame]:
         "activities": activities,
         "files": files,
     }
+    for name, rows in (extra or {}).items():
+        tables[name] = pl.concat([tables[name], _frame(name, rows)])
+    return tables
 
 
 def make_warehouse(
@@ -444,12 +447,8 @@ def test_client_without_adherence_rows_shows_no_data() -> None:
 
 
 def test_overview_puts_the_most_concerning_first() -> None:
-    data = inputs()
-    reports = [
-        client_report(data, client_id=cid, code=code, as_of=AS_OF, weeks=WEEKS)
-        for cid, code in ((STRANGER, "S"), (C2, "C002"), (C1, "C001"))
-    ]
-    rows = overview_rows(reports)
+    clients = {STRANGER: "S", C2: "C002", C1: "C001"}
+    rows = overview_rows(model.client_reports(inputs(), clients, as_of=AS_OF, weeks=WEEKS))
     # C001: 2 open indicators; C002: none, no data this week; S: none, green
     assert [(r.code, r.band, len(r.open_indicators)) for r in rows] == [
         ("C001", "red", 2),
@@ -478,6 +477,69 @@ def test_client_reports_come_in_the_order_asked_each_with_its_own_rows() -> None
     # C002's one journal entry (4 Mar); nobody has no data at all
     assert [r.last_data for r in reports] == [D(2026, 3, 4), D(2026, 3, 11), None]
     assert [sum(n for _, n in r.refused_files) for r in reports] == [0, 3, 0]
+
+
+def test_rows_on_the_edges_of_the_window() -> None:
+    # Window of 3 weeks up to Wed 18 Mar: Mon 2 Mar (days[0]) to 18 Mar (days[16]). A row on the
+    # first day or on as_of is in; the day before or after is out; a range ending on the first
+    # day or starting on as_of overlaps. One client ("e" * 24) added to the hand-written tables.
+    edge = "e" * 24
+    rows: dict[str, list[dict[str, Any]]] = {
+        "daily_load": [
+            _day(edge, D(2026, 3, 1), load=10.0, atl=1.0, ctl=1.0),
+            _day(edge, D(2026, 3, 2), load=20.0, atl=1.0, ctl=1.0),
+            _day(edge, AS_OF, load=30.0, atl=1.0, ctl=1.0),
+            _day(edge, D(2026, 3, 19), load=40.0, atl=1.0, ctl=1.0),
+        ],
+        "journal": [
+            _entry(11, edge, D(2026, 3, 1), 2.0, 10, None),
+            _entry(12, edge, D(2026, 3, 2), 4.0, 10, None),
+            _entry(13, edge, AS_OF, 5.0, 10, None),
+            _entry(14, edge, D(2026, 3, 19), 9.0, 10, None),
+        ],
+        "indicators": [
+            _indicator(
+                edge, D(2026, 2, 20), "low_tsb", "Ends the day before.", until=D(2026, 3, 1)
+            ),
+            _indicator(edge, D(2026, 2, 25), "load_spike", "Ends on 2 Mar.", until=D(2026, 3, 2)),
+            _indicator(edge, AS_OF, "high_monotony", "Starts on as_of."),
+            _indicator(edge, D(2026, 3, 19), "journal_silence", "Starts the day after."),
+            _indicator(
+                edge,
+                D(2026, 2, 10),
+                "insufficient_data",
+                "Out.",
+                until=D(2026, 3, 1),
+                reason="sparse_journal",
+            ),
+            _indicator(
+                edge,
+                D(2026, 2, 10),
+                "insufficient_data",
+                "In.",
+                until=D(2026, 3, 2),
+                reason="short_history",
+            ),
+        ],
+    }
+    report = client_report(
+        model.ReportInputs(**make_tables(rows)), client_id=edge, code="E", as_of=AS_OF, weeks=WEEKS
+    )
+    assert [(i, v) for i, v in enumerate(report.load) if v is not None] == [(0, 20.0), (16, 30.0)]
+    assert [(i, v) for i, v in enumerate(report.mood) if v is not None] == [(0, 4.0), (16, 5.0)]
+    assert report.last_data == AS_OF
+    assert [(d, code) for d, code, _ in report.indicators] == [
+        (AS_OF, "high_monotony"),
+        (D(2026, 2, 25), "load_spike"),
+    ]
+    # load_spike: 25 Feb to 2 Mar, of which 2 Mar alone is shown
+    assert [(s.code, s.days, s.first, s.last) for s in report.indicator_summary] == [
+        ("high_monotony", 1, AS_OF, AS_OF),
+        ("load_spike", 1, D(2026, 2, 25), D(2026, 3, 2)),
+    ]
+    assert report.insufficient == [
+        (D(2026, 2, 10), D(2026, 3, 2), model.INSUFFICIENT_WORDS["short_history"])
+    ]
 
 
 def test_weeks_must_be_positive() -> None:
@@ -520,7 +582,7 @@ def test_timeline_breaks_lines_at_gaps_and_shades_acwr_zones(c1: model.ClientRep
 def test_nice_ticks_and_doctests() -> None:
     assert svg.nice_ticks(0, 95) == [0.0, 25.0, 50.0, 75.0, 100.0]
     assert svg.nice_ticks(0, 1.7, 3) == [0.0, 1.0, 2.0]  # 1.7 / 3 = 0.57 -> step 1 (0.5 < 0.57)
-    for module in (svg, html, model, build):
+    for module in (svg, html, model, queries, build):
         assert doctest.testmod(module).failed == 0
 
 

@@ -21,8 +21,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from report.build import write_reports
 from tests.test_report import (
     AS_OF,
@@ -31,7 +29,6 @@ from tests.test_report import (
     _activity,
     _day,
     _entry,
-    _frame,
     _indicator,
     _utc,
     _week,
@@ -225,17 +222,9 @@ def extra_rows() -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def clinic_tables() -> dict[str, pl.DataFrame]:
-    """``test_report``'s tables with the rows of :func:`extra_rows` appended."""
-    tables = make_tables()
-    for name, rows in extra_rows().items():
-        tables[name] = pl.concat([tables[name], _frame(name, rows)])
-    return tables
-
-
 def build_pages(root: Path, *, client: str | None = None) -> dict[str, bytes]:
     """Write the clinic's reports; return each page's bytes by its path under the output folder."""
-    warehouse, inbox = make_warehouse(root, clinic_tables(), CLINIC_ROSTER)
+    warehouse, inbox = make_warehouse(root, make_tables(extra_rows()), CLINIC_ROSTER)
     out = root / "reports"
     write_reports(
         warehouse=warehouse,
