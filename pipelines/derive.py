@@ -272,11 +272,9 @@ def derive_chunk(inputs: ChunkInputs, *, store: TableStore | None = None) -> Der
     adherence = build_weekly_adherence(
         activities, journal, inputs.plans, zones=metrics, config=thresholds.adherence
     )
-    # One call for the chunk's clients (daily_load runs each from their own first day): every
-    # one's days end on the clinic's last day with data, which no client's own last day passes.
-    end = last_data_date(activities, journal)
-    if end is not None and clinic_end is not None:
-        end = max(end, clinic_end)
+    # One call for the chunk's clients: daily_load runs each from their own first day, and every
+    # one's days end on the clinic's last day with data (no client's own last day passes it).
+    end = clinic_end if last_data_date(activities, journal) is not None else None
     daily = daily_load(metrics, journal, end_date=end, config=load) if end is not None else None
     return {
         "run_journal": run_journal,
