@@ -30,7 +30,11 @@ from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
 from transform.indicators import indicators
 from transform.run_journal import build_run_journal
-from transform.sample_inputs import reusable_sample_metrics, sample_inputs
+from transform.sample_inputs import (
+    SAMPLE_DERIVED_COLUMNS,
+    reusable_sample_metrics,
+    sample_inputs,
+)
 from transform.trimp import (
     DECOUPLING_COLUMNS,
     HR_LOAD_COLUMNS,
@@ -124,8 +128,8 @@ def client_chunks(
 class ChunkInputs:
     """Everything one chunk of clients needs except their samples (read where it runs).
 
-    ``held_metrics`` are the clients' stored ``activity_metrics`` rows, whose sample-derived
-    values are reused where their inputs are unchanged.
+    ``held_metrics`` are the clients' stored ``activity_metrics`` rows (keys, ``inputs_sha256``
+    and the sample-derived values), reused where their inputs are unchanged.
     """
 
     warehouse: Where
@@ -174,7 +178,9 @@ def derive_for_clients(
     plans_all = _only(store.read("plans"), ordered)
     roster_all = _only(store.read("roster"), ordered)
     hrv_all = _only(store.read("hrv"), ordered)
-    held_all = _only(store.read("activity_metrics"), ordered)
+    # only what reuse reads (and the keys): each chunk's share goes to a cluster task
+    held = store.read("activity_metrics", columns=["inputs_sha256", *SAMPLE_DERIVED_COLUMNS])
+    held_all = _only(held, ordered)
     chunks = [
         ChunkInputs(
             warehouse=store.root,
@@ -272,11 +278,9 @@ def derive_chunk(inputs: ChunkInputs, *, store: TableStore | None = None) -> Der
     adherence = build_weekly_adherence(
         activities, journal, inputs.plans, zones=metrics, config=thresholds.adherence
     )
-    # One call for the chunk's clients (daily_load runs each from their own first day): every
-    # one's days end on the clinic's last day with data, which no client's own last day passes.
-    end = last_data_date(activities, journal)
-    if end is not None and clinic_end is not None:
-        end = max(end, clinic_end)
+    # One call for the chunk's clients: daily_load runs each from their own first day, and every
+    # one's days end on the clinic's last day with data (no client's own last day passes it).
+    end = clinic_end if last_data_date(activities, journal) is not None else None
     daily = daily_load(metrics, journal, end_date=end, config=load) if end is not None else None
     return {
         "run_journal": run_journal,

@@ -97,15 +97,27 @@ def test_an_edge_heart_rate_is_in_the_upper_zone_with_any_number_of_clients() ->
     # client was computed alone (Polars divides by a one-value column through its reciprocal),
     # so exactly 80 % fell in zone 3 when a run rebuilt one client and in zone 4 when it
     # rebuilt several. 61 samples 1 s apart at 152 bpm = 80 % of 190: 60 s in zone 4.
-    roster = _roster().with_columns(hr_max=pl.lit(190.0))
-    other = _roster(client="c2").with_columns(hr_max=pl.lit(185.0))
-    mine = _samples([152] * 61)
+    # With an LTHR each, so that hrTSS (which divided by the one-value reference TRIMP) is not
+    # null and is compared too.
+    roster = _roster().with_columns(hr_max=pl.lit(190.0), lthr=pl.lit(171.0))
+    other = _roster(client="c2").with_columns(hr_max=pl.lit(185.0), lthr=pl.lit(166.0))
+    # Two more runs whose values depend on the operation in the last bit: at 151 bpm,
+    # (151 - 60) / 130 and (151 - 60) * (1 / 130) differ (the reserve fraction, Banister TRIMP);
+    # at 148 bpm for 60 s, TRIMP / reference TRIMP and TRIMP * (1 / reference) do (hrTSS).
+    mine = pl.concat(
+        [
+            _samples([152] * 61),
+            _samples([151] * 31, activity="a2"),
+            _samples([148] * 61, activity="a3"),
+        ]
+    )
     theirs = _samples([150] * 11, activity="b1").with_columns(client_id=pl.lit("c2"))
     alone = hr_load(mine, roster)
     together = hr_load(pl.concat([mine, theirs]), pl.concat([roster, other])).filter(
-        pl.col("activity_id") == "a1"
+        pl.col("client_id") == "c1"
     )
     assert _zone_seconds(alone) == [0.0, 0.0, 0.0, 60.0, 0.0]
+    assert alone["hrtss"].is_not_null().all()
     assert_frame_equal(alone, together, check_exact=True)  # TRIMP and hrTSS to the last bit
 
 
