@@ -192,7 +192,8 @@ class ActivityMetrics(pa.DataFrameModel):
         description="Bookkeeping, no meaning for analysis: SHA-256 of what the values computed "
         "from the samples (sampled_time_s to hrtss, steady_run to decoupling_pct) were computed "
         "from: the activity's row in activities (which changes when its samples do), the "
-        "client's roster sex, hr_rest, hr_max and lthr, and the LoadConfig. A rebuild computes "
+        "client's roster sex, hr_rest, hr_max and lthr, the LoadConfig, and a revision number "
+        "of the code computing them. A rebuild computes "
         "those values again only where this differs, and takes them from the stored row "
         "otherwise.",
     )
