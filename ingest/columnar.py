@@ -10,7 +10,7 @@ public constructors for anything else or when a Polars release moves it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,12 @@ import polars as pl
 
 __all__ = [
     "DIRECT",
+    "float_frame",
     "float_series",
     "frame_of",
     "optional_float_series",
     "optional_int_series",
+    "rearranged",
 ]
 
 try:
@@ -93,4 +95,58 @@ def frame_of(columns: Sequence[pl.Series]) -> pl.DataFrame:
     if not DIRECT:
         return pl.DataFrame(columns)
     native: list[Any] = [column._s for column in columns]
+    return pl.DataFrame._from_pydf(PyDataFrame(native))
+
+
+def float_frame(
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
+    columns: Sequence[npt.NDArray[np.float64] | None],
+    height: int,
+) -> pl.DataFrame:
+    """A frame of ``schema`` from float64 columns (NaN as null; ``None``: a column of nulls).
+
+    Each column is read as Float64 and cast to its type in ``schema`` (without ``strict``, as
+    ``pl.Series(name, values, nan_to_null=True).cast(dtype, strict=False)`` does); the columns
+    may share the arrays' memory, so do not change them afterwards.
+    """
+    if len(columns) != len(schema):
+        raise ValueError(f"{len(columns)} columns for a schema of {len(schema)}")
+    if not DIRECT:
+        return pl.DataFrame(
+            [
+                pl.Series(
+                    name, np.full(height, np.nan) if values is None else values, nan_to_null=True
+                ).cast(dtype, strict=False)
+                for (name, dtype), values in zip(schema.items(), columns, strict=True)
+            ]
+        )
+    native: list[Any] = []
+    nulls: npt.NDArray[np.float64] | None = None
+    for (name, dtype), values in zip(schema.items(), columns, strict=True):
+        if values is None:
+            if nulls is None:
+                nulls = np.full(height, np.nan)
+            values = nulls
+        elif values.dtype is not _FLOAT64 or not values.flags.c_contiguous:
+            values = np.ascontiguousarray(values, dtype=np.float64)
+        built = PySeries.new_f64(name, values, nan_is_null=True)
+        # the class or an instance (a Polars dtype's == costs a Python call)
+        as_read = dtype is pl.Float64 or isinstance(dtype, pl.Float64)
+        native.append(built if as_read else built.cast(dtype, strict=False, wrap_numerical=True))
+    return pl.DataFrame._from_pydf(PyDataFrame(native))
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def rearranged(frame: pl.DataFrame, order: Sequence[int | pl.Series]) -> pl.DataFrame:
+    """A frame of ``frame``'s columns at the positions in ``order``, and the columns given there.
+
+    ``frame_of([frame.to_series(i) if isinstance(i, int) else i for i in order])``, without
+    wrapping each column.
+    """
+    if not DIRECT:
+        return pl.DataFrame([frame.to_series(i) if isinstance(i, int) else i for i in order])
+    existing = frame._df.get_columns()
+    native: list[Any] = [existing[i] if isinstance(i, int) else i._s for i in order]
     return pl.DataFrame._from_pydf(PyDataFrame(native))

@@ -21,7 +21,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from ingest.columnar import float_series, frame_of, optional_float_series, optional_int_series
+from ingest.columnar import (
+    float_series,
+    frame_of,
+    optional_float_series,
+    optional_int_series,
+    rearranged,
+)
 from ingest.frames import (
     LAP_COLUMNS,
     RR_COLUMNS,
@@ -322,7 +328,7 @@ def _merge_hr(content: FitContent) -> int:
         return 0
     order = np.argsort(beat_times, kind="stable")
     beat_times, bpms = beat_times[order], bpms[order]
-    record_abs = content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
+    record_abs = _record_times(content)
     last = np.searchsorted(beat_times, record_abs, side="right") - 1
     found = last >= 0
     age = np.where(found, record_abs - beat_times[np.maximum(last, 0)], np.inf)
@@ -415,6 +421,8 @@ class FitContent:
     """
 
     records: pl.DataFrame = field(default_factory=_empty_records)
+    record_abs: FloatArray | None = None
+    """The records' :data:`ABS_COLUMN` as float64, NaN for null, when the decoder has it at hand."""
     laps: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
     lengths: list[tuple[float | None, dict[str, Any]]] = field(default_factory=list)
     rr_abs: FloatArray = field(default_factory=lambda: np.empty(0))
@@ -559,6 +567,18 @@ class _Session:
     rr: FloatArray
     absolute: FloatArray  # each record's FIT time (the ABS_COLUMN), NaN for none
     lengths: list[dict[str, Any]] = field(default_factory=list)
+    first_abs: float | None = None  # the first known of ``absolute``, once worked out
+
+
+def _known_span(times: FloatArray) -> tuple[float, float] | None:
+    """The first and last time that is not NaN; ``None`` when all are."""
+    if not times.size:
+        return None
+    first = float(times.min())
+    if first == first:  # no NaN (min is NaN when any is)
+        return first, float(times.max())
+    known = times[~np.isnan(times)]
+    return (float(known.min()), float(known.max())) if known.size else None
 
 
 def _session_metas(content: FitContent) -> list[dict[str, Any]]:
@@ -581,10 +601,19 @@ def _session_index(starts: list[float | None], absolute: FloatArray) -> npt.NDAr
     return np.maximum(count - 1, 0).astype(np.int64)
 
 
+def _record_times(content: FitContent) -> FloatArray:
+    """The records' :data:`ABS_COLUMN` as float64 (NaN for null): the decoder's, or read."""
+    given = content.record_abs
+    if given is not None and given.size == content.records.height:
+        return given
+    # nulls as NaN (the column has no NaN)
+    return content.records[ABS_COLUMN].to_numpy(allow_copy=True).astype(np.float64)
+
+
 def _split_sessions(content: FitContent) -> list[_Session]:
     metas = _session_metas(content)
     starts: list[float | None] = [m.get("start_abs") for m in metas]
-    record_abs = content.records[ABS_COLUMN].to_numpy()  # nulls as NaN (the column has no NaN)
+    record_abs = _record_times(content)
     sessions = []
     for meta, start in zip(metas, starts, strict=True):
         span = meta.get("total_elapsed_s")
@@ -634,10 +663,11 @@ def _rows(frame: pl.DataFrame, mask: npt.NDArray[np.bool_]) -> pl.DataFrame:
 def _drop_outliers(session: _Session) -> int:
     """Drop records far outside the session span; return how many were dropped."""
     times = session.absolute
-    known = times[~np.isnan(times)]
-    if known.size == 0:
+    span = _known_span(times)
+    if span is None:
         return 0
-    first, last = float(known.min()), float(known.max())
+    first, last = span
+    session.first_abs = first
     start, end = session.start_abs, session.end_abs
     if (
         start is not None
@@ -646,6 +676,7 @@ def _drop_outliers(session: _Session) -> int:
         and last <= end + OUTLIER_SLACK_S
     ):
         return 0  # inside the session's span: the median below cannot widen it
+    known = times[~np.isnan(times)]
     median = float(np.partition(known, known.size // 2)[known.size // 2])
     low = start if start is not None else median
     high = end if end is not None else median
@@ -656,6 +687,7 @@ def _drop_outliers(session: _Session) -> int:
         keep = np.isnan(times) | ((times >= low) & (times <= high))
     before = session.records.height
     session.records, session.absolute = _rows(session.records, keep), times[keep]
+    session.first_abs = None  # the first may have been dropped
     return before - session.records.height
 
 
@@ -706,13 +738,16 @@ def _laps_frame(laps: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:
-    records = session.records.get_columns()
     absolute = session.absolute
-    known = absolute[~np.isnan(absolute)]
+    first = session.first_abs
+    if first is None:
+        span = _known_span(absolute)
+        first = None if span is None else span[0]
     # elapsed_s counts from the first sample, like start_utc
-    elapsed = absolute - known.min() if known.size else absolute
-    elapsed_s = float_series(ELAPSED_COLUMN, elapsed)
-    samples = frame_of([elapsed_s if i is None else records[i] for i in _SAMPLES_FROM_RECORDS])
+    elapsed_s = float_series(ELAPSED_COLUMN, absolute if first is None else absolute - first)
+    samples = rearranged(
+        session.records, [elapsed_s if i is None else i for i in _SAMPLES_FROM_RECORDS]
+    )
     laps = _laps_frame(session.laps)
     rr = (
         pl.DataFrame(

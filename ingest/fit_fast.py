@@ -45,10 +45,9 @@ import polars as pl
 from fitparse.profile import MESSAGE_TYPES
 from fitparse.records import BASE_TYPES
 
-from ingest.columnar import float_series, frame_of
+from ingest.columnar import float_frame
 from ingest.fit import read_fit
 from ingest.fit_common import (
-    ABS_COLUMN,
     COLUMN_MESSAGES,
     EVENT_12_BITS,
     HR_FIELD_NUMBERS,
@@ -1575,27 +1574,15 @@ def _records_frame(
     real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
     # microseconds since 1970 are whole numbers below 2**53: exact as floats, NaN where not real
     micros = np.where(real, (timestamp + FIT_EPOCH_UNIX_S) * 1_000_000.0, np.nan)
-    stamps = float_series("timestamp", micros).cast(pl.Int64).cast(_TIMESTAMP)
-    nulls = float_series("", np.full(ordinals.size, np.nan))
-    series = [float_series(ABS_COLUMN, absolute), stamps]
+    values: list[FloatArray | None] = [absolute, micros]
     fraction = columns.get("fractional_cadence")
     for name, (sources, convert) in RECORD_FIELDS.items():
-        values = mapped_column(columns, sources, convert)
-        if name == "cadence_rpm" and values is not None and fraction is not None:
-            values = values + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
-        found = nulls.alias(name) if values is None else float_series(name, values)
-        cast_to = _RECORD_CASTS.get(name)
-        series.append(found if cast_to is None else found.cast(cast_to, strict=False))
-    return frame_of(series), absolute, ordinals, bool((valid & ~real).any())
-
-
-_TIMESTAMP = RECORD_COLUMNS["timestamp"]
-_RECORD_CASTS = {
-    name: dtype
-    for name, dtype in RECORD_COLUMNS.items()
-    if name in RECORD_FIELDS and dtype != pl.Float64
-}
-"""The record columns that are not float64 (the mapped values are): cast once built."""
+        found = mapped_column(columns, sources, convert)
+        if name == "cadence_rpm" and found is not None and fraction is not None:
+            found = found + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
+        values.append(found)
+    frame = float_frame(RECORD_COLUMNS, values, ordinals.size)
+    return frame, absolute, ordinals, bool((valid & ~real).any())
 
 
 def _record_columns(
@@ -1879,6 +1866,7 @@ def _content(data: bytes) -> FitContent:
         content.records, record_abs, record_ordinals, content.clock_relative = _records_frame(
             groups, compressed
         )
+        content.record_abs = record_abs
     if hrv_parts:
         content.rr_abs, content.rr_s = _hrv_times(hrv_parts, record_abs, record_ordinals)
     _small_messages(content, index, data)

@@ -90,3 +90,47 @@ def test_rows_of_a_mask_equal_polars_filter(mask: list[bool]) -> None:
     frame = pl.DataFrame({"a": [1.0, 2.0, None, 4.0, 5.0], "b": ["v", "w", "x", "y", "z"]})
     kept = fit_common._rows(frame, np.asarray(mask))
     assert_frame_equal(kept, frame.filter(pl.Series(mask)))
+
+
+def test_float_frame_equals_the_public_constructors() -> None:
+    """Types given as classes and as instances, a column of nulls, arrays the direct path copies."""
+    schema: dict[str, Any] = {
+        "t": pl.Datetime("us", "UTC"),
+        "a": pl.Float64,
+        "b": pl.Float64(),
+        "hr": pl.Int16,
+        "none": pl.Float64,
+        "gap": pl.Int32(),
+    }
+    stamps = np.array([1.7e15, np.nan, 1.7e15 + 1_000_001.0])
+    columns = [
+        stamps,
+        np.array([1.5, np.nan, -2.0]),
+        np.arange(9.0)[::3],  # not contiguous
+        np.array([150.0, np.nan, 61.0], dtype=np.float32),  # not float64
+        None,
+        None,
+    ]
+    expected = pl.DataFrame(
+        [
+            pl.Series(name, np.full(3, np.nan) if values is None else values, nan_to_null=True)
+            .cast(pl.Float64)
+            .cast(dtype, strict=False)
+            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+        ]
+    )
+    built = columnar.float_frame(schema, columns, 3)
+    assert_frame_equal(built, expected)
+    assert built["t"].to_list()[2] == datetime(2023, 11, 14, 22, 13, 21, 1, tzinfo=UTC)
+    assert built["hr"].to_list() == [150, None, 61]
+    with pytest.raises(ValueError, match="2 columns for a schema of 6"):
+        columnar.float_frame(schema, columns[:2], 3)
+
+
+def test_rearranged_equals_a_frame_of_the_chosen_columns() -> None:
+    frame = pl.DataFrame({"a": [1.0, 2.0], "b": [3, None], "c": ["x", "y"]})
+    new = pl.Series("n", [0.5, None])
+    built = columnar.rearranged(frame, [2, new, 0])
+    assert_frame_equal(built, pl.DataFrame([frame["c"], new, frame["a"]]))
+    with pytest.raises(pl.exceptions.DuplicateError):
+        columnar.rearranged(frame, [0, 0])
