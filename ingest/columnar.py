@@ -22,6 +22,7 @@ __all__ = [
     "float_frame",
     "float_series",
     "frame_of",
+    "list_frame",
     "optional_float_series",
     "optional_int_series",
     "rearranged",
@@ -149,4 +150,37 @@ def rearranged(frame: pl.DataFrame, order: Sequence[int | pl.Series]) -> pl.Data
         return pl.DataFrame([frame.to_series(i) if isinstance(i, int) else i for i in order])
     existing = frame._df.get_columns()
     native: list[Any] = [existing[i] if isinstance(i, int) else i._s for i in order]
+    return pl.DataFrame._from_pydf(PyDataFrame(native))
+
+
+def list_frame(
+    schema: Mapping[str, pl.DataType | type[pl.DataType]], columns: Sequence[Sequence[Any]]
+) -> pl.DataFrame:
+    """A frame of ``schema`` from Python lists, a column each.
+
+    A Float64 column from floats and ``None`` (:func:`optional_float_series`); any other from
+    ints and ``None`` (:func:`optional_int_series`).
+    """
+    if len(columns) != len(schema):
+        raise ValueError(f"{len(columns)} columns for a schema of {len(schema)}")
+    if not DIRECT:
+        return pl.DataFrame(
+            [
+                optional_float_series(name, values)
+                if dtype is pl.Float64 or isinstance(dtype, pl.Float64)
+                else optional_int_series(name, values, dtype)
+                for (name, dtype), values in zip(schema.items(), columns, strict=True)
+            ]
+        )
+    native: list[Any] = []
+    for (name, dtype), values in zip(schema.items(), columns, strict=True):
+        if dtype is pl.Float64 or isinstance(dtype, pl.Float64):
+            native.append(PySeries.new_opt_f64(name, values, strict=True))
+            continue
+        direct = _INT_CONSTRUCTORS.get(dtype)
+        if direct is not None:
+            native.append(direct(name, values, strict=True))
+        else:
+            built = PySeries.new_opt_i64(name, values, strict=True)
+            native.append(built.cast(dtype, strict=True, wrap_numerical=False))
     return pl.DataFrame._from_pydf(PyDataFrame(native))

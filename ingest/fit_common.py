@@ -23,9 +23,7 @@ import polars as pl
 
 from ingest.columnar import (
     float_series,
-    frame_of,
-    optional_float_series,
-    optional_int_series,
+    list_frame,
     rearranged,
 )
 from ingest.frames import (
@@ -724,17 +722,18 @@ def _laps_frame(laps: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """
     if not laps:
         return _NO_LAPS.clone()
-    columns = []
-    for name, dtype in LAP_COLUMNS.items():
+    columns: list[Sequence[Any]] = []
+    for name in LAP_COLUMNS:
         if name == "lap_index":
-            columns.append(optional_int_series(name, range(len(laps)), dtype))
-        elif dtype == pl.Float64:
-            columns.append(optional_float_series(name, [lap.get(name) for lap in laps]))
-        else:  # start_utc: an aware datetime or None
+            columns.append(range(len(laps)))
+        elif name == "start_utc":  # an aware datetime or None, as microseconds since 1970
             starts = [lap.get(name) for lap in laps]
-            micros = [None if t is None else (t - UNIX_EPOCH) // ONE_MICROSECOND for t in starts]
-            columns.append(optional_int_series(name, micros, dtype))
-    return frame_of(columns)
+            columns.append(
+                [None if t is None else (t - UNIX_EPOCH) // ONE_MICROSECOND for t in starts]
+            )
+        else:
+            columns.append([lap.get(name) for lap in laps])
+    return list_frame(LAP_COLUMNS, columns)
 
 
 def _activity(session: _Session, flags: set[str]) -> ParsedActivity:

@@ -201,6 +201,10 @@ SMALL_ROWS: Mapping[int, frozenset[str]] = {
     MESG_NUM[name]: SMALL_MESSAGES[MESG_NUM[name]] for name in FitContent.SMALL_MESSAGES
 }
 """The small messages :class:`FitContent` collects, with the field names it reads from each."""
+_SMALL_ORDER = tuple(
+    (name, MESG_NUM[name], SMALL_ROWS[MESG_NUM[name]]) for name in FitContent.SMALL_MESSAGES
+)
+"""(name, message number, names read) of each small message, in the order they are collected."""
 BULK_NUMBERS: Mapping[int, frozenset[str]] = {
     MESG_NUM[name]: frozenset(
         {"start_time", *(s for sources, _ in mapping.values() for s in sources)}
@@ -385,6 +389,21 @@ class _Definition:
         if self._ordinals is None or self._ordinals.size != self.n_messages:
             self._ordinals = _int64s(self._ordinal_parts)
         return self._ordinals
+
+    def offset_list(self) -> list[int]:
+        """:meth:`offsets` as a list (cheaper than through an array for a message or two)."""
+        return _int64_list(self._offset_parts)
+
+    def ordinal_list(self) -> list[int]:
+        """:meth:`ordinals` as a list."""
+        return _int64_list(self._ordinal_parts)
+
+
+def _int64_list(parts: list[bytes]) -> list[int]:
+    """The native int64 values in ``parts``, as a list."""
+    whole = parts[0] if len(parts) == 1 else b"".join(parts)
+    values: list[int] = memoryview(whole).cast("q").tolist()
+    return values
 
 
 @dataclass(slots=True)
@@ -999,27 +1018,95 @@ def _row_plan(key: tuple[Any, ...], needed: frozenset[str]) -> tuple[tuple[int, 
 def _row_values(
     definition: _Definition, raws: Sequence[Any], needed: frozenset[str]
 ) -> dict[str, Any]:
-    """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win)."""
-    mesg_type = MESSAGE_TYPES[definition.mesg_num]
+    """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win).
+
+    The fields without sub-fields or components are read by a step worked out once per layout
+    (:func:`_row_program`); the others field by field, as fitparse resolves them.
+    """
     fields = definition.fields
     values: dict[str, Any] = {}
-    for position, profile_field in _row_plan(definition.key, needed):
-        raw = raws[position]
-        resolved = _resolve(profile_field, fields, raws)
-        for component in resolved.components or ():
-            target = _resolve(mesg_type.fields[component.def_num], fields, raws)
-            if target.name not in needed:
-                continue
-            try:
-                component_raw = component.render(raw)
-            except ValueError:
-                continue
-            value = target.render(_scale_offset(component, component_raw))
-            values[target.name] = _processed(target.type.name, value)
-        if resolved.name in needed:
-            value = _scale_offset(resolved, resolved.render(raw))
-            values[resolved.name] = _processed(resolved.type.name, value)
+    for step in _row_program(definition.key, needed):
+        if isinstance(step, _PlainStep):
+            raw = raws[step.position]
+            if step.names is not None:
+                raw = step.names.get(raw, raw)
+            if step.scaled:
+                raw = _scale_offset(step.profile_field, raw)
+            if step.date_time and raw is not None and raw >= RELATIVE_TIME_LIMIT:
+                raw = FIT_EPOCH_NAIVE + dt.timedelta(seconds=raw)
+            values[step.name] = raw
+        else:
+            _field_values_into(values, definition.mesg_num, step, fields, raws, needed)
     return values
+
+
+def _field_values_into(
+    values: dict[str, Any],
+    mesg_num: int,
+    step: tuple[int, Any],
+    fields: Sequence[_FieldDef],
+    raws: Sequence[Any],
+    needed: frozenset[str],
+) -> None:
+    """One field's values as fitparse gives them: its sub-field resolved, its components read."""
+    position, profile_field = step
+    mesg_type = MESSAGE_TYPES[mesg_num]
+    raw = raws[position]
+    resolved = _resolve(profile_field, fields, raws)
+    for component in resolved.components or ():
+        target = _resolve(mesg_type.fields[component.def_num], fields, raws)
+        if target.name not in needed:
+            continue
+        try:
+            component_raw = component.render(raw)
+        except ValueError:
+            continue
+        value = target.render(_scale_offset(component, component_raw))
+        values[target.name] = _processed(target.type.name, value)
+    if resolved.name in needed:
+        value = _scale_offset(resolved, resolved.render(raw))
+        values[resolved.name] = _processed(resolved.type.name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainStep:
+    """A field with neither sub-fields nor components: what fitparse does to its raw value.
+
+    Its type's names (an enum) when it has any, scale and offset, then the ``date_time`` rule.
+    """
+
+    position: int
+    name: str
+    profile_field: Any
+    names: Mapping[Any, Any] | None
+    scaled: bool
+    date_time: bool
+
+
+@cache
+def _row_program(
+    key: tuple[Any, ...], needed: frozenset[str]
+) -> tuple[_PlainStep | tuple[int, Any], ...]:
+    """The steps of :func:`_row_values` for a layout: a :class:`_PlainStep` where a field allows it.
+
+    A plain field whose name is not needed gives no step.
+    """
+    steps: list[_PlainStep | tuple[int, Any]] = []
+    for position, profile_field in _row_plan(key, needed):
+        if profile_field.subfields or profile_field.components:
+            steps.append((position, profile_field))
+        elif profile_field.name in needed:
+            steps.append(
+                _PlainStep(
+                    position,
+                    profile_field.name,
+                    profile_field,
+                    profile_field.type.values or None,
+                    bool(profile_field.scale or profile_field.offset),
+                    profile_field.type.name == "date_time",
+                )
+            )
+    return tuple(steps)
 
 
 def _first_raw(definition: _Definition, raws: Sequence[Any], name: str) -> Any:
@@ -1616,10 +1703,17 @@ def _small_rows(
     definitions: Sequence[_Definition], data: bytes, needed: frozenset[str]
 ) -> list[dict[str, Any]]:
     """Each message's values, one at a time with fitparse's rules, in file order."""
+    if len(definitions) == 1:  # its messages are in file order
+        definition = definitions[0]
+        reader = _raw_reader(definition.key, needed)
+        return [
+            _row_values(definition, _read_raws(reader, data, offset), needed)
+            for offset in definition.offset_list()
+        ]
     rows: list[tuple[int, dict[str, Any]]] = []
     for definition in definitions:
         reader = _raw_reader(definition.key, needed)
-        offsets, ordinals = definition.offsets().tolist(), definition.ordinals().tolist()
+        offsets, ordinals = definition.offset_list(), definition.ordinal_list()
         for offset, ordinal in zip(offsets, ordinals, strict=True):
             raws = _read_raws(reader, data, offset)
             rows.append((ordinal, _row_values(definition, raws, needed)))
@@ -2031,12 +2125,12 @@ def _small_messages(content: FitContent, index: _Index, data: bytes) -> None:
     """
     used: dict[int, list[_Definition]] = {}
     for definition in index.definitions:
-        if definition.mesg_num in SMALL_ROWS and definition.n_messages:
+        if definition.n_messages and definition.mesg_num in SMALL_ROWS:
             used.setdefault(definition.mesg_num, []).append(definition)
-    for name in FitContent.SMALL_MESSAGES:
-        mesg_num = MESG_NUM[name]
-        definitions = used.get(mesg_num, [])
-        needed = SMALL_ROWS[mesg_num]
+    for name, mesg_num, needed in _SMALL_ORDER:
+        definitions = used.get(mesg_num)
+        if definitions is None:
+            continue
         columns = _bulk_columns(definitions, data, mesg_num)
         if columns is not None:
             content.add_small_columns(name, columns, sum(d.n_messages for d in definitions))

@@ -134,3 +134,33 @@ def test_rearranged_equals_a_frame_of_the_chosen_columns() -> None:
     assert_frame_equal(built, pl.DataFrame([frame["c"], new, frame["a"]]))
     with pytest.raises(pl.exceptions.DuplicateError):
         columnar.rearranged(frame, [0, 0])
+
+
+def test_list_frame_equals_the_public_constructors() -> None:
+    schema: dict[str, Any] = {
+        "i": pl.Int32,
+        "t": pl.Datetime("us", "UTC"),
+        "x": pl.Float64,
+        "y": pl.Float64(),
+        "u": pl.UInt8,  # no direct constructor: read as Int64, cast
+    }
+    columns: list[Any] = [
+        range(3),
+        [0, None, 1_700_000_000_000_001],
+        [1.5, None, 2],
+        [None] * 3,
+        [1, 2, None],
+    ]
+    expected = pl.DataFrame(
+        [
+            pl.Series(name, list(values), dtype=pl.Int64).cast(dtype)
+            if not (dtype is pl.Float64 or isinstance(dtype, pl.Float64))
+            else pl.Series(name, values, dtype=pl.Float64)
+            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+        ]
+    )
+    assert_frame_equal(columnar.list_frame(schema, columns), expected)
+    with pytest.raises(ValueError, match="1 columns for a schema of 5"):
+        columnar.list_frame(schema, columns[:1])
+    with pytest.raises(TypeError):  # strict, as the public constructor
+        columnar.list_frame({"x": pl.Float64}, [["a"]])
