@@ -1376,10 +1376,24 @@ def _accumulate(parts: _Accumulated, resets: Sequence[int]) -> list[IntArray]:
 
 @dataclass(slots=True)
 class _RecordGroup:
+    """The record columns of one layout; the timestamps as read (ints), or as floats (NaN: none).
+
+    A timestamp read as a plain number (at most 4 bytes) is exact as a float: ``times`` holds
+    it, and the ints are worked out from it when asked for.
+    """
+
     ordinals: IntArray
     columns: dict[str, FloatArray]
-    timestamp: IntArray
-    timestamp_valid: BoolArray
+    times: FloatArray | None = None
+    ints: tuple[IntArray, BoolArray] | None = None
+
+    def timestamps(self) -> tuple[IntArray, BoolArray]:
+        """The timestamps as ints (0 where none) and where there is one."""
+        if self.ints is None:
+            assert self.times is not None
+            valid = ~np.isnan(self.times)
+            self.ints = (np.where(valid, self.times, 0).astype(np.int64), valid)
+        return self.ints
 
 
 def _field_values(source: _Source, f: _FieldDef, column: npt.NDArray[Any]) -> FloatArray:
@@ -1508,8 +1522,7 @@ def _decode_records(
         matrix = matrix / plan.scaled[0] - plan.scaled[1]
     table = _table(definition, data, plan.positions) if plan.positions else None
     columns: dict[str, FloatArray] = {}
-    timestamp = np.zeros(n, dtype=np.int64)
-    timestamp_valid = np.zeros(n, dtype=np.bool_)
+    decoded = _RecordGroup(ordinals, columns)
     for position, component in plan.accumulating:
         assert table is not None
         whole, valid = _int_parsed(definition.fields[position], table[f"f{position}"])
@@ -1525,8 +1538,7 @@ def _decode_records(
         if row is not None:  # one plain number (NaN where invalid)
             values = matrix[row]
             if name == "timestamp":
-                timestamp_valid = ~np.isnan(values)
-                timestamp = np.where(timestamp_valid, values, 0).astype(np.int64)
+                decoded.times = values
             else:
                 columns[name] = values
             continue
@@ -1536,7 +1548,7 @@ def _decode_records(
         if name == "timestamp":
             if source.component is not None:
                 raise _refuse("unsupported_field", "timestamp from a component")
-            timestamp, timestamp_valid = _int_parsed(f, column)
+            decoded.ints = _int_parsed(f, column)
         elif source.component is None:
             columns[name] = _field_values(source, f, column)
         elif not source.component.accumulate:
@@ -1545,7 +1557,9 @@ def _decode_records(
             raw = (whole >> component.bit_offset) & ((1 << component.bits) - 1)
             values = np.where(valid, raw.astype(np.float64), np.nan)
             columns[name] = _scaled(component, values)
-    return _RecordGroup(ordinals, columns, timestamp, timestamp_valid)
+    if decoded.times is None and decoded.ints is None:  # no timestamp field
+        decoded.ints = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_))
+    return decoded
 
 
 def _hrv_intervals(definition: _Definition, data: bytes) -> tuple[IntArray, FloatArray, IntArray]:
@@ -1650,26 +1664,44 @@ def _records_frame(
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
     Each column is built once, in its final type; a column no record has is the one null column.
     """
-    ordinals, columns, timestamp, valid = _record_columns(groups)
     c_ordinals, c_times = compressed
+    if len(groups) == 1 and groups[0].times is not None and not c_ordinals.size:
+        return _frame_of_group(groups[0], groups[0].times)
+    ordinals, columns, timestamp, valid = _record_columns(groups)
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
         hit = c_ordinals[at] == ordinals
         timestamp = np.where(hit, c_times[at], timestamp)
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
-    real = valid & (timestamp >= RELATIVE_TIME_LIMIT)
-    # microseconds since 1970 are whole numbers below 2**53: exact as floats, NaN where not real
-    micros = np.where(real, (timestamp + FIT_EPOCH_UNIX_S) * 1_000_000.0, np.nan)
+    group = _RecordGroup(ordinals, columns, times=absolute)
+    return _frame_of_group(group, absolute)
+
+
+def _frame_of_group(
+    group: _RecordGroup, absolute: FloatArray
+) -> tuple[pl.DataFrame, FloatArray, IntArray, bool]:
+    """:func:`_records_frame` of one group of records (in file order), their times in ``absolute``.
+
+    ``absolute`` holds whole FIT seconds (NaN: none); a timestamp field holds at most 32 bits, so
+    they and the microseconds since 1970 worked out from them are exact as floats.
+    """
+    real = absolute >= RELATIVE_TIME_LIMIT  # NaN compares False
+    micros = (absolute + FIT_EPOCH_UNIX_S) * 1_000_000.0
+    all_real = bool(real.all())
+    if not all_real:
+        micros = np.where(real, micros, np.nan)
     values: list[FloatArray | None] = [absolute, micros]
+    columns = group.columns
     fraction = columns.get("fractional_cadence")
     for name, (sources, convert) in RECORD_FIELDS.items():
         found = mapped_column(columns, sources, convert)
         if name == "cadence_rpm" and found is not None and fraction is not None:
             found = found + np.nan_to_num(fraction, nan=0.0)  # as ingest.fit: cadence + fraction
         values.append(found)
-    frame = float_frame(RECORD_COLUMNS, values, ordinals.size)
-    return frame, absolute, ordinals, bool((valid & ~real).any())
+    frame = float_frame(RECORD_COLUMNS, values, absolute.size)
+    relative = not all_real and bool((absolute < RELATIVE_TIME_LIMIT).any())
+    return frame, absolute, group.ordinals, relative
 
 
 def _record_columns(
@@ -1678,7 +1710,7 @@ def _record_columns(
     """The groups' ordinals, columns, timestamps and their validity, merged in file order."""
     if len(groups) == 1:  # one definition: its messages are in file order already
         group = groups[0]
-        return group.ordinals, group.columns, group.timestamp, group.timestamp_valid
+        return group.ordinals, group.columns, *group.timestamps()
     ordinals = np.concatenate([g.ordinals for g in groups])
     order = np.argsort(ordinals, kind="stable")
     sizes = [g.ordinals.size for g in groups]
@@ -1686,8 +1718,9 @@ def _record_columns(
         name: _numbers_in_order([g.columns.get(name) for g in groups], sizes, order)
         for name in {name for g in groups for name in g.columns}
     }
-    timestamp = np.concatenate([g.timestamp for g in groups])[order]
-    valid = np.concatenate([g.timestamp_valid for g in groups])[order]
+    stamps = [g.timestamps() for g in groups]
+    timestamp = np.concatenate([t for t, _ in stamps])[order]
+    valid = np.concatenate([v for _, v in stamps])[order]
     return ordinals[order], columns, timestamp, valid
 
 
