@@ -572,11 +572,8 @@ def _known_span(times: FloatArray) -> tuple[float, float] | None:
     """The first and last time that is not NaN; ``None`` when all are."""
     if not times.size:
         return None
-    first = float(times.min())
-    if first == first:  # no NaN (min is NaN when any is)
-        return first, float(times.max())
-    known = times[~np.isnan(times)]
-    return (float(known.min()), float(known.max())) if known.size else None
+    first = float(np.fmin.reduce(times))  # fmin and fmax pass over NaN; NaN only when all are
+    return None if first != first else (first, float(np.fmax.reduce(times)))
 
 
 def _session_metas(content: FitContent) -> list[dict[str, Any]]:

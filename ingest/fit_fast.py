@@ -31,6 +31,7 @@ decode) raises :class:`FastPathRefused` with a reason code from :data:`REFUSAL_R
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 import struct
@@ -2041,13 +2042,21 @@ def _merged(group: list[_Definition]) -> _Definition:
         first.ordinal,
         key=first.key,
     )
-    ordinals = _int64s([part for d in group for part in d._ordinal_parts])
-    offsets = _int64s([part for d in group for part in d._offset_parts])
-    if not (ordinals[1:] > ordinals[:-1]).all():  # definitions used in turn (interleaved)
-        order = np.argsort(ordinals, kind="stable")
-        ordinals, offsets = ordinals[order], offsets[order]
-    merged.take(offsets, ordinals)
+    ordinal_parts = [part for d in group for part in d._ordinal_parts]
+    offset_parts = [part for d in group for part in d._offset_parts]
+    if _parts_in_order(ordinal_parts):
+        merged.add(b"".join(offset_parts), b"".join(ordinal_parts))
+        return merged
+    ordinals, offsets = _int64s(ordinal_parts), _int64s(offset_parts)
+    order = np.argsort(ordinals, kind="stable")  # definitions used in turn (interleaved)
+    merged.take(offsets[order], ordinals[order])
     return merged
+
+
+def _parts_in_order(parts: Sequence[bytes]) -> bool:
+    """Whether parts of ordinals, each increasing (as a walk gives them), follow each other."""
+    bounds = [memoryview(part).cast("q") for part in parts if part]
+    return all(a[-1] < b[0] for a, b in itertools.pairwise(bounds))
 
 
 def _hr_events(index: _Index, data: bytes) -> HrEvents | None:

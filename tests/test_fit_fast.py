@@ -477,3 +477,41 @@ def test_every_field_converter_gives_none_for_none() -> None:
     converters = {c for m in (LAP_FIELDS, RECORD_FIELDS, SESSION_FIELDS) for _, c in m.values()}
     assert converters <= set(COLUMN_CONVERTERS)
     assert all(convert(None) is None for convert in COLUMN_CONVERTERS)
+
+
+def _hand_made_fit(messages: list[tuple[bool, int, bytes]]) -> bytes:
+    """A FIT file of (definition?, local type, content) messages, with valid CRCs."""
+    body = b"".join(
+        bytes([(0x40 if is_definition else 0) | local]) + content
+        for is_definition, local, content in messages
+    )
+    head = bytearray(struct.pack("<BBHI4sH", 14, 0x20, 2080, len(body), b".FIT", 0))
+    return _with_valid_crcs(head + body + b"\0\0")
+
+
+FILE_ID = struct.pack("<BBHB", 0, 0, 0, 1) + bytes([0, 1, 0x00])  # file_id: type (enum)
+RECORD_LAYOUT = struct.pack("<BBHB", 0, 0, 20, 2) + bytes([253, 4, 0x86, 3, 1, 0x02])
+
+
+def _record(seconds: int, bpm: int) -> bytes:
+    """A record message's content: timestamp (uint32) and heart_rate (uint8)."""
+    return struct.pack("<IB", int((START - FIT_EPOCH).total_seconds()) + seconds, bpm)
+
+
+FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("interleaved", [True, False])
+def test_one_record_layout_under_two_definitions_decodes_in_file_order(interleaved: bool) -> None:
+    """Two local types defined with the same record layout, used in turn (merged out of order)
+    or one after the other (merged as they come); the heart rates read back in file order."""
+    messages = [(True, 0, FILE_ID), (False, 0, bytes([4])), (True, 1, RECORD_LAYOUT)]
+    messages.append((True, 2, RECORD_LAYOUT))
+    locals_ = [1, 2, 1, 2, 1, 2] if interleaved else [1, 1, 1, 2, 2, 2]
+    messages += [(False, local, _record(i, 100 + i)) for i, local in enumerate(locals_)]
+    data = _hand_made_fit(messages)
+    fast = read_fit_fast(data)
+    assert_same_parse(fast, read_fit(data))
+    samples = fast.activities[0].samples
+    assert samples["hr_bpm"].to_list() == [100, 101, 102, 103, 104, 105]
+    assert samples["timestamp"].to_list() == [START + timedelta(seconds=i) for i in range(6)]
