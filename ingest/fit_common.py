@@ -379,13 +379,18 @@ def pick(
 def as_time(value: Any) -> tuple[dt.datetime | None, float | None]:
     """Return (UTC datetime, absolute seconds) for a decoded FIT date_time value.
 
+    The value as fitparse gives it (a naive UTC datetime, or the seconds of a device-relative
+    time), or as the columnar decoder keeps it (the field's FIT seconds, an int, either way).
     Device-relative values give ``(None, seconds_since_power_on)``.
     """
     if isinstance(value, dt.datetime):
         aware = value.replace(tzinfo=dt.UTC)
         return aware, (aware - FIT_EPOCH).total_seconds()
-    if isinstance(value, int | float) and value < RELATIVE_TIME_LIMIT:
-        return None, float(value)
+    if isinstance(value, int | float):
+        if value < RELATIVE_TIME_LIMIT:
+            return None, float(value)
+        if isinstance(value, int):
+            return FIT_EPOCH + dt.timedelta(seconds=value), float(value)
     return None, None
 
 

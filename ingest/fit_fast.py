@@ -519,6 +519,16 @@ def _parse_definition(
     A definition without developer fields depends on its bytes alone: the layouts seen are kept in
     :data:`_LAYOUTS` (files redefine the same message over and over, e.g. ``hrv`` per length).
     """
+    header = data[p]
+    if not header & 0x20 and p + 6 <= end:  # a layout seen before: it fits when its fields do
+        native_end = p + 6 + 3 * data[p + 5]
+        seen = _LAYOUTS.get(data[p + 2 : native_end]) if native_end <= end else None
+        if seen is not None:
+            if seen[5]:
+                index.skip("bad_field_size", seen[5])
+            return _Definition(
+                seen[0], seen[1], seen[2], (), seen[3], ordinal, key=seen[4]
+            ), native_end
     if not _definition_fits(data, p, end):
         if _cut_undescribed_developer_field(data, p, end, index):
             # fitparse stops at that field, with an error of its own (which depends on the
@@ -527,16 +537,6 @@ def _parse_definition(
         _count_cut_bad_sizes(data, p, end, index)
         index.stop(_cut_read(_definition_reads(data, p), end - p), truncated=True)
         return None, end
-    header = data[p]
-    native_end = p + 6 + 3 * data[p + 5]
-    if not header & 0x20 and native_end <= end:
-        seen = _LAYOUTS.get(data[p + 2 : native_end])
-        if seen is not None:
-            if seen[5]:
-                index.skip("bad_field_size", seen[5])
-            return _Definition(
-                seen[0], seen[1], seen[2], (), seen[3], ordinal, key=seen[4]
-            ), native_end
     bad_before = index.skipped.get("bad_field_size", 0)
     endian = ">" if data[p + 2] else "<"
     (mesg_num,) = struct.unpack_from(endian + "H", data, p + 3)
@@ -1022,7 +1022,9 @@ def _row_values(
     """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win).
 
     The fields without sub-fields or components are read by a step worked out once per layout
-    (:func:`_row_program`); the others field by field, as fitparse resolves them.
+    (:func:`_row_program`); the others field by field, as fitparse resolves them. A plain
+    ``date_time`` field stays in FIT seconds, where fitparse gives a datetime from 0x10000000
+    on: :func:`~ingest.fit_common.as_time`, which reads the small messages' times, takes both.
     """
     fields = definition.fields
     values: dict[str, Any] = {}
@@ -1033,8 +1035,6 @@ def _row_values(
                 raw = step.names.get(raw, raw)
             if step.scaled:
                 raw = _scale_offset(step.profile_field, raw)
-            if step.date_time and raw is not None and raw >= RELATIVE_TIME_LIMIT:
-                raw = FIT_EPOCH_NAIVE + dt.timedelta(seconds=raw)
             values[step.name] = raw
         else:
             _field_values_into(values, definition.mesg_num, step, fields, raws, needed)
@@ -1073,7 +1073,7 @@ def _field_values_into(
 class _PlainStep:
     """A field with neither sub-fields nor components: what fitparse does to its raw value.
 
-    Its type's names (an enum) when it has any, scale and offset, then the ``date_time`` rule.
+    Its type's names (an enum) when it has any, then scale and offset.
     """
 
     position: int
@@ -1081,7 +1081,6 @@ class _PlainStep:
     profile_field: Any
     names: Mapping[Any, Any] | None
     scaled: bool
-    date_time: bool
 
 
 @cache
@@ -1104,7 +1103,6 @@ def _row_program(
                     profile_field,
                     profile_field.type.values or None,
                     bool(profile_field.scale or profile_field.offset),
-                    profile_field.type.name == "date_time",
                 )
             )
     return tuple(steps)

@@ -515,3 +515,15 @@ def test_one_record_layout_under_two_definitions_decodes_in_file_order(interleav
     samples = fast.activities[0].samples
     assert samples["hr_bpm"].to_list() == [100, 101, 102, 103, 104, 105]
     assert samples["timestamp"].to_list() == [START + timedelta(seconds=i) for i in range(6)]
+
+
+@pytest.mark.parametrize("seconds", [0x10000000, 1_000_000_000, 0xFFFFFFFE])
+def test_as_time_reads_fit_seconds_as_it_reads_fitparse_datetimes(seconds: int) -> None:
+    """The columnar decoder keeps a small message's date_time in FIT seconds; fitparse gives a naive
+    UTC datetime (FIT epoch 1989-12-31 plus the seconds): both must give the same time."""
+    from ingest.fit_common import as_time
+
+    naive = datetime(1989, 12, 31) + timedelta(seconds=seconds)
+    assert as_time(seconds) == as_time(naive)
+    assert as_time(seconds) == (naive.replace(tzinfo=UTC), float(seconds))
+    assert as_time(0x0FFFFFFF) == (None, float(0x0FFFFFFF))  # device-relative
