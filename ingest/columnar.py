@@ -126,7 +126,8 @@ def float_frame(
     for (name, dtype), values in zip(schema.items(), columns, strict=True):
         if values is None:
             if nulls is None:
-                nulls = np.full(height, np.nan)
+                nulls = np.empty(height)
+                nulls.fill(np.nan)
             values = nulls
         elif values.dtype is not _FLOAT64 or not values.flags.c_contiguous:
             values = np.ascontiguousarray(values, dtype=np.float64)

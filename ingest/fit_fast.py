@@ -1687,7 +1687,7 @@ def _frame_of_group(
     """
     real = absolute >= RELATIVE_TIME_LIMIT  # NaN compares False
     micros = (absolute + FIT_EPOCH_UNIX_S) * 1_000_000.0
-    all_real = bool(real.all())
+    all_real = bool(np.logical_and.reduce(real))  # real.all() without its Python wrapper
     if not all_real:
         micros = np.where(real, micros, np.nan)
     values: list[FloatArray | None] = [absolute, micros]
@@ -1740,6 +1740,13 @@ def _small_rows(
         reader = _raw_reader(definition.key, needed)
         return [
             _row_values(definition, _read_raws(reader, data, offset), needed)
+            for offset in definition.offset_list()
+        ]
+    if _parts_in_order([part for d in definitions for part in d._ordinal_parts]):
+        return [  # one definition after the other (a layout defined again per lap, say)
+            _row_values(definition, _read_raws(reader, data, offset), needed)
+            for definition in definitions
+            for reader in (_raw_reader(definition.key, needed),)
             for offset in definition.offset_list()
         ]
     rows: list[tuple[int, dict[str, Any]]] = []
