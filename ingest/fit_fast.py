@@ -1664,17 +1664,18 @@ def _records_frame(
     Each column is built once, in its final type; a column no record has is the one null column.
     """
     c_ordinals, c_times = compressed
-    if len(groups) == 1 and groups[0].times is not None and not c_ordinals.size:
-        return _frame_of_group(groups[0], groups[0].times)
-    ordinals, columns, timestamp, valid = _record_columns(groups)
+    merged = _merged_groups(groups)
+    if merged.times is not None and not c_ordinals.size:
+        return _frame_of_group(merged, merged.times)
+    ordinals = merged.ordinals
+    timestamp, valid = merged.timestamps()
     if c_ordinals.size:
         at = np.minimum(np.searchsorted(c_ordinals, ordinals), c_ordinals.size - 1)
         hit = c_ordinals[at] == ordinals
         timestamp = np.where(hit, c_times[at], timestamp)
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
-    group = _RecordGroup(ordinals, columns, times=absolute)
-    return _frame_of_group(group, absolute)
+    return _frame_of_group(_RecordGroup(ordinals, merged.columns, times=absolute), absolute)
 
 
 def _frame_of_group(
@@ -1703,32 +1704,44 @@ def _frame_of_group(
     return frame, absolute, group.ordinals, relative
 
 
-def _record_columns(
-    groups: list[_RecordGroup],
-) -> tuple[IntArray, dict[str, FloatArray], IntArray, BoolArray]:
-    """The groups' ordinals, columns, timestamps and their validity, merged in file order."""
-    if len(groups) == 1:  # one definition: its messages are in file order already
-        group = groups[0]
-        return group.ordinals, group.columns, *group.timestamps()
+def _merged_groups(groups: list[_RecordGroup]) -> _RecordGroup:
+    """The groups as one, its records in file order (times as floats when every group has them).
+
+    Groups that follow each other in the file are joined as they are; interleaved ones sorted.
+    """
+    if len(groups) == 1:  # one layout: its messages are in file order already
+        return groups[0]
     ordinals = np.concatenate([g.ordinals for g in groups])
-    order = np.argsort(ordinals, kind="stable")
+    bounds = [(int(g.ordinals[0]), int(g.ordinals[-1])) for g in groups if g.ordinals.size]
+    in_order = all(a[1] < b[0] for a, b in itertools.pairwise(bounds))
+    order = None if in_order else np.argsort(ordinals, kind="stable")
     sizes = [g.ordinals.size for g in groups]
     columns = {
         name: _numbers_in_order([g.columns.get(name) for g in groups], sizes, order)
         for name in {name for g in groups for name in g.columns}
     }
+    if all(g.times is not None for g in groups):
+        times = np.concatenate([g.times for g in groups if g.times is not None])
+        return _RecordGroup(
+            ordinals if order is None else ordinals[order],
+            columns,
+            times=times if order is None else times[order],
+        )
     stamps = [g.timestamps() for g in groups]
-    timestamp = np.concatenate([t for t, _ in stamps])[order]
-    valid = np.concatenate([v for _, v in stamps])[order]
-    return ordinals[order], columns, timestamp, valid
+    timestamp = np.concatenate([t for t, _ in stamps])
+    valid = np.concatenate([v for _, v in stamps])
+    if order is not None:
+        ordinals, timestamp, valid = ordinals[order], timestamp[order], valid[order]
+    return _RecordGroup(ordinals, columns, ints=(timestamp, valid))
 
 
 def _numbers_in_order(
-    parts: Sequence[FloatArray | None], sizes: Sequence[int], order: IntArray
+    parts: Sequence[FloatArray | None], sizes: Sequence[int], order: IntArray | None
 ) -> FloatArray:
     """Parts of one column (``None``: a part without it, NaN) joined, then put in ``order``."""
     joined = [np.full(k, np.nan) if p is None else p for p, k in zip(parts, sizes, strict=True)]
-    return np.concatenate(joined)[order]
+    whole = np.concatenate(joined)
+    return whole if order is None else whole[order]
 
 
 def _small_rows(

@@ -501,20 +501,34 @@ def _record(seconds: int, bpm: int) -> bytes:
 FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
 
 
+RECORD_LAYOUT_WITH_CADENCE = struct.pack("<BBHB", 0, 0, 20, 3) + bytes(
+    [253, 4, 0x86, 3, 1, 0x02, 4, 1, 0x02]
+)
+
+
 @pytest.mark.parametrize("interleaved", [True, False])
-def test_one_record_layout_under_two_definitions_decodes_in_file_order(interleaved: bool) -> None:
-    """Two local types defined with the same record layout, used in turn (merged out of order)
-    or one after the other (merged as they come); the heart rates read back in file order."""
+@pytest.mark.parametrize("second_layout", [RECORD_LAYOUT, RECORD_LAYOUT_WITH_CADENCE])
+def test_records_under_two_definitions_decode_in_file_order(
+    interleaved: bool, second_layout: bytes
+) -> None:
+    """Two local types defined with record layouts (the same one, or one with cadence too), used
+    in turn (merged out of order) or one after the other (joined as they come): the heart rates
+    and cadences read back in file order, as fitparse reads them."""
     messages = [(True, 0, FILE_ID), (False, 0, bytes([4])), (True, 1, RECORD_LAYOUT)]
-    messages.append((True, 2, RECORD_LAYOUT))
+    messages.append((True, 2, second_layout))
     locals_ = [1, 2, 1, 2, 1, 2] if interleaved else [1, 1, 1, 2, 2, 2]
-    messages += [(False, local, _record(i, 100 + i)) for i, local in enumerate(locals_)]
+    cadence = second_layout == RECORD_LAYOUT_WITH_CADENCE
+    for i, local in enumerate(locals_):
+        extra = bytes([80 + i]) if cadence and local == 2 else b""
+        messages.append((False, local, _record(i, 100 + i) + extra))
     data = _hand_made_fit(messages)
     fast = read_fit_fast(data)
     assert_same_parse(fast, read_fit(data))
     samples = fast.activities[0].samples
     assert samples["hr_bpm"].to_list() == [100, 101, 102, 103, 104, 105]
     assert samples["timestamp"].to_list() == [START + timedelta(seconds=i) for i in range(6)]
+    expected = [80.0 + i if cadence and local == 2 else None for i, local in enumerate(locals_)]
+    assert samples["cadence_rpm"].to_list() == expected
 
 
 @pytest.mark.parametrize("seconds", [0x10000000, 1_000_000_000, 0xFFFFFFFE])
