@@ -1,5 +1,6 @@
-/* Three steps of ingest.fit_fast in C: the walk over a segment's messages (where each data
- * message starts and which definition it uses), the CRC, and reading plain numeric fields.
+/* Four steps of ingest.fit_fast in C: the walk over a segment's messages (where each data
+ * message starts and which definition it uses), the CRC, reading plain numeric fields, and the
+ * compressed-timestamp accumulator.
  *
  * segment(data, start, end, ordinal) walks the messages of one segment from byte `start` while they
  * start before `end` (the end of the segment's data as its header gives it). A definition message
@@ -24,6 +25,15 @@
  *               size (1, 2, 4 or 8), uint8 kind (SPEC_UNSIGNED, SPEC_SIGNED, SPEC_FLOAT; floats
  *               of 4 or 8 bytes), uint64 invalid value (integers equal to it read as NaN)
  *   returns     a bytearray of fields x messages float64 values, field by field
+ *
+ * compressed(data, offsets, ordinals, set_ordinals, set_values, resets) works out the times of the
+ * compressed-timestamp messages, as fitparse accumulates them (ingest.fit_fast._compressed_numpy
+ * does the same with numpy). Every data message is given by its offset and its ordinal (native
+ * int64, any order; the ordinals are 0 .. n-1); a valid field 253 by the message's ordinal and its
+ * value; a segment start by the ordinal of its first message. In file order, the accumulator is 0
+ * at each segment start, takes the value of a message's field 253, and a compressed header moves
+ * it forward to the next time with the header's 5-bit offset as its low bits. It returns the
+ * ordinals and times (native int64 bytes) of the compressed messages, in file order.
  *
  * The input is hostile: every read is checked against the buffer's length, the sizes are checked,
  * and the walk makes two passes (count, then fill) so it allocates exactly what it returns.
@@ -448,6 +458,126 @@ done:
     return answer;
 }
 
+/* An int64 array argument's length in values (-1 with ValueError when not whole). */
+static Py_ssize_t int64_count(const Py_buffer *buffer) {
+    if (buffer->len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "an int64 array of a partial length");
+        return -1;
+    }
+    return buffer->len / (Py_ssize_t)sizeof(int64_t);
+}
+
+static int64_t int64_at(const Py_buffer *buffer, Py_ssize_t i) {
+    int64_t value;
+    memcpy(&value, (const char *)buffer->buf + i * (Py_ssize_t)sizeof(int64_t), sizeof(value));
+    return value;
+}
+
+#define IS_RESET 1
+#define IS_COMPRESSED 2
+#define IS_SET 4
+
+static PyObject *compressed(PyObject *self, PyObject *args) {
+    Py_buffer data, offsets, ordinals, set_ordinals, set_values, resets;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*:compressed", &data, &offsets, &ordinals,
+                          &set_ordinals, &set_values, &resets)) {
+        return NULL;
+    }
+    PyObject *answer = NULL;
+    unsigned char *state = NULL; /* per message: IS_RESET | IS_COMPRESSED | IS_SET */
+    unsigned char *offset5 = NULL;
+    int64_t *sets = NULL;
+    Py_ssize_t n = int64_count(&offsets);
+    Py_ssize_t n_sets = int64_count(&set_ordinals);
+    Py_ssize_t n_resets = int64_count(&resets);
+    if (n < 0 || n_sets < 0 || n_resets < 0) {
+        goto done;
+    }
+    if (int64_count(&ordinals) != n || int64_count(&set_values) != n_sets) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+        }
+        goto done;
+    }
+    state = PyMem_Calloc((size_t)n + 1, 1);
+    offset5 = PyMem_Calloc((size_t)n + 1, 1);
+    sets = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t));
+    if (state == NULL || offset5 == NULL || sets == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *bytes = (const unsigned char *)data.buf;
+    Py_ssize_t n_compressed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t start = int64_at(&offsets, i), ordinal = int64_at(&ordinals, i);
+        if (start < 0 || start >= (int64_t)data.len || ordinal < 0 || ordinal >= (int64_t)n) {
+            PyErr_SetString(PyExc_ValueError, "a message outside the data or the ordinals");
+            goto done;
+        }
+        if (bytes[start] & 0x80 && !(state[ordinal] & IS_COMPRESSED)) {
+            state[ordinal] |= IS_COMPRESSED;
+            offset5[ordinal] = bytes[start] & 0x1F;
+            n_compressed++;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_sets; i++) {
+        int64_t ordinal = int64_at(&set_ordinals, i), value = int64_at(&set_values, i);
+        if (ordinal < 0 || ordinal >= (int64_t)n) {
+            PyErr_SetString(PyExc_ValueError, "a timestamp outside the ordinals");
+            goto done;
+        }
+        sets[ordinal] = value; /* the last given for a message wins */
+        state[ordinal] |= IS_SET;
+    }
+    for (Py_ssize_t i = 0; i < n_resets; i++) {
+        int64_t ordinal = int64_at(&resets, i);
+        if (ordinal < 0 || ordinal > (int64_t)n) {
+            PyErr_SetString(PyExc_ValueError, "a segment start outside the ordinals");
+            goto done;
+        }
+        state[ordinal] |= IS_RESET; /* state has n + 1 places: a segment without messages */
+    }
+    PyObject *ordinals_out = PyBytes_FromStringAndSize(NULL, n_compressed * (Py_ssize_t)sizeof(int64_t));
+    PyObject *times_out = PyBytes_FromStringAndSize(NULL, n_compressed * (Py_ssize_t)sizeof(int64_t));
+    if (ordinals_out == NULL || times_out == NULL) {
+        Py_XDECREF(ordinals_out);
+        Py_XDECREF(times_out);
+        goto done;
+    }
+    char *ordinal_bytes = PyBytes_AS_STRING(ordinals_out);
+    char *time_bytes = PyBytes_AS_STRING(times_out);
+    uint64_t accumulator = 0;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (state[i] & IS_RESET) {
+            accumulator = 0;
+        }
+        if (state[i] & IS_SET) {
+            accumulator = (uint64_t)sets[i]; /* int64 arithmetic, wrapping as numpy's does */
+        }
+        if (state[i] & IS_COMPRESSED) {
+            accumulator += ((uint64_t)offset5[i] - accumulator) & 0x1F;
+            int64_t ordinal = (int64_t)i, time = (int64_t)accumulator;
+            memcpy(ordinal_bytes + k * (Py_ssize_t)sizeof(int64_t), &ordinal, sizeof(ordinal));
+            memcpy(time_bytes + k * (Py_ssize_t)sizeof(int64_t), &time, sizeof(time));
+            k++;
+        }
+    }
+    answer = Py_BuildValue("(NN)", ordinals_out, times_out);
+done:
+    PyMem_Free(state);
+    PyMem_Free(offset5);
+    PyMem_Free(sets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&ordinals);
+    PyBuffer_Release(&set_ordinals);
+    PyBuffer_Release(&set_values);
+    PyBuffer_Release(&resets);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"segment", segment, METH_VARARGS,
      "segment(data, start, end, ordinal) -> (stop, reason, compressed, definitions)\n\n"
@@ -456,6 +586,9 @@ static PyMethodDef methods[] = {
     {"numbers", numbers, METH_VARARGS,
      "numbers(data, offsets, spec, big_endian) -> bytearray\n\n"
      "Numeric fields of messages of one layout as float64 columns (see the module)."},
+    {"compressed", compressed, METH_VARARGS,
+     "compressed(data, offsets, ordinals, set_ordinals, set_values, resets) -> (ordinals, times)\n\n"
+     "The times of the compressed-timestamp messages, as fitparse accumulates them (see the module)."},
     {NULL, NULL, 0, NULL},
 };
 

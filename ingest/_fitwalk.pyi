@@ -1,4 +1,4 @@
-"""Types of the optional C extension ``ingest/_fitwalk.c`` (segment walk, CRC, numbers)."""
+"""Types of the optional C extension ``ingest/_fitwalk.c`` (segment walk, CRC, numbers, times)."""
 
 from typing import Final
 
@@ -23,3 +23,12 @@ SPEC_FLOAT: Final[int]
 def numbers(
     data: bytes, offsets: npt.NDArray[np.int64] | bytes, spec: bytes, big_endian: bool, /
 ) -> bytearray: ...
+def compressed(
+    data: bytes,
+    offsets: npt.NDArray[np.int64],
+    ordinals: npt.NDArray[np.int64],
+    set_ordinals: npt.NDArray[np.int64],
+    set_values: npt.NDArray[np.int64],
+    resets: npt.NDArray[np.int64],
+    /,
+) -> tuple[bytes, bytes]: ...

@@ -1613,20 +1613,44 @@ def _timestamps_253(definition: _Definition, data: bytes) -> tuple[IntArray, Int
     return ordinals[valid], value[valid]
 
 
-def _compressed_times(index: _Index, data: bytes) -> tuple[IntArray, IntArray]:
+def _compressed_times(
+    index: _Index, data: bytes, *, in_c: bool | None = None
+) -> tuple[IntArray, IntArray]:
     """(ordinals, timestamps) of the compressed-timestamp messages, as fitparse accumulates them.
 
     The accumulator restarts at 0 with each chained file, takes the value of any valid field 253
-    of any message, and each compressed header adds its 5-bit offset (rolling over 32 s).
+    of any message, and each compressed header adds its 5-bit offset (rolling over 32 s). In one C
+    call (``_fitwalk.compressed``) when the extension is built, else with numpy
+    (:func:`_compressed_numpy`); ``in_c`` chooses (tests).
     """
+    used = [d for d in index.definitions if d.n_messages]
+    found = [f for f in (_timestamps_253(d, data) for d in used) if f is not None]
+    if not (_segments_in_c() if in_c is None else in_c):
+        return _compressed_numpy(index, data, used, found)
+    assert _fitwalk is not None
+    ordinals, times = _fitwalk.compressed(
+        data,
+        np.concatenate([d.offsets() for d in used]) if used else _NO_MESSAGES,
+        np.concatenate([d.ordinals() for d in used]) if used else _NO_MESSAGES,
+        np.concatenate([f[0] for f in found]) if found else _NO_MESSAGES,
+        np.concatenate([f[1] for f in found]) if found else _NO_MESSAGES,
+        np.asarray(index.segment_ordinals, dtype=np.int64),
+    )
+    return np.frombuffer(ordinals, dtype=np.int64), np.frombuffer(times, dtype=np.int64)
+
+
+def _compressed_numpy(
+    index: _Index,
+    data: bytes,
+    used: Sequence[_Definition],
+    found: Sequence[tuple[IntArray, IntArray]],
+) -> tuple[IntArray, IntArray]:
+    """:func:`_compressed_times` with numpy: ``used`` definitions, ``found`` their field 253s."""
     set_keys: list[IntArray] = [np.asarray(index.segment_ordinals, dtype=np.int64) * 2 - 1]
     set_values: list[IntArray] = [np.zeros(len(index.segment_ordinals), dtype=np.int64)]
-    used = [d for d in index.definitions if d.n_messages]
-    for definition in used:
-        found = _timestamps_253(definition, data)
-        if found is not None:
-            set_keys.append(found[0] * 2)
-            set_values.append(found[1])
+    for set_ordinals, values in found:
+        set_keys.append(set_ordinals * 2)
+        set_values.append(values)
     keys, values = np.concatenate(set_keys), np.concatenate(set_values)
     order = np.argsort(keys, kind="stable")
     keys, values = keys[order], values[order]

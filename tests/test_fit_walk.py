@@ -358,3 +358,78 @@ def test_c_segment_walks_through_definitions() -> None:
         for *_, o, n in found
     ]
     assert as_ints == [([12, 16], [5, 6]), ([len(first) + 8 + len(second)], [7])]
+
+
+def assert_same_compressed_times(data: bytes) -> None:
+    """The C accumulator gives the compressed headers' times as the numpy one does."""
+    try:
+        index = fit_fast._index(data)
+    except FastPathRefused:
+        return
+    in_c = fit_fast._compressed_times(index, data, in_c=True)
+    in_numpy = fit_fast._compressed_times(index, data, in_c=False)
+    assert in_c[0].tolist() == in_numpy[0].tolist()
+    assert in_c[1].tolist() == in_numpy[1].tolist()
+
+
+@needs_c_walk
+def test_c_compressed_times_are_the_numpy_ones_on_mutated_files() -> None:
+    """Headers turned into compressed-timestamp headers, field 253 values changed, in one or two
+    chained segments: 300 files, every one with compressed headers."""
+    rng = random.Random(1617)
+    one = write_run_fit(short_run(2), with_hrv=True)
+    for case in range(300):
+        base = one + one if case % 3 == 0 else one
+        definitions = fit_fast._index(base).definitions
+        offsets = [int(o) for d in definitions for o in d.offsets() if base[o] & 0x0F < 4]
+        stamped = [  # records whose first field is the timestamp (4 bytes)
+            int(o)
+            for d in definitions
+            if d.mesg_num == 20 and d.key[2][0] == (253, 4, 0x86)
+            for o in d.offsets()
+        ]
+        data = bytearray(base)
+        for offset in rng.sample(stamped, 3):  # a field 253 value changed, any value
+            data[offset + 1 : offset + 5] = rng.randrange(2**32).to_bytes(4, "little")
+        for offset in rng.sample(offsets, rng.randrange(1, 40)):
+            data[offset] = 0x80 | (data[offset] & 0x0F) << 5 | rng.randrange(32)
+        cut = len(one)  # each chained file's size and CRCs made consistent on its own
+        mutated = fix_fit_crc(bytes(data[:cut])) + (
+            fix_fit_crc(bytes(data[cut:])) if data[cut:] else b""
+        )
+        assert fit_fast._index(mutated).compressed
+        assert_same_compressed_times(mutated)
+
+
+@needs_c_walk
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", corpus_fit_files())
+def test_c_compressed_times_are_the_numpy_ones_on_corpus_files(name: str | None) -> None:
+    assert name is not None
+    assert_same_compressed_times(fit_bytes(name))
+
+
+@needs_c_walk
+def test_c_compressed_times_check_their_arguments() -> None:
+    empty = np.empty(0, dtype=np.int64)
+    one = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="outside"):  # a message past the data
+        fit_fast._fitwalk.compressed(b"\x80", np.array([5]), one, empty, empty, empty)
+    with pytest.raises(ValueError, match="outside"):  # an ordinal past the messages
+        fit_fast._fitwalk.compressed(b"\x80", one, np.array([3]), empty, empty, empty)
+    with pytest.raises(ValueError, match="different lengths"):
+        fit_fast._fitwalk.compressed(b"\x80", one, empty, empty, empty, empty)
+    with pytest.raises(ValueError, match="partial length"):
+        fit_fast._fitwalk.compressed(b"\x80", b"\0" * 7, one, empty, empty, empty)
+    # a worked example: a set to 1000 (low bits 8), then offsets 10 and 3 (3 < 10 rolls over):
+    # 1000 - 8 + 10 = 1002, then 1002 - 10 + 32 + 3 = 1027
+    ordinals, times = fit_fast._fitwalk.compressed(
+        bytes([0x00, 0x80 | 10, 0x80 | 3]),
+        np.arange(3),
+        np.arange(3),
+        np.array([0]),
+        np.array([1000]),
+        np.array([0]),
+    )
+    assert np.frombuffer(ordinals, dtype=np.int64).tolist() == [1, 2]
+    assert np.frombuffer(times, dtype=np.int64).tolist() == [1002, 1027]
