@@ -122,16 +122,20 @@ def float_frame(
             ]
         )
     native: list[Any] = []
-    nulls: npt.NDArray[np.float64] | None = None
+    nulls: Any = None  # the first column of nulls, copied (cheaply) for the others
     for (name, dtype), values in zip(schema.items(), columns, strict=True):
         if values is None:
             if nulls is None:
-                nulls = np.empty(height)
-                nulls.fill(np.nan)
-            values = nulls
-        elif values.dtype is not _FLOAT64 or not values.flags.c_contiguous:
-            values = np.ascontiguousarray(values, dtype=np.float64)
-        built = PySeries.new_f64(name, values, nan_is_null=True)
+                empty = np.empty(height)
+                empty.fill(np.nan)
+                built = nulls = PySeries.new_f64(name, empty, nan_is_null=True)
+            else:
+                built = nulls.clone()
+                built.rename(name)
+        else:
+            if values.dtype is not _FLOAT64 or not values.flags.c_contiguous:
+                values = np.ascontiguousarray(values, dtype=np.float64)
+            built = PySeries.new_f64(name, values, nan_is_null=True)
         # the class or an instance (a Polars dtype's == costs a Python call)
         as_read = dtype is pl.Float64 or isinstance(dtype, pl.Float64)
         native.append(built if as_read else built.cast(dtype, strict=False, wrap_numerical=True))

@@ -450,7 +450,9 @@ class FitContent:
         """Collect one lap, length, session, sport or file_id message: both decoders call this."""
         if name == "lap":
             when, absolute = as_time(values.get("start_time"))
-            self.laps.append((absolute, {**pick(values, LAP_FIELDS), "start_utc": when}))
+            lap = pick(values, LAP_FIELDS)
+            lap["start_utc"] = when
+            self.laps.append((absolute, lap))
         elif name == "length":
             _, absolute = as_time(values.get("start_time"))
             length = pick(values, LENGTH_FIELDS)
@@ -577,6 +579,9 @@ def _known_span(times: FloatArray) -> tuple[float, float] | None:
     """The first and last time that is not NaN; ``None`` when all are."""
     if not times.size:
         return None
+    first = float(np.minimum.reduce(times))  # NaN when any is
+    if first == first:
+        return first, float(np.maximum.reduce(times))
     first = float(np.fmin.reduce(times))  # fmin and fmax pass over NaN; NaN only when all are
     return None if first != first else (first, float(np.fmax.reduce(times)))
 

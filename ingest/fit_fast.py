@@ -338,9 +338,13 @@ def _int64s(parts: list[bytes]) -> IntArray:
     return np.frombuffer(parts[0], dtype=np.int64) if parts else _NO_MESSAGES
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Definition:
-    """One definition message and the data messages that used it (their offsets and ordinals)."""
+    """One definition message and the data messages that used it (their offsets and ordinals).
+
+    Its ``__init__`` is written out: a file creates one per definition message, and the one a
+    dataclass writes (default factories, ``__post_init__``) costs twice as much.
+    """
 
     mesg_num: int
     endian: str
@@ -356,13 +360,29 @@ class _Definition:
     _offsets: IntArray | None = field(default=None, init=False, repr=False)  # the parts, as one
     _ordinals: IntArray | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.key:
-            return
-        self.key = (
-            self.mesg_num,
-            self.endian,
-            tuple((f.def_num, f.size, f.base.identifier) for f in self.fields),
+    def __init__(
+        self,
+        mesg_num: int,
+        endian: str,
+        fields: tuple[_FieldDef, ...],
+        dev_fields: tuple[_DevField, ...],
+        size: int,
+        ordinal: int,
+        key: tuple[Any, ...] = (),
+    ) -> None:
+        self.mesg_num, self.endian, self.fields, self.dev_fields = (
+            mesg_num,
+            endian,
+            fields,
+            dev_fields,
+        )
+        self.size, self.ordinal, self.n_messages = size, ordinal, 0
+        self._offset_parts, self._ordinal_parts = [], []
+        self._offsets = self._ordinals = None
+        self.key = key or (
+            mesg_num,
+            endian,
+            tuple((f.def_num, f.size, f.base.identifier) for f in fields),
         )
 
     def add(self, offsets: bytes, ordinals: bytes) -> None:
@@ -2097,8 +2117,17 @@ def _merged(group: list[_Definition]) -> _Definition:
 
 def _parts_in_order(parts: Sequence[bytes]) -> bool:
     """Whether parts of ordinals, each increasing (as a walk gives them), follow each other."""
-    bounds = [memoryview(part).cast("q") for part in parts if part]
-    return all(a[-1] < b[0] for a, b in itertools.pairwise(bounds))
+    last = -1
+    for part in parts:
+        if part:
+            if _INT64.unpack_from(part)[0] <= last:
+                return False
+            (last,) = _INT64.unpack_from(part, len(part) - INT64_SIZE)
+    return True
+
+
+_INT64 = struct.Struct("=q")
+"""One native int64 (the ordinals and offsets a walk gives)."""
 
 
 def _hr_events(index: _Index, data: bytes) -> HrEvents | None:
