@@ -1727,8 +1727,8 @@ def _frame_of_group(
 ) -> tuple[pl.DataFrame, FloatArray, IntArray, bool]:
     """:func:`_records_frame` of one group of records (in file order), their times in ``absolute``.
 
-    ``absolute`` holds whole FIT seconds (NaN: none); a timestamp field holds at most 32 bits, so
-    they and the microseconds since 1970 worked out from them are exact as floats.
+    ``absolute`` holds whole FIT seconds (NaN: none). Below 2**53 (any 32-bit FIT timestamp) they
+    and the microseconds since 1970 worked out from them are exact as floats.
     """
     real = absolute >= RELATIVE_TIME_LIMIT  # NaN compares False
     micros = (absolute + FIT_EPOCH_UNIX_S) * 1_000_000.0
