@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 # Prefect keeps its state under PREFECT_HOME: never the user's, never the repository.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mindmiles-test-prefect-home-"))
+
+# CI (``.ci/run`` sets HYPOTHESIS_PROFILE=ci) draws the same examples on every run: a landing is
+# never refused by an example drawn that day. Elsewhere each run draws new ones (the default).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_FILES = CORPUS / "files"
