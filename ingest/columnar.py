@@ -138,7 +138,7 @@ def float_frame(
             built = PySeries.new_f64(name, values, nan_is_null=True)
         # the class or an instance (a Polars dtype's == costs a Python call)
         as_read = dtype is pl.Float64 or isinstance(dtype, pl.Float64)
-        native.append(built if as_read else built.cast(dtype, strict=False, wrap_numerical=True))
+        native.append(built if as_read else built.cast(dtype, strict=False, wrap_numerical=False))
     return pl.DataFrame._from_pydf(PyDataFrame(native))
 
 

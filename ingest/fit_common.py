@@ -54,6 +54,7 @@ __all__ = [
     "SESSION_FIELDS",
     "SKIPPED_FLAG",
     "FitContent",
+    "FitSeconds",
     "HrEvents",
     "as_time",
     "as_values",
@@ -376,21 +377,28 @@ def pick(
     return out
 
 
+class FitSeconds(int):
+    """A FIT ``date_time`` of 0x10000000 or more (a date) in seconds since the FIT epoch.
+
+    What fitparse turns into a naive UTC datetime; the columnar decoder keeps the seconds (it
+    saves building a datetime only to read the seconds back), and :func:`as_time` reads both.
+    """
+
+    __slots__ = ()
+
+
 def as_time(value: Any) -> tuple[dt.datetime | None, float | None]:
     """Return (UTC datetime, absolute seconds) for a decoded FIT date_time value.
 
-    The value as fitparse gives it (a naive UTC datetime, or the seconds of a device-relative
-    time), or as the columnar decoder keeps it (the field's FIT seconds, an int, either way).
     Device-relative values give ``(None, seconds_since_power_on)``.
     """
+    if isinstance(value, FitSeconds):
+        return FIT_EPOCH + dt.timedelta(seconds=value), float(value)
     if isinstance(value, dt.datetime):
         aware = value.replace(tzinfo=dt.UTC)
         return aware, (aware - FIT_EPOCH).total_seconds()
-    if isinstance(value, int | float):
-        if value < RELATIVE_TIME_LIMIT:
-            return None, float(value)
-        if isinstance(value, int):
-            return FIT_EPOCH + dt.timedelta(seconds=value), float(value)
+    if isinstance(value, int | float) and value < RELATIVE_TIME_LIMIT:
+        return None, float(value)
     return None, None
 
 

@@ -59,6 +59,7 @@ from ingest.fit_common import (
     RELATIVE_TIME_LIMIT,
     SESSION_FIELDS,
     FitContent,
+    FitSeconds,
     HrEvents,
     assemble,
     ended_early,
@@ -353,12 +354,12 @@ class _Definition:
     size: int  # of each data message, header byte included
     ordinal: int  # data messages read before this definition
 
-    key: tuple[Any, ...] = ()  # (message number, byte order, layout): what the caches key on
-    n_messages: int = field(default=0, init=False)
-    _offset_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
-    _ordinal_parts: list[bytes] = field(default_factory=list, init=False, repr=False)
-    _offsets: IntArray | None = field(default=None, init=False, repr=False)  # the parts, as one
-    _ordinals: IntArray | None = field(default=None, init=False, repr=False)
+    key: tuple[Any, ...]  # (message number, byte order, layout): what the caches key on
+    n_messages: int
+    _offset_parts: list[bytes] = field(repr=False)
+    _ordinal_parts: list[bytes] = field(repr=False)
+    _offsets: IntArray | None = field(repr=False)  # the parts, as one
+    _ordinals: IntArray | None = field(repr=False)
 
     def __init__(
         self,
@@ -1042,9 +1043,10 @@ def _row_values(
     """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win).
 
     The fields without sub-fields or components are read by a step worked out once per layout
-    (:func:`_row_program`); the others field by field, as fitparse resolves them. A plain
-    ``date_time`` field stays in FIT seconds, where fitparse gives a datetime from 0x10000000
-    on: :func:`~ingest.fit_common.as_time`, which reads the small messages' times, takes both.
+    (:func:`_row_program`); the others field by field, as fitparse resolves them. Where fitparse
+    makes a datetime of a plain ``date_time`` field (from 0x10000000 on), it is kept as
+    :class:`~ingest.fit_common.FitSeconds`, which :func:`~ingest.fit_common.as_time` (the reader
+    of the small messages' times) reads as it reads the datetime.
     """
     fields = definition.fields
     values: dict[str, Any] = {}
@@ -1055,6 +1057,8 @@ def _row_values(
                 raw = step.names.get(raw, raw)
             if step.scaled:
                 raw = _scale_offset(step.profile_field, raw)
+            if step.date_time and raw is not None and raw >= RELATIVE_TIME_LIMIT:
+                raw = FitSeconds(raw)  # what fitparse makes a datetime of, kept as seconds
             values[step.name] = raw
         else:
             _field_values_into(values, definition.mesg_num, step, fields, raws, needed)
@@ -1093,7 +1097,7 @@ def _field_values_into(
 class _PlainStep:
     """A field with neither sub-fields nor components: what fitparse does to its raw value.
 
-    Its type's names (an enum) when it has any, then scale and offset.
+    Its type's names (an enum) when it has any, then scale and offset, then the ``date_time`` rule.
     """
 
     position: int
@@ -1101,6 +1105,7 @@ class _PlainStep:
     profile_field: Any
     names: Mapping[Any, Any] | None
     scaled: bool
+    date_time: bool
 
 
 @cache
@@ -1123,6 +1128,7 @@ def _row_program(
                     profile_field,
                     profile_field.type.values or None,
                     bool(profile_field.scale or profile_field.offset),
+                    profile_field.type.name == "date_time",
                 )
             )
     return tuple(steps)
@@ -1395,7 +1401,9 @@ def _accumulate(parts: _Accumulated, resets: Sequence[int]) -> list[IntArray]:
 
 @dataclass(slots=True)
 class _RecordGroup:
-    """The record columns of one layout; the timestamps as read (ints), or as floats (NaN: none).
+    """Record columns (of one layout, or of several merged in file order) and their timestamps.
+
+    The timestamps as read (ints, with where there is one), or as floats (NaN: none).
 
     A timestamp read as a plain number (at most 4 bytes) is exact as a float: ``times`` holds
     it, and the ints are worked out from it when asked for.
@@ -1665,11 +1673,15 @@ def _compressed_numpy(
     used: Sequence[_Definition],
     found: Sequence[tuple[IntArray, IntArray]],
 ) -> tuple[IntArray, IntArray]:
-    """:func:`_compressed_times` with numpy: ``used`` definitions, ``found`` their field 253s."""
-    set_keys: list[IntArray] = [np.asarray(index.segment_ordinals, dtype=np.int64) * 2 - 1]
+    """:func:`_compressed_times` with numpy: ``used`` definitions, ``found`` their field 253s.
+
+    Keys order what happens at each message: its segment's restart at 0 (``3 * ordinal``), then
+    its own field 253 (``3 * ordinal + 1``), then its compressed header (``3 * ordinal + 2``).
+    """
+    set_keys: list[IntArray] = [np.asarray(index.segment_ordinals, dtype=np.int64) * 3]
     set_values: list[IntArray] = [np.zeros(len(index.segment_ordinals), dtype=np.int64)]
     for set_ordinals, values in found:
-        set_keys.append(set_ordinals * 2)
+        set_keys.append(set_ordinals * 3 + 1)
         set_values.append(values)
     keys, values = np.concatenate(set_keys), np.concatenate(set_values)
     order = np.argsort(keys, kind="stable")
@@ -1682,7 +1694,7 @@ def _compressed_numpy(
     c_order = np.argsort(c_ordinals)
     c_ordinals = c_ordinals[c_order]
     c_offsets = (headers[is_compressed] & 0x1F).astype(np.int64)[c_order]
-    last_set = np.searchsorted(keys, c_ordinals * 2 + 1, side="right") - 1
+    last_set = np.searchsorted(keys, c_ordinals * 3 + 2, side="right") - 1
     if not c_ordinals.size:
         return c_ordinals, c_offsets
     # each header moves the accumulator to the next time with its 5 low bits: forward by
@@ -1705,7 +1717,8 @@ def _records_frame(
     """The records frame in file order.
 
     Also each record's time (NaN if none) and ordinal, and whether any time is device-relative.
-    Each column is built once, in its final type; a column no record has is the one null column.
+    Each column is built once, in its final type; the columns no record has are copies of one
+    column of nulls.
     """
     c_ordinals, c_times = compressed
     merged = _merged_groups(groups)
@@ -1730,12 +1743,13 @@ def _frame_of_group(
     ``absolute`` holds whole FIT seconds (NaN: none). Below 2**53 (any 32-bit FIT timestamp) they
     and the microseconds since 1970 worked out from them are exact as floats.
     """
+    absolute.flags.writeable = False  # the records' times: the frame and the sessions share them
     real = absolute >= RELATIVE_TIME_LIMIT  # NaN compares False
     micros = (absolute + FIT_EPOCH_UNIX_S) * 1_000_000.0
     all_real = bool(np.logical_and.reduce(real))  # real.all() without its Python wrapper
     if not all_real:
         micros = np.where(real, micros, np.nan)
-    values: list[FloatArray | None] = [absolute, micros]
+    values: list[FloatArray | None] = [absolute, micros]  # RECORD_COLUMNS' order (a test holds it)
     columns = group.columns
     fraction = columns.get("fractional_cadence")
     for name, (sources, convert) in RECORD_FIELDS.items():

@@ -101,6 +101,8 @@ def test_float_frame_equals_the_public_constructors() -> None:
         "hr": pl.Int16,
         "none": pl.Float64,
         "gap": pl.Int32(),
+        "big": pl.Int16,  # out of range: null, never the type's limit
+        "byte": pl.UInt8,
     }
     stamps = np.array([1.7e15, np.nan, 1.7e15 + 1_000_001.0])
     columns = [
@@ -110,6 +112,8 @@ def test_float_frame_equals_the_public_constructors() -> None:
         np.array([150.0, np.nan, 61.0], dtype=np.float32),  # not float64
         None,
         None,
+        np.array([40000.0, -40000.0, 5.0]),
+        np.array([-1.0, 256.0, 7.0]),
     ]
     expected = pl.DataFrame(
         [
@@ -123,7 +127,9 @@ def test_float_frame_equals_the_public_constructors() -> None:
     assert_frame_equal(built, expected)
     assert built["t"].to_list()[2] == datetime(2023, 11, 14, 22, 13, 21, 1, tzinfo=UTC)
     assert built["hr"].to_list() == [150, None, 61]
-    with pytest.raises(ValueError, match="2 columns for a schema of 6"):
+    assert built["big"].to_list() == [None, None, 5]
+    assert built["byte"].to_list() == [None, None, 7]
+    with pytest.raises(ValueError, match="2 columns for a schema of 8"):
         columnar.float_frame(schema, columns[:2], 3)
 
 

@@ -480,9 +480,12 @@ def test_every_field_converter_gives_none_for_none() -> None:
 
 
 def _hand_made_fit(messages: list[tuple[bool, int, bytes]]) -> bytes:
-    """A FIT file of (definition?, local type, content) messages, with valid CRCs."""
+    """A FIT file of (definition?, local type, content) messages, with valid CRCs.
+
+    A local type of 0x80 or more is a whole compressed-timestamp header byte (data messages).
+    """
     body = b"".join(
-        bytes([(0x40 if is_definition else 0) | local]) + content
+        bytes([local if local >= 0x80 else (0x40 if is_definition else 0) | local]) + content
         for is_definition, local, content in messages
     )
     head = bytearray(struct.pack("<BBHI4sH", 14, 0x20, 2080, len(body), b".FIT", 0))
@@ -533,11 +536,20 @@ def test_records_under_two_definitions_decode_in_file_order(
 
 @pytest.mark.parametrize("seconds", [0x10000000, 1_000_000_000, 0xFFFFFFFE])
 def test_as_time_reads_fit_seconds_as_it_reads_fitparse_datetimes(seconds: int) -> None:
-    """The columnar decoder keeps a small message's date_time in FIT seconds; fitparse gives a naive
-    UTC datetime (FIT epoch 1989-12-31 plus the seconds): both must give the same time."""
-    from ingest.fit_common import as_time
+    """The columnar decoder keeps a small message's date_time as FitSeconds where fitparse gives
+    a naive UTC datetime (FIT epoch 1989-12-31 plus the seconds): both give the same time. A
+    plain int stays what it was (a developer field named like a time is no date)."""
+    from ingest.fit_common import FitSeconds, as_time
 
     naive = datetime(1989, 12, 31) + timedelta(seconds=seconds)
-    assert as_time(seconds) == as_time(naive)
-    assert as_time(seconds) == (naive.replace(tzinfo=UTC), float(seconds))
+    assert as_time(FitSeconds(seconds)) == as_time(naive)
+    assert as_time(FitSeconds(seconds)) == (naive.replace(tzinfo=UTC), float(seconds))
+    assert as_time(seconds) == (None, None)
     assert as_time(0x0FFFFFFF) == (None, float(0x0FFFFFFF))  # device-relative
+
+
+def test_record_columns_are_the_time_columns_then_the_record_fields() -> None:
+    """``fit_fast._frame_of_group`` lists the records frame's columns in this order."""
+    from ingest.fit_common import ABS_COLUMN, RECORD_COLUMNS, RECORD_FIELDS
+
+    assert tuple(RECORD_COLUMNS) == (ABS_COLUMN, "timestamp", *RECORD_FIELDS)
