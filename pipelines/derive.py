@@ -51,6 +51,7 @@ __all__ = [
     "ChunkInputs",
     "DeriveChunks",
     "client_chunks",
+    "clients_behind",
     "derive_chunk",
     "derive_for_clients",
     "last_data_date",
@@ -72,6 +73,24 @@ def last_data_date(activities: pl.DataFrame, journal: pl.DataFrame) -> dt.date |
     )["local_date"].drop_nulls()
     value = dates.max()
     return value if isinstance(value, dt.date) else None
+
+
+def clients_behind(store: TableStore, clinic_end: dt.date | None) -> set[str]:
+    """Clients whose stored ``daily_load`` ends before ``clinic_end`` (the clinic's last day).
+
+    Every client's days run to the clinic's last day with data (:func:`derive_for_clients`); when
+    another client's data moves that day on, these clients' days (and indicators) must be
+    extended to it: a client who stopped recording is then seen to be silent.
+    """
+    if clinic_end is None or store.version("daily_load") is None:
+        return set()
+    ends = store.read("daily_load", columns=["client_id", "local_date"])
+    behind = (
+        ends.group_by("client_id")
+        .agg(pl.col("local_date").max())
+        .filter(pl.col("local_date") < clinic_end)
+    )
+    return set(behind["client_id"].to_list())
 
 
 DERIVE_SAMPLE_COLUMNS = (
@@ -156,8 +175,14 @@ def derive_for_clients(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     derive_chunks: DeriveChunks | None = None,
     parallelism: int = 1,
+    extend_behind: bool = False,
 ) -> dict[str, int]:
     """Rebuild every derived table for ``clients`` with ``thresholds``; return rows per table.
+
+    With ``extend_behind`` (a run that took in new data), the other clients whose days end before
+    the clinic's last day (:func:`clients_behind`) have only their ``daily_load`` and
+    ``indicators`` computed again (:func:`_extended`), from their stored rows, as a rebuild would
+    give them.
 
     Clients are processed a chunk at a time (:func:`client_chunks`, at least ``parallelism``
     chunks), so memory does not grow with the number of clients; ``derive_chunks`` may run the
@@ -173,6 +198,7 @@ def derive_for_clients(
     # Every client's days run to the clinic's last day with data, so that a client who stops
     # recording still has days on which disengagement or silence can be seen (data, no clock).
     clinic_end = last_data_date(activities_every, journal_every)
+    extended = sorted(clients_behind(store, clinic_end) - set(clients)) if extend_behind else []
     activities_all = _only(activities_every, ordered)
     journal_all = _only(journal_every, ordered)
     plans_all = _only(store.read("plans"), ordered)
@@ -206,14 +232,61 @@ def derive_for_clients(
         for name, frame in derived.items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
-    keys = pl.DataFrame({"client_id": ordered})
+    keys = pl.DataFrame({"client_id": ordered}, schema={"client_id": pl.String})
+    if extended:
+        for name, frame in _extended(
+            store, extended, journal_every, thresholds=thresholds, clinic_end=clinic_end
+        ).items():
+            if frame is not None and frame.height:
+                outputs[name].append(frame)
+    both = pl.DataFrame({"client_id": ordered + extended}, schema={"client_id": pl.String})
     written: dict[str, int] = {}
     for name, frames in outputs.items():
         frame = pl.concat(frames, how="vertical_relaxed") if frames else None
-        store.replace_clients(name, frame, keys)
+        store.replace_clients(name, frame, both if name in EXTENDED_TABLES else keys)
         written[name] = 0 if frame is None else frame.height
-    log.info("derived tables rebuilt for %d client(s): %s", len(ordered), written)
+    log.info(
+        "derived tables rebuilt for %d client(s), days extended for %d: %s",
+        len(ordered),
+        len(extended),
+        written,
+    )
     return written
+
+
+EXTENDED_TABLES = ("daily_load", "indicators")
+"""The derived tables that depend on the clinic's last day (the others on a client's data only)."""
+
+
+def _extended(
+    store: TableStore,
+    clients: Sequence[str],
+    journal_every: pl.DataFrame,
+    *,
+    thresholds: Thresholds,
+    clinic_end: dt.date | None,
+) -> DerivedFrames:
+    """``daily_load`` and ``indicators`` of clients whose own data is unchanged, to ``clinic_end``.
+
+    From their stored ``activity_metrics`` and ``weekly_adherence`` (what a rebuild would derive
+    again from the same data) and their journal and roster: no samples are read.
+    """
+    if clinic_end is None:
+        return {}
+    load = thresholds.load
+    metrics = _only(store.read("activity_metrics"), clients)
+    journal = _only(journal_every, clients)
+    daily = daily_load(metrics, journal, end_date=clinic_end, config=load)
+    return {
+        "daily_load": daily,
+        "indicators": indicators(
+            daily,
+            metrics,
+            weekly_adherence=_only(store.read("weekly_adherence"), clients),
+            calibration=threshold_hour_load(_only(store.read("roster"), clients), config=load),
+            config=load,
+        ),
+    }
 
 
 def _sample_metrics(

@@ -889,6 +889,7 @@ def run_ingest(
                 thresholds=settings.thresholds,
                 derive_chunks=derive_chunks,
                 parallelism=settings.derive_parallelism,
+                extend_behind=True,  # new data may move the clinic's last day past others' days
             )
             if thresholds_changed:
                 write_derived_with(settings.warehouse, thresholds_json)

@@ -19,7 +19,9 @@ class DailyLoad(pa.DataFrameModel):
     """Daily training load, ACWR, monotony, distance and wellbeing per client.
 
     Rest days are rows with ``load`` 0; ``has_data`` is false on days the client
-    recorded nothing. Windows and constants are those of ``config_json``.
+    recorded nothing. Each client's days run from their first day with data to the clinic's
+    last day with data (any client's), so a client who stops recording keeps getting days.
+    Windows and constants are those of ``config_json``.
 
     Examples
     --------

@@ -345,3 +345,29 @@ def test_a_client_erased_then_taken_in_again_is_computed_afresh(
     assert sorted(computed) == sorted(activity_ids(store, "RB02"))
     assert len(computed) == 3
     assert_same_as_from_scratch(settings, tmp_path)
+
+
+def test_a_run_that_moves_the_clinics_last_day_extends_every_clients_days(
+    settings: Settings, tmp_path: Path, computed: list[str]
+) -> None:
+    """Bug: a client without new data kept ``daily_load`` (and ``indicators``) ending on the
+    clinic's old last day when another client's run moved it, so a client who stopped recording
+    showed no days of silence until something rebuilt them. RB02 runs on 22 March, after the
+    clinic's last day (14 March): RA01's days run to 22 March too, as a rebuild from scratch has
+    them, and only the new run is computed from samples."""
+    store, _ = built(settings, computed)
+    before = set(activity_ids(store))
+    drop(settings, "RB02", {"b20.fit": fit_run(2, 20, 30)})
+    run_ingest(settings)
+    new = set(activity_ids(store)) - before
+    assert len(new) == 1
+    assert computed == list(new)
+    ends = store.read("daily_load").group_by("client_id").agg(pl.col("local_date").max())
+    assert dict(ends.iter_rows()) == {
+        client_of("RA01"): dt.date(2026, 3, 22),
+        client_of("RB02"): dt.date(2026, 3, 22),
+    }
+    assert_same_as_from_scratch(settings, tmp_path)
+    computed.clear()
+    run_ingest(settings)  # nothing new: no client is behind, nothing computed
+    assert computed == []
