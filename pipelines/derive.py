@@ -29,6 +29,7 @@ from transform.daily_load import daily_load
 from transform.decoupling import decoupling_metrics
 from transform.hrv_metrics import hrv_metrics
 from transform.indicators import indicators
+from transform.load_config import LoadConfig
 from transform.run_journal import build_run_journal
 from transform.sample_inputs import (
     SAMPLE_DERIVED_COLUMNS,
@@ -202,7 +203,8 @@ def derive_for_clients(
     activities_all = _only(activities_every, ordered)
     journal_all = _only(journal_every, ordered)
     plans_all = _only(store.read("plans"), ordered)
-    roster_all = _only(store.read("roster"), ordered)
+    roster_every = store.read("roster")
+    roster_all = _only(roster_every, ordered)
     hrv_all = _only(store.read("hrv"), ordered)
     # only what reuse reads (and the keys): each chunk's share goes to a cluster task
     held = store.read("activity_metrics", columns=["inputs_sha256", *SAMPLE_DERIVED_COLUMNS])
@@ -235,7 +237,12 @@ def derive_for_clients(
     keys = pl.DataFrame({"client_id": ordered}, schema={"client_id": pl.String})
     if extended:
         for name, frame in _extended(
-            store, extended, journal_every, thresholds=thresholds, clinic_end=clinic_end
+            store,
+            extended,
+            journal_every,
+            roster_every,
+            thresholds=thresholds,
+            clinic_end=clinic_end,
         ).items():
             if frame is not None and frame.height:
                 outputs[name].append(frame)
@@ -262,6 +269,7 @@ def _extended(
     store: TableStore,
     clients: Sequence[str],
     journal_every: pl.DataFrame,
+    roster_every: pl.DataFrame,
     *,
     thresholds: Thresholds,
     clinic_end: dt.date | None,
@@ -271,19 +279,39 @@ def _extended(
     From their stored ``activity_metrics`` and ``weekly_adherence`` (what a rebuild would derive
     again from the same data) and their journal and roster: no samples are read.
     """
-    if clinic_end is None:
-        return {}
-    load = thresholds.load
-    metrics = _only(store.read("activity_metrics"), clients)
-    journal = _only(journal_every, clients)
-    daily = daily_load(metrics, journal, end_date=clinic_end, config=load)
+    return _days(
+        _only(store.read("activity_metrics"), clients),
+        _only(journal_every, clients),
+        _only(store.read("weekly_adherence"), clients),
+        _only(roster_every, clients),
+        end=clinic_end,
+        load=thresholds.load,
+    )
+
+
+def _days(
+    metrics: pl.DataFrame,
+    journal: pl.DataFrame,
+    adherence: pl.DataFrame,
+    roster: pl.DataFrame,
+    *,
+    end: dt.date | None,
+    load: LoadConfig,
+) -> DerivedFrames:
+    """``daily_load`` (each client from their first day to ``end``) and ``indicators``.
+
+    Both ``None`` without an ``end`` (no data anywhere).
+    """
+    if end is None:
+        return {"daily_load": None, "indicators": None}
+    daily = daily_load(metrics, journal, end_date=end, config=load)
     return {
         "daily_load": daily,
         "indicators": indicators(
             daily,
             metrics,
-            weekly_adherence=_only(store.read("weekly_adherence"), clients),
-            calibration=threshold_hour_load(_only(store.read("roster"), clients), config=load),
+            weekly_adherence=adherence,
+            calibration=threshold_hour_load(roster, config=load),
             config=load,
         ),
     }
@@ -354,21 +382,9 @@ def derive_chunk(inputs: ChunkInputs, *, store: TableStore | None = None) -> Der
     # One call for the chunk's clients: daily_load runs each from their own first day, and every
     # one's days end on the clinic's last day with data (no client's own last day passes it).
     end = clinic_end if last_data_date(activities, journal) is not None else None
-    daily = daily_load(metrics, journal, end_date=end, config=load) if end is not None else None
     return {
         "run_journal": run_journal,
         "weekly_adherence": adherence,
         "activity_metrics": metrics,
-        "daily_load": daily,
-        "indicators": (
-            indicators(
-                daily,
-                metrics,
-                weekly_adherence=adherence,
-                calibration=threshold_hour_load(roster, config=load),
-                config=load,
-            )
-            if daily is not None
-            else None
-        ),
+        **_days(metrics, journal, adherence, roster, end=end, load=load),
     }
