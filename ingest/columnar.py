@@ -21,7 +21,6 @@ __all__ = [
     "DIRECT",
     "float_frame",
     "float_series",
-    "frame_of",
     "list_frame",
     "optional_float_series",
     "optional_int_series",
@@ -88,17 +87,6 @@ _INT_CONSTRUCTORS: dict[Any, Any] = (
 """Polars' constructor of each signed integer type from Python ints and ``None``."""
 
 
-def frame_of(columns: Sequence[pl.Series]) -> pl.DataFrame:
-    """A frame of these columns, in order: ``pl.DataFrame(columns)``.
-
-    With the same checks: columns of one length, distinct names.
-    """
-    if not DIRECT:
-        return pl.DataFrame(columns)
-    native: list[Any] = [column._s for column in columns]
-    return pl.DataFrame._from_pydf(PyDataFrame(native))
-
-
 def float_frame(
     schema: Mapping[str, pl.DataType | type[pl.DataType]],
     columns: Sequence[npt.NDArray[np.float64] | None],
@@ -148,7 +136,7 @@ _FLOAT64 = np.dtype(np.float64)
 def rearranged(frame: pl.DataFrame, order: Sequence[int | pl.Series]) -> pl.DataFrame:
     """A frame of ``frame``'s columns at the positions in ``order``, and the columns given there.
 
-    ``frame_of([frame.to_series(i) if isinstance(i, int) else i for i in order])``, without
+    ``pl.DataFrame([frame.to_series(i) if isinstance(i, int) else i for i in order])``, without
     wrapping each column.
     """
     if not DIRECT:

@@ -30,8 +30,6 @@ decode) raises :class:`FastPathRefused` with a reason code from :data:`REFUSAL_R
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import logging
 import math
 import struct
@@ -165,7 +163,6 @@ TIMESTAMP_DEF_NUM = 253
 PROCESSED_TYPES = frozenset({"date_time", "local_date_time", "localtime_into_day"})
 """Profile types that fitparse's default data processor converts (and can fail on)."""
 SECONDS_PER_DAY = 86_400
-FIT_EPOCH_NAIVE = dt.datetime(1989, 12, 31)
 FIT_EPOCH_UNIX_S = 631_065_600
 MESG_NUM = {mesg.name: num for num, mesg in MESSAGE_TYPES.items()}
 RECORD, HRV, HR = MESG_NUM["record"], MESG_NUM["hrv"], MESG_NUM["hr"]
@@ -1005,9 +1002,15 @@ def _scale_offset(profile_field: Any, value: Any) -> Any:
 
 
 def _processed(type_name: str, value: Any) -> Any:
-    """Fitparse's default type processor, for the types the readers use."""
+    """Fitparse's default type processor, for the types the readers use.
+
+    Where fitparse makes a naive UTC datetime of a ``date_time`` (from 0x10000000 on), the value
+    is kept as :class:`~ingest.fit_common.FitSeconds`, which
+    :func:`~ingest.fit_common.as_time` (the reader of the small messages' times) reads as it reads
+    fitparse's datetime: no datetime is built only for its seconds to be read back.
+    """
     if type_name == "date_time" and value is not None and value >= RELATIVE_TIME_LIMIT:
-        return FIT_EPOCH_NAIVE + dt.timedelta(seconds=value)
+        return FitSeconds(value)
     return value
 
 
@@ -1043,10 +1046,8 @@ def _row_values(
     """Fitparse's ``message.get_values()``, restricted to ``needed`` names (later fields win).
 
     The fields without sub-fields or components are read by a step worked out once per layout
-    (:func:`_row_program`); the others field by field, as fitparse resolves them. Where fitparse
-    makes a datetime of a plain ``date_time`` field (from 0x10000000 on), it is kept as
-    :class:`~ingest.fit_common.FitSeconds`, which :func:`~ingest.fit_common.as_time` (the reader
-    of the small messages' times) reads as it reads the datetime.
+    (:func:`_row_program`); the others field by field, as fitparse resolves them. Times are
+    kept as :func:`_processed` keeps them.
     """
     fields = definition.fields
     values: dict[str, Any] = {}
@@ -1057,8 +1058,8 @@ def _row_values(
                 raw = step.names.get(raw, raw)
             if step.scaled:
                 raw = _scale_offset(step.profile_field, raw)
-            if step.date_time and raw is not None and raw >= RELATIVE_TIME_LIMIT:
-                raw = FitSeconds(raw)  # what fitparse makes a datetime of, kept as seconds
+            if step.date_time:
+                raw = _processed("date_time", raw)
             values[step.name] = raw
         else:
             _field_values_into(values, definition.mesg_num, step, fields, raws, needed)
@@ -1723,7 +1724,7 @@ def _records_frame(
     c_ordinals, c_times = compressed
     merged = _merged_groups(groups)
     if merged.times is not None and not c_ordinals.size:
-        return _frame_of_group(merged, merged.times)
+        return _frame_of_group(merged)
     ordinals = merged.ordinals
     timestamp, valid = merged.timestamps()
     if c_ordinals.size:
@@ -1732,17 +1733,17 @@ def _records_frame(
         timestamp = np.where(hit, c_times[at], timestamp)
         valid = valid | hit
     absolute = np.where(valid, timestamp.astype(np.float64), np.nan)
-    return _frame_of_group(_RecordGroup(ordinals, merged.columns, times=absolute), absolute)
+    return _frame_of_group(_RecordGroup(ordinals, merged.columns, times=absolute))
 
 
-def _frame_of_group(
-    group: _RecordGroup, absolute: FloatArray
-) -> tuple[pl.DataFrame, FloatArray, IntArray, bool]:
-    """:func:`_records_frame` of one group of records (in file order), their times in ``absolute``.
+def _frame_of_group(group: _RecordGroup) -> tuple[pl.DataFrame, FloatArray, IntArray, bool]:
+    """:func:`_records_frame` of one group of records (in file order) with its ``times``.
 
-    ``absolute`` holds whole FIT seconds (NaN: none). Below 2**53 (any 32-bit FIT timestamp) they
-    and the microseconds since 1970 worked out from them are exact as floats.
+    The times are whole FIT seconds (NaN: none). Below 2**53 (any 32-bit FIT timestamp) they and
+    the microseconds since 1970 worked out from them are exact as floats.
     """
+    absolute = group.times
+    assert absolute is not None
     absolute.flags.writeable = False  # the records' times: the frame and the sessions share them
     real = absolute >= RELATIVE_TIME_LIMIT  # NaN compares False
     micros = (absolute + FIT_EPOCH_UNIX_S) * 1_000_000.0
@@ -1770,8 +1771,9 @@ def _merged_groups(groups: list[_RecordGroup]) -> _RecordGroup:
     if len(groups) == 1:  # one layout: its messages are in file order already
         return groups[0]
     ordinals = np.concatenate([g.ordinals for g in groups])
-    bounds = [(int(g.ordinals[0]), int(g.ordinals[-1])) for g in groups if g.ordinals.size]
-    in_order = all(a[1] < b[0] for a, b in itertools.pairwise(bounds))
+    in_order = _bounds_follow(
+        (int(g.ordinals[0]), int(g.ordinals[-1])) for g in groups if g.ordinals.size
+    )
     order = None if in_order else np.argsort(ordinals, kind="stable")
     sizes = [g.ordinals.size for g in groups]
     columns = {
@@ -2131,12 +2133,20 @@ def _merged(group: list[_Definition]) -> _Definition:
 
 def _parts_in_order(parts: Sequence[bytes]) -> bool:
     """Whether parts of ordinals, each increasing (as a walk gives them), follow each other."""
+    return _bounds_follow(
+        (_INT64.unpack_from(part)[0], _INT64.unpack_from(part, len(part) - INT64_SIZE)[0])
+        for part in parts
+        if part
+    )
+
+
+def _bounds_follow(bounds: Iterable[tuple[int, int]]) -> bool:
+    """Whether increasing runs of ordinals, given by (first, last), follow each other."""
     last = -1
-    for part in parts:
-        if part:
-            if _INT64.unpack_from(part)[0] <= last:
-                return False
-            (last,) = _INT64.unpack_from(part, len(part) - INT64_SIZE)
+    for first, final in bounds:
+        if first <= last:
+            return False
+        last = final
     return True
 
 

@@ -42,16 +42,6 @@ def test_optional_float_series_equals_the_public_constructor() -> None:
     assert built.dtype == pl.Float64
 
 
-def test_frame_of_checks_what_the_public_constructor_checks() -> None:
-    a = pl.Series("a", [1.0, 2.0])
-    b = pl.Series("b", [1, None], dtype=pl.Int16)
-    assert columnar.frame_of([a, b]).equals(pl.DataFrame([a, b]))
-    with pytest.raises(pl.exceptions.ShapeError):
-        columnar.frame_of([a, pl.Series("c", [1.0])])
-    with pytest.raises(pl.exceptions.DuplicateError):
-        columnar.frame_of([a, a])
-
-
 def test_optional_int_series_casts_as_the_public_constructor() -> None:
     values = [0, None, 1_700_000_000_000_000]
     utc = pl.Datetime("us", "UTC")
